@@ -1,0 +1,1 @@
+//! Per-tier object stores, size-bounded eviction, request collapsing and purges.

@@ -1,0 +1,24 @@
+//! CloudFront's resource model for Cachalot, in three stages.
+//!
+//! - [`wire`]: serde types mirroring the AWS CLI's JSON shapes (the compatibility surface);
+//! - [`model`]: validated, resolved types (managed policies included, legacy settings
+//!   mapped onto policy rules) that the edge and the doctor act on;
+//! - [`compiled`]: hot-path tables (path-pattern matchers, Host → distribution).
+//!
+//! [`validate`] turns wire into model and reports every problem at once as
+//! [`diag::Diagnostic`]s; [`file`] reads the `--config` file; [`managed`] holds
+//! CloudFront's managed policies by their real ids.
+//!
+//! This crate performs no I/O and never reads the clock.
+
+pub mod compiled;
+pub mod diag;
+pub mod file;
+mod lenient;
+pub mod managed;
+pub mod model;
+pub mod validate;
+pub mod wire;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use model::Snapshot;

@@ -1,0 +1,1 @@
+//! The control plane: CloudFront REST-XML API, persistent store, publishing.

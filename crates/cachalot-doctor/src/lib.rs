@@ -1,0 +1,1 @@
+//! Diagnostics: probe interpretation, lint rules, log analysis and replay.

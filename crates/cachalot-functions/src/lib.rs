@@ -1,0 +1,1 @@
+//! CloudFront Functions runtime: event model, JavaScript engine, limits, helpers.

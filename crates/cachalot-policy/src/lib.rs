@@ -1,0 +1,1 @@
+//! CloudFront semantics as pure functions (route, key, forward, TTL, results).

@@ -1,0 +1,1 @@
+//! The data plane: POP listeners, viewer and origin state machines, tiers.

@@ -1,0 +1,1 @@
+//! Standard access logs (writer and parser) and metric names.

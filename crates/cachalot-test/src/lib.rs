@@ -1,0 +1,1 @@
+//! Test support: recording origins, fixtures and builders (dev-dependency only).

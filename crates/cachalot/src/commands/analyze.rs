@@ -1,0 +1,18 @@
+//! `cachalot analyze`.
+
+use std::process::ExitCode;
+
+/// Arguments of `cachalot analyze`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Inputs.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    Err(crate::cli_error::hinted(
+        format!("`cachalot analyze` is not available in this build (inputs: {})", args.inputs.join(" ")),
+        "see docs/compat.md for what is implemented",
+    ))
+}

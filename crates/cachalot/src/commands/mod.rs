@@ -1,0 +1,8 @@
+//! One module per command.
+
+pub(crate) mod analyze;
+pub(crate) mod function;
+pub(crate) mod lint;
+pub(crate) mod probe;
+pub(crate) mod replay;
+pub(crate) mod serve;
