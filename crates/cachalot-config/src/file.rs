@@ -441,7 +441,7 @@ pub fn parse_size(v: &Value) -> Option<u64> {
                 "gib" => 1024.0 * 1024.0 * 1024.0,
                 _ => return None,
             };
-            (num >= 0.0).then(|| (num * mult) as u64)
+            (num >= 0.0).then_some((num * mult) as u64)
         }
         _ => None,
     }

@@ -10,6 +10,7 @@
 //! CloudFront's managed policies by their real ids.
 //!
 //! This crate performs no I/O and never reads the clock.
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod compiled;
 pub mod diag;

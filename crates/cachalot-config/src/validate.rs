@@ -253,10 +253,7 @@ pub fn cache_policy(cfg: &wire::CachePolicyConfig, path: &str, diags: &mut Diagn
     if cfg.comment.as_deref().is_some_and(|c| c.len() > 128) {
         diags.error("InvalidArgument", format!("{path}.Comment"), "Comment is longer than 128 characters");
     }
-    let Some((min, default, max)) = ttls(cfg.min_ttl, cfg.default_ttl, cfg.max_ttl, path, "InvalidArgument", diags)
-    else {
-        return None;
-    };
+    let (min, default, max) = ttls(cfg.min_ttl, cfg.default_ttl, cfg.max_ttl, path, "InvalidArgument", diags)?;
     let Some(params) = &cfg.parameters_in_cache_key_and_forwarded_to_origin else {
         diags
             .error("InvalidArgument", format!("{path}.ParametersInCacheKeyAndForwardedToOrigin"), "missing")
@@ -314,16 +311,16 @@ pub fn cache_policy(cfg: &wire::CachePolicyConfig, path: &str, diags: &mut Diagn
             }
         }
     }
-    if let NameRule::Only(names) = &headers {
-        if names.iter().any(|n| n == "accept-encoding") {
-            diags
-                .warning(
-                    "accept-encoding-keyed",
-                    format!("{p}.HeadersConfig.Headers"),
-                    "Accept-Encoding keyed as a raw header disables edge compression",
-                )
-                .hint("set EnableAcceptEncodingGzip / EnableAcceptEncodingBrotli instead");
-        }
+    if let NameRule::Only(names) = &headers
+        && names.iter().any(|n| n == "accept-encoding")
+    {
+        diags
+            .warning(
+                "accept-encoding-keyed",
+                format!("{p}.HeadersConfig.Headers"),
+                "Accept-Encoding keyed as a raw header disables edge compression",
+            )
+            .hint("set EnableAcceptEncodingGzip / EnableAcceptEncodingBrotli instead");
     }
     if failed || (!before && diags.has_errors()) {
         return None;
@@ -560,23 +557,23 @@ pub fn response_headers_policy(
             origin_override: cors.origin_override,
         });
     }
-    if let Some(st) = &cfg.server_timing_headers_config {
-        if st.enabled {
-            let rate = match &st.sampling_rate {
-                Some(serde_json::Value::Number(n)) => n.as_f64(),
-                Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-                None => Some(0.0),
-                _ => None,
-            };
-            match rate {
-                Some(r) if (0.0..=100.0).contains(&r) => out.server_timing_sampling = Some(r),
-                _ => {
-                    diags.error(
-                        "InvalidArgument",
-                        format!("{path}.ServerTimingHeadersConfig.SamplingRate"),
-                        "SamplingRate must be a number from 0 to 100",
-                    );
-                }
+    if let Some(st) = &cfg.server_timing_headers_config
+        && st.enabled
+    {
+        let rate = match &st.sampling_rate {
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            None => Some(0.0),
+            _ => None,
+        };
+        match rate {
+            Some(r) if (0.0..=100.0).contains(&r) => out.server_timing_sampling = Some(r),
+            _ => {
+                diags.error(
+                    "InvalidArgument",
+                    format!("{path}.ServerTimingHeadersConfig.SamplingRate"),
+                    "SamplingRate must be a number from 0 to 100",
+                );
             }
         }
     }
@@ -619,10 +616,10 @@ const FORBIDDEN_ORIGIN_HEADERS: &[&str] = &[
 pub fn s3_bucket_of(domain: &str) -> Option<&str> {
     let lower = domain.to_ascii_lowercase();
     for marker in [".s3.", ".s3-"] {
-        if let Some(i) = lower.find(marker) {
-            if lower.ends_with(".amazonaws.com") || lower.ends_with(".amazonaws.com.cn") {
-                return Some(&domain[..i]);
-            }
+        if let Some(i) = lower.find(marker)
+            && (lower.ends_with(".amazonaws.com") || lower.ends_with(".amazonaws.com.cn"))
+        {
+            return Some(&domain[..i]);
         }
     }
     None
@@ -649,16 +646,16 @@ fn distribution(
         None => Vec::new(),
     };
 
-    if let Some(root) = &cfg.default_root_object {
-        if root.starts_with('/') || root.len() > 255 {
-            diags
-                .error(
-                    "InvalidDefaultRootObject",
-                    format!("{path}.DefaultRootObject"),
-                    "DefaultRootObject must be an object name without a leading /, at most 255 characters",
-                )
-                .hint("write \"index.html\", not \"/index.html\"");
-        }
+    if let Some(root) = &cfg.default_root_object
+        && (root.starts_with('/') || root.len() > 255)
+    {
+        diags
+            .error(
+                "InvalidDefaultRootObject",
+                format!("{path}.DefaultRootObject"),
+                "DefaultRootObject must be an object name without a leading /, at most 255 characters",
+            )
+            .hint("write \"index.html\", not \"/index.html\"");
     }
 
     // Origins.
@@ -815,14 +812,14 @@ fn distribution(
                 },
             };
             let page = e.response_page_path.clone().filter(|s| !s.is_empty());
-            if let Some(pp) = &page {
-                if !pp.starts_with('/') {
-                    diags.error(
-                        "InvalidRelativePath",
-                        format!("{p}.ResponsePagePath"),
-                        "ResponsePagePath must start with /",
-                    );
-                }
+            if let Some(pp) = &page
+                && !pp.starts_with('/')
+            {
+                diags.error(
+                    "InvalidRelativePath",
+                    format!("{p}.ResponsePagePath"),
+                    "ResponsePagePath must start with /",
+                );
             }
             if page.is_some() != response_code.is_some() {
                 diags
@@ -881,10 +878,10 @@ fn distribution(
             HttpVersion::Http2
         }
     };
-    if let Some(pc) = cfg.price_class.as_deref() {
-        if !["PriceClass_100", "PriceClass_200", "PriceClass_All", "None"].contains(&pc) {
-            diags.error("InvalidArgument", format!("{path}.PriceClass"), format!("unknown PriceClass \"{pc}\""));
-        }
+    if let Some(pc) = cfg.price_class.as_deref()
+        && !["PriceClass_100", "PriceClass_200", "PriceClass_All", "None"].contains(&pc)
+    {
+        diags.error("InvalidArgument", format!("{path}.PriceClass"), format!("unknown PriceClass \"{pc}\""));
     }
     for (field, set) in [
         ("ViewerCertificate", cfg.viewer_certificate.is_some()),
@@ -1256,19 +1253,17 @@ fn behavior(
         },
         _ => None,
     };
-    if let (Some(cache), Target::Origin(i)) = (&cache, target) {
-        if let Some(o) = ctx.origins.get(i) {
-            if matches!(o.kind, OriginKind::S3 { .. })
-                && cache.headers.selects_with("host", |a, b| a == b)
-                && !matches!(cache.headers, NameRule::All)
-            {
-                diags.error(
-                    "InvalidHeadersForS3Origin",
-                    format!("{p}.CachePolicyId"),
-                    "Host cannot be in the cache key of a behavior whose origin is S3",
-                );
-            }
-        }
+    if let (Some(cache), Target::Origin(i)) = (&cache, target)
+        && let Some(o) = ctx.origins.get(i)
+        && matches!(o.kind, OriginKind::S3 { .. })
+        && cache.headers.selects_with("host", |a, b| a == b)
+        && !matches!(cache.headers, NameRule::All)
+    {
+        diags.error(
+            "InvalidHeadersForS3Origin",
+            format!("{p}.CachePolicyId"),
+            "Host cannot be in the cache key of a behavior whose origin is S3",
+        );
     }
 
     let mut viewer_request_function = None;
@@ -1318,19 +1313,18 @@ fn behavior(
             }
         }
     }
-    if let Some(lambda) = &b.lambda_function_associations {
-        if lambda
+    if let Some(lambda) = &b.lambda_function_associations
+        && lambda
             .get("Quantity")
             .and_then(|q| q.as_i64().or_else(|| q.as_str().and_then(|s| s.parse().ok())))
             .unwrap_or(0)
             > 0
-        {
-            diags.warning(
-                "not-supported",
-                format!("{p}.LambdaFunctionAssociations"),
-                "Lambda@Edge functions are not run by Cachalot",
-            );
-        }
+    {
+        diags.warning(
+            "not-supported",
+            format!("{p}.LambdaFunctionAssociations"),
+            "Lambda@Edge functions are not run by Cachalot",
+        );
     }
 
     let cache = cache?;

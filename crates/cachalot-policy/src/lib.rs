@@ -1,1 +1,28 @@
-//! CloudFront semantics as pure functions (route, key, forward, TTL, results).
+//! CloudFront semantics as pure functions: the one place Cachalot's CloudFront rules live.
+//!
+//! The edge (`cachalot-proxy`) and the doctor (`replay`, `lint`, `probe`) call
+//! the same functions, so a prediction cannot disagree with the edge:
+//!
+//! - [`viewer`]: request limits, viewer protocol policy, allowed methods;
+//! - [`key`]: the cache key (query strings, headers, cookies, `Accept-Encoding`);
+//! - [`forward`]: what is sent to the origin;
+//! - [`ttl`]: whether and how long a response is stored, and collapsing;
+//! - [`invalidation`]: invalidation path matching;
+//! - [`result`]: the result-type vocabulary of logs and `x-cache`.
+//!
+//! This crate performs no I/O, never reads the clock (time is an argument) and
+//! is not async.
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
+pub mod forward;
+pub mod invalidation;
+pub mod key;
+pub mod parse;
+pub mod request;
+pub mod result;
+pub mod ttl;
+pub mod viewer;
+
+pub use key::{CacheKey, NormalizedEncoding, cache_key};
+pub use request::ViewerRequest;
+pub use result::{DetailedResultType, ResultType};

@@ -1,0 +1,215 @@
+//! Result types: CloudFront's own vocabulary for what happened to a request.
+//!
+//! **API boundary.** The strings are those of the standard access log
+//! (`x-edge-result-type`, `x-edge-response-result-type`,
+//! `x-edge-detailed-result-type`) and of the `x-cache` header, so logs written by
+//! Cachalot and by CloudFront read the same and the doctor parses both.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The log spelling.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant),)*
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                match s {
+                    $(stringify!($variant) => Ok($name::$variant),)*
+                    _ => Err(()),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// `x-edge-result-type` / `x-edge-response-result-type`, and the `x-cache` word.
+    ResultType {
+        /// Served from this POP's cache (or a collapsed request).
+        Hit,
+        /// An expired object revalidated with a 304.
+        RefreshHit,
+        /// Fetched from the next tier or the origin.
+        Miss,
+        /// Refused for exceeding a quota.
+        LimitExceeded,
+        /// 503 for lack of capacity.
+        CapacityExceeded,
+        /// An error (4xx/5xx), or the viewer went away.
+        Error,
+        /// HTTP redirected to HTTPS by the distribution.
+        Redirect,
+        /// A viewer-request function answered.
+        FunctionGeneratedResponse,
+        /// A function threw.
+        FunctionExecutionError,
+        /// A function exceeded its time budget.
+        FunctionThrottledError,
+        /// A function returned an invalid object.
+        FunctionValidationError,
+        /// Lambda@Edge validation error (parsed from real logs only).
+        LambdaValidationError,
+        /// Lambda@Edge execution error (parsed from real logs only).
+        LambdaExecutionError,
+        /// Lambda@Edge limit (parsed from real logs only).
+        LambdaLimitExceeded,
+        /// Lambda@Edge generated response (parsed from real logs only).
+        LambdaGeneratedResponse,
+    }
+}
+
+vocabulary! {
+    /// `x-edge-detailed-result-type`: the result type, refined for errors and shield hits.
+    DetailedResultType {
+        /// See [`ResultType::Hit`].
+        Hit,
+        /// See [`ResultType::RefreshHit`].
+        RefreshHit,
+        /// See [`ResultType::Miss`].
+        Miss,
+        /// A hit in the Origin Shield cache.
+        OriginShieldHit,
+        /// See [`ResultType::Redirect`].
+        Redirect,
+        /// See [`ResultType::LimitExceeded`].
+        LimitExceeded,
+        /// See [`ResultType::CapacityExceeded`].
+        CapacityExceeded,
+        /// See [`ResultType::FunctionGeneratedResponse`].
+        FunctionGeneratedResponse,
+        /// See [`ResultType::FunctionExecutionError`].
+        FunctionExecutionError,
+        /// See [`ResultType::FunctionThrottledError`].
+        FunctionThrottledError,
+        /// See [`ResultType::FunctionValidationError`].
+        FunctionValidationError,
+        /// The origin closed the connection mid-response.
+        AbortedOrigin,
+        /// The viewer connection failed while sending the response.
+        ClientCommError,
+        /// Geo restriction.
+        ClientGeoBlocked,
+        /// The viewer hung up before the response was sent.
+        ClientHungUpRequest,
+        /// A generic error, including a cached error served.
+        Error,
+        /// The request was malformed.
+        InvalidRequest,
+        /// Blocked request.
+        InvalidRequestBlocked,
+        /// Certificate problem.
+        InvalidRequestCertificate,
+        /// Header problem (size, syntax).
+        InvalidRequestHeader,
+        /// Method not allowed by the behavior.
+        InvalidRequestMethod,
+        /// Timeout talking to the origin.
+        OriginCommError,
+        /// Could not connect to the origin.
+        OriginConnectError,
+        /// Content-Range inconsistent with the body.
+        OriginContentRangeLengthError,
+        /// The origin's name did not resolve.
+        OriginDnsError,
+        /// The origin answered with an error status.
+        OriginError,
+        /// The origin's headers were too large.
+        OriginHeaderTooBigError,
+        /// The origin's response was not valid HTTP.
+        OriginInvalidResponseError,
+        /// Reading the origin's response failed.
+        OriginReadError,
+        /// Writing the request to the origin failed.
+        OriginWriteError,
+        /// The origin sent an empty object where one was required.
+        OriginZeroSizeObjectError,
+        /// The viewer read too slowly.
+        SlowReaderOriginError,
+    }
+}
+
+impl ResultType {
+    /// The `x-cache` header value, e.g. `Hit from cloudfront`.
+    pub fn x_cache(self) -> &'static str {
+        match self {
+            ResultType::Hit => "Hit from cloudfront",
+            ResultType::RefreshHit => "RefreshHit from cloudfront",
+            ResultType::Miss => "Miss from cloudfront",
+            ResultType::LimitExceeded => "LimitExceeded from cloudfront",
+            ResultType::CapacityExceeded => "CapacityExceeded from cloudfront",
+            ResultType::Error => "Error from cloudfront",
+            ResultType::Redirect => "Redirect from cloudfront",
+            ResultType::FunctionGeneratedResponse => "FunctionGeneratedResponse from cloudfront",
+            ResultType::FunctionExecutionError => "FunctionExecutionError from cloudfront",
+            ResultType::FunctionThrottledError => "FunctionThrottledError from cloudfront",
+            ResultType::FunctionValidationError => "FunctionValidationError from cloudfront",
+            ResultType::LambdaValidationError => "LambdaValidationError from cloudfront",
+            ResultType::LambdaExecutionError => "LambdaExecutionError from cloudfront",
+            ResultType::LambdaLimitExceeded => "LambdaLimitExceeded from cloudfront",
+            ResultType::LambdaGeneratedResponse => "LambdaGeneratedResponse from cloudfront",
+        }
+    }
+
+    /// The detailed result type when nothing more specific is known.
+    pub fn detailed(self) -> DetailedResultType {
+        match self {
+            ResultType::Hit => DetailedResultType::Hit,
+            ResultType::RefreshHit => DetailedResultType::RefreshHit,
+            ResultType::Miss => DetailedResultType::Miss,
+            ResultType::LimitExceeded => DetailedResultType::LimitExceeded,
+            ResultType::CapacityExceeded => DetailedResultType::CapacityExceeded,
+            ResultType::Redirect => DetailedResultType::Redirect,
+            ResultType::FunctionGeneratedResponse => DetailedResultType::FunctionGeneratedResponse,
+            ResultType::FunctionExecutionError => DetailedResultType::FunctionExecutionError,
+            ResultType::FunctionThrottledError => DetailedResultType::FunctionThrottledError,
+            ResultType::FunctionValidationError => DetailedResultType::FunctionValidationError,
+            _ => DetailedResultType::Error,
+        }
+    }
+
+    /// True for results served from a cache (CacheHitRate's numerator).
+    pub fn is_hit(self) -> bool {
+        matches!(self, ResultType::Hit | ResultType::RefreshHit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_round_trip() {
+        for r in ResultType::ALL {
+            assert_eq!(r.as_str().parse::<ResultType>(), Ok(*r));
+            assert!(r.x_cache().starts_with(r.as_str()));
+        }
+        for d in DetailedResultType::ALL {
+            assert_eq!(d.as_str().parse::<DetailedResultType>(), Ok(*d));
+        }
+        assert_eq!(ResultType::Hit.x_cache(), "Hit from cloudfront");
+    }
+}
