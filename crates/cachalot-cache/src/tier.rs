@@ -95,7 +95,7 @@ impl Follower {
 
 struct TierInner {
     flights: Mutex<HashMap<CacheKey, watch::Sender<Option<FlightResult>>>>,
-    purges: Mutex<Vec<(u64, InvalidationPath)>>,
+    purges: Mutex<Vec<(u64, Arc<str>, InvalidationPath)>>,
     epoch: AtomicU64,
 }
 
@@ -161,7 +161,9 @@ impl Tier {
     pub fn insert(&self, key: CacheKey, object: Arc<CachedObject>, since_epoch: u64) -> bool {
         if self.inner.epoch.load(Ordering::Acquire) != since_epoch {
             let purges = self.inner.purges.lock();
-            if purges.iter().any(|(e, p)| *e > since_epoch && p.matches(&object.invalidation_target, &object.tags)) {
+            if purges.iter().any(|(e, d, p)| {
+                *e > since_epoch && **d == *key.distribution() && p.matches(&object.invalidation_target, &object.tags)
+            }) {
                 return false;
             }
         }
@@ -194,16 +196,17 @@ impl Tier {
         Join::Leader(Leader { tier: self.inner.clone(), key: key.clone(), tx, epoch: self.epoch(), done: false })
     }
 
-    /// Invalidates every object matching one of `paths`; returns how many were removed.
-    pub fn purge(&self, paths: &[InvalidationPath]) -> u64 {
+    /// Invalidates every object of `distribution_id` matching one of `paths`; returns how many were removed.
+    pub fn purge(&self, distribution_id: &str, paths: &[InvalidationPath]) -> u64 {
         if paths.is_empty() {
             return 0;
         }
         {
             let mut purges = self.inner.purges.lock();
             let epoch = self.inner.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+            let dist: Arc<str> = distribution_id.into();
             for p in paths {
-                purges.push((epoch, p.clone()));
+                purges.push((epoch, dist.clone(), p.clone()));
             }
             let excess = purges.len().saturating_sub(PURGE_MEMORY);
             purges.drain(..excess);
@@ -212,7 +215,10 @@ impl Tier {
         let doomed: Vec<CacheKey> = self
             .store
             .iter()
-            .filter(|(_, obj)| paths.iter().any(|p| p.matches(&obj.invalidation_target, &obj.tags)))
+            .filter(|(k, obj)| {
+                k.distribution() == distribution_id
+                    && paths.iter().any(|p| p.matches(&obj.invalidation_target, &obj.tags))
+            })
             .map(|(k, _)| (*k).clone())
             .collect();
         for k in doomed {
@@ -298,7 +304,8 @@ mod tests {
             tier.insert(key(p), object(p, 10, 0, 60), tier.epoch());
         }
         let started = tier.epoch();
-        let removed = tier.purge(&[InvalidationPath::parse("/img/*").unwrap()]);
+        assert_eq!(tier.purge("E2", &[InvalidationPath::parse("/img/*").unwrap()]), 0, "other distributions untouched");
+        let removed = tier.purge("E1", &[InvalidationPath::parse("/img/*").unwrap()]);
         assert_eq!(removed, 2);
         assert!(matches!(tier.lookup(&key("/img/a"), 1), Lookup::Miss));
         assert!(matches!(tier.lookup(&key("/css/c"), 1), Lookup::Fresh(_)));

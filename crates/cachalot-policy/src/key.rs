@@ -27,6 +27,13 @@ impl CacheKey {
         &self.text[..self.target_len]
     }
 
+    /// The distribution id the key belongs to.
+    pub fn distribution(&self) -> &str {
+        let rest = &self.text[self.target_len..];
+        let rest = rest.strip_prefix(SEP).and_then(|r| r.strip_prefix('D')).unwrap_or("");
+        rest.split(SEP).next().unwrap_or("")
+    }
+
     /// The components, readable, for traces and the doctor: `(name, value)`.
     pub fn components(&self) -> impl Iterator<Item = (&str, &str)> {
         let target = std::iter::once(("target", self.invalidation_target()));
@@ -263,6 +270,7 @@ mod tests {
         s.query_strings = NameRule::Only(vec!["w".into()]);
         let k = key(&s, Method::GET, "/a", Some("utm=1&w=800"), &[]);
         assert_eq!(k.invalidation_target(), "/a?w=800");
+        assert_eq!(k.distribution(), "E1");
         assert_eq!(k, key(&s, Method::GET, "/a", Some("w=800&utm=2"), &[]));
         assert_ne!(k, key(&s, Method::GET, "/a", Some("W=800"), &[]));
         s.query_strings = NameRule::AllExcept(vec!["utm".into()]);
