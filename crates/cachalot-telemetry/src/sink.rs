@@ -1,0 +1,388 @@
+//! The log sink: takes formatted log lines from the request path and writes CloudFront's
+//! gzip files in the background.
+//!
+//! - **Never blocks a request.** [`LogSink::submit`] does a `try_send` on a bounded channel;
+//!   when the channel is full the line is dropped and counted (`dropped`), never waited for.
+//!   The default capacity (131,072 lines) absorbs bursts far beyond one flush of a busy edge.
+//! - **One writer thread** groups lines per distribution destination and UTC hour of the
+//!   request, streaming each group through a gzip encoder into a hidden temporary file
+//!   (`.<name>.tmp`) in the destination folder.
+//! - **Readers never see partial files.** On each flush the gzip stream is finished, synced
+//!   and renamed to `<prefix><DistributionId>.YYYY-MM-DD-HH.<unique>.gz`; every published file
+//!   is complete, with the two header lines. Flushes happen every `flush_interval`, when the
+//!   wall clock crosses an hour, on [`LogSink::flush`] and on [`LogSink::shutdown`] — so an
+//!   hour may have several files, as on CloudFront.
+
+use crate::civil::{self, Civil};
+use crate::format;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Sink settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    /// Lines the channel holds before new ones are dropped.
+    pub capacity: usize,
+    /// How often open files are finished and published.
+    pub flush_interval: Duration,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig { capacity: 131_072, flush_interval: Duration::from_secs(60) }
+    }
+}
+
+/// Where one distribution's log files go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogDestination {
+    folder: PathBuf,
+    prefix: Vec<String>,
+    distribution_id: String,
+}
+
+impl LogDestination {
+    /// Files for `distribution_id` under `folder` (the local folder the `Logging.Bucket`
+    /// maps to), inside the key `prefix`. As on CloudFront a prefix is a folder path (a
+    /// missing trailing `/` is implied); empty, `.` and `..` segments are dropped so the
+    /// files stay inside `folder`.
+    pub fn new(folder: impl Into<PathBuf>, prefix: &str, distribution_id: &str) -> LogDestination {
+        let prefix = Path::new(prefix)
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        LogDestination { folder: folder.into(), prefix, distribution_id: distribution_id.to_owned() }
+    }
+
+    /// The folder files are written to (`folder` joined with the prefix).
+    pub fn directory(&self) -> PathBuf {
+        let mut dir = self.folder.clone();
+        dir.extend(&self.prefix);
+        dir
+    }
+
+    /// The distribution id in the file names.
+    pub fn distribution_id(&self) -> &str {
+        &self.distribution_id
+    }
+
+    /// `<DistributionId>.YYYY-MM-DD-HH.<unique>.gz` for the UTC hour `hour` (hours since the epoch).
+    pub fn file_name(&self, hour: i64, unique: &str) -> String {
+        let c = Civil::from_unix(hour.saturating_mul(3600));
+        let mut date = Vec::with_capacity(10);
+        civil::push_date(&mut date, &c);
+        format!("{}.{}-{:02}.{unique}.gz", self.distribution_id, String::from_utf8_lossy(&date), c.hour)
+    }
+}
+
+/// Counters of the sink, readable at any time.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Lines accepted into the channel.
+    pub accepted: AtomicU64,
+    /// Lines dropped because the channel was full or the sink was shut down.
+    pub dropped: AtomicU64,
+    /// Lines in published files.
+    pub written: AtomicU64,
+    /// Lines lost to I/O errors (file creation, write, rename).
+    pub lost: AtomicU64,
+    /// Files published.
+    pub files: AtomicU64,
+    /// I/O errors met.
+    pub write_errors: AtomicU64,
+}
+
+enum Msg {
+    Line { dest: Arc<LogDestination>, hour: i64, line: Vec<u8> },
+    Flush(SyncSender<()>),
+    Shutdown(SyncSender<()>),
+}
+
+/// The background log writer (see the module docs).
+pub struct LogSink {
+    tx: SyncSender<Msg>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<SinkStats>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for LogSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSink").field("stats", &self.stats).finish_non_exhaustive()
+    }
+}
+
+impl LogSink {
+    /// Starts the writer thread.
+    pub fn start(config: SinkConfig) -> io::Result<LogSink> {
+        let (tx, rx) = mpsc::sync_channel(config.capacity.max(1));
+        let stats = Arc::new(SinkStats::default());
+        let writer = Writer { open: HashMap::new(), stats: stats.clone(), ids: UniqueIds::new() };
+        let interval = config.flush_interval.max(Duration::from_millis(1));
+        let worker =
+            std::thread::Builder::new().name("cachalot-logs".into()).spawn(move || run(rx, writer, interval))?;
+        Ok(LogSink { tx, worker: Mutex::new(Some(worker)), stats, closed: AtomicBool::new(false) })
+    }
+
+    /// Queues one formatted line (with its `\n`) for the file of `dest` and the UTC hour of
+    /// `timestamp`. Never blocks; returns false (and counts a drop) when the line could not
+    /// be queued.
+    pub fn submit(&self, dest: &Arc<LogDestination>, timestamp: SystemTime, line: Vec<u8>) -> bool {
+        if self.closed.load(Ordering::Acquire) {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let hour = civil::unix_seconds(timestamp).div_euclid(3600);
+        match self.tx.try_send(Msg::Line { dest: dest.clone(), hour, line }) {
+            Ok(()) => {
+                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Publishes everything queued so far and waits until it is on disk.
+    pub fn flush(&self) {
+        let (ack, done) = mpsc::sync_channel(1);
+        if self.tx.send(Msg::Flush(ack)).is_ok() {
+            let _ = done.recv();
+        }
+    }
+
+    /// Publishes everything queued and stops the writer; later lines are dropped and counted.
+    /// Idempotent; also run on drop.
+    pub fn shutdown(&self) {
+        let worker = match self.worker.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        let Some(worker) = worker else { return };
+        // Lines submitted after this point are counted as dropped; the writer drains what
+        // got into the channel, including lines racing with the flag.
+        self.closed.store(true, Ordering::Release);
+        let (ack, done) = mpsc::sync_channel(1);
+        if self.tx.send(Msg::Shutdown(ack)).is_ok() {
+            let _ = done.recv();
+        }
+        let _ = worker.join();
+    }
+
+    /// The sink's counters.
+    pub fn stats(&self) -> &Arc<SinkStats> {
+        &self.stats
+    }
+}
+
+impl Drop for LogSink {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the writer thread schedules flushes by the clock; the request path never does"
+)]
+fn run(rx: Receiver<Msg>, mut writer: Writer, interval: Duration) {
+    let mut deadline = next_deadline(interval);
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Line { dest, hour, line }) => writer.append(dest, hour, &line),
+            Ok(Msg::Flush(ack)) => {
+                writer.publish_all();
+                let _ = ack.send(());
+            }
+            Ok(Msg::Shutdown(ack)) => {
+                // Lines queued after Shutdown (submitted concurrently) still get written.
+                while let Ok(msg) = rx.try_recv() {
+                    if let Msg::Line { dest, hour, line } = msg {
+                        writer.append(dest, hour, &line);
+                    }
+                }
+                writer.publish_all();
+                let _ = ack.send(());
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                writer.publish_all();
+                return;
+            }
+        }
+        if Instant::now() >= deadline {
+            writer.publish_all();
+            deadline = next_deadline(interval);
+        }
+    }
+}
+
+/// The next flush: after `interval`, or at the next UTC hour if that comes first.
+#[allow(clippy::disallowed_methods, reason = "flush scheduling runs on the writer thread")]
+fn next_deadline(interval: Duration) -> Instant {
+    let now = civil::unix_seconds(SystemTime::now());
+    let to_hour = Duration::from_secs((3600 - now.rem_euclid(3600)).unsigned_abs());
+    Instant::now() + interval.min(to_hour)
+}
+
+struct OpenFile {
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+    encoder: GzEncoder<BufWriter<File>>,
+    lines: u64,
+}
+
+struct Writer {
+    open: HashMap<(Arc<LogDestination>, i64), OpenFile>,
+    stats: Arc<SinkStats>,
+    ids: UniqueIds,
+}
+
+impl Writer {
+    fn append(&mut self, dest: Arc<LogDestination>, hour: i64, line: &[u8]) {
+        let key = (dest, hour);
+        if !self.open.contains_key(&key) {
+            match self.create(&key.0, hour) {
+                Ok(file) => {
+                    self.open.insert(key.clone(), file);
+                }
+                Err(e) => {
+                    self.io_error(&key.0.directory(), &e, 1);
+                    return;
+                }
+            }
+        }
+        let Some(file) = self.open.get_mut(&key) else { return };
+        match file.encoder.write_all(line) {
+            Ok(()) => file.lines += 1,
+            Err(e) => {
+                let lost = file.lines + 1;
+                if let Some(file) = self.open.remove(&key) {
+                    let _ = fs::remove_file(&file.tmp_path);
+                    self.io_error(&file.tmp_path, &e, lost);
+                }
+            }
+        }
+    }
+
+    fn create(&mut self, dest: &LogDestination, hour: i64) -> io::Result<OpenFile> {
+        let dir = dest.directory();
+        fs::create_dir_all(&dir)?;
+        let (final_path, tmp_path) = loop {
+            let name = dest.file_name(hour, &self.ids.next());
+            let final_path = dir.join(&name);
+            let tmp_path = dir.join(format!(".{name}.tmp"));
+            if !final_path.exists() && !tmp_path.exists() {
+                break (final_path, tmp_path);
+            }
+        };
+        let file = File::options().write(true).create_new(true).open(&tmp_path)?;
+        let mut encoder = GzEncoder::new(BufWriter::with_capacity(64 << 10, file), Compression::default());
+        let mut header = Vec::with_capacity(512);
+        format::write_header(&mut header);
+        encoder.write_all(&header)?;
+        Ok(OpenFile { tmp_path, final_path, encoder, lines: 0 })
+    }
+
+    fn publish_all(&mut self) {
+        for (_, file) in self.open.drain() {
+            let lines = file.lines;
+            let tmp = file.tmp_path.clone();
+            match publish(file) {
+                Ok(()) => {
+                    self.stats.written.fetch_add(lines, Ordering::Relaxed);
+                    self.stats.files.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                    self.stats.lost.fetch_add(lines, Ordering::Relaxed);
+                    tracing::warn!(path = %tmp.display(), error = %e, lines, "could not publish access log file");
+                }
+            }
+        }
+    }
+
+    fn io_error(&self, path: &Path, e: &io::Error, lost: u64) {
+        self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.stats.lost.fetch_add(lost, Ordering::Relaxed);
+        tracing::warn!(path = %path.display(), error = %e, "access log write failed");
+    }
+}
+
+fn publish(file: OpenFile) -> io::Result<()> {
+    let buffered = file.encoder.finish()?;
+    let inner = buffered.into_inner().map_err(|e| e.into_error())?;
+    inner.sync_data()?;
+    drop(inner);
+    fs::rename(&file.tmp_path, &file.final_path)
+}
+
+/// Unique file-name parts in CloudFront's style (uppercase letters and digits), different
+/// across threads, restarts and machines sharing a folder with overwhelming probability.
+struct UniqueIds {
+    state: u64,
+}
+
+impl UniqueIds {
+    #[allow(clippy::disallowed_methods, reason = "seeds file-name uniqueness, not a timestamp")]
+    fn new() -> UniqueIds {
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(nanos, std::process::id(), std::thread::current().id()), &mut h);
+        UniqueIds { state: std::hash::Hasher::finish(&h) }
+    }
+
+    fn next(&mut self) -> String {
+        // splitmix64
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        (0..12).map(|i| char::from(ALPHABET[((z >> (i * 5)) & 31) as usize])).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_is_a_folder_inside_the_bucket() {
+        let d = LogDestination::new("/logs", "a/b", "E1");
+        assert_eq!(d.directory(), PathBuf::from("/logs/a/b"));
+        let d = LogDestination::new("/logs", "../../etc/./x/", "E1");
+        assert_eq!(d.directory(), PathBuf::from("/logs/etc/x"));
+        let d = LogDestination::new("/logs", "", "E1");
+        assert_eq!(d.directory(), PathBuf::from("/logs"));
+        assert_eq!(d.file_name(18_214 * 24 + 20, "RT4KCN4SGK9"), "E1.2019-11-14-20.RT4KCN4SGK9.gz");
+    }
+
+    #[test]
+    fn unique_ids_differ() {
+        let mut ids = UniqueIds::new();
+        let a = ids.next();
+        let b = ids.next();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 12);
+        assert!(a.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+    }
+}
