@@ -1,1 +1,311 @@
-//! CloudFront Functions runtime: event model, JavaScript engine, limits, helpers.
+//! CloudFront Functions runtime: compiles a function once, runs it per request.
+//!
+//! This crate owns the event model (CloudFront's event structure version `1.0`),
+//! the JavaScript engine (QuickJS through `rquickjs`), the limits (10 KB of code,
+//! a memory cap, a CPU-time budget reported as compute utilization, stack depth,
+//! 10 KB of logs), the helper modules (`crypto`, `querystring`, the String byte
+//! helpers, `Buffer`, the `cloudfront` module with key value stores and origin
+//! modification) and validation of what a function returns. It also owns the
+//! TestFunction result shape ([`test_function`]), shared by the CLI and the
+//! control plane.
+//!
+//! It must not know proxy internals: the edge turns HTTP into events with
+//! [`Request::from_http`] / [`Response::from_http`] and applies the outcome itself.
+//! Calls are synchronous and never panic on any input.
+//!
+//! # Using it from the edge
+//!
+//! ```
+//! use cachalot_functions::{
+//!     EventContext, Function, Limits, Request, Runtime, ViewerRequestEvent, ViewerRequestOutcome,
+//! };
+//!
+//! let code = r#"
+//!     function handler(event) {
+//!         var request = event.request;
+//!         if (request.uri.endsWith('/')) request.uri += 'index.html';
+//!         return request;
+//!     }"#;
+//! // Once, when the configuration is published:
+//! let function = Function::compile("spa", Runtime::Js2, code, Vec::new(), Limits::default())?;
+//!
+//! // Per request (from any thread; `Function` is `Send + Sync`):
+//! let headers: Vec<(&str, &[u8])> = vec![("host", b"example.com")];
+//! let event = ViewerRequestEvent {
+//!     context: EventContext { distribution_id: "E1EXAMPLE".into(), ..Default::default() },
+//!     viewer_ip: "192.0.2.10".into(),
+//!     request: Request::from_http("GET", "/docs/?page=2", headers),
+//! };
+//! match function.viewer_request(&event) {
+//!     Ok(invocation) => match invocation.outcome {
+//!         ViewerRequestOutcome::Continue { request, origin } => {
+//!             // Build the cache key from `request`; forward `request.target()`;
+//!             // apply `origin` (if any) when choosing where to fetch.
+//!             assert_eq!(request.target(), "/docs/index.html?page=2");
+//!             assert!(origin.is_none());
+//!         }
+//!         ViewerRequestOutcome::Respond(response) => {
+//!             // Send it with `x-cache: FunctionGeneratedResponse from cloudfront`.
+//!             let _ = response;
+//!         }
+//!     },
+//!     // 503/502 with `x-cache: <kind> from cloudfront`.
+//!     Err(error) => panic!("{} {}", error.kind.status(), error.kind.x_cache()),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod codec;
+mod engine;
+mod error;
+mod event;
+mod limits;
+mod origin;
+mod output;
+mod source;
+mod testing;
+
+pub use cachalot_config::model::KeyValueStore;
+pub use error::{CompileError, FunctionError, FunctionErrorKind};
+pub use event::{
+    Body, EventContext, EventType, MultiValueMap, Request, Response, ResponseCookies, SetCookie, ViewerRequestEvent,
+    ViewerResponseEvent, is_disallowed_header, read_only_headers, wire_header_name,
+};
+pub use limits::{Limits, MAX_CODE_BYTES};
+pub use origin::{
+    CustomOriginUpdate, OriginAccessControlUpdate, OriginOverride, OriginShieldUpdate, OriginTimeouts, OriginUpdate,
+    RequestOriginGroup,
+};
+pub use testing::{TestError, TestResult, test_function};
+
+use engine::{Program, RawFailure};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+/// A CloudFront Functions JavaScript runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Runtime {
+    /// `cloudfront-js-1.0`: ES 5.1 plus selected later features; no `const`/`let`.
+    Js1,
+    /// `cloudfront-js-2.0`: modern syntax, async/await, `import cf from 'cloudfront'`.
+    Js2,
+}
+
+impl Runtime {
+    /// The runtime's name as CloudFront spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Js1 => "cloudfront-js-1.0",
+            Self::Js2 => "cloudfront-js-2.0",
+        }
+    }
+}
+
+impl FromStr for Runtime {
+    type Err = CompileError;
+
+    fn from_str(s: &str) -> Result<Self, CompileError> {
+        match s {
+            "cloudfront-js-1.0" => Ok(Self::Js1),
+            "cloudfront-js-2.0" => Ok(Self::Js2),
+            other => Err(CompileError::UnknownRuntime(other.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A successful invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation<T> {
+    /// What the function decided.
+    pub outcome: T,
+    /// Share of the time budget used, 0–100 (TestFunction's `ComputeUtilization`).
+    pub compute_utilization: u8,
+    /// `console.log` output, one entry per call, truncated at the log limit.
+    pub logs: Vec<String>,
+}
+
+/// What a viewer-request function decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewerRequestOutcome {
+    /// Go on with this (possibly modified) request.
+    Continue {
+        /// The request to key and forward.
+        request: Request,
+        /// Origin changes asked for with the `cloudfront` module's helpers, if any.
+        origin: Option<OriginOverride>,
+    },
+    /// Send this response now (no cache lookup, no origin).
+    Respond(Response),
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A compiled CloudFront Function, ready to run from any thread.
+#[derive(Debug)]
+pub struct Function {
+    name: String,
+    program: Program,
+}
+
+impl Function {
+    /// Checks and compiles `code`. Refuses what CloudFront refuses at create time: code over
+    /// the size limit, syntax errors, `const`/`let` under `cloudfront-js-1.0`, imports of
+    /// anything but `cloudfront`, and code without a `handler` function. `key_value_stores`
+    /// are the stores associated with the function (`cf.kvs()` reads the first; `cf.kvs(id)`
+    /// picks one by id or name).
+    pub fn compile(
+        name: impl Into<String>,
+        runtime: Runtime,
+        code: &str,
+        key_value_stores: Vec<Arc<KeyValueStore>>,
+        limits: Limits,
+    ) -> Result<Arc<Function>, CompileError> {
+        let factory_source = source::prepare(code, runtime, &limits)?;
+        if !source::declares_handler(code) {
+            return Err(CompileError::MissingHandler);
+        }
+        // Reported by `kvs.meta()` as the stores' creation and update time.
+        #[allow(clippy::disallowed_methods)]
+        let created = SystemTime::now();
+        let program = Program {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            runtime,
+            factory_source,
+            stores: key_value_stores,
+            limits,
+            created,
+            alive: Arc::new(()),
+        };
+        engine::preload(&program).map_err(|message| CompileError::Syntax { message })?;
+        Ok(Arc::new(Function { name: name.into(), program }))
+    }
+
+    /// Compiles a function from the configuration model, resolving its key value stores by name.
+    pub fn from_config(
+        code: &cachalot_config::model::FunctionCode,
+        stores: &std::collections::HashMap<String, Arc<KeyValueStore>>,
+        limits: Limits,
+    ) -> Result<Arc<Function>, CompileError> {
+        let runtime = code.runtime.parse()?;
+        let mut associated = Vec::with_capacity(code.key_value_stores.len());
+        for name in &code.key_value_stores {
+            match stores.get(name) {
+                Some(store) => associated.push(store.clone()),
+                None => {
+                    return Err(CompileError::Load { message: format!("key value store `{name}` does not exist") });
+                }
+            }
+        }
+        Self::compile(code.name.clone(), runtime, &code.code, associated, limits)
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The function's runtime.
+    pub fn runtime(&self) -> Runtime {
+        self.program.runtime
+    }
+
+    /// The limits it runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.program.limits
+    }
+
+    /// Runs the function for a viewer request.
+    pub fn viewer_request(
+        &self,
+        event: &ViewerRequestEvent,
+    ) -> Result<Invocation<ViewerRequestOutcome>, FunctionError> {
+        let json = event::event_json(EventType::ViewerRequest, &event.context, &event.viewer_ip, &event.request, None);
+        let raw_query = event.request.query_string();
+        let raw = engine::invoke(&self.program, EventType::ViewerRequest.as_str(), &json.to_string(), Some(&raw_query));
+        let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
+        let returned = output::viewer_request_result(&value, &event.request, self.program.limits.max_body_bytes)
+            .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
+        let outcome = match returned {
+            output::Returned::Request(request) => {
+                ViewerRequestOutcome::Continue { request, origin: (!raw.origin.is_empty()).then_some(raw.origin) }
+            }
+            output::Returned::Response(response) => ViewerRequestOutcome::Respond(response),
+        };
+        Ok(Invocation { outcome, compute_utilization: raw.compute_utilization, logs: raw.logs })
+    }
+
+    /// Runs the function for a viewer response; returns the response to send.
+    pub fn viewer_response(&self, event: &ViewerResponseEvent) -> Result<Invocation<Response>, FunctionError> {
+        let json = event::event_json(
+            EventType::ViewerResponse,
+            &event.context,
+            &event.viewer_ip,
+            &event.request,
+            Some(&event.response),
+        );
+        let raw_query = event.request.query_string();
+        let raw =
+            engine::invoke(&self.program, EventType::ViewerResponse.as_str(), &json.to_string(), Some(&raw_query));
+        let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
+        let response = output::viewer_response_result(&value, &event.response, self.program.limits.max_body_bytes)
+            .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
+        Ok(Invocation { outcome: response, compute_utilization: raw.compute_utilization, logs: raw.logs })
+    }
+
+    fn returned_value(
+        &self,
+        result: Result<Option<String>, RawFailure>,
+        logs: &[String],
+        compute_utilization: u8,
+    ) -> Result<serde_json::Value, FunctionError> {
+        let error = |kind, message: String| FunctionError { kind, message, logs: logs.to_vec(), compute_utilization };
+        match result {
+            Ok(Some(json)) => serde_json::from_str(&json)
+                .map_err(|e| error(FunctionErrorKind::Validation, format!("the handler's result is not valid: {e}"))),
+            Ok(None) => Err(error(FunctionErrorKind::Validation, "the handler must return an object".into())),
+            Err(RawFailure::Thrown(message)) => Err(error(FunctionErrorKind::Execution, message)),
+            Err(RawFailure::OutOfMemory) => Err(error(
+                FunctionErrorKind::Execution,
+                format!("the function exceeded its memory limit of {} bytes", self.program.limits.memory_bytes),
+            )),
+            Err(RawFailure::Throttled) => Err(error(
+                FunctionErrorKind::Throttled,
+                format!(
+                    "the function exceeded its time budget of {} µs (compute utilization 100)",
+                    self.program.limits.time_budget.as_micros()
+                ),
+            )),
+        }
+    }
+
+    fn validation_error(&self, message: String, logs: &[String], compute_utilization: u8) -> FunctionError {
+        FunctionError {
+            kind: FunctionErrorKind::Validation,
+            message: format!("the function returned an invalid value: {message}"),
+            logs: logs.to_vec(),
+            compute_utilization,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn function_is_send_and_sync() {
+        assert_send_sync::<Function>();
+        assert_send_sync::<Arc<Function>>();
+    }
+}

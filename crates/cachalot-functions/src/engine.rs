@@ -1,0 +1,480 @@
+//! The QuickJS side: one hardened engine instance per (thread, function), driven per invocation.
+//!
+//! QuickJS values cannot cross threads, so a [`crate::Function`] keeps only its
+//! prepared source; each thread that runs it builds an [`Instance`] on first use
+//! (runtime, context, prelude, compiled factory) and keeps it in a thread-local
+//! cache. An invocation calls the factory for fresh top-level state, then the
+//! handler, under a memory limit (set just above the instance's measured
+//! baseline), a stack limit and a CPU-time budget enforced by QuickJS's
+//! interrupt handler. An instance that was interrupted, ran out of memory or
+//! stack, or left work queued is dropped and rebuilt on the next call.
+
+use crate::Runtime as JsRuntime;
+use crate::codec::{self, Encoding};
+use crate::limits::Limits;
+use crate::origin::OriginOverride;
+use cachalot_config::model::KeyValueStore;
+use cpu_time::ThreadTime;
+use rquickjs::context::{EvalOptions, intrinsic};
+use rquickjs::function::Opt;
+use rquickjs::{
+    Context, Ctx, Exception, Function as JsFunction, Object, Persistent, Promise, Runtime, TypedArray, Value,
+};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const PRELUDE: &str = include_str!("js/prelude.js");
+
+/// File name user code is compiled under (shows in stack traces and error messages).
+pub(crate) const CODE_FILE_NAME: &str = "function.js";
+
+/// Most instances one thread keeps; beyond this the cache is cleared of dead and excess entries.
+const MAX_INSTANCES_PER_THREAD: usize = 64;
+
+/// What the engine needs to build an instance on any thread.
+#[derive(Debug)]
+pub(crate) struct Program {
+    pub(crate) id: u64,
+    pub(crate) runtime: JsRuntime,
+    pub(crate) factory_source: String,
+    pub(crate) stores: Vec<Arc<KeyValueStore>>,
+    pub(crate) limits: Limits,
+    pub(crate) created: SystemTime,
+    /// Instances on other threads hold a weak reference and are evicted once it is gone.
+    pub(crate) alive: Arc<()>,
+}
+
+/// Raw result of one invocation, before validation.
+pub(crate) struct RawInvocation {
+    pub(crate) result: Result<Option<String>, RawFailure>,
+    pub(crate) logs: Vec<String>,
+    pub(crate) origin: OriginOverride,
+    pub(crate) compute_utilization: u8,
+}
+
+/// A failure seen by the engine.
+pub(crate) enum RawFailure {
+    Thrown(String),
+    Throttled,
+    OutOfMemory,
+}
+
+#[derive(Default)]
+struct InvocationState {
+    logs: Vec<String>,
+    origin: OriginOverride,
+}
+
+struct Instance {
+    // Field order matters: JavaScript values go before the context and runtime that own them.
+    run: Persistent<JsFunction<'static>>,
+    finish: Persistent<JsFunction<'static>>,
+    factory: Persistent<JsFunction<'static>>,
+    context: Context,
+    runtime: Runtime,
+    state: Rc<RefCell<InvocationState>>,
+    started: Rc<Cell<Option<ThreadTime>>>,
+    interrupted: Rc<Cell<bool>>,
+    alive: Weak<()>,
+}
+
+thread_local! {
+    static INSTANCES: RefCell<HashMap<u64, Instance>> = RefCell::new(HashMap::new());
+}
+
+/// Builds this thread's instance of `program` now, reporting load errors (syntax errors).
+pub(crate) fn preload(program: &Program) -> Result<(), String> {
+    let instance = build(program)?;
+    put_back(program.id, instance);
+    Ok(())
+}
+
+/// Runs one invocation on this thread.
+pub(crate) fn invoke(program: &Program, event_type: &str, event_json: &str, raw_query: Option<&str>) -> RawInvocation {
+    let instance = match INSTANCES.with(|cell| cell.borrow_mut().remove(&program.id)) {
+        Some(instance) => Ok(instance),
+        None => build(program),
+    };
+    let instance = match instance {
+        Ok(i) => i,
+        Err(message) => {
+            return RawInvocation {
+                result: Err(RawFailure::Thrown(format!("the function could not be loaded: {message}"))),
+                logs: Vec::new(),
+                origin: OriginOverride::default(),
+                compute_utilization: 0,
+            };
+        }
+    };
+    {
+        let mut state = instance.state.borrow_mut();
+        state.logs.clear();
+        state.origin = OriginOverride::default();
+    }
+    instance.interrupted.set(false);
+    // `Date` inside a function reads the invocation's start time, so the runtime reads the clock.
+    #[allow(clippy::disallowed_methods)]
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64);
+
+    let start = ThreadTime::now();
+    instance.started.set(Some(start));
+    let result = instance.context.with(|ctx| run_once(&ctx, &instance, event_type, event_json, raw_query, now_ms));
+    let elapsed = start.elapsed();
+    instance.started.set(None);
+
+    let result = if instance.interrupted.get() { Err(RawFailure::Throttled) } else { result };
+    let reusable = result.is_ok() || matches!(result, Err(RawFailure::Thrown(_)));
+    let reusable = reusable && !instance.runtime.is_job_pending();
+    let (logs, origin) = {
+        let mut state = instance.state.borrow_mut();
+        (std::mem::take(&mut state.logs), std::mem::take(&mut state.origin))
+    };
+    if reusable {
+        put_back(program.id, instance);
+    }
+    RawInvocation { result, logs, origin, compute_utilization: utilization(elapsed, program.limits.time_budget) }
+}
+
+/// Share of the budget used, rounded up so that any work shows as at least 1.
+fn utilization(elapsed: Duration, budget: Duration) -> u8 {
+    if budget.is_zero() {
+        return 100;
+    }
+    let percent = (elapsed.as_nanos() * 100).div_ceil(budget.as_nanos());
+    percent.min(100) as u8
+}
+
+fn put_back(id: u64, instance: Instance) {
+    INSTANCES.with(|cell| {
+        let mut map = cell.borrow_mut();
+        if map.len() >= MAX_INSTANCES_PER_THREAD {
+            map.retain(|_, i| i.alive.strong_count() > 0);
+            if map.len() >= MAX_INSTANCES_PER_THREAD {
+                map.clear();
+            }
+        }
+        map.insert(id, instance);
+    });
+}
+
+fn run_once<'js>(
+    ctx: &Ctx<'js>,
+    instance: &Instance,
+    event_type: &str,
+    event_json: &str,
+    raw_query: Option<&str>,
+    now_ms: f64,
+) -> Result<Option<String>, RawFailure> {
+    let restore = |p: &Persistent<JsFunction<'static>>| {
+        p.clone().restore(ctx).map_err(|e| RawFailure::Thrown(format!("internal error: {e}")))
+    };
+    let run = restore(&instance.run)?;
+    let finish = restore(&instance.finish)?;
+    let factory = restore(&instance.factory)?;
+    let returned: Value<'js> =
+        run.call((factory, event_json, raw_query, now_ms, event_type)).map_err(|e| failure(ctx, e))?;
+    let value = if let Some(promise) = returned.as_promise() { settle(ctx, promise)? } else { returned };
+    // Work the handler left queued (unawaited promises) still runs within the budget.
+    while ctx.execute_pending_job() {}
+    finish.call::<_, Option<String>>((value,)).map_err(|e| failure(ctx, e))
+}
+
+fn settle<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> Result<Value<'js>, RawFailure> {
+    loop {
+        match promise.result::<Value<'js>>() {
+            Some(Ok(v)) => return Ok(v),
+            Some(Err(e)) => return Err(failure(ctx, e)),
+            None => {
+                if !ctx.execute_pending_job() {
+                    return Err(RawFailure::Thrown("the handler's promise never settled".into()));
+                }
+            }
+        }
+    }
+}
+
+/// Describes the pending exception (`Name: message (function.js:line:column)`).
+fn failure(ctx: &Ctx<'_>, error: rquickjs::Error) -> RawFailure {
+    if !matches!(error, rquickjs::Error::Exception) {
+        return match error {
+            rquickjs::Error::Allocation => RawFailure::OutOfMemory,
+            other => RawFailure::Thrown(other.to_string()),
+        };
+    }
+    let thrown = ctx.catch();
+    let message = describe(&thrown);
+    if message.contains("out of memory") { RawFailure::OutOfMemory } else { RawFailure::Thrown(message) }
+}
+
+pub(crate) fn describe(thrown: &Value<'_>) -> String {
+    if let Some(obj) = thrown.as_object()
+        && let Some(exception) = Exception::from_object(obj.clone())
+    {
+        let name = obj.get::<_, Option<String>>("name").ok().flatten().unwrap_or_else(|| "Error".into());
+        let message = exception.message().unwrap_or_default();
+        let location = exception
+            .stack()
+            .and_then(|stack| {
+                stack.lines().find_map(|line| {
+                    let at = line.find(CODE_FILE_NAME)?;
+                    Some(line[at..].trim_end_matches(')').to_owned())
+                })
+            })
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
+        return format!("{name}: {message}{location}");
+    }
+    if thrown.is_null() || thrown.is_undefined() {
+        // QuickJS throws null when it cannot even allocate the error.
+        return "out of memory".into();
+    }
+    thrown
+        .as_string()
+        .and_then(|s| s.to_string().ok())
+        .map(|s| format!("Uncaught {s}"))
+        .unwrap_or_else(|| "Uncaught exception".into())
+}
+
+type Intrinsics = (
+    intrinsic::Date,
+    intrinsic::Eval,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Proxy,
+    intrinsic::MapSet,
+    intrinsic::TypedArrays,
+    intrinsic::Promise,
+);
+
+fn build(program: &Program) -> Result<Instance, String> {
+    let runtime = Runtime::new().map_err(|e| e.to_string())?;
+    runtime.set_max_stack_size(program.limits.max_stack_bytes);
+    let context = Context::custom::<Intrinsics>(&runtime).map_err(|e| e.to_string())?;
+    let state = Rc::new(RefCell::new(InvocationState::default()));
+    let (run, finish, factory) = context.with(|ctx| -> Result<_, String> {
+        let native = natives(&ctx, program, &state).map_err(|e| e.to_string())?;
+        let mut options = EvalOptions::default();
+        options.strict = true;
+        options.filename = Some("cloudfront-runtime.js".into());
+        let prelude: JsFunction<'_> = ctx.eval_with_options(PRELUDE, options).map_err(|e| load_error(&ctx, e))?;
+        let version = match program.runtime {
+            JsRuntime::Js1 => 1,
+            JsRuntime::Js2 => 2,
+        };
+        let host: Object<'_> =
+            prelude.call((native, version, program.limits.max_log_bytes)).map_err(|e| load_error(&ctx, e))?;
+        let run: JsFunction<'_> = host.get("run").map_err(|e| e.to_string())?;
+        let finish: JsFunction<'_> = host.get("finish").map_err(|e| e.to_string())?;
+        let mut options = EvalOptions::default();
+        options.strict = true;
+        options.filename = Some(CODE_FILE_NAME.into());
+        let factory: JsFunction<'_> =
+            ctx.eval_with_options(program.factory_source.as_str(), options).map_err(|e| load_error(&ctx, e))?;
+        Ok((Persistent::save(&ctx, run), Persistent::save(&ctx, finish), Persistent::save(&ctx, factory)))
+    })?;
+    context.with(|ctx| ctx.run_gc());
+    let baseline = runtime.memory_usage().malloc_size.max(0) as usize;
+    runtime.set_memory_limit(baseline + program.limits.memory_bytes);
+    let started: Rc<Cell<Option<ThreadTime>>> = Rc::new(Cell::new(None));
+    let interrupted = Rc::new(Cell::new(false));
+    {
+        let started = started.clone();
+        let interrupted = interrupted.clone();
+        let budget = program.limits.time_budget;
+        runtime.set_interrupt_handler(Some(Box::new(move || match started.get() {
+            Some(start) if start.elapsed() > budget => {
+                interrupted.set(true);
+                true
+            }
+            _ => false,
+        })));
+    }
+    Ok(Instance {
+        run,
+        finish,
+        factory,
+        context,
+        runtime,
+        state,
+        started,
+        interrupted,
+        alive: Arc::downgrade(&program.alive),
+    })
+}
+
+fn load_error(ctx: &Ctx<'_>, e: rquickjs::Error) -> String {
+    if matches!(e, rquickjs::Error::Exception) { describe(&ctx.catch()) } else { e.to_string() }
+}
+
+fn part_bytes(text: &str, encoding: &str) -> Vec<u8> {
+    codec::decode(text, Encoding::parse(encoding).unwrap_or(Encoding::Utf8))
+}
+
+fn encoding_arg(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<Encoding> {
+    Encoding::parse(name).ok_or_else(|| Exception::throw_type(ctx, &format!("Unknown encoding: {name}")))
+}
+
+/// The native functions the prelude receives.
+fn natives<'js>(
+    ctx: &Ctx<'js>,
+    program: &Program,
+    state: &Rc<RefCell<InvocationState>>,
+) -> rquickjs::Result<Object<'js>> {
+    let native = Object::new(ctx.clone())?;
+
+    let log_state = state.clone();
+    native.set(
+        "log",
+        JsFunction::new(ctx.clone(), move |line: String| {
+            log_state.borrow_mut().logs.push(line);
+        })?,
+    )?;
+
+    native.set(
+        "digest",
+        JsFunction::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             algorithm: String,
+             key: Option<String>,
+             key_encoding: String,
+             parts: Vec<String>,
+             encodings: Vec<String>,
+             output: String|
+             -> rquickjs::Result<String> {
+                let key = key.map(|k| part_bytes(&k, &key_encoding));
+                let data: Vec<Vec<u8>> = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, part)| part_bytes(part, encodings.get(i).map_or("utf8", String::as_str)))
+                    .collect();
+                let digest =
+                    codec::digest(&algorithm, key.as_deref(), &data).map_err(|m| Exception::throw_message(&ctx, &m))?;
+                let enc = encoding_arg(&ctx, &output)?;
+                codec::encode(&digest, enc).ok_or_else(|| Exception::throw_type(&ctx, "digest is not valid UTF-8"))
+            },
+        )?,
+    )?;
+
+    native.set(
+        "decodeToArray",
+        JsFunction::new(ctx.clone(), |ctx: Ctx<'js>, text: String, encoding: String| {
+            let enc = encoding_arg(&ctx, &encoding)?;
+            TypedArray::<u8>::new(ctx.clone(), codec::decode(&text, enc))
+        })?,
+    )?;
+
+    native.set(
+        "decodeToLatin1",
+        JsFunction::new(ctx.clone(), |ctx: Ctx<'js>, text: String, encoding: String| {
+            let enc = encoding_arg(&ctx, &encoding)?;
+            rquickjs::Result::Ok(codec::latin1_string(&codec::decode(&text, enc)))
+        })?,
+    )?;
+
+    native.set(
+        "encodeBytes",
+        JsFunction::new(ctx.clone(), |ctx: Ctx<'js>, bytes: String, encoding: String| {
+            let enc = encoding_arg(&ctx, &encoding)?;
+            rquickjs::Result::Ok(codec::encode(&codec::latin1_bytes(&bytes), enc))
+        })?,
+    )?;
+
+    native.set("unescapeLossy", JsFunction::new(ctx.clone(), |text: String| codec::unescape_lossy(&text))?)?;
+
+    let count = program.stores.len();
+    native.set("kvsCount", JsFunction::new(ctx.clone(), move || count)?)?;
+
+    let stores = program.stores.clone();
+    native.set(
+        "kvsFind",
+        JsFunction::new(ctx.clone(), move |id: String| -> i32 {
+            if id.is_empty() {
+                return if stores.is_empty() { -1 } else { 0 };
+            }
+            stores
+                .iter()
+                .position(|s| s.id == id || s.name == id || id.ends_with(&format!("/{}", s.id)))
+                .map_or(-1, |i| i as i32)
+        })?,
+    )?;
+
+    let stores = program.stores.clone();
+    native.set(
+        "kvsGet",
+        JsFunction::new(ctx.clone(), move |index: usize, key: String| -> Option<String> {
+            stores.get(index).and_then(|s| s.items.get(&key).cloned())
+        })?,
+    )?;
+
+    let stores = program.stores.clone();
+    let created = iso8601(program.created);
+    native.set(
+        "kvsMeta",
+        JsFunction::new(ctx.clone(), move |index: usize| -> String {
+            let count = stores.get(index).map_or(0, |s| s.items.len());
+            serde_json::json!({
+                "creationDateTime": created,
+                "lastUpdatedDateTime": created,
+                "keyCount": count,
+            })
+            .to_string()
+        })?,
+    )?;
+
+    let origin_state = state.clone();
+    native.set(
+        "origin",
+        JsFunction::new(ctx.clone(), move |kind: String, json: Opt<String>| -> String {
+            let json = json.0.unwrap_or_else(|| "null".into());
+            match origin_state.borrow_mut().origin.record(&kind, &json) {
+                Ok(()) => String::new(),
+                Err(problem) => problem,
+            }
+        })?,
+    )?;
+
+    Ok(native)
+}
+
+/// `2024-01-31T12:00:00Z` (UTC, seconds).
+fn iso8601(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utilization_rounds_up_and_caps() {
+        let budget = Duration::from_millis(1);
+        assert_eq!(utilization(Duration::ZERO, budget), 0);
+        assert_eq!(utilization(Duration::from_nanos(1), budget), 1);
+        assert_eq!(utilization(Duration::from_micros(500), budget), 50);
+        assert_eq!(utilization(Duration::from_millis(5), budget), 100);
+    }
+
+    #[test]
+    fn iso8601_formats_utc() {
+        assert_eq!(iso8601(UNIX_EPOCH + Duration::from_secs(1_706_702_400)), "2024-01-31T12:00:00Z");
+        assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}
