@@ -1,1 +1,76 @@
-//! Test support: recording origins, fixtures and builders (dev-dependency only).
+//! Test support: a programmable origin that records what it receives, an HTTP
+//! client for talking to POPs, and config builders.
+//!
+//! Only ever a dev-dependency. The origin stands in for a customer's server,
+//! never for Cachalot itself.
+
+mod client;
+mod origin;
+
+pub use client::{Reply as ClientReply, get, request};
+pub use origin::{Failure, Recorded, Reply, TestOrigin};
+
+use cachalot_config::validate::{Paths, Resources, build_snapshot};
+use cachalot_config::{Diagnostics, Snapshot};
+use std::sync::Arc;
+
+/// Parses a config-file JSON text into resources, panicking on any error diagnostic.
+pub fn resources_from_json(text: &str) -> Resources {
+    let (file, diags) = cachalot_config::file::parse(text);
+    assert_no_errors(&diags);
+    Resources {
+        distributions: file.distributions,
+        cache_policies: file.cache_policies,
+        origin_request_policies: file.origin_request_policies,
+        response_headers_policies: file.response_headers_policies,
+        functions: Vec::new(),
+        key_value_stores: Vec::new(),
+    }
+}
+
+/// Builds a snapshot from config-file JSON, panicking on any error diagnostic.
+pub fn snapshot_from_json(text: &str) -> Arc<Snapshot> {
+    let resources = resources_from_json(text);
+    let (snapshot, diags) = build_snapshot(&resources, &Paths::config_file());
+    assert_no_errors(&diags);
+    Arc::new(snapshot)
+}
+
+fn assert_no_errors(diags: &Diagnostics) {
+    let errors: Vec<String> = diags
+        .items()
+        .iter()
+        .filter(|d| d.severity == cachalot_config::Severity::Error)
+        .map(|d| d.to_string())
+        .collect();
+    assert!(errors.is_empty(), "config has errors:\n{}", errors.join("\n"));
+}
+
+/// A one-distribution config with a custom HTTP origin at `origin` (`host:port`) and the
+/// given default-behavior fields (JSON object members, e.g. `"CachePolicyId": "…"`).
+pub fn single_origin_config(origin: &str, default_behavior_extra: &str, extra_top_level: &str) -> String {
+    let (host, port) = origin.rsplit_once(':').unwrap_or((origin, "80"));
+    format!(
+        r#"{{
+  "Distributions": [{{
+    "Id": "E2TESTDIST0001",
+    "DomainName": "d111111abcdef8.cloudfront.net",
+    "DistributionConfig": {{
+      "CallerReference": "test",
+      "Comment": "",
+      "Enabled": true,
+      "Origins": {{"Quantity": 1, "Items": [{{
+        "Id": "origin", "DomainName": "{host}",
+        "CustomOriginConfig": {{"HTTPPort": {port}, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only", "OriginReadTimeout": 5}}
+      }}]}},
+      "DefaultCacheBehavior": {{
+        "TargetOriginId": "origin",
+        "ViewerProtocolPolicy": "allow-all"{sep}{default_behavior_extra}
+      }}
+    }}
+  }}]{top_sep}{extra_top_level}
+}}"#,
+        sep = if default_behavior_extra.trim().is_empty() { "" } else { ",\n        " },
+        top_sep = if extra_top_level.trim().is_empty() { "" } else { ",\n  " },
+    )
+}

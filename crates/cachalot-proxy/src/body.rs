@@ -1,0 +1,168 @@
+//! Response bodies the edge sends: a cached object, a relayed origin stream, or
+//! nothing — and a hook that fires when the body is done, for the access log.
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Boxed error type of relayed bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Called once with (body bytes sent, whether the body completed).
+pub type Completion = Box<dyn FnOnce(u64, bool) + Send>;
+
+/// A response body.
+pub struct EdgeBody {
+    kind: Kind,
+    sent: u64,
+    on_done: Option<Completion>,
+}
+
+enum Kind {
+    Empty,
+    Full(Option<Bytes>),
+    /// Buffered prefix chunks, then the rest of an origin body.
+    Relay {
+        prefix: VecDeque<Bytes>,
+        rest: Option<Incoming>,
+        idle: Option<Pin<Box<tokio::time::Sleep>>>,
+        read_timeout: Duration,
+    },
+}
+
+impl EdgeBody {
+    /// No body.
+    pub fn empty() -> Self {
+        EdgeBody { kind: Kind::Empty, sent: 0, on_done: None }
+    }
+
+    /// A complete body.
+    pub fn full(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            return Self::empty();
+        }
+        EdgeBody { kind: Kind::Full(Some(bytes)), sent: 0, on_done: None }
+    }
+
+    /// Already-read chunks followed by the rest of an origin body, each read bounded by `read_timeout`.
+    pub fn relay(prefix: Vec<Bytes>, rest: Incoming, read_timeout: Duration) -> Self {
+        EdgeBody {
+            kind: Kind::Relay { prefix: prefix.into(), rest: Some(rest), idle: None, read_timeout },
+            sent: 0,
+            on_done: None,
+        }
+    }
+
+    /// Registers the completion hook.
+    pub fn on_done(mut self, f: Completion) -> Self {
+        self.on_done = Some(f);
+        self
+    }
+
+    fn finish(&mut self, complete: bool) {
+        if let Some(f) = self.on_done.take() {
+            f(self.sent, complete);
+        }
+    }
+}
+
+impl Drop for EdgeBody {
+    fn drop(&mut self) {
+        // Dropped before the end: the viewer went away (or the body was never polled).
+        let complete = matches!(self.kind, Kind::Empty | Kind::Full(None));
+        self.finish(complete);
+    }
+}
+
+impl Body for EdgeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match &mut this.kind {
+            Kind::Empty => {
+                this.finish(true);
+                Poll::Ready(None)
+            }
+            Kind::Full(slot) => match slot.take() {
+                Some(b) => {
+                    this.sent += b.len() as u64;
+                    Poll::Ready(Some(Ok(Frame::data(b))))
+                }
+                None => {
+                    this.finish(true);
+                    Poll::Ready(None)
+                }
+            },
+            Kind::Relay { prefix, rest, idle, read_timeout } => {
+                if let Some(b) = prefix.pop_front() {
+                    this.sent += b.len() as u64;
+                    return Poll::Ready(Some(Ok(Frame::data(b))));
+                }
+                let Some(incoming) = rest.as_mut() else {
+                    this.finish(true);
+                    return Poll::Ready(None);
+                };
+                loop {
+                    match Pin::new(&mut *incoming).poll_frame(cx) {
+                        Poll::Ready(Some(Ok(frame))) => {
+                            *idle = None;
+                            match frame.into_data() {
+                                Ok(data) => {
+                                    this.sent += data.len() as u64;
+                                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                                }
+                                // Trailers are not relayed (CloudFront removes `Trailer`).
+                                Err(_) => continue,
+                            }
+                        }
+                        Poll::Ready(Some(Err(e))) => {
+                            *rest = None;
+                            this.finish(false);
+                            return Poll::Ready(Some(Err(Box::new(e))));
+                        }
+                        Poll::Ready(None) => {
+                            *rest = None;
+                            this.finish(true);
+                            return Poll::Ready(None);
+                        }
+                        Poll::Pending => {
+                            let timeout = *read_timeout;
+                            let sleep = idle.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                            if sleep.as_mut().poll(cx).is_ready() {
+                                *rest = None;
+                                this.finish(false);
+                                return Poll::Ready(Some(Err("origin read timeout".into())));
+                            }
+                            return Poll::Pending;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(b) => b.is_none(),
+            Kind::Relay { .. } => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Relay { .. } => SizeHint::default(),
+        }
+    }
+}
+
+use std::future::Future as _;

@@ -1,0 +1,121 @@
+//! Starts an edge with a manual clock and recording observer on loopback.
+
+use cachalot_proxy::{Edge, EdgeSettings, ManualClock, Observer, PopSettings, RequestSummary};
+use cachalot_test::TestOrigin;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Records every request summary.
+#[derive(Default)]
+pub(crate) struct Recording(pub(crate) Mutex<Vec<RequestSummary>>);
+
+impl Observer for Recording {
+    fn observe(&self, summary: RequestSummary) {
+        self.0.lock().push(summary);
+    }
+}
+
+pub(crate) struct Harness {
+    pub(crate) edge: Edge,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) pops: Vec<SocketAddr>,
+    pub(crate) observed: Arc<Recording>,
+    _stop: watch::Sender<bool>,
+}
+
+impl Harness {
+    pub(crate) fn pop(&self, i: usize) -> SocketAddr {
+        self.pops[i]
+    }
+
+    pub(crate) fn advance(&self, secs: u64) {
+        self.clock.advance_ms(secs * 1000);
+    }
+
+    /// Summaries recorded so far (waits briefly: they are reported when bodies finish).
+    pub(crate) async fn summaries(&self, at_least: usize) -> Vec<RequestSummary> {
+        for _ in 0..200 {
+            if self.observed.0.lock().len() >= at_least {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.observed.0.lock().clone()
+    }
+}
+
+pub(crate) const START_MS: u64 = 1_700_000_000_000;
+
+pub(crate) async fn start(config: &str, pops: &[(&str, &str)]) -> Harness {
+    start_with(config, pops, HashMap::new()).await
+}
+
+pub(crate) async fn start_with(
+    config: &str,
+    pops: &[(&str, &str)],
+    buckets: HashMap<String, std::path::PathBuf>,
+) -> Harness {
+    let snapshot = cachalot_test::snapshot_from_json(config);
+    let pops: Vec<(&str, &str)> = if pops.is_empty() { vec![("LOCAL50-C1", "us-east-1")] } else { pops.to_vec() };
+    let settings = EdgeSettings {
+        pops: pops
+            .iter()
+            .map(|(id, region)| PopSettings {
+                id: (*id).to_owned(),
+                region: (*region).to_owned(),
+                cache_bytes: 64 << 20,
+            })
+            .collect(),
+        buckets,
+        max_object_bytes: 1 << 20,
+        ..EdgeSettings::default()
+    };
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let observed = Arc::new(Recording::default());
+    let edge = Edge::with(settings, snapshot, clock.clone(), observed.clone());
+    let (stop, stopped) = watch::channel(false);
+    let mut addrs = Vec::new();
+    for i in 0..pops.len() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        tokio::spawn(cachalot_proxy::serve_pop(
+            edge.clone(),
+            i,
+            listener,
+            None,
+            stopped.clone(),
+            Duration::from_secs(1),
+        ));
+    }
+    Harness { edge, clock, pops: addrs, observed, _stop: stop }
+}
+
+/// A config whose default behavior uses a cache policy defined inline.
+pub(crate) fn with_policy(origin: &TestOrigin, policy: &str) -> String {
+    cachalot_test::single_origin_config(
+        &origin.authority(),
+        r#""CachePolicyId": "11111111-2222-3333-4444-555555555555""#,
+        &format!(
+            r#""CachePolicies": [{{"Id": "11111111-2222-3333-4444-555555555555", "CachePolicyConfig": {policy}}}]"#
+        ),
+    )
+}
+
+/// A cache policy JSON with the given key settings.
+pub(crate) fn policy(min: u64, default: u64, max: u64, headers: &str, cookies: &str, query: &str) -> String {
+    format!(
+        r#"{{"Name": "test", "MinTTL": {min}, "DefaultTTL": {default}, "MaxTTL": {max},
+           "ParametersInCacheKeyAndForwardedToOrigin": {{
+             "EnableAcceptEncodingGzip": {gz}, "EnableAcceptEncodingBrotli": {gz},
+             "HeadersConfig": {headers}, "CookiesConfig": {cookies}, "QueryStringsConfig": {query}}}}}"#,
+        gz = max > 0
+    )
+}
+
+pub(crate) const NONE_HEADERS: &str = r#"{"HeaderBehavior": "none"}"#;
+pub(crate) const NONE_COOKIES: &str = r#"{"CookieBehavior": "none"}"#;
+pub(crate) const NONE_QUERY: &str = r#"{"QueryStringBehavior": "none"}"#;

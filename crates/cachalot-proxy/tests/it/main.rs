@@ -1,0 +1,9 @@
+//! Data-plane integration tests: the real edge on loopback, a recording origin,
+//! and a real HTTP client. Each case reproduces a CloudFront behaviour from the
+//! reference (section numbers in the test docs).
+
+mod cache_key;
+mod caching;
+mod harness;
+mod origins;
+mod viewer;
