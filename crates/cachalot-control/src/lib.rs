@@ -1,1 +1,68 @@
-//! The control plane: CloudFront REST-XML API, persistent store, publishing.
+//! The control plane: CloudFront's REST-XML API, its persistent store, and
+//! publishing every change to the running edge.
+//!
+//! **Owns**: the `/2020-05-31/…` API (policies, distributions, invalidations,
+//! functions, key value stores, monitoring subscriptions, tags) with
+//! CloudFront's ETags, errors and XML; the `cloudfront-keyvaluestore` data
+//! API; SigV4 verification; the embedded store (redb) under `--state`; the
+//! invalidation lifecycle; building snapshots with
+//! [`cachalot_config::validate::build_snapshot`] and handing them to the edge.
+//!
+//! **Must not**: depend on the proxy (the edge is reached through
+//! [`EdgeLink`], which the binary implements), run functions itself
+//! (TestFunction goes through [`FunctionTester`]), or serve anything outside
+//! `/2020-05-31/` and `/key-value-stores/` (the binary adds `/metrics`,
+//! `/dashboard`, `/healthz` and the CloudWatch API).
+//!
+//! # Wiring (for `cachalot serve`)
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use cachalot_control::{ControlPlane, StoreLocation, EdgeLink, FunctionTester};
+//! # fn wire(edge: Arc<dyn EdgeLink>, tester: Option<Arc<dyn FunctionTester>>,
+//! #         resources: cachalot_config::validate::Resources,
+//! #         keys: Vec<cachalot_config::file::AccessKey>) -> Result<(), Box<dyn std::error::Error>> {
+//! // `--state DIR` (default ./.cachalot) or `--store URL` (PostgreSQL: refused for now).
+//! let location = StoreLocation::Dir("./.cachalot".into());
+//! // `resources`: the --config file's resources (config wins for the ids it defines).
+//! let control = ControlPlane::open(location, resources, keys, edge, tester)?;
+//! if control.is_open() {
+//!     eprintln!("warning: the admin API accepts any credentials (no AccessKeys configured)");
+//! }
+//! let app = control.router(); // .merge(metrics_and_dashboard_router)
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! `open` publishes the first snapshot through [`EdgeLink::publish`] before it
+//! returns, then again after every successful change; invalidations call
+//! [`EdgeLink::invalidate`] and are reported `Completed` once it returns `Ok`.
+//!
+//! # The key value store data API
+//!
+//! Served on the same listener under `/key-value-stores/{KvsARN}[/keys[/{Key}]]`
+//! for any `Host`. With `--endpoint-url http://localhost:9400`, AWS SDKs
+//! address it as `http://123456789012.localhost:9400` (the ARN's account id
+//! prefixed to the endpoint host), which resolves to loopback where
+//! `*.localhost` does (systemd-resolved, macOS); elsewhere add
+//! `127.0.0.1 123456789012.localhost` to `/etc/hosts`. The SDKs sign these
+//! requests with SigV4A (botocore needs `awscrt`): accepted when no access keys
+//! are configured, refused with `AccessDeniedException` when they are, since
+//! Cachalot verifies SigV4 only.
+
+mod api;
+mod control;
+mod edge;
+mod error;
+mod http_layer;
+mod sigv4;
+mod state;
+mod store;
+mod util;
+mod xml;
+
+pub use control::{ControlPlane, DEFAULT_DEPLOY_DELAY, OpenError, StoreLocation};
+pub use edge::{EdgeLink, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge};
+pub use error::ApiError;
+pub use http_layer::MAX_BODY_BYTES;
+pub use state::ACCOUNT_ID;
+pub use store::{DB_FILE, StoreError};

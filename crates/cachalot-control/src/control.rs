@@ -1,0 +1,448 @@
+//! The control plane: state, store, validation, publishing and the invalidation lifecycle.
+
+use crate::api::{self, Request, Response};
+use crate::edge::{EdgeLink, FunctionTester};
+use crate::error::ApiError;
+use crate::state::{
+    DistributionRecord, FunctionRecord, FunctionStage, InvalidationRecord, KvsRecord, PolicyKind, PolicyRecord, State,
+    Txn,
+};
+use crate::store::{Store, StoreError};
+use crate::util;
+use cachalot_config::file::AccessKey;
+use cachalot_config::validate::{Paths, Resources, build_snapshot};
+use cachalot_config::{Severity, Snapshot};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Where the control plane keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An embedded store in this folder (`--state DIR`, default `./.cachalot`).
+    Dir(PathBuf),
+    /// A fleet store URL (`--store postgres://…`): not supported yet.
+    Url(String),
+}
+
+/// Why the control plane could not start.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The store could not be opened or read.
+    Store(StoreError),
+    /// The store location is not supported.
+    Unsupported(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Store(e) => write!(f, "{e}"),
+            OpenError::Unsupported(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// The control plane. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct ControlPlane {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Which resource a change is about, to word its diagnostics relative to the request document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subject {
+    None,
+    Distribution(String),
+    Policy(PolicyKind, String),
+}
+
+pub(crate) struct Inner {
+    pub(crate) state: Mutex<State>,
+    store: Store,
+    pub(crate) edge: Arc<dyn EdgeLink>,
+    pub(crate) tester: Option<Arc<dyn FunctionTester>>,
+    pub(crate) access_keys: Vec<AccessKey>,
+    snapshot: Mutex<Arc<Snapshot>>,
+    /// Errors of the current build (config-file resources may carry some); only new ones refuse a change.
+    known_errors: Mutex<HashSet<String>>,
+    deploy_delay_ms: AtomicI64,
+}
+
+/// How long a created or updated distribution reports `InProgress` before `Deployed`.
+pub const DEFAULT_DEPLOY_DELAY: Duration = Duration::from_secs(1);
+
+impl ControlPlane {
+    /// Opens the store, merges `initial` (the `--config` resources) into it,
+    /// publishes the first snapshot to `edge` and resumes unfinished invalidations.
+    ///
+    /// Config wins for the ids it defines: a stored resource with the same id
+    /// (distributions, policies), name (functions, key value stores) is
+    /// replaced by the config's version (with a new ETag when it changed);
+    /// resources created through the API that the config does not name stay.
+    pub fn open(
+        location: StoreLocation,
+        initial: Resources,
+        access_keys: Vec<AccessKey>,
+        edge: Arc<dyn EdgeLink>,
+        tester: Option<Arc<dyn FunctionTester>>,
+    ) -> Result<ControlPlane, OpenError> {
+        let dir = match location {
+            StoreLocation::Dir(d) => d,
+            StoreLocation::Url(url) => {
+                return Err(OpenError::Unsupported(format!(
+                    "--store {url}: a fleet store (PostgreSQL) is not supported yet; use --state DIR for the embedded store"
+                )));
+            }
+        };
+        let store = Store::open(&dir).map_err(OpenError::Store)?;
+        let (state, problems) = State::from_records(store.load().map_err(OpenError::Store)?);
+        for p in problems {
+            tracing::warn!("{p}");
+        }
+        let inner = Arc::new(Inner {
+            state: Mutex::new(state),
+            store,
+            edge,
+            tester,
+            access_keys,
+            snapshot: Mutex::new(Arc::new(Snapshot::default())),
+            known_errors: Mutex::new(HashSet::new()),
+            deploy_delay_ms: AtomicI64::new(DEFAULT_DEPLOY_DELAY.as_millis() as i64),
+        });
+        inner.merge_initial(initial).map_err(|e| OpenError::Store(StoreError(e.message)))?;
+        {
+            let state = inner.state.lock();
+            let (snapshot, diags) = inner.build(&state, &Subject::None);
+            for d in &diags {
+                tracing::warn!("{}", d.1);
+            }
+            *inner.known_errors.lock() = diags.iter().map(|d| d.0.clone()).collect();
+            let snapshot = Arc::new(snapshot);
+            *inner.snapshot.lock() = snapshot.clone();
+            inner.edge.publish(snapshot);
+        }
+        spawn_invalidation_worker(Arc::downgrade(&inner));
+        Ok(ControlPlane { inner })
+    }
+
+    /// The axum router serving `/2020-05-31/…` (CloudFront) and
+    /// `/key-value-stores/…` (the key value store data API).
+    pub fn router(&self) -> axum::Router {
+        crate::http_layer::router(self.inner.clone())
+    }
+
+    /// The snapshot currently published.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.lock().clone()
+    }
+
+    /// True when no access keys are configured: the API accepts any (or no) credentials.
+    pub fn is_open(&self) -> bool {
+        self.inner.access_keys.is_empty()
+    }
+
+    /// Sets how long distributions report `InProgress` after a change (default one second).
+    pub fn set_deploy_delay(&self, delay: Duration) {
+        self.inner.deploy_delay_ms.store(delay.as_millis().min(i64::MAX as u128) as i64, Ordering::Relaxed);
+    }
+}
+
+/// Diagnostic labels: (comparison key, message).
+type Labeled = (String, String, String);
+
+impl Inner {
+    pub(crate) fn deploy_delay_ms(&self) -> i64 {
+        self.deploy_delay_ms.load(Ordering::Relaxed)
+    }
+
+    /// Runs one CloudFront request (auth included).
+    pub(crate) fn handle(&self, req: &Request) -> Result<Response, ApiError> {
+        self.authenticate(req)?;
+        api::route(self, req)
+    }
+
+    pub(crate) fn authenticate(&self, req: &Request) -> Result<(), ApiError> {
+        if self.access_keys.is_empty() {
+            return Ok(());
+        }
+        let signed = crate::sigv4::SignedRequest {
+            method: req.method.as_str(),
+            raw_path: &req.raw_path,
+            raw_query: &req.raw_query,
+            headers: &req.headers,
+            body: &req.body,
+        };
+        crate::sigv4::verify(&signed, &self.access_keys, util::now_ms() / 1000)
+    }
+
+    /// A read-only view of the state.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.lock())
+    }
+
+    /// Applies one change: `f` edits a copy of the state; the result is
+    /// validated (when it changes what the edge serves), committed in one
+    /// durable transaction, made live and published.
+    pub(crate) fn mutate<R>(
+        &self,
+        subject: Subject,
+        f: impl FnOnce(&mut Txn) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut guard = self.state.lock();
+        let mut txn = Txn::new(guard.clone());
+        let result = f(&mut txn)?;
+        let built = if txn.affects_edge {
+            let (snapshot, diags) = self.build(&txn.state, &subject);
+            let known = self.known_errors.lock();
+            let new: Vec<&Labeled> = diags.iter().filter(|d| !known.contains(&d.0)).collect();
+            if let Some(first) = new.first() {
+                let message = new.iter().map(|d| d.1.as_str()).collect::<Vec<_>>().join("; ");
+                return Err(ApiError::new(&first.2, message));
+            }
+            drop(known);
+            Some((Arc::new(snapshot), diags.into_iter().map(|d| d.0).collect::<HashSet<_>>()))
+        } else {
+            None
+        };
+        let changes: Vec<_> = std::mem::take(&mut txn.changes).into_iter().collect();
+        self.store.commit(&changes).map_err(|e| ApiError::internal(e.0))?;
+        *guard = txn.state;
+        if let Some((snapshot, errors)) = built {
+            *self.known_errors.lock() = errors;
+            *self.snapshot.lock() = snapshot.clone();
+            self.edge.publish(snapshot);
+        }
+        Ok(result)
+    }
+
+    /// Builds the snapshot of `state`; returns it with its error diagnostics,
+    /// each as (id-based key, message worded for `subject`, API error code).
+    fn build(&self, state: &State, subject: &Subject) -> (Snapshot, Vec<Labeled>) {
+        let (resources, labels) = state.resources();
+        let paths = Paths {
+            distribution: |i| format!("\u{1}D{i}\u{1}"),
+            cache_policy: |i| format!("\u{1}C{i}\u{1}"),
+            origin_request_policy: |i| format!("\u{1}O{i}\u{1}"),
+            response_headers_policy: |i| format!("\u{1}R{i}\u{1}"),
+        };
+        let (snapshot, diags) = build_snapshot(&resources, &paths);
+        let relabel = |path: &str, subject: Option<&Subject>| -> String {
+            let mut out = String::new();
+            for (i, part) in path.split('\u{1}').enumerate() {
+                if i % 2 == 0 {
+                    out.push_str(part);
+                    continue;
+                }
+                let (kind, index) = part.split_at(1.min(part.len()));
+                let index: usize = index.parse().unwrap_or(usize::MAX);
+                let (policy, root) = match kind {
+                    "C" => (Some(PolicyKind::Cache), "CachePolicyConfig"),
+                    "O" => (Some(PolicyKind::OriginRequest), "OriginRequestPolicyConfig"),
+                    "R" => (Some(PolicyKind::ResponseHeaders), "ResponseHeadersPolicyConfig"),
+                    _ => (None, "DistributionConfig"),
+                };
+                let id = match policy {
+                    Some(k) => labels.policies[k as usize].get(index),
+                    None => labels.distributions.get(index),
+                }
+                .cloned()
+                .unwrap_or_default();
+                let own = match (subject, policy) {
+                    (Some(Subject::Distribution(d)), None) => *d == id,
+                    (Some(Subject::Policy(k, p)), Some(kind)) => *k == kind && *p == id,
+                    _ => false,
+                };
+                if own {
+                    out.push_str(root);
+                } else {
+                    let what = policy.map_or("distribution", PolicyKind::words);
+                    out.push_str(&format!("({what} {id}) {root}"));
+                }
+            }
+            out
+        };
+        let labeled = diags
+            .items()
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| {
+                let key = format!("{}|{}|{}", d.code, relabel(&d.path, None), d.message);
+                let mut message = format!("{}: {}", relabel(&d.path, Some(subject)), d.message);
+                if let Some(h) = &d.hint {
+                    message.push_str(&format!(" (hint: {h})"));
+                }
+                (key, message, api_code(&d.code))
+            })
+            .collect();
+        (snapshot, labeled)
+    }
+
+    fn merge_initial(&self, initial: Resources) -> Result<(), ApiError> {
+        let now = util::now_ms();
+        self.mutate(Subject::None, |txn| {
+            let policies: [(PolicyKind, Vec<(String, Value)>); 3] = [
+                (
+                    PolicyKind::Cache,
+                    initial.cache_policies.iter().map(|p| (p.id.clone(), to_json(&p.cache_policy_config))).collect(),
+                ),
+                (
+                    PolicyKind::OriginRequest,
+                    initial
+                        .origin_request_policies
+                        .iter()
+                        .map(|p| (p.id.clone(), to_json(&p.origin_request_policy_config)))
+                        .collect(),
+                ),
+                (
+                    PolicyKind::ResponseHeaders,
+                    initial
+                        .response_headers_policies
+                        .iter()
+                        .map(|p| (p.id.clone(), to_json(&p.response_headers_policy_config)))
+                        .collect(),
+                ),
+            ];
+            for (kind, items) in policies {
+                for (id, config) in items {
+                    if txn.state.policies(kind).get(&id).is_some_and(|p| p.config == config) {
+                        continue;
+                    }
+                    txn.put_policy(kind, PolicyRecord { id, config, etag: util::etag(), last_modified: now });
+                }
+            }
+            for k in &initial.key_value_stores {
+                let existing = txn.state.kvs.get(&k.name).cloned();
+                let items = k.items.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
+                if existing.as_ref().is_some_and(|e| e.items == items) {
+                    continue;
+                }
+                let id = existing
+                    .as_ref()
+                    .map(|e| e.id.clone())
+                    .or_else(|| (!k.id.is_empty()).then(|| k.id.clone()))
+                    .unwrap_or_else(util::uuid);
+                txn.put_kvs(KvsRecord {
+                    name: k.name.clone(),
+                    id,
+                    comment: existing.as_ref().map(|e| e.comment.clone()).unwrap_or_default(),
+                    etag: util::etag(),
+                    created: existing.as_ref().map_or(now, |e| e.created),
+                    last_modified: now,
+                    items,
+                    data_etag: util::etag(),
+                    data_last_modified: now,
+                });
+            }
+            for f in &initial.functions {
+                let arns: Vec<Value> = f
+                    .key_value_stores
+                    .iter()
+                    .filter_map(|n| txn.state.kvs.get(n))
+                    .map(|k| json!({"KeyValueStoreARN": k.arn()}))
+                    .collect();
+                let mut config = json!({"Comment": "", "Runtime": f.runtime});
+                if !arns.is_empty() {
+                    config["KeyValueStoreAssociations"] = json!({"Quantity": arns.len(), "Items": arns});
+                }
+                let existing = txn.state.functions.get(&f.name).cloned();
+                if existing
+                    .as_ref()
+                    .and_then(|e| e.live.as_ref())
+                    .is_some_and(|l| l.code == f.code && l.config == config)
+                {
+                    continue;
+                }
+                let stage = FunctionStage { config, code: f.code.clone(), etag: util::etag(), last_modified: now };
+                let live = FunctionStage { etag: util::etag(), ..stage.clone() };
+                txn.put_function(FunctionRecord {
+                    name: f.name.clone(),
+                    created: existing.map_or(now, |e| e.created),
+                    development: stage,
+                    live: Some(live),
+                });
+            }
+            for d in &initial.distributions {
+                let config = to_json(&d.config);
+                let existing = txn.state.distributions.get(&d.id).cloned();
+                if existing.as_ref().is_some_and(|e| e.config == config && e.domain_name == d.domain_name) {
+                    continue;
+                }
+                txn.put_distribution(DistributionRecord {
+                    id: d.id.clone(),
+                    domain_name: d.domain_name.clone(),
+                    config,
+                    etag: util::etag(),
+                    created: existing.map_or(now, |e| e.created),
+                    // Config resources are live as soon as the edge starts.
+                    last_modified: now - self.deploy_delay_ms(),
+                    typed: None,
+                });
+            }
+            // Config resources are reported, not refused, at start.
+            txn.affects_edge = false;
+            Ok(())
+        })
+    }
+
+    /// Purges an invalidation's paths at the edge and marks it `Completed`.
+    pub(crate) fn run_invalidation(&self, inv: &InvalidationRecord) {
+        match self.edge.invalidate(&inv.distribution_id, &inv.paths) {
+            Ok(()) => {
+                let key = (inv.distribution_id.clone(), inv.id.clone());
+                let done = self.mutate(Subject::None, |txn| {
+                    if let Some(current) = txn.state.invalidations.get(&key).cloned()
+                        && current.status != "Completed"
+                    {
+                        txn.put_invalidation(InvalidationRecord { status: "Completed".into(), ..(*current).clone() });
+                    }
+                    Ok(())
+                });
+                if let Err(e) = done {
+                    tracing::warn!("invalidation {} purged but not recorded as completed: {e}", inv.id);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("invalidation {} of {} not purged yet (will retry): {e}", inv.id, inv.distribution_id)
+            }
+        }
+    }
+}
+
+/// Maps a diagnostic code to an API error code (kebab-case codes are not CloudFront's).
+fn api_code(code: &str) -> String {
+    if code.starts_with(|c: char| c.is_ascii_uppercase()) && !code.contains('-') {
+        code.to_owned()
+    } else {
+        "InvalidArgument".to_owned()
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Retries purges that have not completed (edge errors, or a restart in between) once a second.
+fn spawn_invalidation_worker(inner: Weak<Inner>) {
+    let spawned = std::thread::Builder::new().name("cachalot-invalidations".into()).spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let Some(inner) = inner.upgrade() else { return };
+            let pending: Vec<InvalidationRecord> = inner.read(|s| {
+                s.invalidations.values().filter(|i| i.status != "Completed").map(|i| (**i).clone()).collect()
+            });
+            for inv in pending {
+                inner.run_invalidation(&inv);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the invalidation worker: {e}");
+    }
+}
