@@ -267,6 +267,9 @@ pub struct Request {
     pub headers: MultiValueMap,
     /// Cookies from the `Cookie` header.
     pub cookies: MultiValueMap,
+    /// The query string exactly as received, without `?` (`None` when the target had no `?`);
+    /// what `request.rawQueryString()` returns. Functions cannot change it.
+    pub raw_query: Option<String>,
 }
 
 impl Request {
@@ -275,7 +278,10 @@ impl Request {
     /// lower-cased, `Cookie` headers become `cookies`, disallowed headers are left out and
     /// values that are not UTF-8 are read as ISO-8859-1.
     pub fn from_http<'a>(method: &str, target: &str, headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
-        let (uri, query) = target.split_once('?').unwrap_or((target, ""));
+        let (uri, raw_query) = match target.split_once('?') {
+            Some((uri, query)) => (uri, Some(query)),
+            None => (target, None),
+        };
         let mut header_map = MultiValueMap::new();
         let mut cookie_values = Vec::new();
         for (name, value) in headers {
@@ -290,19 +296,28 @@ impl Request {
         Self {
             method: method.to_owned(),
             uri: if uri.is_empty() { "/".into() } else { uri.to_owned() },
-            querystring: MultiValueMap::from_query_string(query),
+            querystring: MultiValueMap::from_query_string(raw_query.unwrap_or("")),
             headers: header_map,
             cookies: MultiValueMap::from_cookie_headers(cookie_values.iter().map(String::as_str)),
+            raw_query: raw_query.map(str::to_owned),
         }
     }
 
     /// The request target to forward: `uri` plus `?query` when there is one.
     pub fn target(&self) -> String {
-        if self.querystring.is_empty() { self.uri.clone() } else { format!("{}?{}", self.uri, self.query_string()) }
+        let query = self.query_string();
+        if query.is_empty() { self.uri.clone() } else { format!("{}?{query}", self.uri) }
     }
 
-    /// The query string to forward, without `?`.
+    /// The query string to forward, without `?`: the one received when `querystring` still
+    /// holds exactly what it parses to (CloudFront forwards unchanged values as received),
+    /// else `querystring` formatted.
     pub fn query_string(&self) -> String {
+        if let Some(raw) = &self.raw_query
+            && MultiValueMap::from_query_string(raw) == self.querystring
+        {
+            return raw.clone();
+        }
         self.querystring.to_query_string()
     }
 

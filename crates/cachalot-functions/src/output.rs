@@ -75,7 +75,7 @@ fn request(obj: &Map<String, Value>, input: &Request) -> Result<Request, String>
         Some(Value::Object(map)) => multi_value_map(map, &input.cookies, "request.cookies")?,
         Some(other) => return Err(format!("request.cookies must be an object, got {}", type_name(other))),
     };
-    let out = Request { method, uri, querystring, headers, cookies };
+    let out = Request { method, uri, querystring, headers, cookies, raw_query: input.raw_query.clone() };
     let target_len = out.uri.len() + out.query_string().len() + 1;
     if target_len >= MAX_TARGET_LEN {
         return Err(format!("the URI and query string are {target_len} characters, over the {MAX_TARGET_LEN} limit"));

@@ -167,12 +167,15 @@ fn parse_event(event: &Value) -> Result<TestEvent, TestError> {
     let viewer = object_at(obj, "viewer")?.unwrap_or(&empty);
     let viewer_ip = text(viewer, "ip", "viewer")?.unwrap_or_default();
     let request_obj = object_at(obj, "request")?.unwrap_or(&empty);
+    let querystring = map_at(request_obj, "querystring", "request.querystring")?;
+    let raw_query = (!querystring.is_empty()).then(|| querystring.to_query_string());
     let request = Request {
         method: text(request_obj, "method", "request")?.unwrap_or_else(|| "GET".into()),
         uri: text(request_obj, "uri", "request")?.unwrap_or_else(|| "/".into()),
-        querystring: map_at(request_obj, "querystring", "request.querystring")?,
+        querystring,
         headers: headers_at(request_obj, "request.headers")?,
         cookies: map_at(request_obj, "cookies", "request.cookies")?,
+        raw_query,
     };
     if !is_response {
         return Ok(TestEvent::Request(ViewerRequestEvent { context: ctx, viewer_ip, request }));

@@ -617,7 +617,7 @@
       if (event.request && typeof event.request === "object") {
         defineProperty(event.request, "rawQueryString", {
           value: function rawQueryString() {
-            return rawQuery === null ? undefined : rawQuery;
+            return rawQuery == null ? undefined : rawQuery;
           },
           writable: true,
           configurable: true,

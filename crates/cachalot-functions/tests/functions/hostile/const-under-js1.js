@@ -1,0 +1,4 @@
+function handler(event) {
+    const request = event.request;
+    return request;
+}

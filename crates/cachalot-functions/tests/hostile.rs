@@ -1,0 +1,247 @@
+//! Hostile and broken code: each case fails with the right kind, quickly, and the runtime keeps working.
+
+mod common;
+
+use cachalot_functions::{
+    CompileError, Function, FunctionError, FunctionErrorKind, Limits, Runtime, ViewerRequestOutcome,
+};
+use common::{BOTH, compile, request, source};
+use std::sync::Arc;
+
+/// Runs `name`'s handler once and returns its failure.
+fn failure(name: &str, runtime: Runtime) -> FunctionError {
+    let f = compile(name, runtime);
+    match f.viewer_request(&request("GET", "/", &[])) {
+        Ok(inv) => panic!("{name} ({runtime}) succeeded: {:?}", inv.outcome),
+        Err(e) => e,
+    }
+}
+
+/// A normal function still works on this thread afterwards.
+fn still_works(runtime: Runtime) {
+    let f = compile("true-client-ip.js", runtime);
+    let inv = f.viewer_request(&request("GET", "/after", &[])).expect("a normal function runs after a hostile one");
+    assert!(matches!(inv.outcome, ViewerRequestOutcome::Continue { .. }));
+}
+
+fn compile_error(name: &str, runtime: Runtime) -> CompileError {
+    match Function::compile(name, runtime, &source(name), Vec::new(), Limits::default()) {
+        Ok(_) => panic!("{name} ({runtime}) compiled"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn an_endless_loop_is_throttled() {
+    for runtime in BOTH {
+        let e = failure("hostile/endless-loop.js", runtime);
+        assert_eq!(e.kind, FunctionErrorKind::Throttled, "{e}");
+        assert_eq!(e.compute_utilization, 100);
+        assert_eq!(e.kind.status(), 503);
+        assert_eq!(e.kind.x_cache(), "FunctionThrottledError from cloudfront");
+        still_works(runtime);
+    }
+}
+
+#[test]
+fn a_memory_bomb_fails_with_an_execution_error() {
+    for runtime in BOTH {
+        let e = failure("hostile/memory-bomb.js", runtime);
+        assert_eq!(e.kind, FunctionErrorKind::Execution, "{e}");
+        assert!(e.message.contains("memory limit"), "{e}");
+        still_works(runtime);
+    }
+}
+
+#[test]
+fn deep_recursion_fails_with_an_execution_error() {
+    for runtime in BOTH {
+        let e = failure("hostile/deep-recursion.js", runtime);
+        assert_eq!(e.kind, FunctionErrorKind::Execution, "{e}");
+        assert!(e.message.to_lowercase().contains("stack"), "{e}");
+        still_works(runtime);
+    }
+}
+
+#[test]
+fn a_huge_body_fails_validation() {
+    for runtime in BOTH {
+        let e = failure("hostile/huge-output.js", runtime);
+        assert_eq!(e.kind, FunctionErrorKind::Validation, "{e}");
+        assert_eq!(e.kind.status(), 502);
+        assert!(e.message.contains("over the 40960-byte limit"), "{e}");
+        still_works(runtime);
+    }
+}
+
+#[test]
+fn huge_logs_are_truncated_at_10_kb() {
+    for runtime in BOTH {
+        let f = compile("hostile/huge-log.js", runtime);
+        let inv = f.viewer_request(&request("GET", "/", &[])).unwrap();
+        let total: usize = inv.logs.iter().map(String::len).sum();
+        assert!(total <= 10 * 1024, "{total} bytes of logs kept");
+        assert!(inv.logs.len() >= 9, "the first lines are kept");
+        assert!(inv.logs[0].starts_with("0 yyy"));
+        still_works(runtime);
+    }
+}
+
+#[test]
+fn a_syntax_error_is_refused_at_compile_time_with_its_line() {
+    for runtime in BOTH {
+        match compile_error("hostile/syntax-error.js", runtime) {
+            CompileError::Syntax { message } => assert!(message.contains("function.js:3"), "{message}"),
+            other => panic!("expected a syntax error, got {other}"),
+        }
+        still_works(runtime);
+    }
+}
+
+#[test]
+fn eval_and_the_function_constructor_throw() {
+    for runtime in BOTH {
+        let e = failure("hostile/eval.js", runtime);
+        assert_eq!(e.kind, FunctionErrorKind::Execution, "{e}");
+        assert!(e.message.contains("eval is not defined"), "{e}");
+        let e = failure("hostile/function-constructor.js", runtime);
+        assert_eq!(e.kind, FunctionErrorKind::Execution, "{e}");
+        assert!(e.message.starts_with("EvalError: Code generation from strings"), "{e}");
+        still_works(runtime);
+    }
+}
+
+#[test]
+fn const_is_refused_under_js1_only() {
+    match compile_error("hostile/const-under-js1.js", Runtime::Js1) {
+        CompileError::Unsupported { message } => {
+            assert!(message.contains("`const` is not supported by cloudfront-js-1.0 (line 2"), "{message}")
+        }
+        other => panic!("expected an unsupported-feature error, got {other}"),
+    }
+    let f = compile("hostile/const-under-js1.js", Runtime::Js2);
+    assert!(f.viewer_request(&request("GET", "/", &[])).is_ok());
+}
+
+#[test]
+fn nothing_one_request_stores_is_seen_by_the_next() {
+    for runtime in BOTH {
+        let f = compile("hostile/global-state.js", runtime);
+        for _ in 0..3 {
+            let inv = f.viewer_request(&request("GET", "/", &[])).unwrap();
+            let ViewerRequestOutcome::Continue { request, .. } = inv.outcome else { panic!("expected the request") };
+            assert_eq!(request.headers.get("x-counter"), Some("1"), "{runtime}: top-level state was shared");
+            assert_eq!(request.headers.get("x-blocked"), Some("global:TypeError,proto:TypeError,json:TypeError"));
+        }
+    }
+}
+
+#[test]
+fn a_function_recovers_after_being_throttled_or_running_out_of_memory() {
+    let code = r#"
+        function handler(event) {
+            var r = event.request;
+            if (r.uri === '/loop') { while (true) {} }
+            if (r.uri === '/oom') { var a = []; for (;;) a.push(new Array(10000).join('z') + a.length); }
+            if (r.uri === '/throw') { throw new Error('boom'); }
+            if (r.uri === '/pending') { new Promise(function () {}); Promise.resolve().then(function () { for (;;) {} }); }
+            return r;
+        }"#;
+    for runtime in BOTH {
+        let f = Function::compile("flaky", runtime, code, Vec::new(), Limits::default()).unwrap();
+        let run = |uri: &str| f.viewer_request(&request("GET", uri, &[]));
+        assert_eq!(run("/loop").unwrap_err().kind, FunctionErrorKind::Throttled);
+        assert!(run("/ok").is_ok());
+        assert_eq!(run("/oom").unwrap_err().kind, FunctionErrorKind::Execution);
+        assert!(run("/ok").is_ok());
+        let e = run("/throw").unwrap_err();
+        assert_eq!(e.kind, FunctionErrorKind::Execution);
+        assert!(e.message.starts_with("Error: boom (function.js:6:"), "{e}");
+        assert!(run("/ok").is_ok());
+        assert_eq!(run("/pending").unwrap_err().kind, FunctionErrorKind::Throttled);
+        assert!(run("/ok").is_ok());
+    }
+}
+
+#[test]
+fn invalid_results_fail_validation() {
+    let cases = [
+        ("function handler(e) { }", "must return an object"),
+        ("function handler(e) { e.request.method = 'POST'; return e.request; }", "method is read-only"),
+        ("function handler(e) { e.request.headers.host = {value: 'x'}; return e.request; }", "read-only"),
+        ("function handler(e) { e.request.headers['x-cache'] = {value: 'Hit'}; return e.request; }", "disallowed"),
+        ("function handler(e) { e.request.uri = 'no-slash'; return e.request; }", "start with '/'"),
+        ("function handler(e) { return {statusCode: 'abc'}; }", "statusCode"),
+        ("function handler(e) { var o = {}; o.self = o; return o; }", "circular"),
+    ];
+    for (code, expected) in cases {
+        let f = Function::compile("invalid", Runtime::Js2, code, Vec::new(), Limits::default()).unwrap();
+        let e = f.viewer_request(&request("GET", "/", &[("host", "example.com")])).unwrap_err();
+        let accepted = if expected == "circular" {
+            e.kind == FunctionErrorKind::Execution || e.kind == FunctionErrorKind::Validation
+        } else {
+            e.kind == FunctionErrorKind::Validation && e.message.contains(expected)
+        };
+        assert!(accepted, "{code}: {e}");
+    }
+}
+
+#[test]
+fn compile_refuses_oversized_code_and_missing_handlers() {
+    let big = format!("function handler(e) {{ return e.request; }} // {}", "x".repeat(10 * 1024));
+    assert!(matches!(
+        Function::compile("big", Runtime::Js2, &big, Vec::new(), Limits::default()),
+        Err(CompileError::SizeLimitExceeded { .. })
+    ));
+    assert!(matches!(
+        Function::compile("none", Runtime::Js2, "function other() {}", Vec::new(), Limits::default()),
+        Err(CompileError::MissingHandler)
+    ));
+}
+
+#[test]
+fn one_function_runs_on_many_threads() {
+    let f: Arc<Function> = compile("spa-rewrite.js", Runtime::Js2);
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                let target = format!("/t{i}/");
+                for _ in 0..50 {
+                    let inv = f.viewer_request(&request("GET", &target, &[])).unwrap();
+                    let ViewerRequestOutcome::Continue { request, .. } = inv.outcome else {
+                        panic!("expected a request")
+                    };
+                    assert_eq!(request.uri, format!("/t{i}/index.html"));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread finished");
+    }
+}
+
+#[test]
+fn date_is_fixed_for_the_whole_invocation_and_timers_are_absent() {
+    let code = r#"
+        function handler(event) {
+            var first = Date.now();
+            for (var i = 0; i < 20000; i++) {}
+            var r = event.request;
+            r.headers['x-same'] = { value: String(first === Date.now() && first === new Date().getTime()) };
+            r.headers['x-timers'] = { value: typeof setTimeout + ',' + typeof setInterval + ',' + typeof eval };
+            r.headers['x-require'] = { value: typeof require('crypto').createHash + ',' + typeof require('querystring').parse };
+            try { require('fs'); } catch (e) { r.headers['x-fs'] = { value: e.message }; }
+            return r;
+        }"#;
+    for runtime in BOTH {
+        let f = Function::compile("date", runtime, code, Vec::new(), Limits::default()).unwrap();
+        let inv = f.viewer_request(&request("GET", "/", &[])).unwrap();
+        let ViewerRequestOutcome::Continue { request, .. } = inv.outcome else { panic!("expected a request") };
+        assert_eq!(request.headers.get("x-same"), Some("true"));
+        assert_eq!(request.headers.get("x-timers"), Some("undefined,undefined,undefined"));
+        assert_eq!(request.headers.get("x-require"), Some("function,function"));
+        assert_eq!(request.headers.get("x-fs"), Some("Cannot find module 'fs'"));
+    }
+}
