@@ -5,6 +5,7 @@
 
 mod cli_error;
 mod commands;
+mod setup;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,15 +1,202 @@
-//! `cachalot serve`.
+//! `cachalot serve`: the POP listeners (data plane) and the admin listener.
 
+use crate::cli_error::hinted;
+use crate::setup::{self, Setup};
+use anyhow::Context as _;
+use cachalot_config::file::{self, PopConfig};
+use cachalot_proxy::{Edge, EdgeSettings, PopSettings};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Arguments of `cachalot serve`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Config file (JSON; CloudFront resources in the AWS CLI's shapes).
-    #[arg(long)]
-    config: Option<String>,
+    /// Config file: JSON with CloudFront resources in the AWS CLI's shapes (see README).
+    #[arg(long, value_name = "FILE", conflicts_with = "origin")]
+    config: Option<PathBuf>,
+    /// Put one distribution with Managed-CachingOptimized in front of this origin URL.
+    #[arg(long, value_name = "URL")]
+    origin: Option<String>,
+    /// Address of the (first) POP listener [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Address of the admin listener (API, metrics, dashboard) [default: 127.0.0.1:9400].
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<String>,
+    /// Folder of the embedded state store [default: ./.cachalot].
+    #[arg(long, value_name = "DIR", conflicts_with = "store")]
+    state: Option<PathBuf>,
+    /// External state store URL (postgres://…).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// Log filter (error, warn, info, debug, trace or a tracing filter).
+    #[arg(long, value_name = "FILTER", default_value = "info", env = "CACHALOT_LOG")]
+    log: String,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    Err(crate::cli_error::hinted(format!("serve is not available yet ({:?})", args.config), "see docs/compat.md"))
+    init_logging(&args.log);
+    let setup = match (&args.config, &args.origin) {
+        (Some(path), _) => setup::load_config(path)?,
+        (None, Some(url)) => setup::from_origin(url)?,
+        (None, None) => Setup::default(),
+    };
+    if let Some(store) = &args.store {
+        return Err(hinted(
+            format!("--store {store}: external stores are not supported yet"),
+            "use --state DIR (the embedded store) for now",
+        ));
+    }
+    let pops = pops(&setup, args.listen.as_deref());
+    let admin =
+        args.admin.clone().or_else(|| setup.file.admin.clone()).unwrap_or_else(|| file::DEFAULT_ADMIN.to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(setup, pops, admin))
+}
+
+fn init_logging(filter: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal as _;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
+    let mut pops = setup.file.pops.clone();
+    if pops.is_empty() {
+        pops.push(PopConfig {
+            id: file::DEFAULT_POP_ID.to_owned(),
+            listen: Some(file::DEFAULT_LISTEN.to_owned()),
+            region: file::region_for_pop(file::DEFAULT_POP_ID).to_owned(),
+            cache_bytes: file::DEFAULT_CACHE_BYTES,
+            tls: None,
+        });
+    }
+    if let Some(addr) = listen {
+        pops[0].listen = Some(addr.to_owned());
+    }
+    pops
+}
+
+async fn serve(setup: Setup, pops: Vec<PopConfig>, admin: String) -> anyhow::Result<ExitCode> {
+    let (snapshot, _) =
+        cachalot_config::validate::build_snapshot(&setup.resources, &cachalot_config::validate::Paths::config_file());
+    let snapshot = Arc::new(snapshot);
+    let buckets: HashMap<String, PathBuf> =
+        setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
+    let settings = EdgeSettings {
+        pops: pops
+            .iter()
+            .map(|p| PopSettings { id: p.id.clone(), region: p.region.clone(), cache_bytes: p.cache_bytes })
+            .collect(),
+        buckets,
+        origin_addresses: setup.file.origin_addresses.clone().into_iter().collect(),
+        ..EdgeSettings::default()
+    };
+    let edge = Edge::new(settings, snapshot.clone());
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for (i, pop) in pops.iter().enumerate() {
+        if let Some(addr) = &pop.listen {
+            let listener = bind(addr, &format!("POP {}", pop.id)).await?;
+            tracing::info!("POP {} ({}) listening on http://{}", pop.id, pop.region, listener.local_addr()?);
+            tasks.push(tokio::spawn(cachalot_proxy::serve_pop(
+                edge.clone(),
+                i,
+                listener,
+                None,
+                stop_rx.clone(),
+                Duration::from_secs(10),
+            )));
+        }
+        if let Some(tls) = &pop.tls {
+            let cert = std::fs::read(setup.base.join(&tls.certificate_file))
+                .with_context(|| format!("reading the certificate of POP {}", pop.id))?;
+            let key = std::fs::read(setup.base.join(&tls.private_key_file))
+                .with_context(|| format!("reading the key of POP {}", pop.id))?;
+            let acceptor = cachalot_proxy::tls_acceptor(&cert, &key)
+                .map_err(|e| hinted(format!("POP {}: {e}", pop.id), "give PEM files for Certificate and PrivateKey"))?;
+            let listener = bind(&tls.listen, &format!("POP {} (TLS)", pop.id)).await?;
+            tracing::info!("POP {} ({}) listening on https://{}", pop.id, pop.region, listener.local_addr()?);
+            tasks.push(tokio::spawn(cachalot_proxy::serve_pop(
+                edge.clone(),
+                i,
+                listener,
+                Some(acceptor),
+                stop_rx.clone(),
+                Duration::from_secs(10),
+            )));
+        }
+    }
+    for d in &snapshot.distributions {
+        tracing::info!("distribution {} serving {}{}", d.id, d.domain_name, aliases(&d.aliases));
+    }
+    if snapshot.distributions.is_empty() {
+        tracing::info!("no distributions yet: create one through the API at http://{admin}/2020-05-31/distribution");
+    }
+
+    let admin_listener = bind(&admin, "the admin listener").await?;
+    tracing::info!("admin listening on http://{}", admin_listener.local_addr()?);
+    let router = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    let mut admin_stop = stop_rx.clone();
+    let admin_task = tokio::spawn(async move {
+        let _ = axum::serve(admin_listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = admin_stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = admin_task.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn aliases(a: &[String]) -> String {
+    if a.is_empty() { String::new() } else { format!(" (aliases: {})", a.join(", ")) }
+}
+
+async fn bind(addr: &str, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        hinted(
+            format!("cannot listen on {addr} for {what}: {e}"),
+            "pick another address (--listen / --admin, or Pops[].Listen / Admin in the config)",
+        )
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
