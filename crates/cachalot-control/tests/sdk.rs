@@ -352,7 +352,7 @@ async fn distributions_lifecycle_publish_and_errors() {
 
     // Listings.
     let by_policy = c.list_distributions_by_cache_policy_id().cache_policy_id(&policy_id).send().await.unwrap();
-    assert_eq!(by_policy.distribution_id_list().unwrap().items(), [id.clone()]);
+    assert_eq!(by_policy.distribution_id_list().unwrap().items(), std::slice::from_ref(&id));
     let c2 = c
         .create_distribution()
         .distribution_config(distribution_config("ref-4", CACHING_OPTIMIZED, true, None))
