@@ -61,6 +61,7 @@ pub trait FunctionTester: Send + Sync {
 #[derive(Default)]
 pub struct RecordingEdge {
     snapshots: Mutex<Vec<Arc<Snapshot>>>,
+    published: std::sync::atomic::AtomicUsize,
     invalidations: Mutex<Vec<(String, Vec<String>)>>,
     fail_invalidations: std::sync::atomic::AtomicBool,
 }
@@ -78,7 +79,7 @@ impl RecordingEdge {
 
     /// How many snapshots were published.
     pub fn publish_count(&self) -> usize {
-        self.snapshots.lock().len()
+        self.published.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every purge requested, in order.
@@ -100,6 +101,7 @@ impl EdgeLink for RecordingEdge {
             all.remove(0);
         }
         all.push(snapshot);
+        self.published.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn invalidate(&self, distribution_id: &str, paths: &[String]) -> Result<(), String> {
