@@ -50,10 +50,20 @@ pub struct FunctionTestResult {
     pub output: String,
 }
 
+/// Why a TestFunction call produced no result. (A function that throws or
+/// does not compile is a result with `error_message` set, not an error.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FunctionTestError {
+    /// The event is not JSON or not shaped like a CloudFront Functions event: `InvalidArgument` (400).
+    InvalidEvent(String),
+    /// The runtime itself failed: `TestFunctionFailed` (500).
+    Failed(String),
+}
+
 /// Runs CloudFront Functions for TestFunction.
 pub trait FunctionTester: Send + Sync {
-    /// Runs `request`'s code on its event. `Err` becomes `TestFunctionFailed` (500).
-    fn test(&self, request: &FunctionTestRequest) -> Result<FunctionTestResult, String>;
+    /// Runs `request`'s code on its event.
+    fn test(&self, request: &FunctionTestRequest) -> Result<FunctionTestResult, FunctionTestError>;
 }
 
 /// An [`EdgeLink`] that records what it is asked to do, for tests and the

@@ -33,6 +33,28 @@
 //! # let _ = app; Ok(()) }
 //! ```
 //!
+//! The functions runtime plugs in as a [`FunctionTester`] (`None` makes
+//! TestFunction answer `UnsupportedOperation`):
+//!
+//! ```ignore
+//! struct Tester;
+//! impl cachalot_control::FunctionTester for Tester {
+//!     fn test(&self, r: &FunctionTestRequest) -> Result<FunctionTestResult, FunctionTestError> {
+//!         let runtime = if r.runtime == "cloudfront-js-1.0" { Runtime::Js1 } else { Runtime::Js2 };
+//!         let out = cachalot_functions::test_function(
+//!             &r.name, runtime, &r.code, &r.event_object, r.key_value_stores.clone(), Limits::default(),
+//!         )
+//!         .map_err(|e| FunctionTestError::InvalidEvent(e.to_string()))?;
+//!         Ok(FunctionTestResult {
+//!             compute_utilization: out.compute_utilization,
+//!             execution_logs: out.function_execution_logs,
+//!             error_message: out.function_error_message,
+//!             output: out.function_output,
+//!         })
+//!     }
+//! }
+//! ```
+//!
 //! `open` publishes the first snapshot through [`EdgeLink::publish`] before it
 //! returns, then again after every successful change; invalidations call
 //! [`EdgeLink::invalidate`] and are reported `Completed` once it returns `Ok`.
@@ -61,7 +83,7 @@ mod util;
 mod xml;
 
 pub use control::{ControlPlane, DEFAULT_DEPLOY_DELAY, OpenError, StoreLocation};
-pub use edge::{EdgeLink, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge};
+pub use edge::{EdgeLink, FunctionTestError, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge};
 pub use error::ApiError;
 pub use http_layer::MAX_BODY_BYTES;
 pub use state::ACCOUNT_ID;

@@ -8,7 +8,8 @@ use aws_sdk_cloudfront::types::*;
 use cachalot_config::file::AccessKey;
 use cachalot_config::validate::Resources;
 use cachalot_control::{
-    ControlPlane, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge, StoreLocation,
+    ControlPlane, FunctionTestError, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge,
+    StoreLocation,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -463,7 +464,10 @@ async fn invalidations_purge_complete_and_are_idempotent() {
 struct EchoTester;
 
 impl FunctionTester for EchoTester {
-    fn test(&self, request: &FunctionTestRequest) -> Result<FunctionTestResult, String> {
+    fn test(&self, request: &FunctionTestRequest) -> Result<FunctionTestResult, FunctionTestError> {
+        if request.event_object.is_empty() {
+            return Err(FunctionTestError::InvalidEvent("empty event".into()));
+        }
         Ok(FunctionTestResult {
             compute_utilization: "12".into(),
             execution_logs: vec![format!("ran {}", request.name)],

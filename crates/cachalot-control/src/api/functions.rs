@@ -6,7 +6,7 @@
 
 use super::{Request, Response, check_quantities, page, required_str};
 use crate::control::{Inner, Subject};
-use crate::edge::FunctionTestRequest;
+use crate::edge::{FunctionTestError, FunctionTestRequest};
 use crate::error::ApiError;
 use crate::state::{FunctionRecord, FunctionStage, State, runtime_of};
 use crate::util;
@@ -282,7 +282,10 @@ pub(super) fn test(cp: &Inner, req: &Request, name: &str) -> Result<Response, Ap
             "TestFunction is not available: this control plane runs without a functions runtime",
         ));
     };
-    let result = tester.test(&request).map_err(|e| ApiError::new("TestFunctionFailed", e))?;
+    let result = tester.test(&request).map_err(|e| match e {
+        FunctionTestError::InvalidEvent(m) => ApiError::invalid(format!("EventObject: {m}")),
+        FunctionTestError::Failed(m) => ApiError::new("TestFunctionFailed", m),
+    })?;
     let mut out = json!({
         "FunctionSummary": summary_json,
         "ComputeUtilization": result.compute_utilization,
