@@ -76,9 +76,12 @@ pub(crate) async fn handle(
         .unwrap_or_default();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().map(str::to_owned);
+    let url_bytes = parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + parts.uri.authority().map_or(0, |a| a.as_str().len())
+        + parts.uri.scheme_str().map_or(0, |s| s.len() + 3);
     let header_bytes: usize = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>()
         + parts.method.as_str().len()
-        + parts.uri.to_string().len()
+        + url_bytes
         + 12;
     let mut trace = Trace {
         summary: RequestSummary {
@@ -122,7 +125,7 @@ pub(crate) async fn handle(
     };
 
     // Admit: size limits.
-    if let Admission::Reject(r) = check_limits(header_bytes, parts.uri.to_string().len()) {
+    if let Admission::Reject(r) = check_limits(header_bytes, url_bytes) {
         let mut resp = deliver::error_page(r.status, r.message, &request_id);
         resp.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
         cloudfront_headers(resp.headers_mut(), r.result, pop, &request_id, None);
@@ -208,7 +211,7 @@ pub(crate) async fn handle(
     let (key, encoding) = cache_key(&dist.id, &behavior.cache, &viewer);
     let cached = behavior.cached_methods.contains(parts.method.as_str()) && !behavior.cache.caching_disabled();
 
-    let inputs = OriginInputs {
+    let inputs = || OriginInputs {
         method: parts.method.clone(),
         path: path.clone(),
         query: query.clone(),
@@ -222,9 +225,8 @@ pub(crate) async fn handle(
         request_id: request_id.clone(),
         host_id: pop.host_id.clone(),
     };
-
     if !cached {
-        return pass(&edge, pop_index, trace, &dist, &behavior, inputs, has_body.then_some(body)).await;
+        return pass(&edge, pop_index, trace, &dist, &behavior, inputs(), has_body.then_some(body)).await;
     }
 
     // Lookup / Fetch.
@@ -255,7 +257,7 @@ pub(crate) async fn handle(
                 distribution: dist.clone(),
                 behavior: behavior.clone(),
                 key,
-                inputs: Arc::new(inputs),
+                inputs: Arc::new(inputs()),
                 collapse: cachalot_policy::ttl::collapsing_allowed(&behavior.cache, &behavior.origin_request),
             };
             let a = ctx.fetch_tier(0, None).await;
