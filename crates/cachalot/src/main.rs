@@ -6,6 +6,7 @@
 mod cli_error;
 mod commands;
 mod setup;
+mod wiring;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

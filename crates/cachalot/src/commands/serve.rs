@@ -44,17 +44,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(url)) => setup::from_origin(url)?,
         (None, None) => Setup::default(),
     };
-    if let Some(store) = &args.store {
-        return Err(hinted(
-            format!("--store {store}: external stores are not supported yet"),
-            "use --state DIR (the embedded store) for now",
-        ));
-    }
+    let location = match (&args.store, &args.state, &setup.file.state) {
+        (Some(url), _, _) => cachalot_control::StoreLocation::Url(url.clone()),
+        (None, Some(dir), _) => cachalot_control::StoreLocation::Dir(dir.clone()),
+        (None, None, Some(dir)) => cachalot_control::StoreLocation::Dir(setup.base.join(dir)),
+        (None, None, None) => cachalot_control::StoreLocation::Dir(PathBuf::from(file::DEFAULT_STATE)),
+    };
     let pops = pops(&setup, args.listen.as_deref());
     let admin =
         args.admin.clone().or_else(|| setup.file.admin.clone()).unwrap_or_else(|| file::DEFAULT_ADMIN.to_owned());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(setup, pops, admin))
+    runtime.block_on(serve(setup, pops, admin, location))
 }
 
 fn init_logging(filter: &str) {
@@ -87,10 +87,12 @@ fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
     pops
 }
 
-async fn serve(setup: Setup, pops: Vec<PopConfig>, admin: String) -> anyhow::Result<ExitCode> {
-    let (snapshot, _) =
-        cachalot_config::validate::build_snapshot(&setup.resources, &cachalot_config::validate::Paths::config_file());
-    let snapshot = Arc::new(snapshot);
+async fn serve(
+    setup: Setup,
+    pops: Vec<PopConfig>,
+    admin: String,
+    location: cachalot_control::StoreLocation,
+) -> anyhow::Result<ExitCode> {
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
     let settings = EdgeSettings {
@@ -102,7 +104,19 @@ async fn serve(setup: Setup, pops: Vec<PopConfig>, admin: String) -> anyhow::Res
         origin_addresses: setup.file.origin_addresses.clone().into_iter().collect(),
         ..EdgeSettings::default()
     };
-    let edge = Edge::new(settings, snapshot.clone());
+    let edge = Edge::new(settings, Arc::new(cachalot_config::Snapshot::default()));
+    // The control plane loads the store, merges the config file's resources and publishes the first snapshot.
+    let control = cachalot_control::ControlPlane::open(
+        location.clone(),
+        setup.resources.clone(),
+        setup.file.access_keys.clone(),
+        Arc::new(crate::wiring::EdgeBridge { edge: edge.clone() }),
+        Some(Arc::new(crate::wiring::FunctionRunner)),
+    )
+    .map_err(|e| {
+        hinted(format!("cannot open the state store: {e}"), "check --state / --store (the folder must be writable)")
+    })?;
+    let snapshot = edge.snapshot();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -147,7 +161,13 @@ async fn serve(setup: Setup, pops: Vec<PopConfig>, admin: String) -> anyhow::Res
 
     let admin_listener = bind(&admin, "the admin listener").await?;
     tracing::info!("admin listening on http://{}", admin_listener.local_addr()?);
-    let router = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    if control.is_open() {
+        tracing::warn!("the admin API accepts ANY credentials: no AccessKeys are configured");
+    }
+    if let cachalot_control::StoreLocation::Dir(dir) = &location {
+        tracing::info!("state in {}", dir.display());
+    }
+    let router = control.router().route("/healthz", axum::routing::get(|| async { "ok\n" }));
     let mut admin_stop = stop_rx.clone();
     let admin_task = tokio::spawn(async move {
         let _ = axum::serve(admin_listener, router)
