@@ -310,6 +310,13 @@ impl FineHistogram {
             return Some(self.max_us);
         }
         let rank = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
+        // The extremes are known exactly.
+        if rank <= 1 {
+            return Some(self.min_us);
+        }
+        if rank >= self.count {
+            return Some(self.max_us);
+        }
         let mut seen = 0u64;
         for &(b, c) in &self.buckets {
             seen += u64::from(c);
