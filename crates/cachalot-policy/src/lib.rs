@@ -8,17 +8,21 @@
 //! - [`forward`]: what is sent to the origin;
 //! - [`ttl`]: whether and how long a response is stored, and collapsing;
 //! - [`invalidation`]: invalidation path matching;
+//! - [`compress`]: edge compression rules; [`range`]: range requests and `Vary` filtering;
 //! - [`result`]: the result-type vocabulary of logs and `x-cache`.
 //!
 //! This crate performs no I/O, never reads the clock (time is an argument) and
 //! is not async.
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod compress;
 pub mod forward;
 pub mod invalidation;
 pub mod key;
 pub mod parse;
+pub mod range;
 pub mod request;
+pub mod response_headers;
 pub mod result;
 pub mod ttl;
 pub mod viewer;
