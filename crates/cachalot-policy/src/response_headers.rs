@@ -17,36 +17,36 @@ pub fn apply(policy: &ResponseHeadersSettings, method: &Method, request: &Header
     for name in &policy.remove {
         response.remove(name.as_str());
     }
-    if let Some(cors) = &policy.cors {
-        if let Some(origin) = request.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            let any = cors.allow_origins.iter().any(|o| o == "*");
-            let allowed = any || cors.allow_origins.iter().any(|o| o.eq_ignore_ascii_case(origin));
-            if allowed {
-                let o = cors.origin_override;
-                let value = if any && !cors.allow_credentials { "*" } else { origin };
-                set(response, "access-control-allow-origin", value, o);
-                if value != "*" {
-                    response.append(http::header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(cors) = &policy.cors
+        && let Some(origin) = request.get(http::header::ORIGIN).and_then(|v| v.to_str().ok())
+    {
+        let any = cors.allow_origins.iter().any(|o| o == "*");
+        let allowed = any || cors.allow_origins.iter().any(|o| o.eq_ignore_ascii_case(origin));
+        if allowed {
+            let o = cors.origin_override;
+            let value = if any && !cors.allow_credentials { "*" } else { origin };
+            set(response, "access-control-allow-origin", value, o);
+            if value != "*" {
+                response.append(http::header::VARY, HeaderValue::from_static("Origin"));
+            }
+            if cors.allow_credentials {
+                set(response, "access-control-allow-credentials", "true", o);
+            }
+            if !cors.expose_headers.is_empty() {
+                set(response, "access-control-expose-headers", &cors.expose_headers.join(", "), o);
+            }
+            if *method == Method::OPTIONS && request.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD) {
+                let methods = if cors.allow_methods.iter().any(|m| m == "ALL") {
+                    ALL_METHODS.to_owned()
+                } else {
+                    cors.allow_methods.join(", ")
+                };
+                set(response, "access-control-allow-methods", &methods, o);
+                if !cors.allow_headers.is_empty() {
+                    set(response, "access-control-allow-headers", &cors.allow_headers.join(", "), o);
                 }
-                if cors.allow_credentials {
-                    set(response, "access-control-allow-credentials", "true", o);
-                }
-                if !cors.expose_headers.is_empty() {
-                    set(response, "access-control-expose-headers", &cors.expose_headers.join(", "), o);
-                }
-                if *method == Method::OPTIONS && request.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD) {
-                    let methods = if cors.allow_methods.iter().any(|m| m == "ALL") {
-                        ALL_METHODS.to_owned()
-                    } else {
-                        cors.allow_methods.join(", ")
-                    };
-                    set(response, "access-control-allow-methods", &methods, o);
-                    if !cors.allow_headers.is_empty() {
-                        set(response, "access-control-allow-headers", &cors.allow_headers.join(", "), o);
-                    }
-                    if let Some(age) = cors.max_age_secs {
-                        set(response, "access-control-max-age", &age.to_string(), o);
-                    }
+                if let Some(age) = cors.max_age_secs {
+                    set(response, "access-control-max-age", &age.to_string(), o);
                 }
             }
         }
