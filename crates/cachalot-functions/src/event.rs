@@ -450,30 +450,92 @@ pub struct ViewerResponseEvent {
     pub response: Response,
 }
 
+/// The event as JSON text, written directly (this runs on every invocation).
 pub(crate) fn event_json(
     event_type: EventType,
     context: &EventContext,
     viewer_ip: &str,
     request: &Request,
     response: Option<&Response>,
-) -> Value {
-    let mut out = Map::new();
-    out.insert("version".into(), json!("1.0"));
-    out.insert(
-        "context".into(),
-        json!({
-            "distributionDomainName": context.distribution_domain_name,
-            "distributionId": context.distribution_id,
-            "eventType": event_type.as_str(),
-            "requestId": context.request_id,
-        }),
-    );
-    out.insert("viewer".into(), json!({ "ip": viewer_ip }));
-    out.insert("request".into(), request.to_event_json());
+) -> String {
+    let mut w = String::with_capacity(1024);
+    w.push_str("{\"version\":\"1.0\",\"context\":{\"distributionDomainName\":");
+    push_json_str(&mut w, &context.distribution_domain_name);
+    w.push_str(",\"distributionId\":");
+    push_json_str(&mut w, &context.distribution_id);
+    w.push_str(",\"eventType\":");
+    push_json_str(&mut w, event_type.as_str());
+    w.push_str(",\"requestId\":");
+    push_json_str(&mut w, &context.request_id);
+    w.push_str("},\"viewer\":{\"ip\":");
+    push_json_str(&mut w, viewer_ip);
+    w.push_str("},\"request\":{\"method\":");
+    push_json_str(&mut w, &request.method);
+    w.push_str(",\"uri\":");
+    push_json_str(&mut w, &request.uri);
+    w.push_str(",\"querystring\":");
+    push_multi_value_map(&mut w, &request.querystring);
+    w.push_str(",\"headers\":");
+    push_multi_value_map(&mut w, &request.headers);
+    w.push_str(",\"cookies\":");
+    push_multi_value_map(&mut w, &request.cookies);
+    w.push('}');
     if let Some(r) = response {
-        out.insert("response".into(), r.to_event_json());
+        w.push_str(",\"response\":");
+        w.push_str(&r.to_event_json().to_string());
     }
-    Value::Object(out)
+    w.push('}');
+    w
+}
+
+fn push_multi_value_map(w: &mut String, map: &MultiValueMap) {
+    w.push('{');
+    for (i, (name, values)) in map.entries.iter().enumerate() {
+        if i > 0 {
+            w.push(',');
+        }
+        push_json_str(w, name);
+        w.push_str(":{\"value\":");
+        push_json_str(w, values.first().map_or("", String::as_str));
+        if values.len() > 1 {
+            w.push_str(",\"multiValue\":[");
+            for (j, v) in values.iter().enumerate() {
+                if j > 0 {
+                    w.push(',');
+                }
+                w.push_str("{\"value\":");
+                push_json_str(w, v);
+                w.push('}');
+            }
+            w.push(']');
+        }
+        w.push('}');
+    }
+    w.push('}');
+}
+
+fn push_json_str(w: &mut String, s: &str) {
+    w.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let escape = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            c if (c as u32) < 0x20 => None,
+            _ => continue,
+        };
+        w.push_str(&s[start..i]);
+        match escape {
+            Some(e) => w.push_str(e),
+            None => w.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+        start = i + c.len_utf8();
+    }
+    w.push_str(&s[start..]);
+    w.push('"');
 }
 
 /// A header value as text: UTF-8 when valid, else ISO-8859-1 (what CloudFront does).
@@ -575,6 +637,19 @@ mod tests {
         let json = r.to_event_json();
         assert_eq!(json["headers"]["x-multi"]["multiValue"][1]["value"], "two");
         assert_eq!(json["headers"]["accept"], json!({"value": "text/html"}));
+        let text = event_json(EventType::ViewerRequest, &EventContext::default(), "1.2.3.4", &r, None);
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["request"], json);
+        assert_eq!(parsed["context"]["eventType"], "viewer-request");
+    }
+
+    #[test]
+    fn event_text_escapes_strings() {
+        let headers: Vec<(&str, &[u8])> = vec![("x-odd", b"a\"b\\c\x01\xe9")];
+        let r = Request::from_http("GET", "/\u{e9}", headers);
+        let text = event_json(EventType::ViewerRequest, &EventContext::default(), "", &r, None);
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["request"]["headers"]["x-odd"]["value"], "a\"b\\c\u{1}\u{e9}");
     }
 
     #[test]

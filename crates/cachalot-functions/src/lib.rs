@@ -229,12 +229,8 @@ impl Function {
         event: &ViewerRequestEvent,
     ) -> Result<Invocation<ViewerRequestOutcome>, FunctionError> {
         let json = event::event_json(EventType::ViewerRequest, &event.context, &event.viewer_ip, &event.request, None);
-        let raw = engine::invoke(
-            &self.program,
-            EventType::ViewerRequest.as_str(),
-            &json.to_string(),
-            event.request.raw_query.as_deref(),
-        );
+        let raw =
+            engine::invoke(&self.program, EventType::ViewerRequest.as_str(), &json, event.request.raw_query.as_deref());
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let returned = output::viewer_request_result(&value, &event.request, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
@@ -256,9 +252,12 @@ impl Function {
             &event.request,
             Some(&event.response),
         );
-        let raw_query = event.request.query_string();
-        let raw =
-            engine::invoke(&self.program, EventType::ViewerResponse.as_str(), &json.to_string(), Some(&raw_query));
+        let raw = engine::invoke(
+            &self.program,
+            EventType::ViewerResponse.as_str(),
+            &json,
+            event.request.raw_query.as_deref(),
+        );
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let response = output::viewer_response_result(&value, &event.response, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
