@@ -1,0 +1,491 @@
+//! Reading what `lint` and `replay` are given: a Cachalot config file or the AWS CLI's
+//! JSON outputs (`get-distribution-config`, `get-distribution`, `get-cache-policy`,
+//! `get-origin-request-policy`, `list-distributions`, `list-cache-policies`,
+//! `list-origin-request-policies`, `list-invalidations`, `get-invalidation`), alone or in a
+//! folder. Every resource remembers the file and JSON path it came from, so findings and
+//! errors name them.
+
+use cachalot_config::file::{self, PopConfig};
+use cachalot_config::model::{FunctionCode, Snapshot};
+use cachalot_config::validate::{DistributionResource, Paths, Resources};
+use cachalot_config::{Diagnostics, Severity, wire};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a resource was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The file, as given (or found in a folder).
+    pub file: String,
+    /// JSON path of the resource's configuration inside the file.
+    pub path: String,
+}
+
+/// An input that cannot be used: exit 2, naming the file and the JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The file.
+    pub file: String,
+    /// Where in it (a JSON path, or `line L, column C` for syntax errors).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.path, self.message)
+        }
+    }
+}
+
+/// One invalidation seen in the inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidationSeen {
+    /// Invalidation id.
+    pub id: String,
+    /// `CreateTime` as printed (RFC 3339).
+    pub create_time: Option<String>,
+    /// Paths, when the output carries them (`get-invalidation`).
+    pub paths: Vec<String>,
+    /// Where it was read.
+    pub source: Source,
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// The CloudFront resources, in wire form.
+    pub resources: Resources,
+    /// Source of each distribution's `DistributionConfig` (parallel to `resources.distributions`).
+    pub distribution_sources: Vec<Source>,
+    /// Source of each cache policy's `CachePolicyConfig`.
+    pub cache_policy_sources: Vec<Source>,
+    /// Source of each origin request policy's config.
+    pub origin_request_policy_sources: Vec<Source>,
+    /// POPs of a Cachalot config file (empty for AWS CLI outputs).
+    pub pops: Vec<PopConfig>,
+    /// Invalidations listed in the inputs.
+    pub invalidations: Vec<InvalidationSeen>,
+    /// Function name → code, when the code is known (Cachalot config files).
+    pub function_code: HashMap<String, String>,
+    /// Files read, in order.
+    pub files: Vec<String>,
+    /// Things worth telling the user that are not errors (unknown fields, skipped files).
+    pub notes: Vec<String>,
+}
+
+/// The resource kinds recognised in a JSON document.
+const AWS_SHAPES: &str = "a Cachalot config file, or the output of aws cloudfront get-distribution-config, \
+get-distribution, get-cache-policy, get-origin-request-policy, list-distributions, list-cache-policies, \
+list-origin-request-policies, list-invalidations or get-invalidation";
+
+impl Inputs {
+    /// Reads files and folders (every `*.json` below a folder, in name order).
+    pub fn load(paths: &[PathBuf]) -> Result<Inputs, Vec<InputError>> {
+        let mut inputs = Inputs::default();
+        let mut errors = Vec::new();
+        for path in paths {
+            let mut files = Vec::new();
+            if path.is_dir() {
+                collect_json(path, &mut files);
+                if files.is_empty() {
+                    errors.push(InputError {
+                        file: path.display().to_string(),
+                        path: String::new(),
+                        message: "the folder holds no .json file".into(),
+                        hint: Some(format!("put {AWS_SHAPES} in it")),
+                    });
+                }
+            } else {
+                files.push(path.clone());
+            }
+            for f in files {
+                let name = f.display().to_string();
+                match std::fs::read_to_string(&f) {
+                    Ok(text) => {
+                        let base = f.parent().map(Path::to_path_buf).unwrap_or_default();
+                        if let Err(e) = inputs.add_text(&name, &text, Some(&base)) {
+                            errors.extend(e);
+                        }
+                    }
+                    Err(e) => errors.push(InputError {
+                        file: name,
+                        path: String::new(),
+                        message: format!("cannot read: {e}"),
+                        hint: Some("check the path".into()),
+                    }),
+                }
+            }
+        }
+        if errors.is_empty() { Ok(inputs) } else { Err(errors) }
+    }
+
+    /// Adds one document. `base` resolves a config file's `CodeFile` paths (no file is
+    /// read when it is `None`).
+    pub fn add_text(&mut self, file: &str, text: &str, base: Option<&Path>) -> Result<(), Vec<InputError>> {
+        self.files.push(file.to_owned());
+        let err = |path: &str, message: String, hint: &str| InputError {
+            file: file.to_owned(),
+            path: path.to_owned(),
+            message,
+            hint: Some(hint.to_owned()),
+        };
+        let root: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(vec![err(
+                    &format!("line {}, column {}", e.line(), e.column()),
+                    format!("not valid JSON: {e}"),
+                    "check for a missing comma, quote or brace near that position",
+                )]);
+            }
+        };
+        let Value::Object(map) = &root else {
+            return Err(vec![err("$", "expected a JSON object".into(), &format!("give {AWS_SHAPES}"))]);
+        };
+        let mut diags = Diagnostics::new();
+        if let Some(d) = map.get("Distribution").filter(|v| v.is_object()) {
+            self.add_distribution(file, d, "$.Distribution", &mut diags);
+        } else if map.contains_key("DistributionConfig") {
+            self.add_distribution(file, &root, "$", &mut diags);
+        } else if let Some(p) = map.get("CachePolicy").filter(|v| v.is_object()) {
+            self.add_cache_policy(file, p, "$.CachePolicy", &mut diags);
+        } else if map.contains_key("CachePolicyConfig") {
+            self.add_cache_policy(file, &root, "$", &mut diags);
+        } else if let Some(p) = map.get("OriginRequestPolicy").filter(|v| v.is_object()) {
+            self.add_origin_request_policy(file, p, "$.OriginRequestPolicy", &mut diags);
+        } else if map.contains_key("OriginRequestPolicyConfig") {
+            self.add_origin_request_policy(file, &root, "$", &mut diags);
+        } else if let Some(list) = map.get("DistributionList") {
+            for (i, item) in items(list).iter().enumerate() {
+                self.add_distribution_summary(file, item, &format!("$.DistributionList.Items[{i}]"), &mut diags);
+            }
+        } else if let Some(list) = map.get("CachePolicyList") {
+            for (i, item) in items(list).iter().enumerate() {
+                if item.get("Type").and_then(Value::as_str) == Some("managed") {
+                    continue; // Built in.
+                }
+                let inner = item.get("CachePolicy").unwrap_or(item);
+                self.add_cache_policy(file, inner, &format!("$.CachePolicyList.Items[{i}].CachePolicy"), &mut diags);
+            }
+        } else if let Some(list) = map.get("OriginRequestPolicyList") {
+            for (i, item) in items(list).iter().enumerate() {
+                if item.get("Type").and_then(Value::as_str) == Some("managed") {
+                    continue;
+                }
+                let inner = item.get("OriginRequestPolicy").unwrap_or(item);
+                let at = format!("$.OriginRequestPolicyList.Items[{i}].OriginRequestPolicy");
+                self.add_origin_request_policy(file, inner, &at, &mut diags);
+            }
+        } else if let Some(list) = map.get("InvalidationList") {
+            for (i, item) in items(list).iter().enumerate() {
+                self.add_invalidation(file, item, &format!("$.InvalidationList.Items[{i}]"));
+            }
+        } else if let Some(inv) = map.get("Invalidation").filter(|v| v.is_object()) {
+            self.add_invalidation(file, inv, "$.Invalidation");
+        } else if file::parse(text).0.distributions.is_empty()
+            && !map
+                .keys()
+                .any(|k| ["Distributions", "CachePolicies", "OriginRequestPolicies", "Pops"].contains(&k.as_str()))
+        {
+            return Err(vec![err("$", "not a document this command reads".into(), &format!("give {AWS_SHAPES}"))]);
+        } else {
+            self.add_config_file(file, text, base, &mut diags);
+        }
+        let mut errors = Vec::new();
+        for d in diags.into_vec() {
+            match d.severity {
+                Severity::Error => errors.push(InputError {
+                    file: file.to_owned(),
+                    path: d.path,
+                    message: format!("{} [{}]", d.message, d.code),
+                    hint: d.hint,
+                }),
+                _ => self.notes.push(format!("{file}: {}: {}", d.path, d.message)),
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn add_config_file(&mut self, file: &str, text: &str, base: Option<&Path>, diags: &mut Diagnostics) {
+        let (cfg, d) = file::parse(text);
+        diags.extend(d.into_vec());
+        for (i, dist) in cfg.distributions.into_iter().enumerate() {
+            self.resources.distributions.push(dist);
+            self.distribution_sources
+                .push(Source { file: file.to_owned(), path: format!("$.Distributions[{i}].DistributionConfig") });
+        }
+        for (i, p) in cfg.cache_policies.into_iter().enumerate() {
+            self.resources.cache_policies.push(p);
+            self.cache_policy_sources
+                .push(Source { file: file.to_owned(), path: format!("$.CachePolicies[{i}].CachePolicyConfig") });
+        }
+        for (i, p) in cfg.origin_request_policies.into_iter().enumerate() {
+            self.resources.origin_request_policies.push(p);
+            self.origin_request_policy_sources.push(Source {
+                file: file.to_owned(),
+                path: format!("$.OriginRequestPolicies[{i}].OriginRequestPolicyConfig"),
+            });
+        }
+        self.resources.response_headers_policies.extend(cfg.response_headers_policies);
+        for (i, f) in cfg.functions.iter().enumerate() {
+            let code = match (&f.code, &f.code_file, base) {
+                (Some(code), _, _) => Some(code.clone()),
+                (None, Some(rel), Some(base)) => match std::fs::read_to_string(base.join(rel)) {
+                    Ok(code) => Some(code),
+                    Err(e) => {
+                        self.notes.push(format!(
+                            "{file}: $.Functions[{i}].CodeFile: cannot read {}: {e}; the function is taken as not normalising anything",
+                            base.join(rel).display()
+                        ));
+                        None
+                    }
+                },
+                _ => None,
+            };
+            self.resources.functions.push(FunctionCode {
+                name: f.name.clone(),
+                runtime: f.runtime.clone(),
+                code: code.clone().unwrap_or_default(),
+                key_value_stores: f.key_value_stores.clone(),
+            });
+            if let Some(code) = code {
+                self.function_code.insert(f.name.clone(), code);
+            }
+        }
+        if self.pops.is_empty() {
+            self.pops = cfg.pops;
+        }
+    }
+
+    fn add_distribution(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
+        let cfg_path = format!("{at}.DistributionConfig");
+        let Some(config) = file::typed::<wire::DistributionConfig>(item.get("DistributionConfig"), &cfg_path, diags)
+        else {
+            return;
+        };
+        let seed = if config.caller_reference.is_empty() { file.to_owned() } else { config.caller_reference.clone() };
+        let id = item
+            .get("Id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| file::distribution_id_from(&seed));
+        let domain_name = item
+            .get("DomainName")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| file::domain_name_from(&seed));
+        self.push_distribution(DistributionResource { id, domain_name, config }, file, cfg_path);
+    }
+
+    fn push_distribution(&mut self, d: DistributionResource, file: &str, path: String) {
+        // The same distribution given twice (get-distribution and list-distributions): keep the last.
+        if let Some(i) = self.resources.distributions.iter().position(|x| x.id == d.id) {
+            self.resources.distributions[i] = d;
+            self.distribution_sources[i] = Source { file: file.to_owned(), path };
+        } else {
+            self.resources.distributions.push(d);
+            self.distribution_sources.push(Source { file: file.to_owned(), path });
+        }
+    }
+
+    fn add_distribution_summary(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
+        let Value::Object(map) = item else { return };
+        let mut cfg = map.clone();
+        // Summary-only fields that a DistributionConfig does not have.
+        for k in ["Id", "ARN", "ETag", "Status", "LastModifiedTime", "DomainName", "AliasICPRecordals", "Type"] {
+            cfg.remove(k);
+        }
+        let id = map.get("Id").and_then(Value::as_str).unwrap_or("").to_owned();
+        cfg.entry("CallerReference").or_insert_with(|| Value::from(id.clone()));
+        let mut quiet = Diagnostics::new();
+        let Some(config) = file::typed::<wire::DistributionConfig>(Some(&Value::Object(cfg)), at, &mut quiet) else {
+            diags.extend(quiet.into_vec().into_iter().filter(|d| d.severity == Severity::Error));
+            return;
+        };
+        let domain_name = map
+            .get("DomainName")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| file::domain_name_from(&id));
+        let id = if id.is_empty() { file::distribution_id_from(at) } else { id };
+        self.push_distribution(DistributionResource { id, domain_name, config }, file, at.to_owned());
+    }
+
+    fn add_cache_policy(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
+        let cfg_path = format!("{at}.CachePolicyConfig");
+        let Some(cfg) = file::typed::<wire::CachePolicyConfig>(item.get("CachePolicyConfig"), &cfg_path, diags) else {
+            return;
+        };
+        let id = match item.get("Id").and_then(Value::as_str) {
+            Some(id) => id.to_owned(),
+            None => {
+                self.notes.push(format!(
+                    "{file}: {at}: the output has no Id (get-cache-policy-config); behaviors cannot refer to it — use get-cache-policy"
+                ));
+                file::uuid_from(&cfg.name)
+            }
+        };
+        let policy = wire::CachePolicy { id, cache_policy_config: cfg };
+        let source = Source { file: file.to_owned(), path: cfg_path };
+        if let Some(i) = self.resources.cache_policies.iter().position(|p| p.id == policy.id) {
+            self.resources.cache_policies[i] = policy;
+            self.cache_policy_sources[i] = source;
+        } else {
+            self.resources.cache_policies.push(policy);
+            self.cache_policy_sources.push(source);
+        }
+    }
+
+    fn add_origin_request_policy(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
+        let cfg_path = format!("{at}.OriginRequestPolicyConfig");
+        let Some(cfg) =
+            file::typed::<wire::OriginRequestPolicyConfig>(item.get("OriginRequestPolicyConfig"), &cfg_path, diags)
+        else {
+            return;
+        };
+        let id =
+            item.get("Id").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| file::uuid_from(&cfg.name));
+        self.resources
+            .origin_request_policies
+            .push(wire::OriginRequestPolicy { id, origin_request_policy_config: cfg });
+        self.origin_request_policy_sources.push(Source { file: file.to_owned(), path: cfg_path });
+    }
+
+    fn add_invalidation(&mut self, file: &str, item: &Value, at: &str) {
+        let paths = item
+            .pointer("/InvalidationBatch/Paths/Items")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        self.invalidations.push(InvalidationSeen {
+            id: item.get("Id").and_then(Value::as_str).unwrap_or("").to_owned(),
+            create_time: item.get("CreateTime").and_then(Value::as_str).map(str::to_owned),
+            paths,
+            source: Source { file: file.to_owned(), path: at.to_owned() },
+        });
+    }
+
+    /// Validates the resources into the model the edge serves. Errors name the file and path.
+    pub fn snapshot(&self) -> Result<Snapshot, Vec<InputError>> {
+        let paths = Paths {
+            distribution: |i| format!("\u{1}D{i}\u{1}"),
+            cache_policy: |i| format!("\u{1}C{i}\u{1}"),
+            origin_request_policy: |i| format!("\u{1}O{i}\u{1}"),
+            response_headers_policy: |i| format!("\u{1}R{i}\u{1}"),
+        };
+        let (snapshot, diags) = cachalot_config::validate::build_snapshot(&self.resources, &paths);
+        let errors: Vec<InputError> = diags
+            .into_vec()
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| {
+                let (file, path) = self.relocate(&d.path);
+                InputError { file, path, message: format!("{} [{}]", d.message, d.code), hint: d.hint }
+            })
+            .collect();
+        if errors.is_empty() { Ok(snapshot) } else { Err(errors) }
+    }
+
+    /// Maps a marker path from [`Inputs::snapshot`] back to a file and JSON path.
+    fn relocate(&self, path: &str) -> (String, String) {
+        let mut parts = path.splitn(3, '\u{1}');
+        let (Some(before), Some(marker), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+            return (self.files.first().cloned().unwrap_or_default(), path.to_owned());
+        };
+        let index: usize = marker.get(1..).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let source = match marker.chars().next() {
+            Some('D') => self.distribution_sources.get(index),
+            Some('C') => self.cache_policy_sources.get(index),
+            Some('O') => self.origin_request_policy_sources.get(index),
+            _ => None,
+        };
+        match source {
+            Some(s) => (s.file.clone(), format!("{before}{}{rest}", s.path)),
+            None => (self.files.first().cloned().unwrap_or_default(), format!("{before}{rest}")),
+        }
+    }
+
+    /// The index of the distribution with this id.
+    pub fn distribution_index(&self, id: &str) -> Option<usize> {
+        self.resources.distributions.iter().position(|d| d.id == id)
+    }
+
+    /// A custom cache policy by id, with where it was read.
+    pub fn cache_policy(&self, id: &str) -> Option<(&wire::CachePolicy, &Source)> {
+        let i = self.resources.cache_policies.iter().position(|p| p.id == id)?;
+        Some((&self.resources.cache_policies[i], self.cache_policy_sources.get(i)?))
+    }
+}
+
+fn items(list: &Value) -> Vec<Value> {
+    list.get("Items").and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_json(&p, out);
+        } else if p.extension().is_some_and(|e| e == "json") {
+            out.push(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIST: &str = r#"{"ETag": "E1", "DistributionConfig": {
+        "CallerReference": "ref", "Comment": "", "Enabled": true,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "example.com",
+            "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
+            "CachePolicyId": "11111111-2222-3333-4444-555555555555"}}}"#;
+
+    const POLICY: &str = r#"{"ETag": "E2", "CachePolicy": {"Id": "11111111-2222-3333-4444-555555555555",
+        "LastModifiedTime": "2024-01-01T00:00:00Z",
+        "CachePolicyConfig": {"Name": "p", "MinTTL": 1, "DefaultTTL": 60, "MaxTTL": 600,
+        "ParametersInCacheKeyAndForwardedToOrigin": {"EnableAcceptEncodingGzip": true,
+        "HeadersConfig": {"HeaderBehavior": "none"}, "CookiesConfig": {"CookieBehavior": "none"},
+        "QueryStringsConfig": {"QueryStringBehavior": "all"}}}}}"#;
+
+    #[test]
+    fn aws_cli_outputs_link_across_files() {
+        let mut inputs = Inputs::default();
+        inputs.add_text("dist.json", DIST, None).unwrap();
+        inputs.add_text("policy.json", POLICY, None).unwrap();
+        let snap = inputs.snapshot().unwrap();
+        assert_eq!(snap.distributions.len(), 1);
+        assert_eq!(snap.distributions[0].behaviors[0].cache.default_ttl, 60);
+    }
+
+    #[test]
+    fn a_missing_policy_names_the_file_and_path() {
+        let mut inputs = Inputs::default();
+        inputs.add_text("dist.json", DIST, None).unwrap();
+        let errors = inputs.snapshot().unwrap_err();
+        assert_eq!(errors[0].file, "dist.json");
+        assert!(errors[0].path.starts_with("$.DistributionConfig.DefaultCacheBehavior"), "{errors:?}");
+    }
+
+    #[test]
+    fn bad_json_and_foreign_documents_are_errors() {
+        let mut inputs = Inputs::default();
+        let e = inputs.add_text("x.json", "{\n\"a\": ", None).unwrap_err();
+        assert!(e[0].path.starts_with("line 2"));
+        let e = inputs.add_text("y.json", r#"{"Hello": 1}"#, None).unwrap_err();
+        assert_eq!(e[0].path, "$");
+    }
+}

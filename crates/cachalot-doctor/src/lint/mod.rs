@@ -1,0 +1,323 @@
+//! Static analysis of a configuration for settings that hurt the cache hit ratio.
+//!
+//! Each rule lives in its own file under [`rules`] with a stable id, the cause it belongs
+//! to, a message, a why and a fix (concrete JSON in the AWS CLI's shape where possible).
+//! Findings reuse the config crate's [`Diagnostic`] shape (severity, code = rule id, JSON
+//! path, message, hint = the fix in words) and add the file, the cause, the why and the
+//! fix JSON.
+
+pub mod report;
+pub mod rules;
+pub mod usage;
+
+use crate::cause::Cause;
+use crate::input::{Inputs, Source};
+use cachalot_config::model::{Behavior, Distribution, OriginKind, Snapshot, Target};
+use cachalot_config::{Diagnostic, Severity};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A rule's fixed description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleMeta {
+    /// Stable kebab-case id.
+    pub id: &'static str,
+    /// What it checks, one line.
+    pub title: &'static str,
+    /// Why it matters.
+    pub why: &'static str,
+    /// The cause its findings belong to by default.
+    pub cause: Option<Cause>,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Severity, rule id (`code`), JSON path, message and the fix in words (`hint`).
+    #[serde(flatten)]
+    pub diagnostic: Diagnostic,
+    /// The file the path is in.
+    pub file: String,
+    /// The cause it belongs to, when one applies.
+    pub cause: Option<Cause>,
+    /// Why it matters.
+    pub why: String,
+    /// The fix as JSON in the AWS CLI's shape, when one can be given.
+    pub fix: Option<Value>,
+    /// The distribution, when the finding is about one.
+    pub distribution: Option<String>,
+    /// The behavior's path pattern, when the finding is about one.
+    pub behavior: Option<String>,
+}
+
+impl Finding {
+    /// The rule id.
+    pub fn rule(&self) -> &str {
+        &self.diagnostic.code
+    }
+}
+
+/// What the rules look at.
+pub struct Context<'a> {
+    /// Everything read.
+    pub inputs: &'a Inputs,
+    /// The validated model.
+    pub snapshot: &'a Snapshot,
+    /// Key-parameter usage from `--logs`, when given.
+    pub usage: Option<&'a usage::KeyUsage>,
+}
+
+/// One behavior with everything a rule needs to report on it.
+pub struct BehaviorRef<'a> {
+    /// The distribution.
+    pub distribution: &'a Distribution,
+    /// Index of the distribution in the inputs.
+    pub distribution_index: usize,
+    /// The behavior.
+    pub behavior: &'a Behavior,
+    /// Index among the distribution's behaviors (default last).
+    pub index: usize,
+    /// Where the behavior's JSON is.
+    pub source: Source,
+    /// What its paths serve.
+    pub content: Content,
+}
+
+/// What a behavior serves, guessed from its path pattern and origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Content {
+    /// Images, video, audio.
+    Media,
+    /// CSS, JavaScript, fonts, downloads.
+    Static,
+    /// Anything else (pages, APIs).
+    Dynamic,
+}
+
+impl Content {
+    /// True for media and static content.
+    pub fn is_static_or_media(self) -> bool {
+        matches!(self, Content::Media | Content::Static)
+    }
+
+    /// The word used in messages.
+    pub fn word(self) -> &'static str {
+        match self {
+            Content::Media => "media",
+            Content::Static => "static",
+            Content::Dynamic => "dynamic",
+        }
+    }
+}
+
+const MEDIA_EXT: &[&str] = &[
+    "jpg", "jpeg", "png", "gif", "webp", "avif", "svg", "ico", "bmp", "tif", "tiff", "heic", "mp4", "m4v", "webm",
+    "mov", "m3u8", "mpd", "ts", "m4s", "mp3", "m4a", "aac", "ogg", "wav", "flac",
+];
+const STATIC_EXT: &[&str] = &[
+    "css", "js", "mjs", "map", "woff", "woff2", "ttf", "otf", "eot", "pdf", "zip", "gz", "wasm", "txt", "xml", "json",
+];
+const MEDIA_DIRS: &[&str] =
+    &["images", "image", "img", "imgs", "media", "video", "videos", "photos", "thumbnails", "thumbs", "audio", "hls"];
+const STATIC_DIRS: &[&str] = &[
+    "static",
+    "assets",
+    "css",
+    "js",
+    "fonts",
+    "dist",
+    "build",
+    "_next",
+    "public",
+    "downloads",
+    "files",
+    "uploads",
+    "cdn",
+    "scripts",
+    "styles",
+];
+
+/// Guesses what a path pattern serves.
+pub fn content_of(pattern: &str) -> Option<Content> {
+    let lower = pattern.to_ascii_lowercase();
+    let last = lower.rsplit('/').next().unwrap_or("");
+    if let Some((_, ext)) = last.rsplit_once('.') {
+        let ext = ext.trim_end_matches('*');
+        if MEDIA_EXT.contains(&ext) {
+            return Some(Content::Media);
+        }
+        if STATIC_EXT.contains(&ext) {
+            return Some(Content::Static);
+        }
+    }
+    for segment in lower.split('/') {
+        let segment = segment.trim_end_matches('*');
+        if MEDIA_DIRS.contains(&segment) {
+            return Some(Content::Media);
+        }
+        if STATIC_DIRS.contains(&segment) {
+            return Some(Content::Static);
+        }
+    }
+    None
+}
+
+/// What a behavior serves: its path pattern, else its origin (an S3 bucket serves files).
+pub fn behavior_content(d: &Distribution, b: &Behavior) -> Content {
+    if let Some(c) = content_of(b.path_pattern.as_str()) {
+        return c;
+    }
+    let origin = match b.target {
+        Target::Origin(i) => d.origins.get(i),
+        Target::Group(g) => d.origin_groups.get(g).and_then(|g| d.origins.get(g.primary)),
+    };
+    match origin.map(|o| &o.kind) {
+        Some(OriginKind::S3 { .. }) => Content::Static,
+        _ => Content::Dynamic,
+    }
+}
+
+impl<'a> Context<'a> {
+    /// Every behavior of every distribution, with its source.
+    pub fn behaviors(&self) -> Vec<BehaviorRef<'a>> {
+        let mut out = Vec::new();
+        for d in &self.snapshot.distributions {
+            let Some(di) = self.inputs.distribution_index(&d.id) else { continue };
+            let base = &self.inputs.distribution_sources[di];
+            for (index, b) in d.behaviors.iter().enumerate() {
+                let path = if b.is_default {
+                    format!("{}.DefaultCacheBehavior", base.path)
+                } else {
+                    format!("{}.CacheBehaviors.Items[{index}]", base.path)
+                };
+                out.push(BehaviorRef {
+                    distribution: d,
+                    distribution_index: di,
+                    behavior: b,
+                    index,
+                    source: Source { file: base.file.clone(), path },
+                    content: behavior_content(d, b),
+                });
+            }
+        }
+        out
+    }
+
+    /// The wire behavior of `b`.
+    pub fn wire_behavior(&self, b: &BehaviorRef<'_>) -> Option<&'a cachalot_config::wire::CacheBehavior> {
+        let cfg = &self.inputs.resources.distributions.get(b.distribution_index)?.config;
+        if b.behavior.is_default {
+            Some(&cfg.default_cache_behavior)
+        } else {
+            cfg.cache_behaviors.as_ref()?.items.get(b.index)
+        }
+    }
+}
+
+/// Builds a finding about a behavior.
+pub fn behavior_finding(
+    meta: &RuleMeta,
+    b: &BehaviorRef<'_>,
+    severity: Severity,
+    path_suffix: &str,
+    message: String,
+    fix_words: String,
+    fix: Option<Value>,
+) -> Finding {
+    Finding {
+        diagnostic: Diagnostic {
+            severity,
+            code: meta.id.to_owned(),
+            path: format!("{}{path_suffix}", b.source.path),
+            message,
+            hint: Some(fix_words),
+        },
+        file: b.source.file.clone(),
+        cause: meta.cause,
+        why: meta.why.to_owned(),
+        fix,
+        distribution: Some(b.distribution.id.clone()),
+        behavior: Some(b.behavior.path_pattern.as_str().to_owned()),
+    }
+}
+
+/// Runs every rule; findings are ordered by file, path and rule.
+pub fn lint(cx: &Context<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for rule in rules::ALL {
+        (rule.check)(cx, &mut out);
+    }
+    out.sort_by(|a, b| {
+        (a.file.as_str(), a.diagnostic.path.as_str(), a.rule()).cmp(&(
+            b.file.as_str(),
+            b.diagnostic.path.as_str(),
+            b.rule(),
+        ))
+    });
+    out
+}
+
+/// The fix for a behavior's cache policy: the policy's config with `edit` applied, in the
+/// shape `aws cloudfront update-cache-policy --cache-policy-config` takes; for a managed
+/// policy (which cannot be edited), switching the behavior to `managed_replacement`.
+pub fn cache_policy_fix(
+    cx: &Context<'_>,
+    b: &BehaviorRef<'_>,
+    edit: impl FnOnce(&mut Value),
+    managed_replacement: &str,
+) -> Option<Value> {
+    let id = b.behavior.cache_policy_id.as_deref()?;
+    if let Some((policy, _)) = cx.inputs.cache_policy(id) {
+        let mut cfg = serde_json::to_value(&policy.cache_policy_config).ok()?;
+        edit(&mut cfg);
+        return Some(serde_json::json!({
+            "Command": format!("aws cloudfront update-cache-policy --id {id} --if-match <ETag>"),
+            "Id": id,
+            "CachePolicyConfig": cfg,
+        }));
+    }
+    Some(serde_json::json!({
+        "Command": "aws cloudfront update-distribution (edit this behavior)",
+        "CachePolicyId": managed_replacement,
+    }))
+}
+
+/// Sets `value` at a `/`-separated pointer, creating objects on the way.
+pub fn set_at(root: &mut Value, pointer: &str, value: Value) {
+    let mut cur = root;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(map) = cur else { return };
+        if i + 1 == parts.len() {
+            map.insert((*part).to_owned(), value);
+            return;
+        }
+        cur = map.entry((*part).to_owned()).or_insert_with(|| Value::Object(serde_json::Map::new()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_guesses() {
+        assert_eq!(content_of("/images/*"), Some(Content::Media));
+        assert_eq!(content_of("*.jpg"), Some(Content::Media));
+        assert_eq!(content_of("/static/*"), Some(Content::Static));
+        assert_eq!(content_of("*.css"), Some(Content::Static));
+        assert_eq!(content_of("/api/*"), None);
+        assert_eq!(content_of("*"), None);
+    }
+
+    #[test]
+    fn set_at_creates_the_path() {
+        let mut v = serde_json::json!({"a": {"b": 1}});
+        set_at(&mut v, "/a/c/d", Value::from(2));
+        assert_eq!(v, serde_json::json!({"a": {"b": 1, "c": {"d": 2}}}));
+    }
+}

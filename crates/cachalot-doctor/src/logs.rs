@@ -1,0 +1,482 @@
+//! Streaming, multi-threaded reading of standard access logs, built on
+//! `cachalot_telemetry::parse` (its field map, line splitter and value decoding).
+//!
+//! One reader thread per run decompresses (gzip told apart by its magic bytes) and cuts
+//! the input into blocks of whole lines; worker threads split and interpret the lines
+//! into per-thread [`LineSink`]s that the caller merges. Blocks are handed out in order
+//! but processed in any order, so sinks must not depend on line order (records carry
+//! their timestamps; callers sort what needs sorting).
+//!
+//! A malformed line is counted and the first few are kept with their file and line
+//! number; the rest of the file is still read. A file that cannot be opened is an error.
+
+use cachalot_telemetry::parse::{FieldMap, LineError, LogLine, parse_line};
+use flate2::read::MultiGzDecoder;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+/// How many bad lines are kept with their location.
+pub const BAD_LINES_SHOWN: usize = 5;
+
+const BLOCK: usize = 1 << 20;
+
+/// One log input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogInput {
+    /// A file (plain or gzip).
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl LogInput {
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        match self {
+            LogInput::File(p) => p.display().to_string(),
+            LogInput::Stdin => "-".to_owned(),
+        }
+    }
+
+    /// Size on disk, when known.
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            LogInput::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            LogInput::Stdin => None,
+        }
+    }
+}
+
+/// An input that cannot be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogInputError {
+    /// The argument or file.
+    pub name: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for LogInputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+/// Expands arguments into inputs: `-` is standard input, a folder is every file below it
+/// (name order), a pattern with `*`, `?` or `[` is a glob, anything else a file that must exist.
+pub fn expand(args: &[String]) -> Result<Vec<LogInput>, LogInputError> {
+    let mut out = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            out.push(LogInput::Stdin);
+            continue;
+        }
+        let path = Path::new(arg);
+        if path.is_dir() {
+            let before = out.len();
+            collect_files(path, &mut out);
+            if out.len() == before {
+                return Err(LogInputError { name: arg.clone(), message: "the folder holds no file".into() });
+            }
+        } else if arg.contains(['*', '?', '[']) && !path.exists() {
+            let paths = glob::glob(arg)
+                .map_err(|e| LogInputError { name: arg.clone(), message: format!("invalid pattern: {e}") })?;
+            let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            if matched.is_empty() {
+                return Err(LogInputError { name: arg.clone(), message: "the pattern matches no file".into() });
+            }
+            matched.sort();
+            out.extend(matched.into_iter().map(LogInput::File));
+        } else if path.is_file() {
+            out.push(LogInput::File(path.to_path_buf()));
+        } else {
+            return Err(LogInputError { name: arg.clone(), message: "no such file or folder".into() });
+        }
+    }
+    Ok(out)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<LogInput>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            collect_files(&p, out);
+        } else if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            out.push(LogInput::File(p));
+        }
+    }
+}
+
+/// A malformed line, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// The file (`-` for standard input).
+    pub file: String,
+    /// 1-based line number.
+    pub line: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// Counts of one read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Files (or streams) read.
+    pub files: u64,
+    /// Data lines handed to the sinks.
+    pub lines: u64,
+    /// Malformed lines skipped.
+    pub bad_lines: u64,
+    /// The first [`BAD_LINES_SHOWN`] malformed lines, in input order.
+    pub first_bad: Vec<BadLine>,
+    /// Read or decompression errors that ended a file early (the lines before were read).
+    pub truncated: Vec<BadLine>,
+}
+
+/// What a worker does with each line.
+pub trait LineSink: Send {
+    /// Handles one data line; an error counts the line as malformed.
+    fn line(&mut self, line: &LogLine<'_>) -> Result<(), LineError>;
+}
+
+struct Block {
+    data: Vec<u8>,
+    file: Arc<str>,
+    /// Sequence number, to order bad lines.
+    seq: u64,
+    map: Arc<FieldMap>,
+}
+
+struct BlockResult {
+    seq: u64,
+    file: Arc<str>,
+    lines: u64,
+    /// Bad lines as (line index in the block, message).
+    bad: Vec<(u64, String)>,
+    bad_count: u64,
+}
+
+/// Reads every input with `threads` workers, each feeding the sink `make()` builds.
+/// `progress` is advanced by the bytes read from disk.
+pub fn read<S: LineSink, F: Fn() -> S + Sync>(
+    inputs: &[LogInput],
+    threads: usize,
+    make: F,
+    progress: Option<&AtomicU64>,
+) -> Result<(Vec<S>, ReadStats), LogInputError> {
+    let threads = threads.max(1);
+    let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
+    let rx = Mutex::new(rx);
+    let results: Mutex<Vec<BlockResult>> = Mutex::new(Vec::new());
+    let mut stats = ReadStats::default();
+    let mut first_lines: Vec<(Arc<str>, u64, u64)> = Vec::new(); // (file, seq, first line number)
+    let sinks = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let rx = &rx;
+                let results = &results;
+                let make = &make;
+                scope.spawn(move || {
+                    let mut sink = make();
+                    loop {
+                        let block = {
+                            let Ok(guard) = rx.lock() else { break };
+                            match guard.recv() {
+                                Ok(b) => b,
+                                Err(_) => break,
+                            }
+                        };
+                        let r = process_block(&block, &mut sink);
+                        if let Ok(mut all) = results.lock() {
+                            all.push(r);
+                        }
+                    }
+                    sink
+                })
+            })
+            .collect();
+        let outcome = feed(inputs, &tx, progress, &mut stats, &mut first_lines);
+        drop(tx);
+        let sinks: Vec<S> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
+        outcome.map(|()| sinks)
+    })?;
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|r| r.seq);
+    for r in &results {
+        stats.lines += r.lines;
+        stats.bad_lines += r.bad_count;
+        let first = first_lines.iter().find(|(_, seq, _)| *seq == r.seq).map_or(1, |(_, _, l)| *l);
+        for (index, message) in &r.bad {
+            if stats.first_bad.len() < BAD_LINES_SHOWN {
+                stats.first_bad.push(BadLine {
+                    file: r.file.to_string(),
+                    line: first + index,
+                    message: message.clone(),
+                });
+            }
+        }
+    }
+    Ok((sinks, stats))
+}
+
+/// Cuts every input into blocks of whole lines and sends them to the workers.
+fn feed(
+    inputs: &[LogInput],
+    tx: &mpsc::SyncSender<Block>,
+    progress: Option<&AtomicU64>,
+    stats: &mut ReadStats,
+    first_lines: &mut Vec<(Arc<str>, u64, u64)>,
+) -> Result<(), LogInputError> {
+    let mut seq = 0u64;
+    for input in inputs {
+        let name: Arc<str> = input.name().into();
+        let raw: Box<dyn Read> = match input {
+            LogInput::File(p) => Box::new(
+                std::fs::File::open(p)
+                    .map_err(|e| LogInputError { name: name.to_string(), message: format!("cannot open: {e}") })?,
+            ),
+            LogInput::Stdin => Box::new(io::stdin()),
+        };
+        stats.files += 1;
+        let mut reader = Counting { inner: raw, progress };
+        let mut head = [0u8; 2];
+        let got = read_full(&mut reader, &mut head).unwrap_or(0);
+        let chained = io::Cursor::new(head[..got].to_vec()).chain(reader);
+        let mut source: Box<dyn Read> =
+            if head[..got] == [0x1f, 0x8b] { Box::new(MultiGzDecoder::new(chained)) } else { Box::new(chained) };
+        let mut map = Arc::new(FieldMap::default());
+        let mut carry: Vec<u8> = Vec::new();
+        let mut line_no = 1u64;
+        loop {
+            let mut data = std::mem::take(&mut carry);
+            let start = data.len();
+            data.resize(start + BLOCK, 0);
+            let (n, err) = match read_full(&mut source, &mut data[start..]) {
+                Ok(n) => (n, None),
+                Err(e) => (0, Some(e)),
+            };
+            data.truncate(start + n);
+            let at_end = n == 0;
+            if !at_end {
+                // Keep a partial last line for the next block (unless it is huge).
+                match memchr::memrchr(b'\n', &data) {
+                    Some(i) => carry = data.split_off(i + 1),
+                    None if data.len() < crate::logs::MAX_CARRY => {
+                        carry = data;
+                        continue;
+                    }
+                    None => {}
+                }
+            }
+            if !data.is_empty() {
+                let next_map = last_fields_line(&data).map(|l| Arc::new(FieldMap::from_fields_line(&l)));
+                let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
+                first_lines.push((name.clone(), seq, line_no));
+                let block = Block { data, file: name.clone(), seq, map: map.clone() };
+                if tx.send(block).is_err() {
+                    return Ok(());
+                }
+                seq += 1;
+                line_no += lines;
+                if let Some(m) = next_map {
+                    map = m;
+                }
+            }
+            if let Some(e) = err {
+                stats.truncated.push(BadLine {
+                    file: name.to_string(),
+                    line: line_no,
+                    message: format!("read error: {e}"),
+                });
+                break;
+            }
+            if at_end {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A line longer than this without a line end is cut into a block of its own.
+const MAX_CARRY: usize = 8 << 20;
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if got > 0 {
+                    return Ok(got);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(got)
+}
+
+struct Counting<'a> {
+    inner: Box<dyn Read>,
+    progress: Option<&'a AtomicU64>,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = self.progress {
+            p.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+/// The last `#Fields:` line of a block, if any.
+fn last_fields_line(data: &[u8]) -> Option<String> {
+    let finder = memchr::memmem::Finder::new(b"#Fields:");
+    let mut last = None;
+    for i in finder.find_iter(data) {
+        if i == 0 || data[i - 1] == b'\n' {
+            last = Some(i);
+        }
+    }
+    let i = last?;
+    let end = memchr::memchr(b'\n', &data[i..]).map_or(data.len(), |j| i + j);
+    Some(String::from_utf8_lossy(&data[i..end]).trim_end().to_owned())
+}
+
+fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
+    let mut map = block.map.clone();
+    let mut result = BlockResult { seq: block.seq, file: block.file.clone(), lines: 0, bad: Vec::new(), bad_count: 0 };
+    let data = &block.data;
+    let mut pos = 0usize;
+    let mut index = 0u64;
+    let mut scratch;
+    while pos < data.len() {
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+        let mut line = &data[pos..end];
+        pos = end + 1;
+        let this = index;
+        index += 1;
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if line.is_empty() || line.iter().all(|b| matches!(b, b'\t' | b' ')) {
+            continue;
+        }
+        if line[0] == b'#' {
+            if line.starts_with(b"#Fields:") {
+                map = Arc::new(FieldMap::from_fields_line(&String::from_utf8_lossy(line)));
+            }
+            continue;
+        }
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t,
+            Err(_) => {
+                scratch = String::from_utf8_lossy(line).into_owned();
+                &scratch
+            }
+        };
+        let outcome = parse_line(text, &map).and_then(|l| sink.line(&l));
+        match outcome {
+            Ok(()) => result.lines += 1,
+            Err(e) => {
+                result.bad_count += 1;
+                if result.bad.len() < BAD_LINES_SHOWN {
+                    result.bad.push((this, e.to_string()));
+                }
+            }
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cachalot_telemetry::Field;
+
+    struct Count(u64, Vec<String>);
+    impl LineSink for Count {
+        fn line(&mut self, line: &LogLine<'_>) -> Result<(), LineError> {
+            line.timestamp()?;
+            self.0 += 1;
+            self.1.push(line.raw(Field::UriStem).to_owned());
+            Ok(())
+        }
+    }
+
+    fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+
+    fn line(uri: &str) -> String {
+        let mut cols = vec!["-"; 33];
+        cols[0] = "2024-03-01";
+        cols[1] = "10:00:00";
+        cols[7] = uri;
+        cols[8] = "200";
+        cols.join("\t") + "\n"
+    }
+
+    #[test]
+    fn bad_lines_are_counted_and_located_and_the_rest_is_read() {
+        let dir = std::env::temp_dir().join(format!("doctor-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = String::from("#Version: 1.0\n");
+        text.push_str(&line("/a"));
+        text.push_str("garbage line\n");
+        text.push_str(&line("/b"));
+        text.push_str(&line("/c").replace("2024-03-01", "yesterday"));
+        text.push_str(line("/d").trim_end());
+        let p = write(&dir, "x.log", text.as_bytes());
+        let (sinks, stats) = read(&[LogInput::File(p.clone())], 2, || Count(0, Vec::new()), None).unwrap();
+        let total: u64 = sinks.iter().map(|s| s.0).sum();
+        assert_eq!(total, 3);
+        assert_eq!(stats.bad_lines, 2);
+        assert_eq!(stats.first_bad[0].line, 3);
+        assert_eq!(stats.first_bad[1].line, 5);
+        assert!(stats.first_bad[0].to_string().starts_with(&format!("{}:3:", p.display())));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn gzip_truncated_is_reported_and_earlier_lines_read() {
+        use std::io::Write as _;
+        let dir = std::env::temp_dir().join(format!("doctor-logs-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..2000 {
+            enc.write_all(line(&format!("/p{i}")).as_bytes()).unwrap();
+        }
+        let gz = enc.finish().unwrap();
+        let p = write(&dir, "t.gz", &gz[..gz.len() - 10]);
+        let (sinks, stats) = read(&[LogInput::File(p)], 1, || Count(0, Vec::new()), None).unwrap();
+        assert!(sinks[0].0 > 0);
+        assert_eq!(stats.truncated.len(), 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn missing_inputs_are_errors() {
+        assert!(expand(&["/nonexistent/file.log".into()]).is_err());
+        assert!(expand(&["/nonexistent/*.gz".into()]).is_err());
+        assert_eq!(expand(&["-".into()]).unwrap(), vec![LogInput::Stdin]);
+    }
+}
