@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub(crate) mod analyze;
+pub(crate) mod analyze_io;
 pub(crate) mod function;
 pub(crate) mod lint;
 pub(crate) mod probe;
