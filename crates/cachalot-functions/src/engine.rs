@@ -109,21 +109,35 @@ pub(crate) fn invoke(program: &Program, event_type: &str, event_json: &str, raw_
             };
         }
     };
-    {
-        let mut state = instance.state.borrow_mut();
-        state.logs.clear();
-        state.origin = OriginOverride::default();
-    }
-    instance.interrupted.set(false);
     // `Date` inside a function reads the invocation's start time, so the runtime reads the clock.
     #[allow(clippy::disallowed_methods)]
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64);
 
-    let start = ThreadTime::now();
-    instance.started.set(Some(start));
-    let result = instance.context.with(|ctx| run_once(&ctx, &instance, event_type, event_json, raw_query, now_ms));
-    let elapsed = start.elapsed();
-    instance.started.set(None);
+    let mut attempt = 0;
+    let (result, elapsed) = loop {
+        {
+            let mut state = instance.state.borrow_mut();
+            state.logs.clear();
+            state.origin = OriginOverride::default();
+        }
+        instance.interrupted.set(false);
+        let start = ThreadTime::now();
+        instance.started.set(Some(start));
+        let result = instance.context.with(|ctx| run_once(&ctx, &instance, event_type, event_json, raw_query, now_ms));
+        let elapsed = start.elapsed();
+        instance.started.set(None);
+        // Cyclic garbage left by earlier requests counts against the memory limit until QuickJS
+        // collects it; when a request runs out of memory, collect and run it once more.
+        let retry = attempt == 0
+            && matches!(result, Err(RawFailure::OutOfMemory))
+            && !instance.interrupted.get()
+            && !instance.runtime.is_job_pending();
+        if !retry {
+            break (result, elapsed);
+        }
+        instance.runtime.run_gc();
+        attempt += 1;
+    };
 
     let result = if instance.interrupted.get() { Err(RawFailure::Throttled) } else { result };
     let reusable = result.is_ok() || matches!(result, Err(RawFailure::Thrown(_)));

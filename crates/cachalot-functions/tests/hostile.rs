@@ -245,3 +245,23 @@ fn date_is_fixed_for_the_whole_invocation_and_timers_are_absent() {
         assert_eq!(request.headers.get("x-fs"), Some("Cannot find module 'fs'"));
     }
 }
+
+#[test]
+fn garbage_from_earlier_requests_does_not_eat_the_next_requests_memory() {
+    // Each call leaves ~800 KB of cyclic garbage (40% of the memory limit); the engine must collect it.
+    let code = r#"
+        function handler(event) {
+            var big = { data: new Array(90000).fill(7) };
+            big.self = big;
+            var r = event.request;
+            r.headers['x-size'] = { value: String(big.data.length) };
+            return r;
+        }"#;
+    for runtime in BOTH {
+        let f = Function::compile("cyclic", runtime, code, Vec::new(), Limits::default()).unwrap();
+        for i in 0..60 {
+            let inv = f.viewer_request(&request("GET", "/", &[])).unwrap_or_else(|e| panic!("call {i}: {e}"));
+            assert!(matches!(inv.outcome, ViewerRequestOutcome::Continue { .. }));
+        }
+    }
+}
