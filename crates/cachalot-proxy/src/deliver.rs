@@ -4,9 +4,11 @@
 
 use crate::body::EdgeBody;
 use crate::edge::Pop;
+use crate::summary::Layer;
 use bytes::Bytes;
 use cachalot_cache::CachedObject;
 use cachalot_policy::ResultType;
+use cachalot_policy::range::{RangeDecision, decide};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
 
 pub(crate) static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -107,6 +109,86 @@ pub(crate) fn object_response(obj: &CachedObject, head: bool) -> Response<EdgeBo
     resp
 }
 
+/// The response for `obj` to a viewer request: `304` when the viewer's validators
+/// match, `206`/`416` for satisfiable/unsatisfiable ranges, else the whole object.
+/// Returns the response and the served byte range, if any.
+pub(crate) fn object_for_viewer(
+    obj: &CachedObject,
+    request: &HeaderMap,
+    head: bool,
+    conditionals: bool,
+) -> (Response<EdgeBody>, Option<(u64, u64)>) {
+    if conditionals && viewer_not_modified(request, obj) {
+        return (not_modified_response(obj), None);
+    }
+    let range = request.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let Some(range) = range.filter(|_| obj.status == 200 && if_range_matches(request, obj)) else {
+        return (object_response(obj, head), None);
+    };
+    let len = obj.body.len() as u64;
+    match decide(range, len) {
+        RangeDecision::Full => (object_response(obj, head), None),
+        RangeDecision::Unsatisfiable => {
+            let mut resp = Response::new(EdgeBody::empty());
+            *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            for name in [header::CONTENT_TYPE, header::ETAG, header::LAST_MODIFIED, header::DATE] {
+                if let Some(v) = obj.headers.get(&name) {
+                    resp.headers_mut().insert(name, v.clone());
+                }
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            (resp, None)
+        }
+        RangeDecision::Partial(ranges) if ranges.len() == 1 => {
+            let (start, end) = ranges[0];
+            let part = obj.body.slice(start as usize..=end as usize);
+            let mut resp = Response::new(if head { EdgeBody::empty() } else { EdgeBody::full(part) });
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            *resp.headers_mut() = obj.headers.clone();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            (resp, Some((start, end)))
+        }
+        RangeDecision::Partial(ranges) => {
+            let boundary = format!("CloudFrontBoundary{:016x}", fastrand::u64(..));
+            let content_type =
+                obj.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("binary/octet-stream");
+            let mut body = Vec::new();
+            for (start, end) in &ranges {
+                body.extend_from_slice(
+                    format!("\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {start}-{end}/{len}\r\n\r\n").as_bytes(),
+                );
+                body.extend_from_slice(&obj.body[*start as usize..=*end as usize]);
+            }
+            body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+            let total = body.len() as u64;
+            let mut resp = Response::new(if head { EdgeBody::empty() } else { EdgeBody::full(Bytes::from(body)) });
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            *resp.headers_mut() = obj.headers.clone();
+            if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")) {
+                resp.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+            let first = ranges.first().map(|r| r.0).unwrap_or(0);
+            let last = ranges.last().map(|r| r.1).unwrap_or(0);
+            (resp, Some((first, last)))
+        }
+    }
+}
+
+/// `If-Range`: the range applies only when the validator still matches (strong comparison).
+fn if_range_matches(request: &HeaderMap, obj: &CachedObject) -> bool {
+    let Some(v) = request.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) else { return true };
+    if v.starts_with('"') {
+        return obj.etag().and_then(|e| e.to_str().ok()) == Some(v);
+    }
+    obj.last_modified().and_then(|lm| lm.to_str().ok()) == Some(v)
+}
+
 /// A CloudFront-generated HTML error page.
 pub(crate) fn error_page(status: u16, sentence: &str, request_id: &str) -> Response<EdgeBody> {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -142,6 +224,47 @@ pub(crate) fn redirect(status: u16, location: &str) -> Response<EdgeBody> {
         h.insert(header::LOCATION, v);
     }
     resp
+}
+
+/// What `Server-Timing` reports (§6.2).
+pub(crate) struct Timing<'a> {
+    pub(crate) result: ResultType,
+    pub(crate) hit_layer: Layer,
+    pub(crate) upstream_layer: Layer,
+    pub(crate) origin_latency_ms: Option<u64>,
+    pub(crate) pop: &'a str,
+    pub(crate) request_id: &'a str,
+    pub(crate) downstream_ms: u64,
+    pub(crate) origin_timing: Option<&'a str>,
+}
+
+/// The `Server-Timing` value: CloudFront's metrics, with the origin's merged on misses.
+pub(crate) fn server_timing(t: &Timing<'_>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    match t.result {
+        ResultType::Hit => parts.push(format!("cdn-hit-layer;desc=\"{}\"", t.hit_layer.server_timing())),
+        _ => {
+            parts.push(format!("cdn-upstream-layer;desc=\"{}\"", t.upstream_layer.server_timing()));
+            if let Some(fbl) = t.origin_latency_ms {
+                parts.push(format!("cdn-upstream-fbl;dur={fbl}"));
+            }
+        }
+    }
+    parts.push(
+        match t.result {
+            ResultType::Hit => "cdn-cache-hit",
+            ResultType::RefreshHit => "cdn-cache-refresh",
+            _ => "cdn-cache-miss",
+        }
+        .to_owned(),
+    );
+    parts.push(format!("cdn-pop;desc=\"{}\"", t.pop));
+    parts.push(format!("cdn-rid;desc=\"{}\"", t.request_id));
+    parts.push(format!("cdn-downstream-fbl;dur={}", t.downstream_ms));
+    if let Some(origin) = t.origin_timing.filter(|o| !o.is_empty()) {
+        parts.push(origin.to_owned());
+    }
+    parts.join(",")
 }
 
 /// Approximate bytes of a response head on the wire (status line and headers).

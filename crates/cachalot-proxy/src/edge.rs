@@ -205,12 +205,9 @@ impl EdgeInner {
             out.push((r.clone(), Layer::Regional));
         }
         if let Some(region) = &origin.shield_region {
-            if regional.is_some() && *region == p.region {
-                // The POP's own regional cache is the shield for this origin.
-                if let Some(last) = out.last_mut() {
-                    last.1 = Layer::Shield;
-                }
-            } else {
+            // When the POP's own regional cache is in the shield region it is the shield;
+            // a hit there is logged as a plain hit (§6.5), so no extra tier.
+            if regional.is_none() || *region != p.region {
                 let tier = self
                     .shields
                     .lock()

@@ -13,7 +13,9 @@ use crate::summary::Layer;
 use bytes::{Bytes, BytesMut};
 use cachalot_cache::{CachedObject, FlightResult, Join, Lookup, Tier};
 use cachalot_config::model::{Behavior, Distribution, Origin, Target};
-use cachalot_policy::forward::{EdgeIdentity, origin_request};
+use cachalot_policy::compress::{self, Coding};
+use cachalot_policy::forward::{EdgeIdentity, forwards_header, origin_request};
+use cachalot_policy::range::filter_vary;
 use cachalot_policy::ttl::{self, Storage};
 use cachalot_policy::{CacheKey, NormalizedEncoding, ViewerRequest};
 use http::{HeaderMap, Method, StatusCode, header};
@@ -323,6 +325,29 @@ impl FetchCtx {
             },
         };
         let ttl = storage.ttl.unwrap_or(0);
+        let (mut headers, mut body, mut edge_encoding) = (headers, body, None);
+        if let Some(coding) = compress::choose(&self.behavior, self.inputs.encoding, status, &headers, body.len())
+            && let Some(compressed) = compress(coding, body.clone()).await
+        {
+            body = compressed;
+            edge_encoding = Some(coding.token());
+            headers.insert(header::CONTENT_ENCODING, http::HeaderValue::from_static(coding.token()));
+            let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).map(compress::compressed_etag);
+            match etag.flatten().and_then(|e| http::HeaderValue::from_str(&e).ok()) {
+                Some(weak) => {
+                    headers.insert(header::ETAG, weak);
+                }
+                None => {
+                    headers.remove(header::ETAG);
+                }
+            }
+            let varies = headers.get_all(header::VARY).iter().any(|v| {
+                v.to_str().is_ok_and(|v| v.split(',').any(|n| n.trim().eq_ignore_ascii_case("accept-encoding")))
+            });
+            if !varies {
+                headers.append(header::VARY, http::HeaderValue::from_static("Accept-Encoding"));
+            }
+        }
         let tags = match &self.distribution.cache_tag_header {
             Some(h) => resp
                 .headers
@@ -346,7 +371,7 @@ impl FetchCtx {
             stale_if_error_secs: storage.stale_if_error,
             invalidation_target: self.key.invalidation_target().into(),
             tags,
-            edge_encoding: None,
+            edge_encoding,
         };
         Ok(Answer {
             fetched: Fetched::Object(Arc::new(obj)),
@@ -392,7 +417,7 @@ const HOP_BY_HOP: &[&str] =
 
 /// The origin's headers as kept with the object: hop-by-hop removed, `Set-Cookie`
 /// removed unless cookies are forwarded (§2.4).
-fn response_headers(origin: &HeaderMap, behavior: &Behavior, strip_set_cookie: bool) -> HeaderMap {
+pub(crate) fn response_headers(origin: &HeaderMap, behavior: &Behavior, strip_set_cookie: bool) -> HeaderMap {
     let cookies_forwarded = !behavior.cache.cookies.is_none() || !behavior.origin_request.cookies.is_none();
     let mut out = HeaderMap::with_capacity(origin.len());
     for (name, value) in origin {
@@ -403,9 +428,48 @@ fn response_headers(origin: &HeaderMap, behavior: &Behavior, strip_set_cookie: b
         if n == "set-cookie" && (!cookies_forwarded || strip_set_cookie) {
             continue;
         }
+        if n == "vary" {
+            // Only what the edge keys or forwards may vary a response (§6.1).
+            let forwards = |h: &str| {
+                forwards_header(&behavior.cache, &behavior.origin_request, h)
+                    || (h == "user-agent"
+                        && forwards_header(&behavior.cache, &behavior.origin_request, "cloudfront-is-mobile-viewer"))
+            };
+            if let Some(kept) = value.to_str().ok().and_then(|v| filter_vary(v, forwards))
+                && let Ok(v) = http::HeaderValue::from_str(&kept)
+            {
+                out.append(name.clone(), v);
+            }
+            continue;
+        }
         out.append(name.clone(), value.clone());
     }
     out
+}
+
+/// Compresses `body` for the viewer, off the async workers when it is large.
+async fn compress(coding: Coding, body: Bytes) -> Option<Bytes> {
+    fn run(coding: Coding, body: &[u8]) -> Option<Bytes> {
+        use std::io::Write as _;
+        let mut out = Vec::with_capacity(body.len() / 3 + 64);
+        match coding {
+            Coding::Gzip => {
+                let mut enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::new(6));
+                enc.write_all(body).ok()?;
+                enc.finish().ok()?;
+            }
+            Coding::Brotli => {
+                let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin: 22, ..Default::default() };
+                brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
+            }
+        }
+        Some(Bytes::from(out))
+    }
+    if body.len() < 64 * 1024 {
+        run(coding, &body)
+    } else {
+        tokio::task::spawn_blocking(move || run(coding, &body)).await.ok().flatten()
+    }
 }
 
 enum Buffered {

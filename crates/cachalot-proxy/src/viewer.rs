@@ -235,6 +235,7 @@ pub(crate) async fn handle(
         cachalot_cache::Lookup::Fresh(obj) => Some(obj),
         _ => None,
     };
+    let mut upstream_layer = Layer::Edge;
     let (answer, result) = match fresh {
         Some(obj) => (
             Ok(crate::fetch::Answer {
@@ -260,12 +261,14 @@ pub(crate) async fn handle(
                 inputs: Arc::new(inputs()),
                 collapse: cachalot_policy::ttl::collapsing_allowed(&behavior.cache, &behavior.origin_request),
             };
+            upstream_layer = ctx.tiers.last().map_or(Layer::Edge, |t| t.1);
             let a = ctx.fetch_tier(0, None).await;
+            // A copy found in a regional or shield cache is a hit for the viewer; only the origin makes a miss.
             let result = match &a {
-                Ok(a) => match a.how {
-                    How::Hit | How::Collapsed | How::StaleOnError => ResultType::Hit,
-                    How::Refreshed => ResultType::RefreshHit,
-                    How::Fetched => ResultType::Miss,
+                Ok(a) => match (a.how, a.layer) {
+                    (How::Refreshed, _) => ResultType::RefreshHit,
+                    (How::Fetched, Layer::Origin) => ResultType::Miss,
+                    _ => ResultType::Hit,
                 },
                 Err(_) => ResultType::Error,
             };
@@ -292,16 +295,18 @@ pub(crate) async fn handle(
     trace.summary.layer = Some(answer.layer);
     trace.summary.origin_latency_ms = answer.origin_latency_ms;
     let head = parts.method == Method::HEAD;
+    let conditionals = cachalot_policy::ttl::viewer_conditionals_supported(&behavior.cache, &behavior.origin_request);
+    let origin_timing = match &answer.fetched {
+        Fetched::Object(obj) if result != ResultType::Hit => {
+            header_text(&obj.headers, header::HeaderName::from_static("server-timing"))
+        }
+        _ => None,
+    };
     let (mut resp, age) = match answer.fetched {
         Fetched::Object(obj) => {
             let age = obj.age_secs(edge.clock.now_ms());
-            let resp = if crate::deliver::viewer_not_modified(&parts.headers, &obj)
-                && cachalot_policy::ttl::viewer_conditionals_supported(&behavior.cache, &behavior.origin_request)
-            {
-                deliver::not_modified_response(&obj)
-            } else {
-                deliver::object_response(&obj, head)
-            };
+            let (resp, range) = deliver::object_for_viewer(&obj, &parts.headers, head, conditionals);
+            trace.summary.range = range;
             (resp, Some(age))
         }
         Fetched::Relay { status, headers, prefix, rest, read_timeout } => {
@@ -315,9 +320,34 @@ pub(crate) async fn handle(
     let status = resp.status().as_u16();
     let result = if status >= 400 { ResultType::Error } else { result };
     let detailed = match (result, answer.layer) {
-        (ResultType::Miss, Layer::Shield) => DetailedResultType::OriginShieldHit,
+        (ResultType::Hit, Layer::Shield) => DetailedResultType::OriginShieldHit,
         (r, _) => r.detailed(),
     };
+    if let Some(policy) = &behavior.response_headers {
+        cachalot_policy::response_headers::apply(policy, &parts.method, &parts.headers, resp.headers_mut());
+    }
+    let wants_timing =
+        parts.headers.get_all(header::PRAGMA).iter().any(|v| v.to_str().is_ok_and(|v| v.contains("server-timing")))
+            || behavior
+                .response_headers
+                .as_ref()
+                .and_then(|p| p.server_timing_sampling)
+                .is_some_and(|rate| fastrand::f64() * 100.0 < rate);
+    if wants_timing {
+        let timing = crate::deliver::server_timing(&crate::deliver::Timing {
+            result,
+            hit_layer: answer.layer,
+            upstream_layer,
+            origin_latency_ms: answer.origin_latency_ms,
+            pop: &pop.id,
+            request_id: &request_id,
+            downstream_ms: trace.started.elapsed().as_millis() as u64,
+            origin_timing: origin_timing.as_deref(),
+        });
+        if let Ok(v) = http::HeaderValue::from_str(&timing) {
+            resp.headers_mut().insert(header::HeaderName::from_static("server-timing"), v);
+        }
+    }
     cloudfront_headers(
         resp.headers_mut(),
         result,

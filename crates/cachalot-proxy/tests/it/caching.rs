@@ -103,7 +103,8 @@ async fn second_pop_misses_on_its_own() {
     assert_eq!(origin.hits("/img.png"), 2, "different regions share no tier");
 }
 
-/// POPs of one region share a regional edge cache: the second POP misses but the origin is not asked again.
+/// POPs of one region share a regional edge cache: the second POP is served from it —
+/// a hit at layer REC, with the age of the regional copy — and the origin is not asked again (§6.2, §6.5).
 #[tokio::test]
 async fn pops_of_one_region_share_the_regional_cache() {
     let origin = TestOrigin::start().await;
@@ -113,9 +114,63 @@ async fn pops_of_one_region_share_the_regional_cache() {
         "",
     );
     let h = start(&config, &[("IAD89-C1", "us-east-1"), ("IAD89-C2", "us-east-1")]).await;
-    assert_eq!(get(h.pop(0), "/r", &[]).await.header("x-cache"), "Miss from cloudfront");
-    assert_eq!(get(h.pop(1), "/r", &[]).await.header("x-cache"), "Miss from cloudfront");
+    let first = get(h.pop(0), "/r", &[("pragma", "server-timing")]).await;
+    assert_eq!(first.header("x-cache"), "Miss from cloudfront");
+    assert!(
+        first.header("server-timing").starts_with("cdn-upstream-layer;desc=\"REC\""),
+        "{}",
+        first.header("server-timing")
+    );
+    h.advance(5);
+    let second = get(h.pop(1), "/r", &[("pragma", "server-timing")]).await;
+    assert_eq!((second.header("x-cache"), second.header("age")), ("Hit from cloudfront", "5"));
+    assert!(
+        second.header("server-timing").contains("cdn-hit-layer;desc=\"REC\""),
+        "{}",
+        second.header("server-timing")
+    );
+    assert!(second.header("server-timing").contains("cdn-pop;desc=\"IAD89-C2\""));
+    assert_eq!(get(h.pop(1), "/r", &[]).await.header("x-cache"), "Hit from cloudfront");
     assert_eq!(origin.hits("/r"), 1);
+}
+
+/// Origin Shield: 200 concurrent requests from 3 POPs in 3 regions for one cold object
+/// cost the origin exactly one fetch; shield hits are logged `OriginShieldHit` (§6.5, §6.6).
+#[tokio::test]
+async fn shield_collapses_every_pop_onto_one_origin_fetch() {
+    let origin = TestOrigin::start_with(|_| {
+        Reply::ok("shielded").header("cache-control", "max-age=300").delay(Duration::from_millis(300))
+    })
+    .await;
+    let config = cachalot_test::single_origin_config(
+        &origin.authority(),
+        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
+        "",
+    )
+    .replace(
+        r#""Id": "origin","#,
+        r#""Id": "origin", "OriginShield": {"Enabled": true, "OriginShieldRegion": "us-east-2"},"#,
+    );
+    let h =
+        start(&config, &[("LHR50-C1", "eu-west-2"), ("NRT57-C1", "ap-northeast-1"), ("GRU1-C1", "sa-east-1")]).await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let pop = h.pop(i % 3);
+        tasks.push(tokio::spawn(async move { get(pop, "/cold.bin", &[]).await }));
+    }
+    let mut misses = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"shielded"[..]));
+        misses += usize::from(r.header("x-cache") == "Miss from cloudfront");
+    }
+    assert_eq!(origin.hits("/cold.bin"), 1, "one origin fetch for 200 requests from 3 POPs");
+    assert_eq!(misses, 1);
+    let logged = h.summaries(200).await;
+    assert!(
+        logged.iter().any(|s| s.detailed.as_str() == "OriginShieldHit"),
+        "requests of the POPs that did not lead are served by the shield"
+    );
 }
 
 /// MaxTTL 0 (Managed-CachingDisabled) stores nothing (§3.2).

@@ -4,6 +4,7 @@
 
 mod cache_key;
 mod caching;
+mod delivery;
 mod harness;
 mod origins;
 mod viewer;
