@@ -94,7 +94,9 @@ pub(crate) fn preload(program: &Program) -> Result<(), String> {
 
 /// Runs one invocation on this thread.
 pub(crate) fn invoke(program: &Program, event_type: &str, event_json: &str, raw_query: Option<&str>) -> RawInvocation {
-    let instance = match INSTANCES.with(|cell| cell.borrow_mut().remove(&program.id)) {
+    // `try_with`: the cache may already be gone when a thread is being torn down.
+    let cached = INSTANCES.try_with(|cell| cell.borrow_mut().remove(&program.id)).ok().flatten();
+    let instance = match cached {
         Some(instance) => Ok(instance),
         None => build(program),
     };
@@ -162,7 +164,7 @@ fn utilization(elapsed: Duration, budget: Duration) -> u8 {
 }
 
 fn put_back(id: u64, instance: Instance) {
-    INSTANCES.with(|cell| {
+    let _ = INSTANCES.try_with(|cell| {
         let mut map = cell.borrow_mut();
         if map.len() >= MAX_INSTANCES_PER_THREAD {
             map.retain(|_, i| i.alive.strong_count() > 0);
@@ -264,12 +266,34 @@ type Intrinsics = (
     intrinsic::Promise,
 );
 
+/// CPU time allowed for compiling a function's code (top-level code that escapes the factory
+/// wrapper would run here, so it is bounded like an invocation).
+const COMPILE_TIME_LIMIT: Duration = Duration::from_millis(100);
+
+/// Memory allowed for the compiled code itself, on top of the invocation allowance, while compiling.
+const COMPILE_MEMORY_ALLOWANCE: usize = 1024 * 1024;
+
 fn build(program: &Program) -> Result<Instance, String> {
     let runtime = Runtime::new().map_err(|e| e.to_string())?;
     runtime.set_max_stack_size(program.limits.max_stack_bytes);
+    let started: Rc<Cell<Option<ThreadTime>>> = Rc::new(Cell::new(None));
+    let limit = Rc::new(Cell::new(COMPILE_TIME_LIMIT));
+    let interrupted = Rc::new(Cell::new(false));
+    {
+        let started = started.clone();
+        let limit = limit.clone();
+        let interrupted = interrupted.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || match started.get() {
+            Some(start) if start.elapsed() > limit.get() => {
+                interrupted.set(true);
+                true
+            }
+            _ => false,
+        })));
+    }
     let context = Context::custom::<Intrinsics>(&runtime).map_err(|e| e.to_string())?;
     let state = Rc::new(RefCell::new(InvocationState::default()));
-    let (run, finish, factory) = context.with(|ctx| -> Result<_, String> {
+    let (run, finish) = context.with(|ctx| -> Result<_, String> {
         let native = natives(&ctx, program, &state).map_err(|e| e.to_string())?;
         let mut options = EvalOptions::default();
         options.strict = true;
@@ -283,30 +307,36 @@ fn build(program: &Program) -> Result<Instance, String> {
             prelude.call((native, version, program.limits.max_log_bytes)).map_err(|e| load_error(&ctx, e))?;
         let run: JsFunction<'_> = host.get("run").map_err(|e| e.to_string())?;
         let finish: JsFunction<'_> = host.get("finish").map_err(|e| e.to_string())?;
+        Ok((Persistent::save(&ctx, run), Persistent::save(&ctx, finish)))
+    })?;
+    // From here on user code is involved: bound its memory and time.
+    let usage = runtime.memory_usage().malloc_size.max(0) as usize;
+    runtime.set_memory_limit(usage + program.limits.memory_bytes + COMPILE_MEMORY_ALLOWANCE);
+    let factory = context.with(|ctx| -> Result<_, String> {
         let mut options = EvalOptions::default();
         options.strict = true;
         options.filename = Some(CODE_FILE_NAME.into());
-        let factory: JsFunction<'_> =
-            ctx.eval_with_options(program.factory_source.as_str(), options).map_err(|e| load_error(&ctx, e))?;
-        Ok((Persistent::save(&ctx, run), Persistent::save(&ctx, finish), Persistent::save(&ctx, factory)))
-    })?;
+        started.set(Some(ThreadTime::now()));
+        let factory = ctx.eval_with_options::<JsFunction<'_>, _>(program.factory_source.as_str(), options);
+        started.set(None);
+        if interrupted.get() {
+            return Err("loading the code took too long".into());
+        }
+        let factory = factory.map_err(|e| load_error(&ctx, e))?;
+        Ok(Persistent::save(&ctx, factory))
+    });
+    let factory = match factory {
+        Ok(f) => f,
+        Err(e) => {
+            // JavaScript values go before the runtime that owns them.
+            drop((run, finish));
+            return Err(e);
+        }
+    };
     context.with(|ctx| ctx.run_gc());
     let baseline = runtime.memory_usage().malloc_size.max(0) as usize;
     runtime.set_memory_limit(baseline + program.limits.memory_bytes);
-    let started: Rc<Cell<Option<ThreadTime>>> = Rc::new(Cell::new(None));
-    let interrupted = Rc::new(Cell::new(false));
-    {
-        let started = started.clone();
-        let interrupted = interrupted.clone();
-        let budget = program.limits.time_budget;
-        runtime.set_interrupt_handler(Some(Box::new(move || match started.get() {
-            Some(start) if start.elapsed() > budget => {
-                interrupted.set(true);
-                true
-            }
-            _ => false,
-        })));
-    }
+    limit.set(program.limits.time_budget);
     Ok(Instance {
         run,
         finish,

@@ -2,8 +2,8 @@
 
 mod common;
 
-use cachalot_functions::{Body, Function, Limits, Runtime, ViewerRequestOutcome};
-use common::{BOTH, request, store};
+use cachalot_functions::{Body, Function, Runtime, ViewerRequestOutcome};
+use common::{BOTH, limits, request, store};
 use serde_json::{Value, json};
 
 /// Runs `body` (statements ending in `return <value>;`) and returns the value as JSON.
@@ -18,7 +18,7 @@ fn eval(
          async function handler(event) {{ var v = await compute(event); return {{ statusCode: 200, body: JSON.stringify(v) }}; }}"
     );
     let code = if runtime == Runtime::Js1 { code.replace("async ", "").replace("await ", "") } else { code };
-    let f = Function::compile("helpers", runtime, &code, stores, Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let f = Function::compile("helpers", runtime, &code, stores, limits()).unwrap_or_else(|e| panic!("{e}"));
     match f.viewer_request(&request("GET", "/p?a=1&b=x%20y&a=2", &[])).unwrap_or_else(|e| panic!("{e}")).outcome {
         ViewerRequestOutcome::Respond(r) => match r.body {
             Some(Body::Text(t)) => serde_json::from_str(&t).unwrap(),

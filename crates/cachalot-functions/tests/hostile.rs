@@ -2,10 +2,8 @@
 
 mod common;
 
-use cachalot_functions::{
-    CompileError, Function, FunctionError, FunctionErrorKind, Limits, Runtime, ViewerRequestOutcome,
-};
-use common::{BOTH, compile, request, source};
+use cachalot_functions::{CompileError, Function, FunctionError, FunctionErrorKind, Runtime, ViewerRequestOutcome};
+use common::{BOTH, compile, limits, request, source};
 use std::sync::Arc;
 
 /// Runs `name`'s handler once and returns its failure.
@@ -25,7 +23,7 @@ fn still_works(runtime: Runtime) {
 }
 
 fn compile_error(name: &str, runtime: Runtime) -> CompileError {
-    match Function::compile(name, runtime, &source(name), Vec::new(), Limits::default()) {
+    match Function::compile(name, runtime, &source(name), Vec::new(), limits()) {
         Ok(_) => panic!("{name} ({runtime}) compiled"),
         Err(e) => e,
     }
@@ -148,7 +146,7 @@ fn a_function_recovers_after_being_throttled_or_running_out_of_memory() {
             return r;
         }"#;
     for runtime in BOTH {
-        let f = Function::compile("flaky", runtime, code, Vec::new(), Limits::default()).unwrap();
+        let f = Function::compile("flaky", runtime, code, Vec::new(), limits()).unwrap();
         let run = |uri: &str| f.viewer_request(&request("GET", uri, &[]));
         assert_eq!(run("/loop").unwrap_err().kind, FunctionErrorKind::Throttled);
         assert!(run("/ok").is_ok());
@@ -175,7 +173,7 @@ fn invalid_results_fail_validation() {
         ("function handler(e) { var o = {}; o.self = o; return o; }", "circular"),
     ];
     for (code, expected) in cases {
-        let f = Function::compile("invalid", Runtime::Js2, code, Vec::new(), Limits::default()).unwrap();
+        let f = Function::compile("invalid", Runtime::Js2, code, Vec::new(), limits()).unwrap();
         let e = f.viewer_request(&request("GET", "/", &[("host", "example.com")])).unwrap_err();
         let accepted = if expected == "circular" {
             e.kind == FunctionErrorKind::Execution || e.kind == FunctionErrorKind::Validation
@@ -190,11 +188,11 @@ fn invalid_results_fail_validation() {
 fn compile_refuses_oversized_code_and_missing_handlers() {
     let big = format!("function handler(e) {{ return e.request; }} // {}", "x".repeat(10 * 1024));
     assert!(matches!(
-        Function::compile("big", Runtime::Js2, &big, Vec::new(), Limits::default()),
+        Function::compile("big", Runtime::Js2, &big, Vec::new(), limits()),
         Err(CompileError::SizeLimitExceeded { .. })
     ));
     assert!(matches!(
-        Function::compile("none", Runtime::Js2, "function other() {}", Vec::new(), Limits::default()),
+        Function::compile("none", Runtime::Js2, "function other() {}", Vec::new(), limits()),
         Err(CompileError::MissingHandler)
     ));
 }
@@ -236,7 +234,7 @@ fn date_is_fixed_for_the_whole_invocation_and_timers_are_absent() {
             return r;
         }"#;
     for runtime in BOTH {
-        let f = Function::compile("date", runtime, code, Vec::new(), Limits::default()).unwrap();
+        let f = Function::compile("date", runtime, code, Vec::new(), limits()).unwrap();
         let inv = f.viewer_request(&request("GET", "/", &[])).unwrap();
         let ViewerRequestOutcome::Continue { request, .. } = inv.outcome else { panic!("expected a request") };
         assert_eq!(request.headers.get("x-same"), Some("true"));
@@ -258,10 +256,25 @@ fn garbage_from_earlier_requests_does_not_eat_the_next_requests_memory() {
             return r;
         }"#;
     for runtime in BOTH {
-        let f = Function::compile("cyclic", runtime, code, Vec::new(), Limits::default()).unwrap();
+        let f = Function::compile("cyclic", runtime, code, Vec::new(), limits()).unwrap();
         for i in 0..60 {
             let inv = f.viewer_request(&request("GET", "/", &[])).unwrap_or_else(|e| panic!("call {i}: {e}"));
             assert!(matches!(inv.outcome, ViewerRequestOutcome::Continue { .. }));
+        }
+    }
+}
+
+#[test]
+fn code_escaping_the_wrapper_is_bounded_at_compile_time() {
+    for escape in ["while (true) {}", "var a = []; for (;;) a.push(new Array(4096).fill(1));"] {
+        let code = format!("function handler(e) {{ return e.request; }} }}); {escape} (function () {{");
+        for runtime in BOTH {
+            match Function::compile("escape", runtime, &code, Vec::new(), limits()) {
+                Err(CompileError::Syntax { message }) => assert!(!message.is_empty()),
+                Err(other) => panic!("unexpected error kind: {other}"),
+                Ok(_) => panic!("code escaping the wrapper compiled"),
+            }
+            still_works(runtime);
         }
     }
 }

@@ -7,8 +7,15 @@ use cachalot_functions::{
 };
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const BOTH: [Runtime; 2] = [Runtime::Js1, Runtime::Js2];
+
+/// CloudFront's limits with a generous time budget: unoptimised test builds on a busy machine must
+/// not turn a normal function into a throttled one (endless loops are throttled whatever the budget).
+pub fn limits() -> Limits {
+    Limits { time_budget: Duration::from_millis(250), ..Limits::default() }
+}
 
 pub fn functions_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/functions")
@@ -24,7 +31,7 @@ pub fn compile(name: &str, runtime: Runtime) -> Arc<Function> {
 }
 
 pub fn compile_with(name: &str, runtime: Runtime, stores: Vec<Arc<KeyValueStore>>) -> Arc<Function> {
-    Function::compile(name, runtime, &source(name), stores, Limits::default())
+    Function::compile(name, runtime, &source(name), stores, limits())
         .unwrap_or_else(|e| panic!("{name} ({runtime}) does not compile: {e}"))
 }
 
