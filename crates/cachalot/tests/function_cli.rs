@@ -118,3 +118,31 @@ fn unusable_inputs_exit_2_with_a_hint() {
     let out = cachalot(&["function", "test", "spa-rewrite.js", "--event", "spa-rewrite.js"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("hint:"));
 }
+
+#[test]
+fn every_example_function_runs_through_the_cli() {
+    let viewer_request = [
+        "normalize-accept.js",
+        "sort-query-strings.js",
+        "redirect-by-country.js",
+        "spa-rewrite.js",
+        "true-client-ip.js",
+        "signed-url.js",
+    ];
+    for runtime in ["cloudfront-js-1.0", "cloudfront-js-2.0"] {
+        for file in viewer_request {
+            let (code, result) = test_result(&[file, "--event", "events/image-request.json", "--runtime", runtime]);
+            assert_eq!(code, 0, "{file} ({runtime}): {result}");
+            assert!(output_of(&result)["request"]["uri"].is_string(), "{file}: {result}");
+        }
+        let (code, result) =
+            test_result(&["security-headers.js", "--event", "events/page-response.json", "--runtime", runtime]);
+        assert_eq!(code, 0, "{result}");
+    }
+    // cloudfront-js-2.0 only: the `cloudfront` module.
+    let (code, result) = test_result(&["origin-by-path.js", "--event", "events/image-request.json"]);
+    assert_eq!(code, 0, "{result}");
+    let (code, result) = test_result(&["true-client-ip.js", "--event", "events/image-request.json"]);
+    assert_eq!(code, 0);
+    assert_eq!(output_of(&result)["request"]["headers"]["true-client-ip"]["value"], "198.51.100.7");
+}
