@@ -44,7 +44,7 @@ pub(crate) struct OriginInputs {
 }
 
 impl OriginInputs {
-    fn viewer(&self) -> ViewerRequest<'_> {
+    pub(crate) fn viewer(&self) -> ViewerRequest<'_> {
         ViewerRequest {
             method: &self.method,
             path: &self.path,
@@ -143,6 +143,17 @@ impl FetchCtx {
                 Lookup::Stale(obj) => Some(obj),
                 Lookup::Miss => None,
             };
+            if let Some(old) = stale.as_ref().filter(|o| o.within_stale_while_revalidate(now)) {
+                // stale-while-revalidate (§3.3): answer now, refresh once in the background.
+                if let Join::Leader(leader) = tier.join(&self.key) {
+                    let ctx = self.clone();
+                    let old = old.clone();
+                    tokio::spawn(async move {
+                        let _ = ctx.refill(i, Some(old), Some(leader), None).await;
+                    });
+                }
+                return Ok(answer(old.clone(), How::Hit, layer, None, downstream.as_deref()));
+            }
             let leader = if self.collapse {
                 match tier.join(&self.key) {
                     Join::Leader(l) => Some(l),
@@ -157,57 +168,71 @@ impl FetchCtx {
             } else {
                 None
             };
-            let epoch = leader.as_ref().map_or_else(|| tier.epoch(), |l| l.epoch());
-            let upstream = self.fetch_tier(i + 1, stale.clone()).await;
-            let (result, share) = match upstream {
-                Ok(up) => {
-                    let latency = up.origin_latency_ms;
-                    match (up.fetched, up.not_modified, &stale) {
-                        (Fetched::Object(fresh), true, Some(_)) => {
-                            tier.insert(self.key.clone(), fresh.clone(), epoch);
-                            (
-                                Ok(answer(fresh.clone(), How::Refreshed, up.layer, latency, downstream.as_deref())),
-                                Some(fresh),
-                            )
-                        }
-                        (Fetched::Object(obj), _, Some(old)) if obj.status >= 500 => {
-                            // An expired copy beats an origin error (§3.6).
-                            (Ok(answer(old.clone(), How::StaleOnError, layer, latency, downstream.as_deref())), None)
-                        }
-                        (Fetched::Object(obj), _, _) => {
-                            let stored = obj.ttl_secs > 0 && tier.insert(self.key.clone(), obj.clone(), epoch);
-                            let shareable = stored || obj.ttl_secs > 0;
-                            let a = answer(obj.clone(), How::Fetched, up.layer, latency, downstream.as_deref());
-                            (Ok(a), shareable.then_some(obj))
-                        }
-                        (relay @ Fetched::Relay { .. }, _, _) => (
-                            Ok(Answer {
-                                fetched: relay,
-                                how: How::Fetched,
-                                layer: up.layer,
-                                origin_latency_ms: latency,
-                                not_modified: false,
-                            }),
-                            None,
-                        ),
+            self.refill(i, stale, leader, downstream).await
+        })
+    }
+
+    /// Fetches what tier `i` lacks (or holds expired) from further up, stores what
+    /// policy says to store, and releases the requests collapsed onto `leader`.
+    async fn refill(
+        &self,
+        i: usize,
+        stale: Option<Arc<CachedObject>>,
+        leader: Option<cachalot_cache::Leader>,
+        downstream: Option<Arc<CachedObject>>,
+    ) -> Result<Answer, FetchError> {
+        let (tier, layer) = (&self.tiers[i].0, self.tiers[i].1);
+        let epoch = leader.as_ref().map_or_else(|| tier.epoch(), |l| l.epoch());
+        let upstream = self.fetch_tier(i + 1, stale.clone()).await;
+        let now = self.now_ms();
+        let (result, share) = match upstream {
+            Ok(up) => {
+                let latency = up.origin_latency_ms;
+                match (up.fetched, up.not_modified, &stale) {
+                    (Fetched::Object(fresh), true, Some(_)) => {
+                        tier.insert(self.key.clone(), fresh.clone(), epoch);
+                        (
+                            Ok(answer(fresh.clone(), How::Refreshed, up.layer, latency, downstream.as_deref())),
+                            Some(fresh),
+                        )
                     }
-                }
-                Err(e) => match &stale {
-                    Some(old) => (
-                        Ok(answer(old.clone(), How::StaleOnError, layer, e.origin_latency_ms, downstream.as_deref())),
+                    (Fetched::Object(obj), _, Some(old)) if obj.status >= 500 && may_serve_stale(old, now) => {
+                        // An expired copy beats an origin error (§3.6).
+                        (Ok(answer(old.clone(), How::StaleOnError, layer, latency, downstream.as_deref())), None)
+                    }
+                    (Fetched::Object(obj), _, _) => {
+                        let stored = obj.ttl_secs > 0 && tier.insert(self.key.clone(), obj.clone(), epoch);
+                        let shareable = stored || obj.ttl_secs > 0;
+                        let a = answer(obj.clone(), How::Fetched, up.layer, latency, downstream.as_deref());
+                        (Ok(a), shareable.then_some(obj))
+                    }
+                    (relay @ Fetched::Relay { .. }, _, _) => (
+                        Ok(Answer {
+                            fetched: relay,
+                            how: How::Fetched,
+                            layer: up.layer,
+                            origin_latency_ms: latency,
+                            not_modified: false,
+                        }),
                         None,
                     ),
-                    None => (Err(e), None),
-                },
-            };
-            if let Some(l) = leader {
-                l.complete(match share {
-                    Some(obj) => FlightResult::Shared(obj),
-                    None => FlightResult::NotShared,
-                });
+                }
             }
-            result
-        })
+            Err(e) => match &stale {
+                Some(old) if may_serve_stale(old, now) => (
+                    Ok(answer(old.clone(), How::StaleOnError, layer, e.origin_latency_ms, downstream.as_deref())),
+                    None,
+                ),
+                _ => (Err(e), None),
+            },
+        };
+        if let Some(l) = leader {
+            l.complete(match share {
+                Some(obj) => FlightResult::Shared(obj),
+                None => FlightResult::NotShared,
+            });
+        }
+        result
     }
 
     /// Fetches from the behavior's origin (or origin group), revalidating `stale` when given.
@@ -396,6 +421,18 @@ impl FetchCtx {
         }
         let error_min = self.distribution.custom_error_responses.get(&status).and_then(|c| c.error_caching_min_ttl);
         ttl::storage(&self.behavior.cache, &self.behavior.origin_request, status, headers, now_ms / 1000, error_min)
+    }
+}
+
+/// Whether an expired copy may stand in for a failed origin: always (§3.6), unless
+/// the origin set `stale-if-error`, whose window then applies (`stale-if-error=0` opts out).
+fn may_serve_stale(old: &CachedObject, now_ms: u64) -> bool {
+    let cc = cachalot_policy::parse::CacheControl::parse(
+        old.headers.get_all(header::CACHE_CONTROL).iter().filter_map(|v| v.to_str().ok()),
+    );
+    match cc.stale_if_error {
+        Some(_) => old.within_stale_if_error(now_ms),
+        None => true,
     }
 }
 

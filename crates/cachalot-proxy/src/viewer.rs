@@ -210,6 +210,7 @@ pub(crate) async fn handle(
     };
     let (key, encoding) = cache_key(&dist.id, &behavior.cache, &viewer);
     let cached = behavior.cached_methods.contains(parts.method.as_str()) && !behavior.cache.caching_disabled();
+    let head = parts.method == Method::HEAD;
 
     let inputs = || OriginInputs {
         method: parts.method.clone(),
@@ -280,6 +281,14 @@ pub(crate) async fn handle(
         Ok(a) => a,
         Err(e) => {
             trace.summary.origin_latency_ms = e.origin_latency_ms;
+            if let Some(mut page) = custom_error_page(&edge, pop_index, &dist, e.error.status(), &inputs(), head).await
+            {
+                cloudfront_headers(page.headers_mut(), ResultType::Error, pop, &request_id, None);
+                trace.summary.detailed = e.error.detailed();
+                trace.summary.result = ResultType::Error;
+                trace.summary.response_result = ResultType::Error;
+                return finish(&edge, trace, page);
+            }
             return finish_generated(
                 &edge,
                 pop_index,
@@ -294,7 +303,6 @@ pub(crate) async fn handle(
     };
     trace.summary.layer = Some(answer.layer);
     trace.summary.origin_latency_ms = answer.origin_latency_ms;
-    let head = parts.method == Method::HEAD;
     let conditionals = cachalot_policy::ttl::viewer_conditionals_supported(&behavior.cache, &behavior.origin_request);
     let origin_timing = match &answer.fetched {
         Fetched::Object(obj) if result != ResultType::Hit => {
@@ -317,8 +325,14 @@ pub(crate) async fn handle(
             (resp, None)
         }
     };
+    let origin_status = resp.status().as_u16();
+    if origin_status >= 400 {
+        if let Some(page) = custom_error_page(&edge, pop_index, &dist, origin_status, &inputs(), head).await {
+            resp = page;
+        }
+    }
     let status = resp.status().as_u16();
-    let result = if status >= 400 { ResultType::Error } else { result };
+    let result = if status >= 400 || origin_status >= 400 { ResultType::Error } else { result };
     let detailed = match (result, answer.layer) {
         (ResultType::Hit, Layer::Shield) => DetailedResultType::OriginShieldHit,
         (r, _) => r.detailed(),
@@ -359,6 +373,51 @@ pub(crate) async fn handle(
     trace.summary.response_result = result;
     trace.summary.detailed = detailed;
     finish(&edge, trace, resp)
+}
+
+/// Custom error responses (§3.6): the page at `ResponsePagePath`, fetched (and cached)
+/// through the behavior its path matches, sent with `ResponseCode`. When the page itself
+/// cannot be had, the viewer gets what the page's origin answered; `None` when no page is configured.
+async fn custom_error_page(
+    edge: &Arc<EdgeInner>,
+    pop_index: usize,
+    dist: &Arc<cachalot_config::model::Distribution>,
+    status: u16,
+    template: &OriginInputs,
+    head: bool,
+) -> Option<Response<EdgeBody>> {
+    let cer = dist.custom_error_responses.get(&status)?;
+    let page = cer.response_page_path.as_deref()?;
+    let page_path = page.split('?').next().unwrap_or(page);
+    let behavior = dist.behavior_for(page_path).clone();
+    let mut inputs = template.clone();
+    inputs.method = Method::GET;
+    inputs.path = page_path.to_owned();
+    inputs.query = None;
+    let (key, encoding) = cache_key(&dist.id, &behavior.cache, &inputs.viewer());
+    inputs.encoding = encoding;
+    let origin = match behavior.target {
+        cachalot_config::model::Target::Origin(i) => dist.origins[i].clone(),
+        cachalot_config::model::Target::Group(g) => dist.origins[dist.origin_groups[g].primary].clone(),
+    };
+    let ctx = FetchCtx {
+        tiers: Arc::new(edge.tiers_for(pop_index, &origin)),
+        edge: edge.clone(),
+        distribution: dist.clone(),
+        behavior: behavior.clone(),
+        key,
+        inputs: Arc::new(inputs),
+        collapse: cachalot_policy::ttl::collapsing_allowed(&behavior.cache, &behavior.origin_request),
+    };
+    let Ok(crate::fetch::Answer { fetched: Fetched::Object(obj), .. }) = ctx.fetch_tier(0, None).await else {
+        return None;
+    };
+    let mut resp = deliver::object_response(&obj, head);
+    if obj.status < 400 {
+        let code = cer.response_code.unwrap_or(status);
+        *resp.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    }
+    Some(resp)
 }
 
 /// Pass: a request whose response is never cached goes straight to the origin, body and all.

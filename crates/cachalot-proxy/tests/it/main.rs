@@ -5,6 +5,8 @@
 mod cache_key;
 mod caching;
 mod delivery;
+mod errors;
 mod harness;
 mod origins;
+mod tls;
 mod viewer;
