@@ -326,10 +326,10 @@ pub(crate) async fn handle(
         }
     };
     let origin_status = resp.status().as_u16();
-    if origin_status >= 400 {
-        if let Some(page) = custom_error_page(&edge, pop_index, &dist, origin_status, &inputs(), head).await {
-            resp = page;
-        }
+    if origin_status >= 400
+        && let Some(page) = custom_error_page(&edge, pop_index, &dist, origin_status, &inputs(), head).await
+    {
+        resp = page;
     }
     let status = resp.status().as_u16();
     let result = if status >= 400 || origin_status >= 400 { ResultType::Error } else { result };
