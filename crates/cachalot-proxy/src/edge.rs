@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use cachalot_cache::Tier;
 use cachalot_config::Snapshot;
 use cachalot_config::model::Origin;
+use cachalot_functions::{Function, Limits};
 use cachalot_policy::invalidation::InvalidationPath;
 use http::HeaderValue;
 use parking_lot::Mutex;
@@ -61,6 +62,34 @@ impl Default for EdgeSettings {
     }
 }
 
+/// A snapshot with its CloudFront Functions compiled: what requests start on.
+pub(crate) struct Published {
+    pub(crate) snapshot: Arc<Snapshot>,
+    /// Functions by name; a function that does not compile maps to the reason.
+    pub(crate) functions: HashMap<String, Result<Arc<Function>, String>>,
+}
+
+impl Published {
+    fn compile(snapshot: Arc<Snapshot>, previous: Option<&Published>) -> Published {
+        let mut functions = HashMap::new();
+        for (name, code) in &snapshot.functions {
+            // Unchanged code keeps its compiled function (and its warm per-thread engines).
+            let reused = previous.and_then(|p| {
+                let same = p.snapshot.functions.get(name).is_some_and(|old| old == code);
+                same.then(|| p.functions.get(name).cloned()).flatten()
+            });
+            let compiled = reused.unwrap_or_else(|| {
+                Function::from_config(code, &snapshot.key_value_stores, Limits::default()).map_err(|e| {
+                    tracing::warn!("function {name} does not compile: {e}");
+                    e.to_string()
+                })
+            });
+            functions.insert(name.clone(), compiled);
+        }
+        Published { snapshot, functions }
+    }
+}
+
 /// One POP's state.
 pub(crate) struct Pop {
     pub(crate) id: Arc<str>,
@@ -72,7 +101,7 @@ pub(crate) struct Pop {
 }
 
 pub(crate) struct EdgeInner {
-    pub(crate) snapshot: ArcSwap<Snapshot>,
+    pub(crate) published: ArcSwap<Published>,
     pub(crate) pops: Vec<Pop>,
     regional: HashMap<String, Tier>,
     shields: Mutex<HashMap<String, Tier>>,
@@ -136,7 +165,7 @@ impl Edge {
             .collect();
         Edge {
             inner: Arc::new(EdgeInner {
-                snapshot: ArcSwap::new(snapshot),
+                published: ArcSwap::from_pointee(Published::compile(snapshot, None)),
                 pops,
                 regional,
                 shields: Mutex::new(HashMap::new()),
@@ -151,12 +180,13 @@ impl Edge {
 
     /// Swaps in a new snapshot; requests in flight finish on the one they started with.
     pub fn publish(&self, snapshot: Arc<Snapshot>) {
-        self.inner.snapshot.store(snapshot);
+        let previous = self.inner.published.load_full();
+        self.inner.published.store(Arc::new(Published::compile(snapshot, Some(&previous))));
     }
 
     /// The snapshot being served.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner.snapshot.load_full()
+        self.inner.published.load().snapshot.clone()
     }
 
     /// POP ids, in order.

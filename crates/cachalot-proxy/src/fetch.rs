@@ -12,7 +12,8 @@ use crate::origin::{OriginBody, OriginCall, OriginError, OriginResponse};
 use crate::summary::Layer;
 use bytes::{Bytes, BytesMut};
 use cachalot_cache::{CachedObject, FlightResult, Join, Lookup, Tier};
-use cachalot_config::model::{Behavior, Distribution, Origin, Target};
+use cachalot_config::model::{Behavior, Distribution, Origin, OriginKind, OriginProtocolPolicy, Target};
+use cachalot_functions::OriginOverride;
 use cachalot_policy::compress::{self, Coding};
 use cachalot_policy::forward::{EdgeIdentity, forwards_header, origin_request};
 use cachalot_policy::range::filter_vary;
@@ -69,6 +70,8 @@ pub(crate) struct FetchCtx {
     pub(crate) inputs: Arc<OriginInputs>,
     pub(crate) tiers: Arc<Vec<(Tier, Layer)>>,
     pub(crate) collapse: bool,
+    /// Origin changes a viewer-request function asked for.
+    pub(crate) origin_override: Option<Arc<OriginOverride>>,
 }
 
 /// A response ready for the viewer side.
@@ -237,14 +240,9 @@ impl FetchCtx {
 
     /// Fetches from the behavior's origin (or origin group), revalidating `stale` when given.
     async fn fetch_origin(&self, stale: Option<Arc<CachedObject>>) -> Result<Answer, FetchError> {
-        let dist = &self.distribution;
-        let (primary, secondary, failover): (&Origin, Option<&Origin>, &[u16]) = match self.behavior.target {
-            Target::Origin(i) => (&dist.origins[i], None, &[]),
-            Target::Group(g) => {
-                let group = &dist.origin_groups[g];
-                (&dist.origins[group.primary], Some(&*dist.origins[group.secondary]), &group.failover_statuses)
-            }
-        };
+        let (primary, secondary, failover) =
+            resolve_origins(&self.distribution, &self.behavior, self.origin_override.as_deref());
+        let (primary, secondary, failover) = (&*primary, secondary.as_deref(), &failover[..]);
         let method = &self.inputs.method;
         let can_fail_over = *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS;
         match self.call_origin(primary, stale.as_deref()).await {
@@ -422,6 +420,90 @@ impl FetchCtx {
         let error_min = self.distribution.custom_error_responses.get(&status).and_then(|c| c.error_caching_min_ttl);
         ttl::storage(&self.behavior.cache, &self.behavior.origin_request, status, headers, now_ms / 1000, error_min)
     }
+}
+
+/// The origins a miss goes to — primary, optional secondary, failover statuses — with a
+/// viewer-request function's origin changes applied (§9.4).
+pub(crate) fn resolve_origins(
+    dist: &Distribution,
+    behavior: &Behavior,
+    change: Option<&OriginOverride>,
+) -> (Arc<Origin>, Option<Arc<Origin>>, Vec<u16>) {
+    let by_id = |id: &str| dist.origins.iter().find(|o| o.id == id).cloned();
+    let (mut primary, mut secondary, mut failover) = match behavior.target {
+        Target::Origin(i) => (dist.origins[i].clone(), None, Vec::new()),
+        Target::Group(g) => {
+            let group = &dist.origin_groups[g];
+            (
+                dist.origins[group.primary].clone(),
+                Some(dist.origins[group.secondary].clone()),
+                group.failover_statuses.clone(),
+            )
+        }
+    };
+    let Some(change) = change else { return (primary, secondary, failover) };
+    if let Some(id) = &change.selected_origin_id {
+        if let Some(o) = by_id(id) {
+            primary = o;
+            secondary = None;
+        } else if let Some(group) = dist.origin_groups.iter().find(|g| g.id == *id) {
+            primary = dist.origins[group.primary].clone();
+            secondary = Some(dist.origins[group.secondary].clone());
+            failover = group.failover_statuses.clone();
+        }
+    }
+    if let Some(group) = &change.origin_group {
+        let members: Vec<Arc<Origin>> = group.origin_ids.iter().filter_map(|id| by_id(id)).collect();
+        if let [first, second, ..] = &members[..] {
+            primary = first.clone();
+            secondary = Some(second.clone());
+            failover = group.failover_status_codes.clone();
+        }
+    }
+    if let Some(update) = &change.update {
+        let mut o = (*primary).clone();
+        if let Some(domain) = &update.domain_name {
+            o.domain_name = domain.clone();
+            o.kind = match cachalot_config::validate::s3_bucket_of(domain) {
+                Some(bucket) => OriginKind::S3 { bucket: bucket.to_owned() },
+                None => match o.kind {
+                    OriginKind::Custom { .. } => o.kind,
+                    OriginKind::S3 { .. } => {
+                        OriginKind::Custom { http_port: 80, https_port: 443, protocol: OriginProtocolPolicy::HttpsOnly }
+                    }
+                },
+            };
+        }
+        if let Some(path) = &update.origin_path {
+            o.origin_path = path.trim_end_matches('/').to_owned();
+        }
+        if let Some(headers) = &update.custom_headers {
+            o.custom_headers = headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        }
+        if let Some(n) = update.connection_attempts {
+            o.connection_attempts = u32::from(n).clamp(1, 3);
+        }
+        if let Some(t) = &update.timeouts {
+            o.read_timeout_secs = t.read_timeout.unwrap_or(o.read_timeout_secs);
+            o.keepalive_timeout_secs = t.keep_alive_timeout.unwrap_or(o.keepalive_timeout_secs);
+            o.connection_timeout_secs = t.connection_timeout.unwrap_or(o.connection_timeout_secs);
+        }
+        if let (Some(c), OriginKind::Custom { http_port, https_port, protocol }) =
+            (&update.custom_origin_config, &mut o.kind)
+        {
+            if let Some(port) = c.port {
+                *http_port = port;
+                *https_port = port;
+            }
+            match c.protocol.as_deref() {
+                Some("http") => *protocol = OriginProtocolPolicy::HttpOnly,
+                Some("https") => *protocol = OriginProtocolPolicy::HttpsOnly,
+                _ => {}
+            }
+        }
+        primary = Arc::new(o);
+    }
+    (primary, secondary, failover)
 }
 
 /// Whether an expired copy may stand in for a failed origin: always (§3.6), unless

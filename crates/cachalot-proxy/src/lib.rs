@@ -22,6 +22,7 @@ pub mod clock;
 mod deliver;
 mod edge;
 mod fetch;
+mod functions;
 mod ids;
 mod listener;
 pub mod origin;

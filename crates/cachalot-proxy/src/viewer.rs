@@ -66,7 +66,7 @@ pub(crate) async fn handle(
     let start_ms = edge.clock.now_ms();
     let request_id = crate::ids::request_id();
     let pop = &edge.pops[pop_index];
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let host = parts
         .headers
         .get(header::HOST)
@@ -134,8 +134,8 @@ pub(crate) async fn handle(
     }
 
     // Admit: Host → distribution.
-    let snapshot = edge.snapshot.load_full();
-    let Some(dist) = snapshot.distribution_for_host(&host).cloned() else {
+    let published = edge.published.load_full();
+    let Some(dist) = published.snapshot.distribution_for_host(&host).cloned() else {
         return finish_generated(
             &edge,
             pop_index,
@@ -196,6 +196,62 @@ pub(crate) async fn handle(
         }
     }
 
+    // ViewerRequest function: may rewrite the request (the behavior is not re-selected) or answer it.
+    let (mut path, mut query) = (path, query);
+    let mut origin_override = None;
+    let fn_context = || cachalot_functions::EventContext {
+        distribution_domain_name: dist.domain_name.clone(),
+        distribution_id: dist.id.clone(),
+        request_id: request_id.clone(),
+    };
+    if let Some(name) = &behavior.viewer_request_function {
+        trace.summary.function_ran = true;
+        let step = match published.functions.get(name) {
+            Some(Ok(function)) => {
+                let target = match &query {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path.clone(),
+                };
+                crate::functions::viewer_request(
+                    function,
+                    fn_context(),
+                    conn.remote.ip().to_string(),
+                    parts.method.as_str(),
+                    &target,
+                    &mut parts.headers,
+                )
+            }
+            Some(Err(reason)) => crate::functions::RequestStep::Fail(crate::functions::Failure::not_compiled(reason)),
+            None => crate::functions::RequestStep::Fail(crate::functions::Failure::not_compiled("not published")),
+        };
+        match step {
+            crate::functions::RequestStep::Continue { path: p, query: q, origin } => {
+                path = p;
+                query = q;
+                origin_override = origin.map(Arc::new);
+            }
+            crate::functions::RequestStep::Respond(mut resp) => {
+                cloudfront_headers(resp.headers_mut(), ResultType::FunctionGeneratedResponse, pop, &request_id, None);
+                trace.summary.result = ResultType::FunctionGeneratedResponse;
+                trace.summary.response_result = ResultType::FunctionGeneratedResponse;
+                trace.summary.detailed = DetailedResultType::FunctionGeneratedResponse;
+                return finish(&edge, trace, resp);
+            }
+            crate::functions::RequestStep::Fail(f) => {
+                return finish_generated(
+                    &edge,
+                    pop_index,
+                    trace,
+                    f.status,
+                    f.result,
+                    f.result.detailed(),
+                    &f.message,
+                    &request_id,
+                );
+            }
+        }
+    }
+
     // Key.
     let viewer = ViewerRequest {
         method: &parts.method,
@@ -227,7 +283,8 @@ pub(crate) async fn handle(
         host_id: pop.host_id.clone(),
     };
     if !cached {
-        return pass(&edge, pop_index, trace, &dist, &behavior, inputs(), has_body.then_some(body)).await;
+        return pass(&edge, pop_index, trace, &dist, &behavior, inputs(), has_body.then_some(body), origin_override)
+            .await;
     }
 
     // Lookup / Fetch.
@@ -260,6 +317,7 @@ pub(crate) async fn handle(
                 behavior: behavior.clone(),
                 key,
                 inputs: Arc::new(inputs()),
+                origin_override: origin_override.clone(),
                 collapse: cachalot_policy::ttl::collapsing_allowed(&behavior.cache, &behavior.origin_request),
             };
             upstream_layer = ctx.tiers.last().map_or(Layer::Edge, |t| t.1);
@@ -326,6 +384,38 @@ pub(crate) async fn handle(
         }
     };
     let origin_status = resp.status().as_u16();
+    if let Some(name) = behavior.viewer_response_function.as_ref().filter(|_| origin_status < 400) {
+        trace.summary.function_ran = true;
+        let target = match &query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let ran = match published.functions.get(name) {
+            Some(Ok(function)) => crate::functions::viewer_response(
+                function,
+                fn_context(),
+                conn.remote.ip().to_string(),
+                parts.method.as_str(),
+                &target,
+                &parts.headers,
+                &mut resp,
+            ),
+            Some(Err(reason)) => Err(crate::functions::Failure::not_compiled(reason)),
+            None => Err(crate::functions::Failure::not_compiled("not published")),
+        };
+        if let Err(f) = ran {
+            return finish_generated(
+                &edge,
+                pop_index,
+                trace,
+                f.status,
+                f.result,
+                f.result.detailed(),
+                &f.message,
+                &request_id,
+            );
+        }
+    }
     if origin_status >= 400
         && let Some(page) = custom_error_page(&edge, pop_index, &dist, origin_status, &inputs(), head).await
     {
@@ -407,6 +497,7 @@ async fn custom_error_page(
         behavior: behavior.clone(),
         key,
         inputs: Arc::new(inputs),
+        origin_override: None,
         collapse: cachalot_policy::ttl::collapsing_allowed(&behavior.cache, &behavior.origin_request),
     };
     let Ok(crate::fetch::Answer { fetched: Fetched::Object(obj), .. }) = ctx.fetch_tier(0, None).await else {
@@ -429,12 +520,10 @@ async fn pass(
     behavior: &Arc<cachalot_config::model::Behavior>,
     inputs: OriginInputs,
     body: Option<Incoming>,
+    origin_override: Option<Arc<cachalot_functions::OriginOverride>>,
 ) -> Response<EdgeBody> {
     let pop = &edge.pops[pop_index];
-    let origin = match behavior.target {
-        cachalot_config::model::Target::Origin(i) => dist.origins[i].clone(),
-        cachalot_config::model::Target::Group(g) => dist.origins[dist.origin_groups[g].primary].clone(),
-    };
+    let (origin, _, _) = crate::fetch::resolve_origins(dist, behavior, origin_override.as_deref());
     let viewer = ViewerRequest {
         method: &inputs.method,
         path: &inputs.path,

@@ -30,7 +30,21 @@ pub fn resources_from_json(text: &str) -> Resources {
 
 /// Builds a snapshot from config-file JSON, panicking on any error diagnostic.
 pub fn snapshot_from_json(text: &str) -> Arc<Snapshot> {
-    let resources = resources_from_json(text);
+    snapshot_with_functions(text, &[])
+}
+
+/// Like [`snapshot_from_json`], with CloudFront Functions `(name, runtime, code)` published.
+pub fn snapshot_with_functions(text: &str, functions: &[(&str, &str, &str)]) -> Arc<Snapshot> {
+    let mut resources = resources_from_json(text);
+    resources.functions = functions
+        .iter()
+        .map(|(name, runtime, code)| cachalot_config::model::FunctionCode {
+            name: (*name).to_owned(),
+            runtime: (*runtime).to_owned(),
+            code: (*code).to_owned(),
+            key_value_stores: Vec::new(),
+        })
+        .collect();
     let (snapshot, diags) = build_snapshot(&resources, &Paths::config_file());
     assert_no_errors(&diags);
     Arc::new(snapshot)

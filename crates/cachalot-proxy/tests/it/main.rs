@@ -6,6 +6,7 @@ mod cache_key;
 mod caching;
 mod delivery;
 mod errors;
+mod functions;
 mod harness;
 mod origins;
 mod tls;

@@ -1,0 +1,122 @@
+//! CloudFront Functions at the edge (§9): viewer-request before the key, generated
+//! responses, viewer-response after the origin, failures contained.
+
+use crate::harness::*;
+use cachalot_proxy::{Edge, EdgeSettings, ManualClock};
+use cachalot_test::{Reply, TestOrigin, get};
+use std::sync::Arc;
+use std::time::Duration;
+
+const NORMALIZE_ACCEPT: &str = include_str!("../../../../examples/functions/normalize-accept.js");
+
+/// Starts an edge whose default behavior keys on Accept and runs `functions` (`(event type, name, code)`).
+async fn start_with_functions(origin: &TestOrigin, functions: &[(&str, &str, &str)]) -> (Edge, std::net::SocketAddr) {
+    let associations: Vec<String> = functions
+        .iter()
+        .map(|(event, name, _)| {
+            format!(r#"{{"FunctionARN": "arn:aws:cloudfront::123456789012:function/{name}", "EventType": "{event}"}}"#)
+        })
+        .collect();
+    let config = with_policy(
+        origin,
+        &policy(
+            1,
+            86400,
+            31536000,
+            r#"{"HeaderBehavior": "whitelist", "Headers": {"Quantity": 1, "Items": ["Accept"]}}"#,
+            NONE_COOKIES,
+            NONE_QUERY,
+        ),
+    )
+    .replace(
+        r#""CachePolicyId": "11111111"#,
+        &format!(
+            r#""FunctionAssociations": {{"Quantity": {}, "Items": [{}]}}, "CachePolicyId": "11111111"#,
+            associations.len(),
+            associations.join(",")
+        ),
+    );
+    let code: Vec<(&str, &str, &str)> =
+        functions.iter().map(|(_, name, code)| (*name, "cloudfront-js-2.0", *code)).collect();
+    let snapshot = cachalot_test::snapshot_with_functions(&config, &code);
+    let edge = Edge::with(
+        EdgeSettings::default(),
+        snapshot,
+        Arc::new(ManualClock::new(START_MS)),
+        Arc::new(Recording::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop);
+    tokio::spawn(cachalot_proxy::serve_pop(edge.clone(), 0, listener, None, stopped, Duration::from_secs(1)));
+    (edge, addr)
+}
+
+/// The seed's fix: equivalent Accept strings collapse onto one cached object.
+#[tokio::test]
+async fn accept_normalisation_collapses_equivalent_accept_strings() {
+    let origin = TestOrigin::start_with(|r| Reply::ok(format!("format={}", r.header("accept")))).await;
+    let (_edge, pop) = start_with_functions(&origin, &[("viewer-request", "normalize-accept", NORMALIZE_ACCEPT)]).await;
+    let a = get(pop, "/images/hero.jpg", &[("accept", "image/avif,image/webp,image/apng,*/*;q=0.8")]).await;
+    let b = get(pop, "/images/hero.jpg", &[("accept", "image/avif,image/webp,*/*")]).await;
+    assert_eq!(a.header("x-cache"), "Miss from cloudfront");
+    assert_eq!(b.header("x-cache"), "Hit from cloudfront", "one object for both Accept strings");
+    assert_eq!(b.body, "format=image/avif");
+    let c = get(pop, "/images/hero.jpg", &[("accept", "image/webp,*/*")]).await;
+    assert_eq!((c.header("x-cache"), &c.body[..]), ("Miss from cloudfront", &b"format=image/webp"[..]));
+    assert_eq!(origin.hits("/images/hero.jpg"), 2);
+}
+
+#[tokio::test]
+async fn rewrite_changes_key_and_origin_path_but_not_the_behavior() {
+    let origin = TestOrigin::start().await;
+    let spa = r#"function handler(event) { var r = event.request; if (!r.uri.includes('.')) { r.uri = '/index.html'; } return r; }"#;
+    let (_edge, pop) = start_with_functions(&origin, &[("viewer-request", "spa", spa)]).await;
+    assert_eq!(get(pop, "/app/settings", &[]).await.body, "/index.html");
+    assert_eq!(get(pop, "/app/profile", &[]).await.header("x-cache"), "Hit from cloudfront");
+    assert_eq!(origin.hits("/index.html"), 1);
+}
+
+#[tokio::test]
+async fn generated_responses_skip_cache_and_origin() {
+    let origin = TestOrigin::start().await;
+    let redirect = r#"function handler(event) {
+        return { statusCode: 302, statusDescription: 'Found', headers: { location: { value: 'https://example.com/new' } } };
+    }"#;
+    let (_edge, pop) = start_with_functions(&origin, &[("viewer-request", "redirect", redirect)]).await;
+    let r = get(pop, "/old", &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), "https://example.com/new");
+    assert_eq!(r.header("x-cache"), "FunctionGeneratedResponse from cloudfront");
+    assert_eq!(origin.requests().len(), 0);
+}
+
+#[tokio::test]
+async fn viewer_response_runs_only_below_400() {
+    let origin =
+        TestOrigin::start_with(|r| if r.path() == "/missing" { Reply::ok("no").status(404) } else { Reply::ok("yes") })
+            .await;
+    let headers = r#"function handler(event) { var res = event.response; res.headers['x-added'] = { value: 'by-function' }; return res; }"#;
+    let (_edge, pop) = start_with_functions(&origin, &[("viewer-response", "add-header", headers)]).await;
+    let ok = get(pop, "/ok", &[]).await;
+    assert_eq!((ok.header("x-added"), &ok.body[..]), ("by-function", &b"yes"[..]));
+    assert_eq!(ok.header("x-cache"), "Miss from cloudfront");
+    assert_eq!(get(pop, "/ok", &[]).await.header("x-added"), "by-function", "runs on hits too");
+    assert_eq!(get(pop, "/missing", &[]).await.header("x-added"), "", "not for origin errors");
+}
+
+#[tokio::test]
+async fn failing_functions_are_contained() {
+    let origin = TestOrigin::start().await;
+    let throws = r#"function handler(event) { throw new Error('boom'); }"#;
+    let (_edge, pop) = start_with_functions(&origin, &[("viewer-request", "throws", throws)]).await;
+    let r = get(pop, "/x", &[]).await;
+    assert_eq!((r.status.as_u16(), r.header("x-cache")), (503, "FunctionExecutionError from cloudfront"));
+    let endless = r#"function handler(event) { while (true) {} }"#;
+    let (_edge2, pop2) = start_with_functions(&origin, &[("viewer-request", "endless", endless)]).await;
+    let r = get(pop2, "/y", &[]).await;
+    assert_eq!((r.status.as_u16(), r.header("x-cache")), (503, "FunctionThrottledError from cloudfront"));
+    assert_eq!(get(pop2, "/y", &[]).await.status, 503, "the edge keeps serving");
+    assert_eq!(origin.requests().len(), 0);
+}
