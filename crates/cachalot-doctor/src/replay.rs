@@ -151,6 +151,8 @@ pub struct Decision {
     pub behavior: u16,
     /// Routed to a distribution.
     pub routed: bool,
+    /// The key has headers: 0 none, 1 `Accept` (or `Accept-Language`), 2 others.
+    pub keyed_headers: u8,
 }
 
 fn small_hash(s: &str) -> u32 {
@@ -183,10 +185,10 @@ impl ConfigModel {
         // Only the headers the key can read are filled in: most configs need none.
         scratch.headers.clear();
         let mut put = |name: http::HeaderName, value: &str| {
-            if !value.is_empty() {
-                if let Ok(v) = HeaderValue::from_str(value) {
-                    scratch.headers.append(name, v);
-                }
+            if !value.is_empty()
+                && let Ok(v) = HeaderValue::from_str(value)
+            {
+                scratch.headers.append(name, v);
             }
         };
         if !cache.cookies.is_none() {
@@ -229,6 +231,11 @@ impl ConfigModel {
             shield,
             behavior: index as u16,
             routed: true,
+            keyed_headers: match &cache.headers {
+                NameRule::Only(h) if h.iter().any(|n| n.starts_with("accept") && n != "accept-encoding") => 1,
+                NameRule::Only(h) if !h.is_empty() => 2,
+                _ => 0,
+            },
         }
     }
 }
@@ -294,10 +301,10 @@ impl Store {
         self.lru.push_back((key, self.stamp));
         while self.bytes > cap {
             let Some((k, g)) = self.lru.pop_front() else { break };
-            if self.map.get(&k).is_some_and(|s| s.stamp == g) {
-                if let Some(s) = self.map.remove(&k) {
-                    self.bytes -= u64::from(s.size);
-                }
+            if self.map.get(&k).is_some_and(|s| s.stamp == g)
+                && let Some(s) = self.map.remove(&k)
+            {
+                self.bytes -= u64::from(s.size);
             }
         }
         // Stale queue entries (re-accessed keys) are dropped once they outnumber live ones.
@@ -752,7 +759,7 @@ mod tests {
     use super::*;
 
     fn decision(key: u64, ttl: u32) -> Decision {
-        Decision { key, ttl, region: 7, shield: 0, behavior: 0, routed: true }
+        Decision { key, ttl, region: 7, shield: 0, behavior: 0, routed: true, keyed_headers: 0 }
     }
 
     #[test]

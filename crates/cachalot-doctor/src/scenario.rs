@@ -8,8 +8,8 @@
 use crate::cause::Cause;
 use crate::input::Inputs;
 use crate::replay::{ConfigModel, Decision, KeyScratch, RequestView, Served, Simulator, hash64};
+use cachalot_telemetry::ResultType;
 use cachalot_telemetry::format::{self, LogRecord};
-use cachalot_telemetry::{Field, ResultType};
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -257,7 +257,7 @@ pub fn generate(cause: Cause, seed: u64) -> Option<Scenario> {
         let d: Decision = model.decide(&view, pop, secs, &mut scratch);
         let pop_tier = (hash64(pop.as_bytes()) as u32) | 1;
         // With a short TTL, even paths revalidate (RefreshHit), odd ones are refetched.
-        let revalidates = cause == Cause::TtlTooShort && n % 2 == 0;
+        let revalidates = cause == Cause::TtlTooShort && n.is_multiple_of(2);
         let served = sim.serve(secs, pop_tier, &d, size as u32, revalidates);
         records.push(record(&mut rng, secs, pop, &path, &query, &cookie, size, served));
     }
@@ -327,6 +327,7 @@ pub fn measured_hit_ratio(records: &[LogRecord]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cachalot_telemetry::Field;
 
     #[test]
     fn scenarios_are_deterministic_and_valid() {
