@@ -142,6 +142,7 @@ result_types! {
     FunctionGeneratedResponse,
     FunctionExecutionError,
     FunctionThrottledError,
+    FunctionValidationError,
     AbortedOrigin,
     ClientCommError,
     ClientGeoBlocked,

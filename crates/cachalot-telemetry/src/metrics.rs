@@ -63,7 +63,7 @@ pub const LATENCY_BUCKETS: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 /// The result types counted under their own label; others count as `Other`.
-const RESULT_TYPES: [ResultType; 14] = [
+static RESULT_TYPES: [ResultType; 15] = [
     ResultType::Hit,
     ResultType::RefreshHit,
     ResultType::Miss,
@@ -74,6 +74,7 @@ const RESULT_TYPES: [ResultType; 14] = [
     ResultType::FunctionGeneratedResponse,
     ResultType::FunctionExecutionError,
     ResultType::FunctionThrottledError,
+    ResultType::FunctionValidationError,
     ResultType::LambdaGeneratedResponse,
     ResultType::LambdaValidationError,
     ResultType::LambdaExecutionError,
@@ -419,24 +420,7 @@ impl Metrics {
 }
 
 fn result_labels() -> impl Iterator<Item = &'static str> {
-    const NAMES: [&str; OTHER_RESULT + 1] = [
-        "Hit",
-        "RefreshHit",
-        "Miss",
-        "LimitExceeded",
-        "CapacityExceeded",
-        "Error",
-        "Redirect",
-        "FunctionGeneratedResponse",
-        "FunctionExecutionError",
-        "FunctionThrottledError",
-        "LambdaGeneratedResponse",
-        "LambdaValidationError",
-        "LambdaExecutionError",
-        "LambdaLimitExceeded",
-        "Other",
-    ];
-    NAMES.into_iter()
+    RESULT_TYPES.iter().map(ResultType::as_str).chain(std::iter::once("Other"))
 }
 
 /// Appends `# HELP` and `# TYPE` lines.
