@@ -7,4 +7,5 @@ pub(crate) mod lint;
 pub(crate) mod probe;
 pub(crate) mod probe_http;
 pub(crate) mod replay;
+pub(crate) mod replay_common;
 pub(crate) mod serve;

@@ -1,18 +1,81 @@
-//! `cachalot replay`.
+//! `cachalot replay LOG... --config CANDIDATE [--baseline CURRENT]`: predicts hit ratio,
+//! origin requests and origin bytes per POP under a candidate config.
+//!
+//! Exit codes: 0 the prediction was printed, 2 an input cannot be read or a config does not parse.
 
+use super::analyze_io::{Progress, write_stdout};
+use super::replay_common::{expand_logs, load_model, threads, total_size};
+use crate::cli_error::hinted;
+use cachalot_doctor::replay::{self, Options};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+/// Output formats of `replay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// An aligned table.
+    Text,
+    /// JSON with stable field names.
+    Json,
+}
 
 /// Arguments of `cachalot replay`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Inputs.
-    #[arg(required = true)]
-    inputs: Vec<String>,
+    /// Standard access logs: files (plain or .gz), folders, globs, or - for stdin.
+    #[arg(required = true, value_name = "LOG")]
+    logs: Vec<String>,
+    /// The candidate config (Cachalot config file or AWS CLI JSON).
+    #[arg(long, value_name = "CANDIDATE")]
+    config: PathBuf,
+    /// The current config; without it the log's own results are the baseline.
+    #[arg(long, value_name = "CURRENT")]
+    baseline: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Bytes each cache tier holds (LRU), e.g. 268435456 or 256MiB [default: unbounded].
+    #[arg(long, value_name = "SIZE")]
+    cache_size: Option<String>,
+    /// Worker threads for reading and keying [default: every core].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    Err(crate::cli_error::hinted(
-        format!("`cachalot replay` is not available in this build (inputs: {})", args.inputs.join(" ")),
-        "see docs/compat.md for what is implemented",
-    ))
+    let cache_size = match &args.cache_size {
+        Some(s) => Some(cachalot_config::file::parse_size(&serde_json::Value::from(s.as_str())).ok_or_else(|| {
+            hinted(format!("--cache-size {s}: not a size"), "use bytes (268435456) or a size such as 256MiB or 2GB")
+        })?),
+        None => None,
+    };
+    let inputs = expand_logs(&args.logs)?;
+    let candidate = load_model(&args.config, "--config")?;
+    let baseline = match &args.baseline {
+        Some(p) => Some(load_model(p, "--baseline")?),
+        None => None,
+    };
+    let counter = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(counter.clone(), total_size(&inputs), "replaying");
+    let options = Options { cache_size, threads: threads(args.threads) };
+    let result = replay::replay(&inputs, &candidate, baseline.as_ref(), &options, Some(&counter));
+    progress.finish();
+    let report = result.map_err(|e| hinted(e.to_string(), "check that the log files exist and are readable"))?;
+    for b in &report.read.first_bad {
+        eprintln!("warning: {b}");
+    }
+    if report.read.bad_lines > 0 {
+        eprintln!("warning: {} malformed line(s) skipped", report.read.bad_lines);
+    }
+    for t in &report.read.truncated {
+        eprintln!("warning: {t} (the lines before were replayed)");
+    }
+    let out = match args.format {
+        Format::Text => replay::text(&report),
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    write_stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,45 @@
+//! Loading a config for `analyze --config` and `replay --config/--baseline`, and expanding log
+//! arguments, with errors that name the file.
+
+use crate::cli_error::hinted;
+use cachalot_doctor::input::Inputs;
+use cachalot_doctor::logs::{self, LogInput};
+use cachalot_doctor::replay::ConfigModel;
+use std::path::Path;
+
+/// Reads and validates a config (Cachalot config file or AWS CLI outputs); exits 2 naming
+/// the file and JSON path when it does not parse.
+pub(crate) fn load_model(path: &Path, flag: &str) -> anyhow::Result<ConfigModel> {
+    let inputs = Inputs::load(&[path.to_path_buf()]).map_err(|e| errors(flag, &e))?;
+    let snapshot = inputs.snapshot().map_err(|e| errors(flag, &e))?;
+    Ok(ConfigModel::new(&path.display().to_string(), &inputs, snapshot))
+}
+
+fn errors(flag: &str, errors: &[cachalot_doctor::input::InputError]) -> anyhow::Error {
+    for e in errors.iter().skip(1) {
+        eprintln!("error: {flag} {e}");
+    }
+    match errors.first() {
+        Some(e) => hinted(
+            format!("{flag} {e}"),
+            e.hint.clone().unwrap_or_else(|| "give a Cachalot config file or aws cloudfront get-* JSON".into()),
+        ),
+        None => hinted(format!("{flag}: invalid config"), "give a Cachalot config file or aws cloudfront get-* JSON"),
+    }
+}
+
+/// Expands log arguments (files, folders, globs, `-`).
+pub(crate) fn expand_logs(args: &[String]) -> anyhow::Result<Vec<LogInput>> {
+    logs::expand(args)
+        .map_err(|e| hinted(e.to_string(), "pass CloudFront log files (.gz or plain), folders, globs or - for stdin"))
+}
+
+/// Total size of the inputs on disk, when all are files.
+pub(crate) fn total_size(inputs: &[LogInput]) -> Option<u64> {
+    inputs.iter().map(LogInput::size).sum()
+}
+
+/// Threads to use: `--threads`, else every core.
+pub(crate) fn threads(arg: Option<usize>) -> usize {
+    arg.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1)
+}
