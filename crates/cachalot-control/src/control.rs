@@ -75,8 +75,10 @@ pub(crate) struct Inner {
     deploy_delay_ms: AtomicI64,
 }
 
-/// How long a created or updated distribution reports `InProgress` before `Deployed`.
-pub const DEFAULT_DEPLOY_DELAY: Duration = Duration::from_secs(1);
+/// How long a created or updated distribution reports `InProgress` before `Deployed`. Zero: the
+/// edge applies a change before the API answers, so the first poll of a waiter sees `Deployed`
+/// (the AWS CLI's waiter sleeps 60 s between polls).
+pub const DEFAULT_DEPLOY_DELAY: Duration = Duration::ZERO;
 
 impl ControlPlane {
     /// Opens the store, merges `initial` (the `--config` resources) into it,
@@ -138,6 +140,12 @@ impl ControlPlane {
         crate::http_layer::router(self.inner.clone())
     }
 
+    /// CloudWatch's `GetMetricStatistics` (`POST /` and the RPCv2 CBOR path) on `telemetry`'s
+    /// numbers, behind the same SigV4 check as the CloudFront API.
+    pub fn cloudwatch_router(&self, telemetry: Arc<cachalot_telemetry::Telemetry>) -> axum::Router {
+        crate::cloudwatch::router(self.inner.clone(), telemetry)
+    }
+
     /// The snapshot currently published.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.snapshot.lock().clone()
@@ -148,7 +156,7 @@ impl ControlPlane {
         self.inner.access_keys.is_empty()
     }
 
-    /// Sets how long distributions report `InProgress` after a change (default one second).
+    /// Sets how long distributions report `InProgress` after a change (default zero).
     pub fn set_deploy_delay(&self, delay: Duration) {
         self.inner.deploy_delay_ms.store(delay.as_millis().min(i64::MAX as u128) as i64, Ordering::Relaxed);
     }

@@ -8,11 +8,15 @@
 //! invalidation lifecycle; building snapshots with
 //! [`cachalot_config::validate::build_snapshot`] and handing them to the edge.
 //!
+//! **Also owns**: CloudWatch's `GetMetricStatistics` for `AWS/CloudFront`
+//! ([`ControlPlane::cloudwatch_router`]), answered from the telemetry registry
+//! in the awsQuery, awsJson1_0 and RPCv2 CBOR protocols.
+//!
 //! **Must not**: depend on the proxy (the edge is reached through
 //! [`EdgeLink`], which the binary implements), run functions itself
 //! (TestFunction goes through [`FunctionTester`]), or serve anything outside
-//! `/2020-05-31/` and `/key-value-stores/` (the binary adds `/metrics`,
-//! `/dashboard`, `/healthz` and the CloudWatch API).
+//! `/2020-05-31/`, `/key-value-stores/` and the CloudWatch routes (the binary
+//! adds `/metrics`, `/dashboard` and `/healthz`).
 //!
 //! # Wiring (for `cachalot serve`)
 //!
@@ -29,7 +33,7 @@
 //! if control.is_open() {
 //!     eprintln!("warning: the admin API accepts any credentials (no AccessKeys configured)");
 //! }
-//! let app = control.router(); // .merge(metrics_and_dashboard_router)
+//! let app = control.router(); // .merge(control.cloudwatch_router(telemetry)).merge(dashboard)
 //! # let _ = app; Ok(()) }
 //! ```
 //!
@@ -72,6 +76,7 @@
 //! Cachalot verifies SigV4 only.
 
 mod api;
+mod cloudwatch;
 mod control;
 mod edge;
 mod error;

@@ -61,6 +61,54 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
+/// Parses an ISO 8601 timestamp as the AWS query protocol sends it (`2024-05-01T12:00:00Z`,
+/// optional fraction, `Z` or `±HH:MM`; a bare date is midnight UTC) into epoch seconds.
+pub(crate) fn parse_iso8601(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.bytes().all(|b| b.is_ascii_digit()) { t.parse().ok() } else { None }
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if s.get(4..5)? != "-" || s.get(7..8)? != "-" || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    if s.len() == 10 {
+        return Some((days * 86_400) as f64);
+    }
+    if !matches!(s.get(10..11)?, "T" | "t" | " ") || s.get(13..14)? != ":" {
+        return None;
+    }
+    let (h, mi) = (num(11..13)?, num(14..16)?);
+    let (se, mut rest) = if s.get(16..17) == Some(":") { (num(17..19)?, s.get(19..)?) } else { (0, s.get(16..)?) };
+    let mut fraction = 0.0;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits = f.bytes().take_while(u8::is_ascii_digit).count();
+        fraction = format!("0.{}", f.get(..digits)?).parse().ok()?;
+        rest = f.get(digits..)?;
+    }
+    let offset = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.get(..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let hm = rest.get(1..)?.replace(':', "");
+            if hm.len() != 4 || !hm.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            sign * (hm[..2].parse::<i64>().ok()? * 3600 + hm[2..].parse::<i64>().ok()? * 60)
+        }
+    };
+    if h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some((days * 86_400 + h * 3600 + mi * 60 + se - offset) as f64 + fraction)
+}
+
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// `len` random upper-case letters and digits.
@@ -115,6 +163,14 @@ mod tests {
         assert_eq!(parse_amz_date("20240501T120000Z"), Some(1_714_564_800));
         assert_eq!(parse_amz_date("2024-05-01"), None);
         assert_eq!(parse_amz_date("20241301T120000Z"), None);
+        assert_eq!(parse_iso8601("2024-05-01T12:00:00Z"), Some(1_714_564_800.0));
+        assert_eq!(parse_iso8601("2024-05-01T12:00:00.5Z"), Some(1_714_564_800.5));
+        assert_eq!(parse_iso8601("2024-05-01T14:00:00+02:00"), Some(1_714_564_800.0));
+        assert_eq!(parse_iso8601("2024-05-01T12:00Z"), Some(1_714_564_800.0));
+        assert_eq!(parse_iso8601("2024-05-01"), Some(1_714_521_600.0));
+        for bad in ["", "2024", "2024-13-01T00:00:00Z", "2024-05-01T25:00:00Z", "2024-05-01T12:00:00+2", "x024-05-01"] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -27,7 +27,8 @@ fn ensure_venv(python3: &str) -> PathBuf {
         let status = Command::new(python3).arg("-m").arg("venv").arg(&venv).status().unwrap();
         assert!(status.success(), "python3 -m venv {} failed", venv.display());
         let status = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "awscli", "boto3"])
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../requirements-test.txt"))
             .status()
             .unwrap();
         assert!(status.success(), "pip install awscli boto3 failed");

@@ -128,6 +128,10 @@ fn prefix_of(path: &str) -> &str {
 }
 
 impl LineSink for Sink<'_> {
+    fn begin_block(&mut self, seq: u64) {
+        self.seq = seq << 32;
+    }
+
     fn line(&mut self, line: &LogLine<'_>) -> Result<(), LineError> {
         let ts = line.timestamp()?;
         let status = line.status()?;
@@ -556,7 +560,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
     let mut params: HashMap<u64, ParamValues> = HashMap::new();
     let mut timeline: BTreeMap<u64, Counts> = BTreeMap::new();
     let mut events = Vec::new();
-    for (i, s) in sinks.into_iter().enumerate() {
+    for s in sinks {
         total.merge(&s.total);
         refresh_hits += s.refresh_hits;
         misses += s.misses;
@@ -579,10 +583,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         for (k, c) in s.timeline {
             timeline.entry(k).or_default().merge(&c);
         }
-        events.extend(s.events.into_iter().map(|mut e| {
-            e.seq |= (i as u64) << 48;
-            e
-        }));
+        events.extend(s.events);
     }
     events.sort_unstable_by_key(|e| (e.path, e.pop, e.ts, e.seq));
     let mut classes = MissClasses { refresh_hits, ..MissClasses::default() };

@@ -146,6 +146,10 @@ pub struct ReadStats {
 
 /// What a worker does with each line.
 pub trait LineSink: Send {
+    /// Called before the lines of each block; blocks are numbered in input order, so
+    /// `(block, line within it)` orders lines as the input does.
+    fn begin_block(&mut self, _seq: u64) {}
+
     /// Handles one data line; an error counts the line as malformed.
     fn line(&mut self, line: &LogLine<'_>) -> Result<(), LineError>;
 }
@@ -360,6 +364,7 @@ fn last_fields_line(data: &[u8]) -> Option<String> {
 }
 
 fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
+    sink.begin_block(block.seq);
     let mut map = block.map.clone();
     let mut result = BlockResult { seq: block.seq, file: block.file.clone(), lines: 0, bad: Vec::new(), bad_count: 0 };
     let data = &block.data;

@@ -474,6 +474,10 @@ fn logged_served(r: &ResultType, detailed: &ResultType) -> Served {
 }
 
 impl LineSink for ReplaySink<'_> {
+    fn begin_block(&mut self, seq: u64) {
+        self.seq = seq << 32;
+    }
+
     fn line(&mut self, line: &LogLine<'_>) -> Result<(), LineError> {
         let ts = line.timestamp()?;
         let status = line.status()?;
@@ -598,7 +602,7 @@ pub fn replay(
     let mut events = Vec::new();
     let mut refresh: IdMap<()> = IdMap::default();
     let (mut skipped, mut unrouted) = (0, 0);
-    for (s, sink) in sinks.into_iter().enumerate() {
+    for sink in sinks {
         let mut local: Vec<(u32, String)> = sink.pops.into_iter().map(|(n, i)| (i, n)).collect();
         local.sort();
         let map: Vec<u32> = local
@@ -613,7 +617,6 @@ pub fn replay(
             .collect();
         events.extend(sink.events.into_iter().map(|mut e| {
             e.pop = map[e.pop as usize - 1];
-            e.seq |= (s as u64) << 48;
             e
         }));
         refresh.extend(sink.refresh_paths.into_iter().map(|p| (p, ())));

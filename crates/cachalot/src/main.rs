@@ -5,6 +5,7 @@
 
 mod cli_error;
 mod commands;
+mod dashboard;
 mod setup;
 mod wiring;
 

@@ -1,21 +1,31 @@
 //! Adapters that connect the library crates inside `serve`: the control plane
 //! drives the edge through [`EdgeBridge`] and runs TestFunction through
-//! [`FunctionRunner`].
+//! [`FunctionRunner`]; the edge reports each request to telemetry through
+//! [`TelemetryObserver`].
 
+use crate::dashboard::TopMisses;
+use arc_swap::ArcSwap;
 use cachalot_config::Snapshot;
 use cachalot_control::{EdgeLink, FunctionTestError, FunctionTestRequest, FunctionTestResult, FunctionTester};
 use cachalot_functions::{Limits, Runtime};
 use cachalot_policy::invalidation::InvalidationPath;
-use cachalot_proxy::Edge;
+use cachalot_proxy::{Edge, Observer, RequestSummary};
+use cachalot_telemetry::outcome::Outcome;
+use cachalot_telemetry::{DistributionCtx, LogRecord, ResultType, Telemetry};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The data plane as the control plane sees it.
 pub(crate) struct EdgeBridge {
     pub(crate) edge: Edge,
+    pub(crate) observer: Arc<TelemetryObserver>,
 }
 
 impl EdgeLink for EdgeBridge {
     fn publish(&self, snapshot: Arc<Snapshot>) {
+        // Telemetry first, so the first request of a new distribution finds its log destination.
+        self.observer.update(&snapshot);
         self.edge.publish(snapshot);
     }
 
@@ -48,5 +58,97 @@ impl FunctionTester for FunctionRunner {
             error_message: out.function_error_message,
             output: out.function_output,
         })
+    }
+}
+
+/// Turns the edge's request summaries into access log lines, metrics and the dashboard's
+/// missed-path counts.
+pub(crate) struct TelemetryObserver {
+    telemetry: Arc<Telemetry>,
+    /// Bucket name → folder (absolute), from the config file's `Buckets`.
+    buckets: BTreeMap<String, String>,
+    distributions: ArcSwap<HashMap<Arc<str>, DistributionCtx>>,
+    misses: Arc<TopMisses>,
+}
+
+impl TelemetryObserver {
+    pub(crate) fn new(telemetry: Arc<Telemetry>, buckets: BTreeMap<String, String>, misses: Arc<TopMisses>) -> Self {
+        TelemetryObserver { telemetry, buckets, distributions: ArcSwap::default(), misses }
+    }
+
+    /// Rebuilds the per-distribution contexts (log folder, prefix, IncludeCookies) from a snapshot.
+    pub(crate) fn update(&self, snapshot: &Snapshot) {
+        let mut map = HashMap::new();
+        for d in &snapshot.distributions {
+            let ctx = match DistributionCtx::from_config(d, &self.buckets) {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    tracing::warn!("{e}: its access logs are not written (add the bucket to `Buckets`)");
+                    DistributionCtx::new(&d.id)
+                }
+            };
+            if let Some(dest) = ctx.log_destination()
+                && let Err(e) = std::fs::create_dir_all(dest.directory())
+            {
+                tracing::warn!("cannot create the log folder {} of {}: {e}", dest.directory().display(), d.id);
+            }
+            map.insert(Arc::from(d.id.as_str()), ctx);
+        }
+        self.distributions.store(Arc::new(map));
+    }
+}
+
+impl Observer for TelemetryObserver {
+    fn observe(&self, s: RequestSummary) {
+        // Requests no distribution answered (unknown Host) are not CloudFront requests: no line.
+        let Some(id) = s.distribution_id.clone() else { return };
+        let distributions = self.distributions.load();
+        let Some(ctx) = distributions.get(&id) else { return };
+        let behavior = s.behavior.clone();
+        let record = log_record(s);
+        let outcome = Outcome::of(&record);
+        if outcome.cacheable && !outcome.hit {
+            self.misses.note(&id, &record.uri_stem);
+        }
+        self.telemetry.record(ctx, behavior.as_deref().unwrap_or("*"), record);
+    }
+}
+
+/// One summary as CloudFront's standard log line.
+fn log_record(s: RequestSummary) -> LogRecord {
+    let result = |r: &str| ResultType::parse(r);
+    LogRecord {
+        timestamp: UNIX_EPOCH + Duration::from_millis(s.end_ms),
+        edge_location: s.pop.to_string(),
+        sc_bytes: s.response_bytes,
+        client_ip: Some(s.client_ip),
+        method: s.method.as_str().to_owned(),
+        host: s.distribution_domain.as_deref().unwrap_or_default().to_owned(),
+        uri_stem: s.uri_stem,
+        status: Some(s.status),
+        referer: s.referer.unwrap_or_default(),
+        user_agent: s.user_agent.unwrap_or_default(),
+        query: s.query.unwrap_or_default(),
+        cookie: s.cookie.unwrap_or_default(),
+        result_type: result(s.result.as_str()),
+        request_id: s.request_id,
+        host_header: s.host_header,
+        protocol: s.protocol.to_owned(),
+        cs_bytes: s.request_bytes,
+        time_taken: Duration::from_millis(s.time_taken_ms),
+        forwarded_for: s.x_forwarded_for.unwrap_or_default(),
+        ssl_protocol: s.ssl_protocol.unwrap_or_default().to_owned(),
+        ssl_cipher: s.ssl_cipher.unwrap_or_default(),
+        response_result_type: result(s.response_result.as_str()),
+        protocol_version: s.protocol_version.to_owned(),
+        fle_status: String::new(),
+        fle_encrypted_fields: None,
+        client_port: Some(s.client_port),
+        time_to_first_byte: Some(Duration::from_millis(s.first_byte_ms)),
+        detailed_result_type: result(s.detailed.as_str()),
+        content_type: s.content_type.unwrap_or_default(),
+        content_length: s.content_length,
+        range_start: s.range.map(|r| r.0),
+        range_end: s.range.map(|r| r.1),
     }
 }

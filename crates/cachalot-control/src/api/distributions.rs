@@ -86,6 +86,13 @@ fn in_progress_batches(s: &State, id: &str) -> usize {
     s.invalidations.values().filter(|i| i.distribution_id == id && i.status != "Completed").count()
 }
 
+/// A create or update answers `InProgress`, as CloudFront does, whatever the deploy delay.
+fn changed_json(cp: &Inner, s: &State, d: &DistributionRecord) -> Value {
+    let mut body = distribution_json(cp, s, d);
+    body["Status"] = Value::from("InProgress");
+    body
+}
+
 fn distribution_json(cp: &Inner, s: &State, d: &DistributionRecord) -> Value {
     json!({
         "Id": d.id,
@@ -150,7 +157,7 @@ pub(super) fn create(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
             txn.put_tags(&arn, tags);
         }
         let d = txn.state.distributions.get(&id).cloned().ok_or_else(|| no_such(&id))?;
-        Ok((distribution_json(cp, &txn.state, &d), d.etag.clone()))
+        Ok((changed_json(cp, &txn.state, &d), d.etag.clone()))
     })?;
     Ok(Response::xml(201, "Distribution", "Distribution", &body.0)
         .etag(&body.1)
@@ -195,7 +202,7 @@ pub(super) fn update(cp: &Inner, req: &Request, id: &str) -> Result<Response, Ap
         }
         txn.put_distribution(rec);
         let d = txn.state.distributions.get(id).cloned().ok_or_else(|| no_such(id))?;
-        Ok((distribution_json(cp, &txn.state, &d), d.etag.clone()))
+        Ok((changed_json(cp, &txn.state, &d), d.etag.clone()))
     })?;
     Ok(Response::xml(200, "Distribution", "Distribution", &body.0).etag(&body.1))
 }

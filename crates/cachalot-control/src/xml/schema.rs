@@ -256,15 +256,19 @@ mod tests {
     use std::io::Read as _;
     use std::path::PathBuf;
 
-    /// botocore's data folder: `$BOTOCORE_DATA_DIR`, the venv the AWS CLI test
-    /// creates, or a venv at /tmp/venv.
+    /// botocore's data folder: `$BOTOCORE_DATA_DIR`, the venv of `$CACHALOT_AWS_VENV`, or
+    /// the venv the AWS CLI test creates (botocore pinned in `requirements-test.txt`).
     pub(crate) fn botocore_data() -> Option<PathBuf> {
         let mut candidates: Vec<PathBuf> = Vec::new();
         if let Ok(d) = std::env::var("BOTOCORE_DATA_DIR") {
             candidates.push(d.into());
         }
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/aws-venv/lib");
-        for base in [root, PathBuf::from("/tmp/venv/lib")] {
+        let mut bases = Vec::new();
+        if let Some(venv) = std::env::var_os("CACHALOT_AWS_VENV") {
+            bases.push(PathBuf::from(venv).join("lib"));
+        }
+        bases.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/aws-venv/lib"));
+        for base in bases {
             if let Ok(entries) = std::fs::read_dir(&base) {
                 for e in entries.flatten() {
                     candidates.push(e.path().join("site-packages/botocore/data"));

@@ -1,11 +1,13 @@
 //! `cachalot serve`: the POP listeners (data plane) and the admin listener.
 
 use crate::cli_error::hinted;
+use crate::dashboard::TopMisses;
 use crate::setup::{self, Setup};
+use crate::wiring::{EdgeBridge, TelemetryObserver};
 use anyhow::Context as _;
 use cachalot_config::file::{self, PopConfig};
 use cachalot_proxy::{Edge, EdgeSettings, PopSettings};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -104,13 +106,30 @@ async fn serve(
         origin_addresses: setup.file.origin_addresses.clone().into_iter().collect(),
         ..EdgeSettings::default()
     };
-    let edge = Edge::new(settings, Arc::new(cachalot_config::Snapshot::default()));
+    let telemetry = Arc::new(
+        cachalot_telemetry::Telemetry::new(cachalot_telemetry::TelemetryConfig::default())
+            .context("starting the access log writer")?,
+    );
+    let misses = Arc::new(TopMisses::default());
+    let log_buckets: BTreeMap<String, String> = setup
+        .file
+        .buckets
+        .iter()
+        .map(|(b, dir)| (b.clone(), setup.base.join(dir).to_string_lossy().into_owned()))
+        .collect();
+    let observer = Arc::new(TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone()));
+    let edge = Edge::with(
+        settings,
+        Arc::new(cachalot_config::Snapshot::default()),
+        Arc::new(cachalot_proxy::SystemClock),
+        observer.clone(),
+    );
     // The control plane loads the store, merges the config file's resources and publishes the first snapshot.
     let control = cachalot_control::ControlPlane::open(
         location.clone(),
         setup.resources.clone(),
         setup.file.access_keys.clone(),
-        Arc::new(crate::wiring::EdgeBridge { edge: edge.clone() }),
+        Arc::new(EdgeBridge { edge: edge.clone(), observer }),
         Some(Arc::new(crate::wiring::FunctionRunner)),
     )
     .map_err(|e| {
@@ -154,20 +173,29 @@ async fn serve(
     }
     for d in &snapshot.distributions {
         tracing::info!("distribution {} serving {}{}", d.id, d.domain_name, aliases(&d.aliases));
+        if let Some(logging) = &d.logging
+            && let Some(dir) = setup.file.buckets.get(&logging.bucket)
+        {
+            tracing::info!("distribution {} logs to {}", d.id, setup.base.join(dir).join(&logging.prefix).display());
+        }
     }
     if snapshot.distributions.is_empty() {
         tracing::info!("no distributions yet: create one through the API at http://{admin}/2020-05-31/distribution");
     }
 
     let admin_listener = bind(&admin, "the admin listener").await?;
-    tracing::info!("admin listening on http://{}", admin_listener.local_addr()?);
+    let admin_addr = admin_listener.local_addr()?;
+    tracing::info!("admin listening on http://{admin_addr} (API, CloudWatch, /metrics, /dashboard)");
     if control.is_open() {
         tracing::warn!("the admin API accepts ANY credentials: no AccessKeys are configured");
     }
     if let cachalot_control::StoreLocation::Dir(dir) = &location {
         tracing::info!("state in {}", dir.display());
     }
-    let router = control.router().route("/healthz", axum::routing::get(|| async { "ok\n" }));
+    let router = control
+        .router()
+        .merge(control.cloudwatch_router(telemetry.clone()))
+        .merge(crate::dashboard::router(telemetry.clone(), misses));
     let mut admin_stop = stop_rx.clone();
     let admin_task = tokio::spawn(async move {
         let _ = axum::serve(admin_listener, router)
@@ -184,6 +212,10 @@ async fn serve(
         let _ = t.await;
     }
     let _ = admin_task.await;
+    // Every request has finished: its log line is queued; publish them all before exiting.
+    let logs = telemetry.clone();
+    let _ = tokio::task::spawn_blocking(move || logs.shutdown()).await;
+    tracing::info!("access logs flushed; stopped");
     Ok(ExitCode::SUCCESS)
 }
 

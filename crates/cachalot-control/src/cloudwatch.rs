@@ -1,0 +1,629 @@
+//! CloudWatch's `GetMetricStatistics` for namespace `AWS/CloudFront`, on the admin listener,
+//! over the three wire protocols clients send it in: awsQuery (`POST /`, form body, XML
+//! answer), awsJson1_0 (`POST /` with `X-Amz-Target`) and Smithy RPCv2 CBOR
+//! (`POST /service/GraniteServiceVersion20100801/operation/GetMetricStatistics`).
+//!
+//! The numbers come from the telemetry registry, so they match `/metrics` and the access
+//! logs. CloudWatch matches dimension sets exactly: CloudFront's distribution metrics have
+//! `DistributionId` and `Region=Global`, and any other set (or namespace, or unit) gives
+//! no datapoints, as on AWS.
+
+use crate::control::Inner;
+use crate::error::ApiError;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::routing::post;
+use cachalot_telemetry::{Datapoint, Query, Statistic, StatisticsError, Telemetry};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 1024 * 1024;
+/// The awsJson / RPCv2 service name.
+const TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+/// The awsQuery XML namespace.
+const XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
+/// The operation served.
+const OPERATION: &str = "GetMetricStatistics";
+
+struct CloudWatch {
+    control: Arc<Inner>,
+    telemetry: Arc<Telemetry>,
+}
+
+pub(crate) fn router(control: Arc<Inner>, telemetry: Arc<Telemetry>) -> Router {
+    Router::new()
+        .route("/", post(query_or_json))
+        .route(&format!("/service/{TARGET_PREFIX}/operation/{{operation}}"), post(cbor))
+        .with_state(Arc::new(CloudWatch { control, telemetry }))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Query,
+    Json,
+    Cbor,
+}
+
+/// A CloudWatch error: the awsQuery code (also sent in `x-amzn-query-error`) and the
+/// awsJson / CBOR shape name.
+#[derive(Debug)]
+struct CwError {
+    status: u16,
+    code: &'static str,
+    shape: &'static str,
+    sender: bool,
+    message: String,
+}
+
+impl CwError {
+    fn new(code: &'static str, message: impl Into<String>) -> CwError {
+        let shape = match code {
+            "InvalidParameterValue" => "InvalidParameterValueException",
+            "MissingParameter" => "MissingRequiredParameterException",
+            "InvalidParameterCombination" => "InvalidParameterCombinationException",
+            "InvalidAction" => "InvalidAction",
+            "UnknownOperationException" => "UnknownOperationException",
+            "SerializationException" => "SerializationException",
+            _ => "InternalServiceFault",
+        };
+        let (status, sender) = if shape == "InternalServiceFault" { (500, false) } else { (400, true) };
+        CwError { status, code, shape, sender, message: message.into() }
+    }
+
+    fn missing(name: &str) -> CwError {
+        CwError::new("MissingParameter", format!("The parameter {name} is required."))
+    }
+
+    fn from_auth(e: ApiError) -> CwError {
+        // SigV4 refusals keep their AWS code; the shapes are not modelled, so the code is the shape.
+        let code: &'static str = match e.code.as_str() {
+            "MissingAuthenticationToken" => "MissingAuthenticationToken",
+            "IncompleteSignature" => "IncompleteSignature",
+            "InvalidClientTokenId" => "InvalidClientTokenId",
+            "SignatureDoesNotMatch" => "SignatureDoesNotMatch",
+            _ => "AccessDenied",
+        };
+        CwError { status: 403, code, shape: code, sender: true, message: e.message }
+    }
+
+    fn from_statistics(e: StatisticsError) -> CwError {
+        let code = match e {
+            StatisticsError::InvalidParameterValue(_) => "InvalidParameterValue",
+            StatisticsError::InvalidParameterCombination(_) => "InvalidParameterCombination",
+            StatisticsError::MissingParameter(_) => "MissingParameter",
+        };
+        CwError::new(code, e.to_string())
+    }
+}
+
+/// A `GetMetricStatistics` call, whatever the protocol.
+#[derive(Debug, Default)]
+struct Input {
+    namespace: Option<String>,
+    metric: Option<String>,
+    dimensions: Vec<(String, String)>,
+    start: Option<f64>,
+    end: Option<f64>,
+    period: Option<i64>,
+    statistics: Vec<String>,
+    extended: Vec<String>,
+    unit: Option<String>,
+}
+
+async fn query_or_json(
+    State(cw): State<Arc<CloudWatch>>,
+    headers: HeaderMap,
+    uri: http::Uri,
+    body: Body,
+) -> axum::response::Response {
+    let target = header(&headers, "x-amz-target").map(str::to_owned);
+    let protocol = if target.is_some() { Protocol::Json } else { Protocol::Query };
+    let result = async {
+        let body = read_body(body).await?;
+        cw.authenticate(&headers, uri.path(), uri.query().unwrap_or(""), &body)?;
+        let input = match &target {
+            Some(t) => {
+                let op = t.strip_prefix(TARGET_PREFIX).and_then(|o| o.strip_prefix('.')).unwrap_or(t);
+                if op != OPERATION {
+                    return Err(CwError::new(
+                        "UnknownOperationException",
+                        format!("Cachalot serves only {OPERATION} of CloudWatch, not {op}"),
+                    ));
+                }
+                let v: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
+                    .map_err(|e| CwError::new("SerializationException", format!("the body is not JSON: {e}")))?;
+                input_from_json(&v)?
+            }
+            None => input_from_form(&body)?,
+        };
+        cw.answer(&input)
+    }
+    .await;
+    respond(protocol, result)
+}
+
+async fn cbor(
+    State(cw): State<Arc<CloudWatch>>,
+    axum::extract::Path(operation): axum::extract::Path<String>,
+    headers: HeaderMap,
+    uri: http::Uri,
+    body: Body,
+) -> axum::response::Response {
+    let result = async {
+        let body = read_body(body).await?;
+        cw.authenticate(&headers, uri.path(), uri.query().unwrap_or(""), &body)?;
+        if operation != OPERATION {
+            return Err(CwError::new(
+                "UnknownOperationException",
+                format!("Cachalot serves only {OPERATION} of CloudWatch, not {operation}"),
+            ));
+        }
+        let value: ciborium::Value = if body.is_empty() {
+            ciborium::Value::Map(Vec::new())
+        } else {
+            ciborium::from_reader(&body[..])
+                .map_err(|e| CwError::new("SerializationException", format!("the body is not CBOR: {e}")))?
+        };
+        cw.answer(&input_from_json(&cbor_to_json(value))?)
+    }
+    .await;
+    respond(Protocol::Cbor, result)
+}
+
+async fn read_body(body: Body) -> Result<bytes::Bytes, CwError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| CwError::new("InvalidParameterValue", format!("the request body is larger than {MAX_BODY} bytes")))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+struct Output {
+    label: String,
+    datapoints: Vec<Datapoint>,
+}
+
+impl CloudWatch {
+    fn authenticate(&self, headers: &HeaderMap, path: &str, query: &str, body: &[u8]) -> Result<(), CwError> {
+        if self.control.access_keys.is_empty() {
+            return Ok(());
+        }
+        let signed = crate::sigv4::SignedRequest { method: "POST", raw_path: path, raw_query: query, headers, body };
+        crate::sigv4::verify(&signed, &self.control.access_keys, crate::util::now_ms() / 1000)
+            .map_err(CwError::from_auth)
+    }
+
+    fn answer(&self, input: &Input) -> Result<Output, CwError> {
+        let namespace = input.namespace.as_deref().ok_or_else(|| CwError::missing("Namespace"))?;
+        let metric = input.metric.as_deref().ok_or_else(|| CwError::missing("MetricName"))?;
+        let start = input.start.ok_or_else(|| CwError::missing("StartTime"))?;
+        let end = input.end.ok_or_else(|| CwError::missing("EndTime"))?;
+        let period = input.period.ok_or_else(|| CwError::missing("Period"))?;
+        if period < 1 {
+            return Err(CwError::new("InvalidParameterValue", "The parameter Period must be greater than 0."));
+        }
+        let mut statistics = Vec::new();
+        for (i, s) in input.statistics.iter().enumerate() {
+            statistics.push(Statistic::from_name(s).ok_or_else(|| {
+                CwError::new(
+                    "InvalidParameterValue",
+                    format!(
+                        "The parameter Statistics.member.{} must be a value in the set [ Maximum, Minimum, Sum, SampleCount, Average ].",
+                        i + 1
+                    ),
+                )
+            })?);
+        }
+        let extended: Vec<&str> = input.extended.iter().map(String::as_str).collect();
+        let label = metric.to_owned();
+        let mut distribution = None;
+        let mut global = false;
+        let mut other_dimension = false;
+        for (name, value) in &input.dimensions {
+            match name.as_str() {
+                "DistributionId" => distribution = Some(value.as_str()),
+                "Region" => global = value == "Global",
+                _ => other_dimension = true,
+            }
+        }
+        let query = Query {
+            distribution_id: distribution.unwrap_or(""),
+            metric,
+            start: epoch(start),
+            end: epoch(end),
+            period_seconds: u32::try_from(period).unwrap_or(u32::MAX),
+            statistics: &statistics,
+            extended_statistics: &extended,
+        };
+        // Parameters are checked even when the dimensions match nothing, as CloudWatch does.
+        let datapoints = self.telemetry.metrics().statistics(&query).map_err(CwError::from_statistics)?;
+        let matches = namespace == "AWS/CloudFront" && distribution.is_some() && global && !other_dimension;
+        let unit_matches = |p: &Datapoint| input.unit.as_deref().is_none_or(|u| u == p.unit);
+        let datapoints = if matches { datapoints.into_iter().filter(unit_matches).collect() } else { Vec::new() };
+        Ok(Output { label, datapoints })
+    }
+}
+
+fn epoch(secs: f64) -> SystemTime {
+    if secs >= 0.0 {
+        UNIX_EPOCH + Duration::from_secs_f64(secs.min(1e12))
+    } else {
+        UNIX_EPOCH - Duration::from_secs_f64((-secs).min(1e12))
+    }
+}
+
+fn epoch_secs(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+fn timestamp_value(v: &Value, name: &str) -> Result<f64, CwError> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| CwError::new("InvalidParameterValue", format!("bad {name}"))),
+        Value::String(s) => crate::util::parse_iso8601(s)
+            .or_else(|| s.parse().ok())
+            .ok_or_else(|| CwError::new("InvalidParameterValue", format!("The parameter {name} is not a timestamp."))),
+        _ => Err(CwError::new("InvalidParameterValue", format!("The parameter {name} is not a timestamp."))),
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+}
+
+fn input_from_json(v: &Value) -> Result<Input, CwError> {
+    let text = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+    let dimensions = v
+        .get("Dimensions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let field = |f: &str| d.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
+            (field("Name"), field("Value"))
+        })
+        .collect();
+    Ok(Input {
+        namespace: text("Namespace"),
+        metric: text("MetricName"),
+        dimensions,
+        start: v.get("StartTime").map(|t| timestamp_value(t, "StartTime")).transpose()?,
+        end: v.get("EndTime").map(|t| timestamp_value(t, "EndTime")).transpose()?,
+        period: match v.get("Period") {
+            None => None,
+            Some(p) => Some(
+                p.as_i64()
+                    .ok_or_else(|| CwError::new("InvalidParameterValue", "The parameter Period must be an integer."))?,
+            ),
+        },
+        statistics: strings(v.get("Statistics")),
+        extended: strings(v.get("ExtendedStatistics")),
+        unit: text("Unit"),
+    })
+}
+
+fn input_from_form(body: &[u8]) -> Result<Input, CwError> {
+    let mut action = None;
+    let mut input = Input::default();
+    let mut dims: std::collections::BTreeMap<usize, (String, String)> = Default::default();
+    let mut stats: std::collections::BTreeMap<usize, String> = Default::default();
+    let mut extended: std::collections::BTreeMap<usize, String> = Default::default();
+    let decode = |s: &[u8]| {
+        let plus: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        percent_encoding::percent_decode(&plus).decode_utf8_lossy().into_owned()
+    };
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let mut kv = pair.splitn(2, |&b| b == b'=');
+        let key = decode(kv.next().unwrap_or_default());
+        let value = decode(kv.next().unwrap_or_default());
+        let member = |prefix: &str| key.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok());
+        match key.as_str() {
+            "Action" => action = Some(value),
+            "Version" => {}
+            "Namespace" => input.namespace = Some(value),
+            "MetricName" => input.metric = Some(value),
+            "StartTime" => input.start = Some(timestamp_value(&Value::String(value), "StartTime")?),
+            "EndTime" => input.end = Some(timestamp_value(&Value::String(value), "EndTime")?),
+            "Period" => {
+                input.period =
+                    Some(value.parse().map_err(|_| {
+                        CwError::new("InvalidParameterValue", "The parameter Period must be an integer.")
+                    })?)
+            }
+            "Unit" => input.unit = Some(value),
+            _ => {
+                if let Some(rest) = key.strip_prefix("Dimensions.member.") {
+                    let (n, field) = rest.split_once('.').unwrap_or((rest, ""));
+                    let entry = dims.entry(n.parse().unwrap_or(usize::MAX)).or_default();
+                    match field {
+                        "Name" => entry.0 = value,
+                        "Value" => entry.1 = value,
+                        _ => {}
+                    }
+                } else if let Some(n) = member("Statistics.member.") {
+                    stats.insert(n, value);
+                } else if let Some(n) = member("ExtendedStatistics.member.") {
+                    extended.insert(n, value);
+                }
+            }
+        }
+    }
+    match action.as_deref() {
+        Some(OPERATION) => {}
+        Some(other) => {
+            return Err(CwError::new(
+                "InvalidAction",
+                format!("Cachalot serves only {OPERATION} of CloudWatch, not {other}"),
+            ));
+        }
+        None => return Err(CwError::missing("Action")),
+    }
+    input.dimensions = dims.into_values().collect();
+    input.statistics = stats.into_values().collect();
+    input.extended = extended.into_values().collect();
+    Ok(input)
+}
+
+/// CBOR → JSON for the input: text keys, epoch timestamps (tag 1) as numbers.
+fn cbor_to_json(v: ciborium::Value) -> Value {
+    use ciborium::Value as C;
+    match v {
+        C::Integer(i) => i64::try_from(i).map(Value::from).unwrap_or(Value::Null),
+        C::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        C::Text(s) => Value::String(s),
+        C::Bool(b) => Value::Bool(b),
+        C::Tag(_, inner) => cbor_to_json(*inner),
+        C::Array(items) => Value::Array(items.into_iter().map(cbor_to_json).collect()),
+        C::Map(entries) => Value::Object(
+            entries
+                .into_iter()
+                .filter_map(|(k, v)| match k {
+                    C::Text(k) => Some((k, cbor_to_json(v))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+fn respond(protocol: Protocol, result: Result<Output, CwError>) -> axum::response::Response {
+    let request_id = crate::util::uuid();
+    let (status, content_type, body, query_error) = match (protocol, result) {
+        (Protocol::Query, Ok(out)) => (200, "text/xml", query_xml(&out, &request_id).into_bytes(), None),
+        (Protocol::Json, Ok(out)) => {
+            (200, "application/x-amz-json-1.0", json_body(&out).to_string().into_bytes(), None)
+        }
+        (Protocol::Cbor, Ok(out)) => (200, "application/cbor", cbor_body(&out), None),
+        (p, Err(e)) => {
+            let query_error = format!("{};{}", e.code, if e.sender { "Sender" } else { "Receiver" });
+            let body = match p {
+                Protocol::Query => query_error_xml(&e, &request_id).into_bytes(),
+                Protocol::Json => json!({
+                    "__type": format!("com.amazonaws.cloudwatch#{}", e.shape),
+                    "message": e.message,
+                })
+                .to_string()
+                .into_bytes(),
+                Protocol::Cbor => {
+                    let v = ciborium::Value::Map(vec![
+                        (
+                            ciborium::Value::Text("__type".into()),
+                            ciborium::Value::Text(format!("com.amazonaws.cloudwatch#{}", e.shape)),
+                        ),
+                        (ciborium::Value::Text("message".into()), ciborium::Value::Text(e.message.clone())),
+                    ]);
+                    encode_cbor(&v)
+                }
+            };
+            let content_type = match p {
+                Protocol::Query => "text/xml",
+                Protocol::Json => "application/x-amz-json-1.0",
+                Protocol::Cbor => "application/cbor",
+            };
+            (e.status, content_type, body, Some(query_error))
+        }
+    };
+    let mut response = axum::response::Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    if protocol == Protocol::Cbor {
+        headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+    }
+    if let Some(v) = query_error.and_then(|q| HeaderValue::from_str(&q).ok()) {
+        headers.insert("x-amzn-query-error", v);
+    }
+    response
+}
+
+/// The statistics of a datapoint, in CloudWatch's member order.
+fn values(p: &Datapoint) -> [(&'static str, Option<f64>); 5] {
+    [
+        ("SampleCount", p.sample_count),
+        ("Average", p.average),
+        ("Sum", p.sum),
+        ("Minimum", p.minimum),
+        ("Maximum", p.maximum),
+    ]
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn query_xml(out: &Output, request_id: &str) -> String {
+    let mut x = format!(
+        "<GetMetricStatisticsResponse xmlns=\"{XMLNS}\">\n  <GetMetricStatisticsResult>\n    <Label>{}</Label>\n    <Datapoints>\n",
+        xml_escape(&out.label)
+    );
+    for p in &out.datapoints {
+        x.push_str("      <member>\n");
+        let ms = (epoch_secs(p.timestamp) * 1000.0).round() as i64;
+        let _ = writeln!(x, "        <Timestamp>{}</Timestamp>", crate::util::iso8601(ms).replace(".000Z", "Z"));
+        for (name, value) in values(p) {
+            if let Some(v) = value {
+                let _ = writeln!(x, "        <{name}>{v}</{name}>");
+            }
+        }
+        let _ = writeln!(x, "        <Unit>{}</Unit>", p.unit);
+        if !p.extended.is_empty() {
+            x.push_str("        <ExtendedStatistics>\n");
+            for (k, v) in &p.extended {
+                let _ = writeln!(x, "          <entry><key>{}</key><value>{v}</value></entry>", xml_escape(k));
+            }
+            x.push_str("        </ExtendedStatistics>\n");
+        }
+        x.push_str("      </member>\n");
+    }
+    let _ = write!(
+        x,
+        "    </Datapoints>\n  </GetMetricStatisticsResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetMetricStatisticsResponse>\n"
+    );
+    x
+}
+
+fn query_error_xml(e: &CwError, request_id: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"{XMLNS}\">\n  <Error>\n    <Type>{}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
+        if e.sender { "Sender" } else { "Receiver" },
+        e.code,
+        xml_escape(&e.message)
+    )
+}
+
+fn json_body(out: &Output) -> Value {
+    let points: Vec<Value> = out
+        .datapoints
+        .iter()
+        .map(|p| {
+            let mut m = serde_json::Map::new();
+            m.insert("Timestamp".into(), json!(epoch_secs(p.timestamp)));
+            for (name, value) in values(p) {
+                if let Some(v) = value {
+                    m.insert(name.into(), json!(v));
+                }
+            }
+            m.insert("Unit".into(), json!(p.unit));
+            if !p.extended.is_empty() {
+                let ext: serde_json::Map<String, Value> =
+                    p.extended.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                m.insert("ExtendedStatistics".into(), Value::Object(ext));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({"Label": out.label, "Datapoints": points})
+}
+
+fn cbor_body(out: &Output) -> Vec<u8> {
+    use ciborium::Value as C;
+    let text = |s: &str| C::Text(s.to_owned());
+    let points = out
+        .datapoints
+        .iter()
+        .map(|p| {
+            let mut m = vec![(text("Timestamp"), C::Tag(1, Box::new(C::Float(epoch_secs(p.timestamp)))))];
+            for (name, value) in values(p) {
+                if let Some(v) = value {
+                    m.push((text(name), C::Float(v)));
+                }
+            }
+            m.push((text("Unit"), text(p.unit)));
+            if !p.extended.is_empty() {
+                let ext = p.extended.iter().map(|(k, v)| (text(k), C::Float(*v))).collect();
+                m.push((text("ExtendedStatistics"), C::Map(ext)));
+            }
+            C::Map(m)
+        })
+        .collect();
+    encode_cbor(&C::Map(vec![(text("Label"), text(&out.label)), (text("Datapoints"), C::Array(points))]))
+}
+
+fn encode_cbor(v: &ciborium::Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = ciborium::into_writer(v, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_input_is_read_with_members_in_order() {
+        let body = b"Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FCloudFront&MetricName=CacheHitRate\
+&Dimensions.member.2.Name=Region&Dimensions.member.2.Value=Global\
+&Dimensions.member.1.Name=DistributionId&Dimensions.member.1.Value=E1\
+&StartTime=2024-05-01T12%3A00%3A00Z&EndTime=2024-05-01T13%3A00%3A00Z&Period=3600&Statistics.member.1=Average";
+        let input = input_from_form(body).unwrap();
+        assert_eq!(input.namespace.as_deref(), Some("AWS/CloudFront"));
+        assert_eq!(input.dimensions, vec![("DistributionId".into(), "E1".into()), ("Region".into(), "Global".into())]);
+        assert_eq!((input.start, input.end, input.period), (Some(1_714_564_800.0), Some(1_714_568_400.0), Some(3600)));
+        assert_eq!(input.statistics, vec!["Average".to_owned()]);
+        assert_eq!(input_from_form(b"Action=ListMetrics").unwrap_err().code, "InvalidAction");
+        assert_eq!(input_from_form(b"Namespace=x").unwrap_err().code, "MissingParameter");
+        assert_eq!(
+            input_from_form(b"Action=GetMetricStatistics&Period=abc").unwrap_err().code,
+            "InvalidParameterValue"
+        );
+    }
+
+    #[test]
+    fn cbor_input_reads_tagged_timestamps() {
+        use ciborium::Value as C;
+        let t = |s: &str| C::Text(s.into());
+        let v = C::Map(vec![
+            (t("MetricName"), t("Requests")),
+            (t("StartTime"), C::Tag(1, Box::new(C::Float(1_714_564_800.0)))),
+            (t("EndTime"), C::Tag(1, Box::new(C::Integer(1_714_568_400.into())))),
+            (t("Period"), C::Integer(60.into())),
+            (t("Statistics"), C::Array(vec![t("Sum")])),
+        ]);
+        let input = input_from_json(&cbor_to_json(v)).unwrap();
+        assert_eq!((input.start, input.end, input.period), (Some(1_714_564_800.0), Some(1_714_568_400.0), Some(60)));
+        assert_eq!(input.metric.as_deref(), Some("Requests"));
+    }
+
+    #[test]
+    fn outputs_carry_every_statistic_asked_for() {
+        let out = Output {
+            label: "OriginLatency".into(),
+            datapoints: vec![Datapoint {
+                timestamp: UNIX_EPOCH + Duration::from_secs(1_714_564_800),
+                unit: "Milliseconds",
+                sample_count: None,
+                average: None,
+                sum: Some(3.0),
+                minimum: None,
+                maximum: None,
+                extended: vec![("p99".into(), 12.5)],
+            }],
+        };
+        let xml = query_xml(&out, "rid");
+        assert!(xml.contains("<Timestamp>2024-05-01T12:00:00Z</Timestamp>"), "{xml}");
+        assert!(xml.contains("<Sum>3</Sum>") && xml.contains("<entry><key>p99</key><value>12.5</value></entry>"));
+        let j = json_body(&out);
+        assert_eq!(j["Datapoints"][0]["Timestamp"], json!(1_714_564_800.0));
+        assert_eq!(j["Datapoints"][0]["ExtendedStatistics"]["p99"], json!(12.5));
+        let c: ciborium::Value = ciborium::from_reader(&cbor_body(&out)[..]).unwrap();
+        assert_eq!(
+            cbor_to_json(c),
+            json!({"Label": "OriginLatency", "Datapoints": [{
+            "Timestamp": 1_714_564_800.0, "Sum": 3.0, "Unit": "Milliseconds", "ExtendedStatistics": {"p99": 12.5}}]})
+        );
+    }
+}

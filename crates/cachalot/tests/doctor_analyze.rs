@@ -1,0 +1,214 @@
+//! `cachalot analyze` and `cachalot replay` run as a binary on scenario logs with known answers.
+
+use cachalot_doctor::{Cause, scenario};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("doctor-analyze-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn cachalot(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cachalot")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const SEED_CAUSES: [Cause; 5] =
+    [Cause::QueryStringsInKey, Cause::CookiesInKey, Cause::AcceptOverKeyed, Cause::TtlTooShort, Cause::ColdPop];
+
+#[test]
+fn each_scenario_log_is_diagnosed_with_its_cause_only() {
+    for cause in SEED_CAUSES {
+        let d = dir(cause.id());
+        let s = scenario::generate(cause, 1).unwrap();
+        let (config, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("X")).unwrap();
+        let (code, stdout, stderr) = cachalot(&[
+            "analyze",
+            &log.display().to_string(),
+            "--config",
+            &config.display().to_string(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let faults: Vec<&str> = v["diagnosis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["fault"] == true)
+            .map(|d| d["cause"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = if cause == Cause::ColdPop { vec![] } else { vec![cause.id()] };
+        assert_eq!(faults, expected, "{cause}");
+        let measured = scenario::measured_hit_ratio(&s.records);
+        assert!((v["hit_ratio"].as_f64().unwrap() - measured).abs() < 1e-9);
+        std::fs::remove_dir_all(&d).ok();
+    }
+}
+
+#[test]
+fn text_report_snapshot_for_query_strings() {
+    let d = dir("snap");
+    let s = scenario::generate(Cause::QueryStringsInKey, 1).unwrap();
+    let (_, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("Q")).unwrap();
+    let (code, stdout, _) = cachalot(&["analyze", &log.display().to_string(), "--top", "5", "--threads", "2"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("analyze_query_strings_text", stdout.replace(&d.display().to_string(), "DIR"));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn html_is_self_contained_and_written_to_output() {
+    let d = dir("html");
+    let s = scenario::generate(Cause::CookiesInKey, 1).unwrap();
+    let (_, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("H")).unwrap();
+    let out = d.join("report.html");
+    let (code, stdout, _) =
+        cachalot(&["analyze", &log.display().to_string(), "--format", "html", "--output", &out.display().to_string()]);
+    assert_eq!(code, 0);
+    assert!(stdout.is_empty());
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("<svg") && html.contains("cookies-in-key"));
+    for external in ["src=\"http", "href=\"http", "<script src", "<link"] {
+        assert!(!html.contains(external), "external asset: {external}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn bad_lines_are_located_and_the_rest_analysed_stdin_and_globs_work() {
+    let d = dir("bad");
+    let s = scenario::generate(Cause::ColdPop, 1).unwrap();
+    let mut text = Vec::new();
+    cachalot_telemetry::format::write_header(&mut text);
+    for (i, r) in s.records.iter().take(100).enumerate() {
+        if i == 10 {
+            text.extend_from_slice(b"this is not a log line\n");
+        }
+        cachalot_telemetry::format::write_record(&mut text, r);
+    }
+    text.extend_from_slice(b"2024-03-01\t10:00:00\tLHR50-C1\t12"); // truncated last line
+    let plain = d.join("E1.2024-03-01-10.plain");
+    std::fs::write(&plain, &text).unwrap();
+    let (code, stdout, stderr) = cachalot(&["analyze", &format!("{}/E1.*", d.display()), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["lines"], 100);
+    assert_eq!(v["bad_lines"], 2);
+    assert_eq!(v["first_bad"][0]["line"], 13, "two header lines, ten records, then the bad line");
+    assert!(stderr.contains(&format!("{}:13:", plain.display())), "{stderr}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cachalot"))
+        .args(["analyze", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["lines"], 100);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn unreadable_logs_and_bad_configs_exit_2() {
+    let d = dir("unreadable");
+    let (code, _, stderr) = cachalot(&["analyze", &d.join("nope.gz").display().to_string()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nope.gz"), "{stderr}");
+    let s = scenario::generate(Cause::ColdPop, 1).unwrap();
+    let (_, log) = scenario::write(&d, &s.config, &s.records[..10], "E1.2024-03-01-10.a.gz").unwrap();
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, "{\"Distributions\": [{\"DistributionConfig\": {\"CallerReference\": 5}}]}").unwrap();
+    for command in ["analyze", "replay"] {
+        let (code, _, stderr) =
+            cachalot(&[command, &log.display().to_string(), "--config", &bad.display().to_string()]);
+        assert_eq!(code, 2, "{command}");
+        assert!(stderr.contains("bad.json: $.Distributions[0].DistributionConfig"), "{command}: {stderr}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// The scripted scenario's hit ratio is known without any model: replay under the config the
+/// log was written for must land within one percentage point of it.
+#[test]
+fn replay_matches_a_known_answer_and_predicts_a_longer_ttl() {
+    let d = dir("replay");
+    let (config, records, expected) = scenario::scripted(8, 60, 4 * 3600, 3600);
+    let (config_path, log) = scenario::write(&d, &config, &records, "E1.2024-03-01-10.scripted.gz").unwrap();
+    let longer = d.join("longer.json");
+    std::fs::write(&longer, config.replace("\"DefaultTTL\": 3600", "\"DefaultTTL\": 86400")).unwrap();
+    let (code, stdout, stderr) = cachalot(&[
+        "replay",
+        &log.display().to_string(),
+        "--config",
+        &longer.display().to_string(),
+        "--baseline",
+        &config_path.display().to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let base = &v["total"]["baseline"];
+    let ratio = |t: &serde_json::Value| {
+        100.0 * (t["requests"].as_f64().unwrap() - t["misses"].as_f64().unwrap()) / t["requests"].as_f64().unwrap()
+    };
+    assert!((ratio(base) - expected).abs() < 1.0, "baseline {} vs known {expected}", ratio(base));
+    // One fetch per object per POP for the whole run with a one-day TTL.
+    assert_eq!(v["total"]["candidate"]["misses"], 8 * 3);
+    assert!(v["total"]["hit_ratio_change"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["pops"].as_object().unwrap().len(), 3);
+
+    let (code, stdout, _) =
+        cachalot(&["replay", &log.display().to_string(), "--config", &config_path.display().to_string()]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("replay_scripted_text", stdout.replace(&d.display().to_string(), "DIR"));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn replay_cache_size_bounds_the_tiers() {
+    let d = dir("size");
+    let (config, records, _) = scenario::scripted(50, 60, 3600, 86_400);
+    let (config_path, log) = scenario::write(&d, &config, &records, "E1.2024-03-01-10.s.gz").unwrap();
+    let run = |size: Option<&str>| {
+        let mut args = vec![
+            "replay".to_owned(),
+            log.display().to_string(),
+            "--config".to_owned(),
+            config_path.display().to_string(),
+            "--format".to_owned(),
+            "json".to_owned(),
+        ];
+        if let Some(s) = size {
+            args.extend(["--cache-size".to_owned(), s.to_owned()]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_cachalot")).args(&args).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["total"]["candidate"]["misses"].as_u64().unwrap()
+    };
+    // 50 objects of 50 kB cycled in order: a 1 MB LRU holds 20 and misses every time.
+    assert_eq!(run(None), 50 * 3);
+    assert_eq!(run(Some("1MB")), records.len() as u64);
+    let (code, _, stderr) = cachalot(&[
+        "replay",
+        &log.display().to_string(),
+        "--config",
+        &config_path.display().to_string(),
+        "--cache-size",
+        "lots",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--cache-size lots"));
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -1,0 +1,191 @@
+//! `cachalot serve` end to end: the real binary on loopback, driven by a plain
+//! HTTP client and the real AWS CLI.
+
+#[path = "serve/support.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use support::{Serve, TempDir, copy_dir, header, http_get};
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// The README's quick start: the shipped example, Miss then Hit on the same POP.
+#[test]
+fn readme_quick_start_misses_then_hits() {
+    let dir = TempDir::new("quickstart");
+    copy_dir(&examples(), &dir.0.join("examples"));
+    let serve = Serve::start(&["--config", "examples/cachalot.json", "--state", "state"], &dir.0);
+    let (status, first, body) = http_get(serve.pop, "/", &[]);
+    assert_eq!(status, 200, "{}", serve.log());
+    assert!(String::from_utf8_lossy(&body).contains("Served through Cachalot"));
+    assert_eq!(header(&first, "x-cache"), "Miss from cloudfront");
+    assert_eq!(header(&first, "x-amz-cf-pop"), "LOCAL50-C1");
+    let (_, second, _) = http_get(serve.pop, "/", &[]);
+    assert_eq!(header(&second, "x-cache"), "Hit from cloudfront");
+    assert_eq!(header(&second, "x-amz-cf-pop"), "LOCAL50-C1");
+    let (status, img, _) = http_get(serve.pop, "/images/hero.svg", &[]);
+    assert_eq!((status, header(&img, "content-type")), (200, "image/svg+xml"));
+    assert!(serve.stop().success());
+}
+
+/// `serve --origin URL`: one distribution with Managed-CachingOptimized in front of an origin.
+#[test]
+fn origin_flag_puts_an_edge_in_front_of_a_url() {
+    let dir = TempDir::new("origin-flag");
+    let site = dir.0.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("a.txt"), "from the origin").unwrap();
+    // The origin is another cachalot serving the folder: a real HTTP server with no extra tooling.
+    let origin_config = dir.0.join("origin.json");
+    std::fs::write(
+        &origin_config,
+        r#"{"Buckets": {"site": "site"}, "Distributions": [{"DistributionConfig": {"CallerReference": "o", "Comment": "", "Enabled": true,
+            "Origins": {"Quantity": 1, "Items": [{"Id": "s", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "s", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"}}}]}"#,
+    )
+    .unwrap();
+    let origin = Serve::start(&["--config", "origin.json", "--state", "origin-state"], &dir.0);
+    let url = format!("http://{}", origin.pop);
+    let edge = Serve::start(&["--origin", &url, "--state", "edge-state"], &dir.0);
+    let (status, first, body) = http_get(edge.pop, "/a.txt", &[]);
+    assert_eq!((status, &body[..]), (200, &b"from the origin"[..]), "{}", edge.log());
+    assert_eq!(header(&first, "x-cache"), "Miss from cloudfront");
+    let (_, second, _) = http_get(edge.pop, "/a.txt", &[]);
+    assert_eq!(header(&second, "x-cache"), "Hit from cloudfront");
+}
+
+/// A bad config: every problem at once, each with its JSON path and a hint, exit 2.
+#[test]
+fn bad_config_reports_every_problem_and_exits_2() {
+    let dir = TempDir::new("bad-config");
+    let config = dir.0.join("bad.json");
+    std::fs::write(
+        &config,
+        r#"{"Distributions": [{"DistributionConfig": {"CallerReference": "x", "Comment": "", "Enabled": true,
+            "Origins": {"Quantity": 2, "Items": [{"Id": "o", "DomainName": "example.com",
+                "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "sometimes"}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "nope", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--state"])
+        .arg(dir.0.join("state"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "$.Distributions[0].DistributionConfig.Origins.Quantity [InconsistentQuantities]",
+        "$.Distributions[0].DistributionConfig.Origins.Items[0].CustomOriginConfig.OriginProtocolPolicy",
+        "$.Distributions[0].DistributionConfig.DefaultCacheBehavior.TargetOriginId [NoSuchOrigin]",
+        "hint:",
+        "has 3 errors",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(!stderr.contains("panicked"));
+}
+
+/// The control plane's "done" path: create a cache policy and a distribution with the AWS CLI,
+/// see Miss then Hit, invalidate, see Miss again, restart, and find everything still there.
+#[test]
+fn aws_cli_creates_invalidates_and_state_survives_restart() {
+    let Some(aws) = support::aws_cli() else {
+        println!("SKIPPED: python3 is not installed; the AWS CLI end-to-end test did not run");
+        return;
+    };
+    let dir = TempDir::new("aws-e2e");
+    let site = dir.0.join("site");
+    std::fs::create_dir_all(site.join("images")).unwrap();
+    std::fs::write(site.join("images/hero.jpg"), vec![b'j'; 2048]).unwrap();
+    std::fs::write(dir.0.join("node.json"), r#"{"Buckets": {"media": "site"}}"#).unwrap();
+    let pop = support::free_port();
+    let admin = support::free_port();
+    let pop_addr = format!("127.0.0.1:{pop}").parse().unwrap();
+    let admin_addr = format!("127.0.0.1:{admin}").parse().unwrap();
+    let serve = Serve::start_on(&["--config", "node.json", "--state", "state"], &dir.0, pop_addr, admin_addr);
+    let endpoint = format!("http://127.0.0.1:{admin}");
+    let run = |args: &[&str]| -> String {
+        let out = Command::new(&aws)
+            .args(["--endpoint-url", &endpoint, "--output", "text"])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", dir.0.join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.0.join("none"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // The seed's command, verbatim JSON.
+    let policy_id = run(&[
+        "cloudfront",
+        "create-cache-policy",
+        "--cache-policy-config",
+        r#"{
+  "Name": "static-assets-cache",
+  "DefaultTTL": 86400,
+  "MaxTTL": 31536000,
+  "MinTTL": 1,
+  "ParametersInCacheKeyAndForwardedToOrigin": {
+    "EnableAcceptEncodingGzip": true,
+    "EnableAcceptEncodingBrotli": true,
+    "HeadersConfig": { "HeaderBehavior": "none" },
+    "QueryStringsConfig": { "QueryStringBehavior": "none" },
+    "CookiesConfig": { "CookieBehavior": "none" }
+  }
+}"#,
+        "--query",
+        "CachePolicy.Id",
+    ]);
+    let distribution = format!(
+        r#"{{"CallerReference": "e2e", "Comment": "", "Enabled": true,
+            "Origins": {{"Quantity": 1, "Items": [{{"Id": "media", "DomainName": "media.s3.amazonaws.com", "S3OriginConfig": {{"OriginAccessIdentity": ""}}}}]}},
+            "DefaultCacheBehavior": {{"TargetOriginId": "media", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "{policy_id}"}}}}"#
+    );
+    let created = run(&[
+        "cloudfront",
+        "create-distribution",
+        "--distribution-config",
+        &distribution,
+        "--query",
+        "Distribution.[Id,DomainName]",
+    ]);
+    let mut parts = created.split_whitespace();
+    let (id, domain) = (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned());
+    run(&["cloudfront", "wait", "distribution-deployed", "--id", &id]);
+    let host = [("host", domain.as_str())];
+    let (status, h1, _) = http_get(pop_addr, "/images/hero.jpg", &host);
+    assert_eq!(status, 200, "{}", serve.log());
+    assert_eq!(header(&h1, "x-cache"), "Miss from cloudfront");
+    assert_eq!(header(&http_get(pop_addr, "/images/hero.jpg", &host).1, "x-cache"), "Hit from cloudfront");
+    let invalidation = run(&[
+        "cloudfront",
+        "create-invalidation",
+        "--distribution-id",
+        &id,
+        "--paths",
+        "/images/*",
+        "--query",
+        "Invalidation.Id",
+    ]);
+    run(&["cloudfront", "wait", "invalidation-completed", "--distribution-id", &id, "--id", &invalidation]);
+    assert_eq!(header(&http_get(pop_addr, "/images/hero.jpg", &host).1, "x-cache"), "Miss from cloudfront");
+    assert!(serve.stop().success());
+
+    let serve = Serve::start_on(&["--config", "node.json", "--state", "state"], &dir.0, pop_addr, admin_addr);
+    assert_eq!(run(&["cloudfront", "get-distribution", "--id", &id, "--query", "Distribution.DomainName"]), domain);
+    assert_eq!(
+        run(&["cloudfront", "get-cache-policy", "--id", &policy_id, "--query", "CachePolicy.CachePolicyConfig.Name"]),
+        "static-assets-cache"
+    );
+    let (status, h, _) = http_get(pop_addr, "/images/hero.jpg", &host);
+    assert_eq!((status, header(&h, "x-cache")), (200, "Miss from cloudfront"), "{}", serve.log());
+}
