@@ -1,0 +1,77 @@
+//! `cachalot replay` against the real edge: the edge serves traffic under a known config and
+//! writes its access logs; replaying those logs under the same config must predict the hit
+//! ratio the edge measured (its `/metrics`) within one percentage point.
+
+#[path = "serve/support.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::process::Command;
+use support::{Serve, TempDir, header, http_get};
+
+const DOMAIN: &str = "d3replay0test.cloudfront.net";
+
+fn prometheus_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn replay_predicts_the_hit_ratio_the_edge_measured() {
+    let dir = TempDir::new("replay-edge");
+    let site = dir.0.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    for i in 0..20 {
+        std::fs::write(site.join(format!("f{i}.css")), format!("/* {i} */ body {{}}\n").repeat(30)).unwrap();
+    }
+    let second: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    // Query strings in the key: the fragmentation the doctor exists for.
+    let config = format!(
+        r#"{{"Pops": [{{"Id": "LOCAL50-C1", "Listen": "127.0.0.1:0", "Region": "us-east-1"}}, {{"Id": "LOCAL51-C1", "Listen": "{second}", "Region": "us-west-2"}}],
+            "Buckets": {{"site": "site", "logs": "logs"}},
+            "CachePolicies": [{{"Id": "11111111-2222-3333-4444-555555555555", "CachePolicyConfig": {{
+                "Name": "all-query-strings", "DefaultTTL": 86400, "MaxTTL": 31536000, "MinTTL": 0,
+                "ParametersInCacheKeyAndForwardedToOrigin": {{"EnableAcceptEncodingGzip": false, "EnableAcceptEncodingBrotli": false,
+                    "HeadersConfig": {{"HeaderBehavior": "none"}}, "QueryStringsConfig": {{"QueryStringBehavior": "all"}},
+                    "CookiesConfig": {{"CookieBehavior": "none"}}}}}}}}],
+            "Distributions": [{{"Id": "E3REPLAY1TEST1", "DomainName": "{DOMAIN}", "DistributionConfig": {{
+                "CallerReference": "replay", "Comment": "", "Enabled": true,
+                "Logging": {{"Enabled": true, "IncludeCookies": false, "Bucket": "logs.s3.amazonaws.com", "Prefix": ""}},
+                "Origins": {{"Quantity": 1, "Items": [{{"Id": "s", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {{"OriginAccessIdentity": ""}}}}]}},
+                "DefaultCacheBehavior": {{"TargetOriginId": "s", "ViewerProtocolPolicy": "allow-all",
+                    "CachePolicyId": "11111111-2222-3333-4444-555555555555"}}}}}}]}}"#
+    );
+    std::fs::write(dir.0.join("node.json"), config).unwrap();
+    let serve = Serve::start(&["--config", "node.json", "--state", "state"], &dir.0);
+    let pops = [serve.pop, second];
+    let mut results = std::collections::HashMap::new();
+    for n in 0..600usize {
+        // 20 objects × 7 query variants, spread unevenly over two POPs.
+        let path = format!("/f{}.css?v={}", (n * 7) % 20, (n * 3) % 7);
+        let (status, h, _) = http_get(pops[usize::from(n % 3 == 0)], &path, &[("host", DOMAIN)]);
+        assert_eq!(status, 200, "{path}");
+        *results.entry(header(&h, "x-cache").to_owned()).or_insert(0) += 1;
+    }
+    let (_, _, metrics) = http_get(serve.admin, "/metrics", &[]);
+    let metrics = String::from_utf8(metrics).unwrap();
+    let measured = 100.0 * prometheus_sum(&metrics, "cachalot_edge_cache_hits_total")
+        / prometheus_sum(&metrics, "cachalot_edge_cacheable_requests_total");
+    assert!(measured > 20.0 && measured < 90.0, "an uninformative mix: {measured}% ({results:?})");
+    assert!(serve.stop().success());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
+        .args(["replay", "logs", "--config", "node.json", "--format", "json"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidate = &v["total"]["candidate"];
+    let requests = candidate["requests"].as_f64().unwrap();
+    assert_eq!(requests, 600.0, "{v}");
+    let predicted = 100.0 * (requests - candidate["misses"].as_f64().unwrap()) / requests;
+    assert!((predicted - measured).abs() < 1.0, "replay predicted {predicted:.2}%, the edge measured {measured:.2}%");
+}
