@@ -10,7 +10,8 @@
 #   hit-1k      1 KiB binary object
 #   hit-100k    100 KiB binary object
 #   gzip-100k   100 KiB text object, Accept-Encoding: gzip (each edge serves it compressed)
-# plus Cachalot with standard logging on (every request a log line) to show its cost.
+# plus Cachalot with standard logging on (every request a log line) and Cachalot with the
+# seed's Accept-normalising viewer-request function on the behavior, to show their cost.
 #
 # On a 2-core machine the server under test is pinned to core 0 and wrk to core 1
 # (taskset), so every server gets one core. Prints requests/s and latency; never fails on
@@ -22,7 +23,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 WORK=${WORK:-$ROOT/target/bench-edge}
 HOST=d0bench0edge01.cloudfront.net
-TARGETS=${TARGETS:-cachalot cachalot+logs nginx varnish}
+TARGETS=${TARGETS:-cachalot cachalot+logs cachalot+function nginx varnish}
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 
 for tool in wrk nginx varnishd taskset; do
@@ -44,7 +45,7 @@ while sum(map(len, out)) < 102400:
     out.append(' '.join(random.choice(words) for _ in range(12)) + '\n')
 open('$WORK/site/100k.txt', 'w').write(''.join(out)[:102400])
 "
-cp bench/edge/*.conf bench/edge/*.vcl bench/edge/*.json "$WORK/"
+cp bench/edge/*.conf bench/edge/*.vcl bench/edge/*.json examples/functions/normalize-accept.js "$WORK/"
 
 PIDS=()
 cleanup() {
@@ -115,6 +116,12 @@ if want cachalot+logs; then
     scenarios "cachalot +logs" 18080
     stop_last
     echo "   (log lines written: $(find "$WORK/logs" -name '*.gz' -exec zcat {} + 2>/dev/null | grep -vc '^#' || true))"
+fi
+
+if want cachalot+function; then
+    start_cachalot cachalot-function.json
+    scenarios "cachalot +function" 18080
+    stop_last
 fi
 
 if want nginx; then
