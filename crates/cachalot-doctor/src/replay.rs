@@ -211,8 +211,10 @@ impl ConfigModel {
         let query = (!req.query.is_empty()).then_some(req.query);
         let view = ViewerRequest::new(&method, req.path, query, &scratch.headers);
         let (key, _) = cachalot_policy::cache_key(&d.id, cache, &view);
+        // A logged 304 answered a viewer's conditional request: the object behind it is a 200.
+        let status = if req.status == 304 { 200 } else { req.status };
         let storage =
-            cachalot_policy::ttl::storage(cache, &behavior.origin_request, req.status, &scratch.empty, now_secs, None);
+            cachalot_policy::ttl::storage(cache, &behavior.origin_request, status, &scratch.empty, now_secs, None);
         let cached_method = behavior.cached_methods.contains(method.as_str());
         let ttl = if cached_method { storage.ttl.map_or(0, |t| t.min(u64::from(u32::MAX)) as u32) } else { 0 };
         let origin = match behavior.target {

@@ -3,7 +3,7 @@
 //!
 //! The dashboard reads the telemetry registry (the same numbers as `/metrics` and
 //! CloudWatch) plus [`TopMisses`], the one thing the registry does not keep: which paths
-//! miss most. The page polls `/dashboard/data` every two seconds and draws hit ratio and
+//! miss most, and over how many query string / cookie variants (fragmentation). The page polls `/dashboard/data` every two seconds and draws hit ratio and
 //! request rate from the deltas, so it needs no external assets.
 
 use axum::Router;
@@ -28,34 +28,67 @@ const HISTORY_MINUTES: u64 = 60;
 const PAGE: &str = include_str!("dashboard.html");
 
 /// Misses counted per (distribution, path), bounded: when full, every count is halved and
-/// the zeros dropped, so paths that keep missing stay and one-off misses age out.
+/// the zeros dropped, so paths that keep missing stay and one-off misses age out. Each entry
+/// also remembers which distinct query string + cookie combinations missed (up to
+/// [`MAX_VARIANTS`]): many variants of one path is cache key fragmentation.
 #[derive(Default)]
 pub(crate) struct TopMisses {
-    counts: Mutex<HashMap<(Arc<str>, String), u64>>,
+    counts: Mutex<HashMap<(Arc<str>, String), MissEntry>>,
+}
+
+/// Distinct key variants remembered per path.
+pub(crate) const MAX_VARIANTS: usize = 64;
+
+#[derive(Default)]
+struct MissEntry {
+    misses: u64,
+    variants: Vec<u64>,
+}
+
+/// One row of the top missed paths.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct MissedPath {
+    pub(crate) distribution: String,
+    pub(crate) path: String,
+    pub(crate) misses: u64,
+    /// Distinct query string + cookie combinations among the misses (capped at [`MAX_VARIANTS`]).
+    pub(crate) variants: usize,
 }
 
 impl TopMisses {
-    /// Counts one cacheable request that was not a hit. Only misses take the lock: hits never do.
-    pub(crate) fn note(&self, distribution: &Arc<str>, path: &str) {
+    /// Counts one cacheable request that was not a hit; `variant` identifies its query string
+    /// and cookies. Only misses take the lock: hits never do.
+    pub(crate) fn note(&self, distribution: &Arc<str>, path: &str, variant: u64) {
         let mut counts = self.counts.lock();
-        if let Some(c) = counts.get_mut(&(distribution.clone(), path.to_owned())) {
-            *c += 1;
-            return;
-        }
-        if counts.len() >= MISS_CAPACITY {
-            counts.retain(|_, c| {
-                *c /= 2;
-                *c > 0
+        let key = (distribution.clone(), path.to_owned());
+        if !counts.contains_key(&key) && counts.len() >= MISS_CAPACITY {
+            counts.retain(|_, e| {
+                e.misses /= 2;
+                e.misses > 0
             });
         }
-        counts.insert((distribution.clone(), path.to_owned()), 1);
+        let entry = counts.entry(key).or_default();
+        entry.misses += 1;
+        if entry.variants.len() < MAX_VARIANTS && !entry.variants.contains(&variant) {
+            entry.variants.push(variant);
+        }
     }
 
     /// The `n` paths with the most misses, most first.
-    pub(crate) fn top(&self, n: usize) -> Vec<(String, String, u64)> {
+    pub(crate) fn top(&self, n: usize) -> Vec<MissedPath> {
         let counts = self.counts.lock();
-        let mut all: Vec<_> = counts.iter().map(|((d, p), c)| (d.to_string(), p.clone(), *c)).collect();
-        all.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        let mut all: Vec<MissedPath> = counts
+            .iter()
+            .map(|((d, p), e)| MissedPath {
+                distribution: d.to_string(),
+                path: p.clone(),
+                misses: e.misses,
+                variants: e.variants.len(),
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            b.misses.cmp(&a.misses).then_with(|| (&a.distribution, &a.path).cmp(&(&b.distribution, &b.path)))
+        });
         all.truncate(n);
         all
     }
@@ -123,7 +156,7 @@ fn dashboard_data(telemetry: &Telemetry, misses: &TopMisses, now: SystemTime) ->
     let top: Vec<Value> = misses
         .top(TOP_MISSED)
         .into_iter()
-        .map(|(d, p, c)| json!({"distribution": d, "path": p, "misses": c}))
+        .map(|m| json!({"distribution": m.distribution, "path": m.path, "misses": m.misses, "variants": m.variants}))
         .collect();
     json!({"now": unix(now), "distributions": distributions, "label_sets": label_sets, "top_missed": top})
 }
@@ -136,16 +169,16 @@ mod tests {
     fn top_misses_rank_and_stay_bounded() {
         let m = TopMisses::default();
         let d: Arc<str> = Arc::from("E1");
-        for _ in 0..5 {
-            m.note(&d, "/hot.jpg");
+        for i in 0..5 {
+            m.note(&d, "/hot.jpg", i % 3);
         }
-        m.note(&d, "/cold.jpg");
+        m.note(&d, "/cold.jpg", 0);
         for i in 0..(MISS_CAPACITY * 2) {
-            m.note(&d, &format!("/once-{i}"));
+            m.note(&d, &format!("/once-{i}"), 0);
         }
         assert!(m.counts.lock().len() <= MISS_CAPACITY);
         let top = m.top(1);
-        assert_eq!(top[0].1, "/hot.jpg");
-        assert!(top[0].2 >= 1);
+        assert_eq!((top[0].path.as_str(), top[0].variants), ("/hot.jpg", 3));
+        assert!(top[0].misses >= 1);
     }
 }

@@ -13,6 +13,7 @@ use cachalot_proxy::{Edge, Observer, RequestSummary};
 use cachalot_telemetry::outcome::Outcome;
 use cachalot_telemetry::{DistributionCtx, LogRecord, ResultType, Telemetry};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -108,7 +109,9 @@ impl Observer for TelemetryObserver {
         let record = log_record(s);
         let outcome = Outcome::of(&record);
         if outcome.cacheable && !outcome.hit {
-            self.misses.note(&id, &record.uri_stem);
+            let mut variant = std::hash::DefaultHasher::new();
+            (&record.query, &record.cookie).hash(&mut variant);
+            self.misses.note(&id, &record.uri_stem, variant.finish());
         }
         self.telemetry.record(ctx, behavior.as_deref().unwrap_or("*"), record);
     }

@@ -367,6 +367,8 @@ fn dashboard_shows_live_traffic_in_headless_chromium() {
         "data-result=\"Miss\"",
         "data-result=\"Error\"",
         "data-path=\"/f0.txt\"",
+        "Fragmentation: ",
+        "Key variants",
         &format!("data-distribution=\"{DISTRIBUTION}\""),
     ] {
         assert!(dom.contains(expected), "{expected} missing from the dashboard:\n{dom}");

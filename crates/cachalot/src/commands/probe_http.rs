@@ -92,8 +92,14 @@ async fn exchange(
     })?;
     let _ = tcp.set_nodelay(true);
     let mut request = http::Request::builder().method(http::Method::HEAD).uri(target.path_and_query(extra_query));
-    request = request.header(http::header::HOST, target.authority.as_str());
-    request = request.header(http::header::USER_AGENT, concat!("cachalot-probe/", env!("CARGO_PKG_VERSION")));
+    // A `-H Host:` or `-H User-Agent:` replaces the probe's own rather than being sent twice.
+    let given = |name: &http::header::HeaderName| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()));
+    if !given(&http::header::HOST) {
+        request = request.header(http::header::HOST, target.authority.as_str());
+    }
+    if !given(&http::header::USER_AGENT) {
+        request = request.header(http::header::USER_AGENT, concat!("cachalot-probe/", env!("CARGO_PKG_VERSION")));
+    }
     for (n, v) in headers {
         request = request.header(n.as_str(), v.as_str());
     }
