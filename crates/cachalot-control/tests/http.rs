@@ -213,3 +213,65 @@ async fn config_resources_are_merged_and_win_for_their_ids() {
     assert!(message.contains("not supported yet"), "{message}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// CloudWatch on the admin listener: hostile or malformed calls get CloudWatch's errors in the
+/// protocol they came in, never a 500 or a dropped connection.
+#[tokio::test]
+async fn cloudwatch_rejects_malformed_calls_with_its_own_errors() {
+    let dir = temp_dir();
+    let control = ControlPlane::open(
+        StoreLocation::Dir(dir.clone()),
+        Resources::default(),
+        Vec::new(),
+        RecordingEdge::new(),
+        None,
+    )
+    .unwrap();
+    let telemetry = Arc::new(cachalot_telemetry::Telemetry::new(Default::default()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let app = control.cloudwatch_router(telemetry);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let json = [
+        ("x-amz-target", "GraniteServiceVersion20100801.GetMetricStatistics"),
+        ("content-type", "application/x-amz-json-1.0"),
+    ];
+    let r = call(&addr, "POST", "/", &json, b"{not json").await;
+    assert_eq!(
+        (r.status, r.header("x-amzn-query-error")),
+        (400, Some("SerializationException;Sender".into())),
+        "{}",
+        r.body
+    );
+    let r = call(&addr, "POST", "/", &json, br#"{"Namespace": "AWS/CloudFront", "MetricName": "Requests"}"#).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("MissingRequiredParameterException") && r.body.contains("StartTime"), "{}", r.body);
+    let r = call(&addr, "POST", "/", &json,
+        br#"{"Namespace": "AWS/CloudFront", "MetricName": "Requests", "StartTime": 1e300, "EndTime": -1e300, "Period": 60, "Statistics": ["Sum"]}"#).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(&addr, "POST", "/", &json,
+        br#"{"Namespace": "AWS/CloudFront", "MetricName": "Requests", "StartTime": 0, "EndTime": 60, "Period": 60, "Statistics": ["Median"]}"#).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("InvalidParameterValueException"), "{}", r.body);
+    let r = call(&addr, "POST", "/", &[("x-amz-target", "GraniteServiceVersion20100801.PutMetricData")], b"{}").await;
+    assert_eq!(r.header("x-amzn-query-error").as_deref(), Some("UnknownOperationException;Sender"));
+
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let r = call(&addr, "POST", "/", &form, b"Action=GetMetricStatistics&StartTime=yesterday").await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("<Code>InvalidParameterValue</Code>") && r.body.contains("<ErrorResponse"), "{}", r.body);
+    let r = call(&addr, "POST", "/", &form, b"%ff%fe=%&&=&Action").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    let cbor = [("smithy-protocol", "rpc-v2-cbor"), ("content-type", "application/cbor")];
+    let path = "/service/GraniteServiceVersion20100801/operation/GetMetricStatistics";
+    for body in [&b"\xff\xff\xff"[..], b"\x9f\x9f\x9f\x9f", b"\xa1\x60\xfb\x7f\xf8\x00\x00\x00\x00\x00\x00"] {
+        let r = call(&addr, "POST", path, &cbor, body).await;
+        assert_eq!(r.status, 400, "{body:?}: {}", r.body);
+        assert_eq!(r.header("smithy-protocol").as_deref(), Some("rpc-v2-cbor"));
+    }
+    let r = call(&addr, "POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics", &cbor, b"\xa0").await;
+    assert_eq!(r.header("x-amzn-query-error").as_deref(), Some("UnknownOperationException;Sender"));
+    std::fs::remove_dir_all(&dir).ok();
+}
