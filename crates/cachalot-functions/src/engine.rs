@@ -10,6 +10,7 @@
 //! stack, or left work queued is dropped and rebuilt on the next call.
 
 use crate::Runtime as JsRuntime;
+use crate::bridge::{self, EventData, ReadError, Serializer};
 use crate::codec::{self, Encoding};
 use crate::limits::Limits;
 use crate::origin::OriginOverride;
@@ -49,7 +50,7 @@ pub(crate) struct Program {
 
 /// Raw result of one invocation, before validation.
 pub(crate) struct RawInvocation {
-    pub(crate) result: Result<Option<String>, RawFailure>,
+    pub(crate) result: Result<Option<serde_json::Value>, RawFailure>,
     pub(crate) logs: Vec<String>,
     pub(crate) origin: OriginOverride,
     pub(crate) compute_utilization: u8,
@@ -58,6 +59,8 @@ pub(crate) struct RawInvocation {
 /// A failure seen by the engine.
 pub(crate) enum RawFailure {
     Thrown(String),
+    /// The result has no JSON form.
+    Invalid(String),
     Throttled,
     OutOfMemory,
 }
@@ -71,7 +74,8 @@ struct InvocationState {
 struct Instance {
     // Field order matters: JavaScript values go before the context and runtime that own them.
     run: Persistent<JsFunction<'static>>,
-    finish: Persistent<JsFunction<'static>>,
+    as_json: Persistent<JsFunction<'static>>,
+    object_prototype: Persistent<Object<'static>>,
     factory: Persistent<JsFunction<'static>>,
     context: Context,
     runtime: Runtime,
@@ -93,7 +97,7 @@ pub(crate) fn preload(program: &Program) -> Result<(), String> {
 }
 
 /// Runs one invocation on this thread.
-pub(crate) fn invoke(program: &Program, event_type: &str, event_json: &str, raw_query: Option<&str>) -> RawInvocation {
+pub(crate) fn invoke(program: &Program, event: &EventData<'_>) -> RawInvocation {
     // `try_with`: the cache may already be gone when a thread is being torn down.
     let cached = INSTANCES.try_with(|cell| cell.borrow_mut().remove(&program.id)).ok().flatten();
     let instance = match cached {
@@ -125,7 +129,7 @@ pub(crate) fn invoke(program: &Program, event_type: &str, event_json: &str, raw_
         instance.interrupted.set(false);
         let start = ThreadTime::now();
         instance.started.set(Some(start));
-        let result = instance.context.with(|ctx| run_once(&ctx, &instance, event_type, event_json, raw_query, now_ms));
+        let result = instance.context.with(|ctx| run_once(&ctx, &instance, program, event, now_ms));
         let elapsed = start.elapsed();
         instance.started.set(None);
         // Cyclic garbage left by earlier requests counts against the memory limit until QuickJS
@@ -142,7 +146,7 @@ pub(crate) fn invoke(program: &Program, event_type: &str, event_json: &str, raw_
     };
 
     let result = if instance.interrupted.get() { Err(RawFailure::Throttled) } else { result };
-    let reusable = result.is_ok() || matches!(result, Err(RawFailure::Thrown(_)));
+    let reusable = result.is_ok() || matches!(result, Err(RawFailure::Thrown(_) | RawFailure::Invalid(_)));
     let reusable = reusable && !instance.runtime.is_job_pending();
     let (logs, origin) = {
         let mut state = instance.state.borrow_mut();
@@ -179,23 +183,31 @@ fn put_back(id: u64, instance: Instance) {
 fn run_once<'js>(
     ctx: &Ctx<'js>,
     instance: &Instance,
-    event_type: &str,
-    event_json: &str,
-    raw_query: Option<&str>,
+    program: &Program,
+    event: &EventData<'_>,
     now_ms: f64,
-) -> Result<Option<String>, RawFailure> {
-    let restore = |p: &Persistent<JsFunction<'static>>| {
-        p.clone().restore(ctx).map_err(|e| RawFailure::Thrown(format!("internal error: {e}")))
-    };
-    let run = restore(&instance.run)?;
-    let finish = restore(&instance.finish)?;
-    let factory = restore(&instance.factory)?;
+) -> Result<Option<serde_json::Value>, RawFailure> {
+    let internal = |e: rquickjs::Error| RawFailure::Thrown(format!("internal error: {e}"));
+    let run = instance.run.clone().restore(ctx).map_err(internal)?;
+    let factory = instance.factory.clone().restore(ctx).map_err(internal)?;
+    let as_json = instance.as_json.clone().restore(ctx).map_err(internal)?;
+    let object_prototype = instance.object_prototype.clone().restore(ctx).map_err(internal)?;
+    let event_object = bridge::build_event(ctx, event).map_err(|e| failure(ctx, e))?;
+    let raw_query = event.request.raw_query.as_deref();
     let returned: Value<'js> =
-        run.call((factory, event_json, raw_query, now_ms, event_type)).map_err(|e| failure(ctx, e))?;
+        run.call((factory, event_object, raw_query, now_ms, event.event_type.as_str())).map_err(|e| failure(ctx, e))?;
     let value = if let Some(promise) = returned.as_promise() { settle(ctx, promise)? } else { returned };
     // Work the handler left queued (unawaited promises) still runs within the budget.
     while ctx.execute_pending_job() {}
-    finish.call::<_, Option<String>>((value,)).map_err(|e| failure(ctx, e))
+    // `undefined` reads as `null` (then fails validation as "not an object").
+    let value = if value.is_undefined() { Value::new_null(ctx.clone()) } else { value };
+    let mut serializer =
+        Serializer::new(ctx, object_prototype, as_json, program.limits.memory_bytes).map_err(|e| failure(ctx, e))?;
+    serializer.read(value).map_err(|e| match e {
+        ReadError::Js(e) => failure(ctx, e),
+        ReadError::TooLarge => RawFailure::OutOfMemory,
+        ReadError::Invalid(message) => RawFailure::Invalid(message),
+    })
 }
 
 fn settle<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> Result<Value<'js>, RawFailure> {
@@ -293,7 +305,7 @@ fn build(program: &Program) -> Result<Instance, String> {
     }
     let context = Context::custom::<Intrinsics>(&runtime).map_err(|e| e.to_string())?;
     let state = Rc::new(RefCell::new(InvocationState::default()));
-    let (run, finish) = context.with(|ctx| -> Result<_, String> {
+    let (run, as_json, object_prototype) = context.with(|ctx| -> Result<_, String> {
         let native = natives(&ctx, program, &state).map_err(|e| e.to_string())?;
         let mut options = EvalOptions::default();
         options.strict = true;
@@ -306,8 +318,9 @@ fn build(program: &Program) -> Result<Instance, String> {
         let host: Object<'_> =
             prelude.call((native, version, program.limits.max_log_bytes)).map_err(|e| load_error(&ctx, e))?;
         let run: JsFunction<'_> = host.get("run").map_err(|e| e.to_string())?;
-        let finish: JsFunction<'_> = host.get("finish").map_err(|e| e.to_string())?;
-        Ok((Persistent::save(&ctx, run), Persistent::save(&ctx, finish)))
+        let as_json: JsFunction<'_> = host.get("asJson").map_err(|e| e.to_string())?;
+        let object_prototype: Object<'_> = host.get("objectPrototype").map_err(|e| e.to_string())?;
+        Ok((Persistent::save(&ctx, run), Persistent::save(&ctx, as_json), Persistent::save(&ctx, object_prototype)))
     })?;
     // From here on user code is involved: bound its memory and time.
     let usage = runtime.memory_usage().malloc_size.max(0) as usize;
@@ -329,7 +342,7 @@ fn build(program: &Program) -> Result<Instance, String> {
         Ok(f) => f,
         Err(e) => {
             // JavaScript values go before the runtime that owns them.
-            drop((run, finish));
+            drop((run, as_json, object_prototype));
             return Err(e);
         }
     };
@@ -339,7 +352,8 @@ fn build(program: &Program) -> Result<Instance, String> {
     limit.set(program.limits.time_budget);
     Ok(Instance {
         run,
-        finish,
+        as_json,
+        object_prototype,
         factory,
         context,
         runtime,

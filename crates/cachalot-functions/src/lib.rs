@@ -55,6 +55,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bridge;
 mod codec;
 mod engine;
 mod error;
@@ -228,9 +229,14 @@ impl Function {
         &self,
         event: &ViewerRequestEvent,
     ) -> Result<Invocation<ViewerRequestOutcome>, FunctionError> {
-        let json = event::event_json(EventType::ViewerRequest, &event.context, &event.viewer_ip, &event.request, None);
-        let raw =
-            engine::invoke(&self.program, EventType::ViewerRequest.as_str(), &json, event.request.raw_query.as_deref());
+        let data = bridge::EventData {
+            event_type: EventType::ViewerRequest,
+            context: &event.context,
+            viewer_ip: &event.viewer_ip,
+            request: &event.request,
+            response: None,
+        };
+        let raw = engine::invoke(&self.program, &data);
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let returned = output::viewer_request_result(&value, &event.request, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
@@ -245,19 +251,14 @@ impl Function {
 
     /// Runs the function for a viewer response; returns the response to send.
     pub fn viewer_response(&self, event: &ViewerResponseEvent) -> Result<Invocation<Response>, FunctionError> {
-        let json = event::event_json(
-            EventType::ViewerResponse,
-            &event.context,
-            &event.viewer_ip,
-            &event.request,
-            Some(&event.response),
-        );
-        let raw = engine::invoke(
-            &self.program,
-            EventType::ViewerResponse.as_str(),
-            &json,
-            event.request.raw_query.as_deref(),
-        );
+        let data = bridge::EventData {
+            event_type: EventType::ViewerResponse,
+            context: &event.context,
+            viewer_ip: &event.viewer_ip,
+            request: &event.request,
+            response: Some(&event.response),
+        };
+        let raw = engine::invoke(&self.program, &data);
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let response = output::viewer_response_result(&value, &event.response, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
@@ -266,14 +267,16 @@ impl Function {
 
     fn returned_value(
         &self,
-        result: Result<Option<String>, RawFailure>,
+        result: Result<Option<serde_json::Value>, RawFailure>,
         logs: &[String],
         compute_utilization: u8,
     ) -> Result<serde_json::Value, FunctionError> {
         let error = |kind, message: String| FunctionError { kind, message, logs: logs.to_vec(), compute_utilization };
         match result {
-            Ok(Some(json)) => serde_json::from_str(&json)
-                .map_err(|e| error(FunctionErrorKind::Validation, format!("the handler's result is not valid: {e}"))),
+            Ok(Some(value)) => Ok(value),
+            Err(RawFailure::Invalid(message)) => {
+                Err(error(FunctionErrorKind::Validation, format!("the handler's result is not valid: {message}")))
+            }
             Ok(None) => Err(error(FunctionErrorKind::Validation, "the handler must return an object".into())),
             Err(RawFailure::Thrown(message)) => Err(error(FunctionErrorKind::Execution, message)),
             Err(RawFailure::OutOfMemory) => Err(error(

@@ -73,6 +73,24 @@ fn a_huge_body_fails_validation() {
 }
 
 #[test]
+fn results_too_large_to_write_fail_with_the_memory_limit() {
+    // Small in the engine, enormous written out: a sparse array and one string repeated.
+    let cases = [
+        "function handler(e) { var a = []; a.length = 2147483647; return { statusCode: 200, body: a }; }",
+        "function handler(e) { var s = 'x'.repeat(500000); var a = []; for (var i = 0; i < 2000; i++) a.push(s); return { a: a }; }",
+    ];
+    for code in cases {
+        for runtime in BOTH {
+            let f = Function::compile("big-result", runtime, code, Vec::new(), limits()).unwrap();
+            let e = f.viewer_request(&request("GET", "/", &[])).unwrap_err();
+            assert_eq!(e.kind, FunctionErrorKind::Execution, "{code}: {e}");
+            assert!(e.message.contains("memory limit"), "{code}: {e}");
+            still_works(runtime);
+        }
+    }
+}
+
+#[test]
 fn huge_logs_are_truncated_at_10_kb() {
     for runtime in BOTH {
         let f = compile("hostile/huge-log.js", runtime);

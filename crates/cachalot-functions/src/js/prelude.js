@@ -607,29 +607,33 @@
 
   return ObjectFreeze({
     // Starts an invocation: fresh per-invocation state, a fresh instance of the user's
-    // top-level code, then the handler call. Returns what the handler returned (maybe a promise).
-    run(factory, eventJson, rawQuery, now, type) {
+    // top-level code, then the handler call with the event the engine built. Returns what the
+    // handler returned (maybe a promise).
+    run(factory, event, rawQuery, now, type) {
       fixedNow = now;
       eventType = type;
       logRemaining = maxLogBytes;
       byteStrings = new Set();
-      const event = JSON_parse(eventJson);
-      if (event.request && typeof event.request === "object") {
-        defineProperty(event.request, "rawQueryString", {
-          value: function rawQueryString() {
-            return rawQuery == null ? undefined : rawQuery;
-          },
-          writable: true,
-          configurable: true,
-        });
-      }
+      defineProperty(event.request, "rawQueryString", {
+        value: function rawQueryString() {
+          return rawQuery == null ? undefined : rawQuery;
+        },
+        writable: true,
+        configurable: true,
+      });
       const handler = factory(cloudfront);
       if (typeof handler !== "function") throw new TypeError("handler is not a function");
       return handler(event);
     },
-    // Serialises the handler's result for validation; undefined when it is not JSON-able.
-    finish(result) {
-      return JSON_stringify(result === undefined ? null : result);
+    // JSON.stringify of `value` as the result of a toJSON call (its own toJSON is not looked
+    // up): the engine reads results natively and hands over what only the realm can write.
+    asJson(value) {
+      return JSON_stringify({
+        toJSON() {
+          return value;
+        },
+      });
     },
+    objectPrototype: Object.prototype,
   });
 });
