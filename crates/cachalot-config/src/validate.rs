@@ -85,7 +85,13 @@ pub fn build_snapshot(resources: &Resources, paths: &Paths) -> (Snapshot, Diagno
             for (j, host) in std::iter::once(&d.domain_name).chain(d.aliases.iter()).enumerate() {
                 let key = host.to_ascii_lowercase();
                 if let Some(other) = seen_hosts.get(&key) {
-                    let at = if j == 0 { "DomainName".to_owned() } else { format!("{path}.Aliases.Items[{}]", j - 1) };
+                    let at = if j == 0 {
+                        // DomainName sits beside DistributionConfig, not inside it.
+                        let outer = path.strip_suffix(".DistributionConfig").unwrap_or(&path);
+                        format!("{outer}.DomainName")
+                    } else {
+                        format!("{path}.Aliases.Items[{}]", j - 1)
+                    };
                     diags
                         .error("CNAMEAlreadyExists", at, format!("{host} is already used by distribution {other}"))
                         .hint("each domain name and alias may belong to one distribution only");

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{Serve, TempDir, header, http_get};
+use support::{Serve, TempDir, header, http_get, prometheus_sum};
 
 const DISTRIBUTION: &str = "E2OBSERVE1TEST";
 const DOMAIN: &str = "d2observe0test.cloudfront.net";
@@ -70,14 +70,6 @@ fn get_text(addr: SocketAddr, path: &str) -> String {
     let (status, _, body) = http_get(addr, path, &[]);
     assert_eq!(status, 200, "GET {path}");
     String::from_utf8(body).unwrap()
-}
-
-/// Sums the samples of one Prometheus counter.
-fn prometheus_sum(text: &str, name: &str) -> u64 {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum()
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {

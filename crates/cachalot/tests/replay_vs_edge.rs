@@ -7,16 +7,9 @@ mod support;
 
 use std::net::SocketAddr;
 use std::process::Command;
-use support::{Serve, TempDir, header, http_get};
+use support::{Serve, TempDir, header, http_get, prometheus_sum};
 
 const DOMAIN: &str = "d3replay0test.cloudfront.net";
-
-fn prometheus_sum(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-        .sum()
-}
 
 #[test]
 fn replay_predicts_the_hit_ratio_the_edge_measured() {
@@ -56,8 +49,8 @@ fn replay_predicts_the_hit_ratio_the_edge_measured() {
     }
     let (_, _, metrics) = http_get(serve.admin, "/metrics", &[]);
     let metrics = String::from_utf8(metrics).unwrap();
-    let measured = 100.0 * prometheus_sum(&metrics, "cachalot_edge_cache_hits_total")
-        / prometheus_sum(&metrics, "cachalot_edge_cacheable_requests_total");
+    let measured = 100.0 * prometheus_sum(&metrics, "cachalot_edge_cache_hits_total") as f64
+        / prometheus_sum(&metrics, "cachalot_edge_cacheable_requests_total") as f64;
     assert!(measured > 20.0 && measured < 90.0, "an uninformative mix: {measured}% ({results:?})");
     assert!(serve.stop().success());
 

@@ -189,3 +189,33 @@ fn aws_cli_creates_invalidates_and_state_survives_restart() {
     let (status, h, _) = http_get(pop_addr, "/images/hero.jpg", &host);
     assert_eq!((status, header(&h, "x-cache")), (200, "Miss from cloudfront"), "{}", serve.log());
 }
+
+/// Two distributions claiming one domain name: CloudFront's error, at the second one's path.
+#[test]
+fn a_domain_name_used_twice_is_refused_at_its_path() {
+    let dir = TempDir::new("cname");
+    let distribution = |id: &str| {
+        format!(
+            r#"{{"Id": "{id}", "DomainName": "dsame0000000001.cloudfront.net", "DistributionConfig": {{"CallerReference": "{id}", "Comment": "", "Enabled": true,
+                "Origins": {{"Quantity": 1, "Items": [{{"Id": "o", "DomainName": "example.com",
+                    "CustomOriginConfig": {{"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only"}}}}]}},
+                "DefaultCacheBehavior": {{"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}}}}"#
+        )
+    };
+    let config = dir.0.join("twice.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"Distributions": [{}, {}]}}"#, distribution("E1FIRST"), distribution("E2SECOND")),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--state")
+        .arg(dir.0.join("state"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("$.Distributions[1].DomainName [CNAMEAlreadyExists]"), "{stderr}");
+}

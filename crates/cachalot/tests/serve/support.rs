@@ -187,3 +187,11 @@ pub(crate) fn aws_cli() -> Option<PathBuf> {
     }
     Some(aws)
 }
+
+/// Sums the samples of one Prometheus counter in a `/metrics` text.
+pub(crate) fn prometheus_sum(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
