@@ -13,7 +13,7 @@
 use crate::event::{EventContext, EventType, MultiValueMap, Request, Response, ResponseCookies};
 use rquickjs::function::This;
 use rquickjs::object::Property;
-use rquickjs::{Atom, Ctx, Function as JsFunction, IntoJs, Object, Value};
+use rquickjs::{Atom, Ctx, Function as JsFunction, IntoJs, Object, Persistent, Value};
 use serde_json::{Map, Number, Value as Json};
 
 /// The event, borrowed from the caller.
@@ -31,11 +31,234 @@ const MAX_NATIVE_DEPTH: usize = 64;
 /// Bytes each value adds to the size budget besides its text (punctuation, bookkeeping).
 const ITEM_COST: usize = 8;
 
-/// Property names used on every invocation, interned once per invocation.
-struct Keys<'js> {
+/// Property names every invocation uses, interned once per engine instance.
+#[derive(Clone, Copy)]
+enum Prop {
+    Value,
+    MultiValue,
+    Attributes,
+    Version,
+    Context,
+    DistributionDomainName,
+    DistributionId,
+    EventType,
+    RequestId,
+    Viewer,
+    Ip,
+    Request,
+    Method,
+    Uri,
+    Querystring,
+    Headers,
+    Cookies,
+    Response,
+    StatusCode,
+    StatusDescription,
+    Body,
+    Encoding,
+    Data,
+    ToJson,
+    Length,
+    RawJson,
+}
+
+/// Texts of [`Prop`], in order.
+const NAMES: [&str; 26] = [
+    "value",
+    "multiValue",
+    "attributes",
+    "version",
+    "context",
+    "distributionDomainName",
+    "distributionId",
+    "eventType",
+    "requestId",
+    "viewer",
+    "ip",
+    "request",
+    "method",
+    "uri",
+    "querystring",
+    "headers",
+    "cookies",
+    "response",
+    "statusCode",
+    "statusDescription",
+    "body",
+    "encoding",
+    "data",
+    "toJSON",
+    "length",
+    "rawJSON",
+];
+
+/// [`NAMES`] as atoms kept by an engine instance.
+pub(crate) struct SavedNames(Vec<Persistent<Atom<'static>>>);
+
+impl SavedNames {
+    pub(crate) fn new(ctx: &Ctx<'_>) -> rquickjs::Result<Self> {
+        NAMES
+            .iter()
+            .map(|n| Ok(Persistent::save(ctx, Atom::from_str(ctx.clone(), n)?)))
+            .collect::<rquickjs::Result<_>>()
+            .map(Self)
+    }
+
+    pub(crate) fn restore<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Names<'js>> {
+        self.0.iter().map(|a| a.clone().restore(ctx)).collect::<rquickjs::Result<_>>().map(Names)
+    }
+}
+
+/// [`SavedNames`] in one invocation.
+pub(crate) struct Names<'js>(Vec<Atom<'js>>);
+
+impl<'js> Names<'js> {
+    fn get(&self, name: Prop) -> Atom<'js> {
+        self.0[name as usize].clone()
+    }
+}
+
+/// Strings and property names the engine created for the event, with their Rust text:
+/// reading the result back finds unchanged values here instead of converting them again.
+/// (A JavaScript string is immutable, so the same string value has the same text; equal
+/// property names are the same atom.)
+#[derive(Default)]
+pub(crate) struct Known<'a, 'js> {
+    strings: Vec<(Value<'js>, &'a str)>,
+    names: Vec<(Atom<'js>, &'a str)>,
+}
+
+impl<'js> Known<'_, 'js> {
+    fn string(&self, value: &Value<'js>) -> Option<&str> {
+        self.strings.iter().find(|(v, _)| v == value).map(|(_, s)| *s)
+    }
+
+    fn name(&self, atom: &Atom<'js>) -> Option<&str> {
+        self.names.iter().find(|(a, _)| a == atom).map(|(_, s)| *s)
+    }
+}
+
+struct Builder<'a, 'js> {
+    ctx: Ctx<'js>,
+    known: Known<'a, 'js>,
+    names: &'a Names<'js>,
     value: Atom<'js>,
     multi_value: Atom<'js>,
     attributes: Atom<'js>,
+}
+
+impl<'a, 'js> Builder<'a, 'js> {
+    fn new(ctx: &Ctx<'js>, names: &'a Names<'js>) -> Self {
+        let mut known = Known { strings: Vec::with_capacity(64), names: Vec::with_capacity(64) };
+        known.names.extend(names.0.iter().cloned().zip(NAMES));
+        Self {
+            ctx: ctx.clone(),
+            known,
+            names,
+            value: names.get(Prop::Value),
+            multi_value: names.get(Prop::MultiValue),
+            attributes: names.get(Prop::Attributes),
+        }
+    }
+
+    fn object(&self) -> rquickjs::Result<Object<'js>> {
+        Object::new(self.ctx.clone())
+    }
+
+    fn text(&mut self, s: &'a str) -> rquickjs::Result<Value<'js>> {
+        let value = rquickjs::String::from_str(self.ctx.clone(), s)?.into_value();
+        self.known.strings.push((value.clone(), s));
+        Ok(value)
+    }
+
+    fn name(&mut self, s: &'a str) -> rquickjs::Result<Atom<'js>> {
+        let atom = Atom::from_str(self.ctx.clone(), s)?;
+        self.known.names.push((atom.clone(), s));
+        Ok(atom)
+    }
+
+    /// `obj[name] = text`, defined.
+    fn set_text(&mut self, obj: &Object<'js>, name: Prop, text: &'a str) -> rquickjs::Result<()> {
+        let text = self.text(text)?;
+        define(obj, self.names.get(name), text)
+    }
+
+    /// `obj[name] = value`, defined.
+    fn set(&mut self, obj: &Object<'js>, name: Prop, value: impl IntoJs<'js>) -> rquickjs::Result<()> {
+        define(obj, self.names.get(name), value)
+    }
+
+    fn multi_value_map(&mut self, map: &'a MultiValueMap) -> rquickjs::Result<Object<'js>> {
+        let out = self.object()?;
+        for (name, values) in map.iter() {
+            let entry = self.object()?;
+            let first = self.text(values.first().map_or("", String::as_str))?;
+            define(&entry, self.value.clone(), first)?;
+            if values.len() > 1 {
+                let multi = rquickjs::Array::new(self.ctx.clone())?;
+                for (i, v) in values.iter().enumerate() {
+                    let item = self.object()?;
+                    let v = self.text(v)?;
+                    define(&item, self.value.clone(), v)?;
+                    define(&multi, i as u32, item)?;
+                }
+                define(&entry, self.multi_value.clone(), multi)?;
+            }
+            let name = self.name(name)?;
+            define(&out, name, entry)?;
+        }
+        Ok(out)
+    }
+
+    fn response_cookies(&mut self, cookies: &'a ResponseCookies) -> rquickjs::Result<Object<'js>> {
+        let out = self.object()?;
+        for (name, values) in cookies.iter() {
+            let entry = self.object()?;
+            let first = values.first();
+            let value = self.text(first.map_or("", |c| c.value.as_str()))?;
+            define(&entry, self.value.clone(), value)?;
+            let attributes = self.text(first.map_or("", |c| c.attributes.as_str()))?;
+            define(&entry, self.attributes.clone(), attributes)?;
+            if values.len() > 1 {
+                let multi = rquickjs::Array::new(self.ctx.clone())?;
+                for (i, c) in values.iter().enumerate() {
+                    let item = self.object()?;
+                    let value = self.text(&c.value)?;
+                    define(&item, self.value.clone(), value)?;
+                    let attributes = self.text(&c.attributes)?;
+                    define(&item, self.attributes.clone(), attributes)?;
+                    define(&multi, i as u32, item)?;
+                }
+                define(&entry, self.multi_value.clone(), multi)?;
+            }
+            let name = self.name(name)?;
+            define(&out, name, entry)?;
+        }
+        Ok(out)
+    }
+
+    fn response(&mut self, response: &'a Response) -> rquickjs::Result<Object<'js>> {
+        let out = self.object()?;
+        self.set(&out, Prop::StatusCode, i32::from(response.status_code))?;
+        if let Some(d) = &response.status_description {
+            self.set_text(&out, Prop::StatusDescription, d)?;
+        }
+        let headers = self.multi_value_map(&response.headers)?;
+        self.set(&out, Prop::Headers, headers)?;
+        let cookies = self.response_cookies(&response.cookies)?;
+        self.set(&out, Prop::Cookies, cookies)?;
+        if let Some(body) = &response.body {
+            let b = self.object()?;
+            let (encoding, data) = match body {
+                crate::event::Body::Text(s) => ("text", s),
+                crate::event::Body::Base64(s) => ("base64", s),
+            };
+            self.set_text(&b, Prop::Encoding, encoding)?;
+            self.set_text(&b, Prop::Data, data)?;
+            self.set(&out, Prop::Body, b)?;
+        }
+        Ok(out)
+    }
 }
 
 /// Defines an own, enumerable, writable, configurable data property, as `JSON.parse` does
@@ -44,97 +267,40 @@ fn define<'js>(obj: &Object<'js>, key: impl rquickjs::IntoAtom<'js>, value: impl
     obj.prop(key, Property::from(value).writable().enumerable().configurable())
 }
 
-/// Builds the event object (the prelude adds the request's `rawQueryString` method).
-pub(crate) fn build_event<'js>(ctx: &Ctx<'js>, event: &EventData<'_>) -> rquickjs::Result<Object<'js>> {
-    let keys = Keys {
-        value: Atom::from_str(ctx.clone(), "value")?,
-        multi_value: Atom::from_str(ctx.clone(), "multiValue")?,
-        attributes: Atom::from_str(ctx.clone(), "attributes")?,
-    };
-    let root = Object::new(ctx.clone())?;
-    define(&root, "version", "1.0")?;
-    let context = Object::new(ctx.clone())?;
-    define(&context, "distributionDomainName", event.context.distribution_domain_name.as_str())?;
-    define(&context, "distributionId", event.context.distribution_id.as_str())?;
-    define(&context, "eventType", event.event_type.as_str())?;
-    define(&context, "requestId", event.context.request_id.as_str())?;
-    define(&root, "context", context)?;
-    let viewer = Object::new(ctx.clone())?;
-    define(&viewer, "ip", event.viewer_ip)?;
-    define(&root, "viewer", viewer)?;
-    let request = Object::new(ctx.clone())?;
-    define(&request, "method", event.request.method.as_str())?;
-    define(&request, "uri", event.request.uri.as_str())?;
-    define(&request, "querystring", multi_value_map(ctx, &keys, &event.request.querystring)?)?;
-    define(&request, "headers", multi_value_map(ctx, &keys, &event.request.headers)?)?;
-    define(&request, "cookies", multi_value_map(ctx, &keys, &event.request.cookies)?)?;
-    define(&root, "request", request)?;
+/// Builds the event object (the prelude adds the request's `rawQueryString` method), and
+/// what it is made of for [`Serializer`].
+pub(crate) fn build_event<'a, 'js>(
+    ctx: &Ctx<'js>,
+    names: &'a Names<'js>,
+    event: &EventData<'a>,
+) -> rquickjs::Result<(Object<'js>, Known<'a, 'js>)> {
+    let mut b = Builder::new(ctx, names);
+    let root = b.object()?;
+    b.set_text(&root, Prop::Version, "1.0")?;
+    let context = b.object()?;
+    b.set_text(&context, Prop::DistributionDomainName, &event.context.distribution_domain_name)?;
+    b.set_text(&context, Prop::DistributionId, &event.context.distribution_id)?;
+    b.set_text(&context, Prop::EventType, event.event_type.as_str())?;
+    b.set_text(&context, Prop::RequestId, &event.context.request_id)?;
+    b.set(&root, Prop::Context, context)?;
+    let viewer = b.object()?;
+    b.set_text(&viewer, Prop::Ip, event.viewer_ip)?;
+    b.set(&root, Prop::Viewer, viewer)?;
+    let request = b.object()?;
+    b.set_text(&request, Prop::Method, &event.request.method)?;
+    b.set_text(&request, Prop::Uri, &event.request.uri)?;
+    let querystring = b.multi_value_map(&event.request.querystring)?;
+    b.set(&request, Prop::Querystring, querystring)?;
+    let headers = b.multi_value_map(&event.request.headers)?;
+    b.set(&request, Prop::Headers, headers)?;
+    let cookies = b.multi_value_map(&event.request.cookies)?;
+    b.set(&request, Prop::Cookies, cookies)?;
+    b.set(&root, Prop::Request, request)?;
     if let Some(response) = event.response {
-        define(&root, "response", response_object(ctx, &keys, response)?)?;
+        let response = b.response(response)?;
+        b.set(&root, Prop::Response, response)?;
     }
-    Ok(root)
-}
-
-fn multi_value_map<'js>(ctx: &Ctx<'js>, keys: &Keys<'js>, map: &MultiValueMap) -> rquickjs::Result<Object<'js>> {
-    let out = Object::new(ctx.clone())?;
-    for (name, values) in map.iter() {
-        let entry = Object::new(ctx.clone())?;
-        define(&entry, keys.value.clone(), values.first().map_or("", String::as_str))?;
-        if values.len() > 1 {
-            let multi = rquickjs::Array::new(ctx.clone())?;
-            for (i, v) in values.iter().enumerate() {
-                let item = Object::new(ctx.clone())?;
-                define(&item, keys.value.clone(), v.as_str())?;
-                multi.set(i, item)?;
-            }
-            define(&entry, keys.multi_value.clone(), multi)?;
-        }
-        define(&out, name, entry)?;
-    }
-    Ok(out)
-}
-
-fn response_cookies<'js>(ctx: &Ctx<'js>, keys: &Keys<'js>, cookies: &ResponseCookies) -> rquickjs::Result<Object<'js>> {
-    let out = Object::new(ctx.clone())?;
-    for (name, values) in cookies.iter() {
-        let entry = Object::new(ctx.clone())?;
-        let first = values.first();
-        define(&entry, keys.value.clone(), first.map_or("", |c| c.value.as_str()))?;
-        define(&entry, keys.attributes.clone(), first.map_or("", |c| c.attributes.as_str()))?;
-        if values.len() > 1 {
-            let multi = rquickjs::Array::new(ctx.clone())?;
-            for (i, c) in values.iter().enumerate() {
-                let item = Object::new(ctx.clone())?;
-                define(&item, keys.value.clone(), c.value.as_str())?;
-                define(&item, keys.attributes.clone(), c.attributes.as_str())?;
-                multi.set(i, item)?;
-            }
-            define(&entry, keys.multi_value.clone(), multi)?;
-        }
-        define(&out, name, entry)?;
-    }
-    Ok(out)
-}
-
-fn response_object<'js>(ctx: &Ctx<'js>, keys: &Keys<'js>, response: &Response) -> rquickjs::Result<Object<'js>> {
-    let out = Object::new(ctx.clone())?;
-    define(&out, "statusCode", i32::from(response.status_code))?;
-    if let Some(d) = &response.status_description {
-        define(&out, "statusDescription", d.as_str())?;
-    }
-    define(&out, "headers", multi_value_map(ctx, keys, &response.headers)?)?;
-    define(&out, "cookies", response_cookies(ctx, keys, &response.cookies)?)?;
-    if let Some(body) = &response.body {
-        let b = Object::new(ctx.clone())?;
-        let (encoding, data) = match body {
-            crate::event::Body::Text(s) => ("text", s),
-            crate::event::Body::Base64(s) => ("base64", s),
-        };
-        define(&b, "encoding", encoding)?;
-        define(&b, "data", data.as_str())?;
-        define(&out, "body", b)?;
-    }
-    Ok(out)
+    Ok((root, b.known))
 }
 
 /// Why reading the result stopped.
@@ -161,8 +327,9 @@ enum Key<'a, 'js> {
 }
 
 /// Reads a handler's result as `JSON.stringify` would see it.
-pub(crate) struct Serializer<'js> {
+pub(crate) struct Serializer<'a, 'js> {
     ctx: Ctx<'js>,
+    known: Known<'a, 'js>,
     to_json: Atom<'js>,
     length: Atom<'js>,
     zero: Atom<'js>,
@@ -175,19 +342,22 @@ pub(crate) struct Serializer<'js> {
     budget: usize,
 }
 
-impl<'js> Serializer<'js> {
+impl<'a, 'js> Serializer<'a, 'js> {
     pub(crate) fn new(
         ctx: &Ctx<'js>,
+        names: &Names<'js>,
+        known: Known<'a, 'js>,
         object_prototype: Object<'js>,
         stringify: JsFunction<'js>,
         budget: usize,
     ) -> rquickjs::Result<Self> {
         Ok(Self {
             ctx: ctx.clone(),
-            to_json: Atom::from_str(ctx.clone(), "toJSON")?,
-            length: Atom::from_str(ctx.clone(), "length")?,
+            known,
+            to_json: names.get(Prop::ToJson),
+            length: names.get(Prop::Length),
             zero: Atom::from_u32(ctx.clone(), 0)?,
-            raw_json: Atom::from_str(ctx.clone(), "rawJSON")?,
+            raw_json: names.get(Prop::RawJson),
             object_prototype,
             stringify,
             stack: Vec::new(),
@@ -232,6 +402,11 @@ impl<'js> Serializer<'js> {
     /// SerializeJSONProperty after the `toJSON` step.
     fn value(&mut self, value: Value<'js>, depth: usize) -> Result<Option<Json>, ReadError> {
         if let Some(s) = value.as_string() {
+            if let Some(text) = self.known.string(&value) {
+                let text = text.to_owned();
+                self.spend(text.len())?;
+                return Ok(Some(Json::String(text)));
+            }
             return match s.to_string() {
                 Ok(text) => {
                     self.spend(text.len())?;
@@ -314,10 +489,13 @@ impl<'js> Serializer<'js> {
         for key in &keys {
             let item: Value<'js> = obj.get(key.clone())?;
             if let Some(json) = self.property(&Key::Name(key), item, depth + 1)? {
-                // Not `Atom::to_string`: it stops at NUL and does not check UTF-8.
-                let name = key.to_js_string()?.to_string().map_err(|_| {
-                    ReadError::Invalid("a property name holds a lone surrogate and cannot be read".into())
-                })?;
+                let name = match self.known.name(key) {
+                    Some(name) => name.to_owned(),
+                    // Not `Atom::to_string`: it stops at NUL and does not check UTF-8.
+                    None => key.to_js_string()?.to_string().map_err(|_| {
+                        ReadError::Invalid("a property name holds a lone surrogate and cannot be read".into())
+                    })?,
+                };
                 self.spend(name.len())?;
                 map.insert(name, json);
             }
@@ -390,10 +568,11 @@ mod tests {
         context.with(|ctx| f(&ctx));
     }
 
-    fn serializer<'js>(ctx: &Ctx<'js>, budget: usize) -> Serializer<'js> {
+    fn serializer<'js>(ctx: &Ctx<'js>, budget: usize) -> Serializer<'static, 'js> {
         let as_json: JsFunction<'js> = ctx.eval("(v) => JSON.stringify({ toJSON() { return v; } })").unwrap();
         let proto: Object<'js> = ctx.eval("Object.prototype").unwrap();
-        Serializer::new(ctx, proto, as_json, budget).unwrap()
+        let names = SavedNames::new(ctx).unwrap().restore(ctx).unwrap();
+        Serializer::new(ctx, &names, Known::default(), proto, as_json, budget).unwrap()
     }
 
     /// What reading gives, as text comparable with `JSON.stringify`'s: the JSON, `undefined`, or the error.
@@ -526,7 +705,8 @@ mod tests {
             ] {
                 let data =
                     EventData { event_type, context: &context, viewer_ip: "192.0.2.1", request: &request, response };
-                let built = build_event(ctx, &data).unwrap();
+                let names = SavedNames::new(ctx).unwrap().restore(ctx).unwrap();
+                let (built, _) = build_event(ctx, &names, &data).unwrap();
                 let json = event_json(event_type, &context, "192.0.2.1", &request, response);
                 // Same keys in the same order, same values, own data properties only.
                 let compare: JsFunction<'_> = ctx

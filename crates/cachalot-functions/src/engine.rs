@@ -10,7 +10,7 @@
 //! stack, or left work queued is dropped and rebuilt on the next call.
 
 use crate::Runtime as JsRuntime;
-use crate::bridge::{self, EventData, ReadError, Serializer};
+use crate::bridge::{self, EventData, ReadError, SavedNames, Serializer};
 use crate::codec::{self, Encoding};
 use crate::limits::Limits;
 use crate::origin::OriginOverride;
@@ -76,6 +76,7 @@ struct Instance {
     run: Persistent<JsFunction<'static>>,
     as_json: Persistent<JsFunction<'static>>,
     object_prototype: Persistent<Object<'static>>,
+    names: SavedNames,
     factory: Persistent<JsFunction<'static>>,
     context: Context,
     runtime: Runtime,
@@ -192,7 +193,8 @@ fn run_once<'js>(
     let factory = instance.factory.clone().restore(ctx).map_err(internal)?;
     let as_json = instance.as_json.clone().restore(ctx).map_err(internal)?;
     let object_prototype = instance.object_prototype.clone().restore(ctx).map_err(internal)?;
-    let event_object = bridge::build_event(ctx, event).map_err(|e| failure(ctx, e))?;
+    let names = instance.names.restore(ctx).map_err(internal)?;
+    let (event_object, known) = bridge::build_event(ctx, &names, event).map_err(|e| failure(ctx, e))?;
     let raw_query = event.request.raw_query.as_deref();
     let returned: Value<'js> =
         run.call((factory, event_object, raw_query, now_ms, event.event_type.as_str())).map_err(|e| failure(ctx, e))?;
@@ -201,8 +203,8 @@ fn run_once<'js>(
     while ctx.execute_pending_job() {}
     // `undefined` reads as `null` (then fails validation as "not an object").
     let value = if value.is_undefined() { Value::new_null(ctx.clone()) } else { value };
-    let mut serializer =
-        Serializer::new(ctx, object_prototype, as_json, program.limits.memory_bytes).map_err(|e| failure(ctx, e))?;
+    let mut serializer = Serializer::new(ctx, &names, known, object_prototype, as_json, program.limits.memory_bytes)
+        .map_err(|e| failure(ctx, e))?;
     serializer.read(value).map_err(|e| match e {
         ReadError::Js(e) => failure(ctx, e),
         ReadError::TooLarge => RawFailure::OutOfMemory,
@@ -305,7 +307,7 @@ fn build(program: &Program) -> Result<Instance, String> {
     }
     let context = Context::custom::<Intrinsics>(&runtime).map_err(|e| e.to_string())?;
     let state = Rc::new(RefCell::new(InvocationState::default()));
-    let (run, as_json, object_prototype) = context.with(|ctx| -> Result<_, String> {
+    let (run, as_json, object_prototype, names) = context.with(|ctx| -> Result<_, String> {
         let native = natives(&ctx, program, &state).map_err(|e| e.to_string())?;
         let mut options = EvalOptions::default();
         options.strict = true;
@@ -320,7 +322,13 @@ fn build(program: &Program) -> Result<Instance, String> {
         let run: JsFunction<'_> = host.get("run").map_err(|e| e.to_string())?;
         let as_json: JsFunction<'_> = host.get("asJson").map_err(|e| e.to_string())?;
         let object_prototype: Object<'_> = host.get("objectPrototype").map_err(|e| e.to_string())?;
-        Ok((Persistent::save(&ctx, run), Persistent::save(&ctx, as_json), Persistent::save(&ctx, object_prototype)))
+        let names = SavedNames::new(&ctx).map_err(|e| e.to_string())?;
+        Ok((
+            Persistent::save(&ctx, run),
+            Persistent::save(&ctx, as_json),
+            Persistent::save(&ctx, object_prototype),
+            names,
+        ))
     })?;
     // From here on user code is involved: bound its memory and time.
     let usage = runtime.memory_usage().malloc_size.max(0) as usize;
@@ -342,7 +350,7 @@ fn build(program: &Program) -> Result<Instance, String> {
         Ok(f) => f,
         Err(e) => {
             // JavaScript values go before the runtime that owns them.
-            drop((run, as_json, object_prototype));
+            drop((run, as_json, object_prototype, names));
             return Err(e);
         }
     };
@@ -354,6 +362,7 @@ fn build(program: &Program) -> Result<Instance, String> {
         run,
         as_json,
         object_prototype,
+        names,
         factory,
         context,
         runtime,

@@ -194,7 +194,7 @@ pub(crate) fn multi_value_map(
     for (raw_name, entry) in map {
         let name = if path.ends_with("headers") { raw_name.to_ascii_lowercase() } else { raw_name.clone() };
         let entry = entry.as_object().ok_or_else(|| format!("{path}[{raw_name:?}] must be an object with a value"))?;
-        let value = entry.get("value").map(|v| scalar_text(v, &format!("{path}[{raw_name:?}].value"))).transpose()?;
+        let value = entry.get("value").map(|v| scalar_text(v, || format!("{path}[{raw_name:?}].value"))).transpose()?;
         let original = input.get_all(&name);
         let values = match entry.get("multiValue") {
             None | Some(Value::Null) => match value {
@@ -207,7 +207,7 @@ pub(crate) fn multi_value_map(
                     let v = item
                         .get("value")
                         .ok_or_else(|| format!("{path}[{raw_name:?}].multiValue[{i}] has no value"))?;
-                    multi.push(scalar_text(v, &format!("{path}[{raw_name:?}].multiValue[{i}].value"))?);
+                    multi.push(scalar_text(v, || format!("{path}[{raw_name:?}].multiValue[{i}].value"))?);
                 }
                 if multi.as_slice() == original && original.len() > 1 {
                     let mut kept = original.to_vec();
@@ -236,13 +236,15 @@ pub(crate) fn response_cookies(
 ) -> Result<ResponseCookies, String> {
     let mut out = ResponseCookies::new();
     for (name, entry) in map {
-        let path = format!("response.cookies[{name:?}]");
-        let entry = entry.as_object().ok_or_else(|| format!("{path} must be an object with a value"))?;
-        let one = |o: &Map<String, Value>, p: &str| -> Result<SetCookie, String> {
-            let value = o.get("value").map(|v| scalar_text(v, &format!("{p}.value"))).transpose()?.unwrap_or_default();
+        // Formatted only for error messages (this runs for every cookie).
+        let path = || format!("response.cookies[{name:?}]");
+        let entry = entry.as_object().ok_or_else(|| format!("{} must be an object with a value", path()))?;
+        let one = |o: &Map<String, Value>, p: &dyn Fn() -> String| -> Result<SetCookie, String> {
+            let value =
+                o.get("value").map(|v| scalar_text(v, || format!("{}.value", p()))).transpose()?.unwrap_or_default();
             let attributes = match o.get("attributes") {
                 None | Some(Value::Null) => String::new(),
-                Some(v) => scalar_text(v, &format!("{p}.attributes"))?,
+                Some(v) => scalar_text(v, || format!("{}.attributes", p()))?,
             };
             Ok(SetCookie { value, attributes })
         };
@@ -253,8 +255,8 @@ pub(crate) fn response_cookies(
             Some(Value::Array(items)) => {
                 let mut multi = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let o = item.as_object().ok_or_else(|| format!("{path}.multiValue[{i}] must be an object"))?;
-                    multi.push(one(o, &format!("{path}.multiValue[{i}]"))?);
+                    let o = item.as_object().ok_or_else(|| format!("{}.multiValue[{i}] must be an object", path()))?;
+                    multi.push(one(o, &|| format!("{}.multiValue[{i}]", path()))?);
                 }
                 if multi.as_slice() == original && original.len() > 1 {
                     let mut kept = original.to_vec();
@@ -264,11 +266,11 @@ pub(crate) fn response_cookies(
                     multi
                 }
             }
-            Some(other) => return Err(format!("{path}.multiValue must be an array, got {}", type_name(other))),
+            Some(other) => return Err(format!("{}.multiValue must be an array, got {}", path(), type_name(other))),
         };
         for c in values.iter().flat_map(|c| [&c.value, &c.attributes]) {
             if c.chars().any(|ch| ch == '\r' || ch == '\n' || ch == '\0') {
-                return Err(format!("{path} has an invalid value {c:?}"));
+                return Err(format!("{} has an invalid value {c:?}", path()));
             }
         }
         out.set(name.clone(), values);
@@ -277,12 +279,12 @@ pub(crate) fn response_cookies(
 }
 
 /// Values must be strings; numbers and booleans are accepted as their text.
-fn scalar_text(v: &Value, path: &str) -> Result<String, String> {
+fn scalar_text(v: &Value, path: impl FnOnce() -> String) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(format!("{path} must be a string, got {}", type_name(other))),
+        other => Err(format!("{} must be a string, got {}", path(), type_name(other))),
     }
 }
 

@@ -153,6 +153,46 @@ fn nothing_one_request_stores_is_seen_by_the_next() {
 }
 
 #[test]
+fn each_request_gets_a_pristine_event() {
+    // Changes one request makes to its event (values, added properties, the rawQueryString
+    // method) must not show in the next request's event.
+    let code = r#"
+        function handler(event) {
+            var r = event.request;
+            var seen = [
+                r.headers['x-mark'] ? 'header' : '-',
+                r.marker ? 'prop' : '-',
+                r.rawQueryString.marker ? 'method' : '-',
+                Object.keys(r.querystring).join('|'),
+                r.headers.accept.value,
+                Object.keys(event).join('|'),
+            ].join(',');
+            r.headers['x-mark'] = { value: 'set' };
+            r.headers.accept.value = 'changed';
+            r.marker = true;
+            try { r.rawQueryString.marker = true; } catch (e) {}
+            r.querystring.extra = { value: '1' };
+            event.extra = 1;
+            r.headers['x-seen'] = { value: seen };
+            delete r.headers['x-mark'];
+            return r;
+        }"#;
+    for runtime in BOTH {
+        let f = Function::compile("pristine", runtime, code, Vec::new(), limits()).unwrap();
+        for _ in 0..3 {
+            let inv = f.viewer_request(&request("GET", "/p?a=1", &[("accept", "text/html")])).unwrap();
+            let ViewerRequestOutcome::Continue { request, .. } = inv.outcome else { panic!("expected the request") };
+            assert_eq!(
+                request.headers.get("x-seen"),
+                Some("-,-,-,a,text/html,version|context|viewer|request"),
+                "{runtime}: the event kept changes from an earlier request"
+            );
+            assert_eq!(request.headers.get("accept"), Some("changed"));
+        }
+    }
+}
+
+#[test]
 fn a_function_recovers_after_being_throttled_or_running_out_of_memory() {
     let code = r#"
         function handler(event) {

@@ -22,10 +22,11 @@
   let eventType = "";
   let logRemaining = 0;
   // cloudfront-js-1.0 "byte strings" made by helpers: hashing treats them as bytes, not UTF-8.
-  let byteStrings = new Set();
+  // Created on first use in an invocation.
+  let byteStrings = null;
 
   const markBytes = (s) => {
-    if (typeof s === "string") byteStrings.add(s);
+    if (typeof s === "string") (byteStrings || (byteStrings = new Set())).add(s);
     return s;
   };
 
@@ -241,7 +242,7 @@
   const hashInput = (data, encoding) => {
     if (typeof data === "string") {
       if (encoding !== undefined) return [data, normaliseEncoding(encoding, "utf8")];
-      return [data, version === 1 && byteStrings.has(data) ? "latin1" : "utf8"];
+      return [data, version === 1 && byteStrings !== null && byteStrings.has(data) ? "latin1" : "utf8"];
     }
     const view = asBytesView(data);
     if (view) return [latin1Of(view), "latin1"];
@@ -613,7 +614,7 @@
       fixedNow = now;
       eventType = type;
       logRemaining = maxLogBytes;
-      byteStrings = new Set();
+      byteStrings = null;
       defineProperty(event.request, "rawQueryString", {
         value: function rawQueryString() {
           return rawQuery == null ? undefined : rawQuery;
