@@ -277,12 +277,25 @@ pub struct MissClasses {
     pub fragmentation_query: u64,
     /// Split by cookies.
     pub fragmentation_cookie: u64,
-    /// Split by a keyed header (with `--config`).
+    /// Split by a keyed `Accept`-family header (with `--config`).
     pub fragmentation_header: u64,
+    /// Split by another keyed header, such as `User-Agent` or `Authorization` (with `--config`).
+    pub fragmentation_other_header: u64,
     /// Refetched within the TTL with the same key (with `--config`).
     pub evicted: u64,
     /// Not stored by the behavior (with `--config`).
     pub uncacheable: u64,
+}
+
+impl MissClasses {
+    /// Counts a miss split by a keyed header: `kind` 1 is the Accept family, 2 any other header.
+    fn count_header_split(&mut self, kind: u8) {
+        if kind == 1 {
+            self.fragmentation_header += 1;
+        } else {
+            self.fragmentation_other_header += 1;
+        }
+    }
 }
 
 /// A parameter that varies among a path's misses.
@@ -466,7 +479,7 @@ fn classify(group: &[Event], classes: &mut MissClasses, frag_by_path: &mut HashM
             let fetched = variants.get(&e.variant).and_then(|v| v.fetched).unwrap_or(0);
             if e.with_config && e.ts.saturating_sub(fetched) < horizon {
                 if e.keyed_headers > 0 {
-                    classes.fragmentation_header += 1;
+                    classes.count_header_split(e.keyed_headers);
                     *frag_by_path.entry(e.path).or_default() += 1;
                 } else {
                     classes.evicted += 1;
@@ -495,7 +508,7 @@ fn classify(group: &[Event], classes: &mut MissClasses, frag_by_path: &mut HashM
                                 classes.fragmentation_cookie += 1;
                             }
                         }
-                        (false, false) if e.keyed_headers > 0 => classes.fragmentation_header += 1,
+                        (false, false) if e.keyed_headers > 0 => classes.count_header_split(e.keyed_headers),
                         (false, false) => classes.expiry += 1,
                     }
                     if q || c || e.keyed_headers > 0 {
@@ -734,6 +747,15 @@ fn diagnose(c: &MissClasses, misses: u64, frag: &[Fragmented], with_config: bool
         ),
     );
     push(
+        Cause::HeadersInKey,
+        c.fragmentation_other_header,
+        format!(
+            "{} misses refetched an object that was still fresh under the same URL: the behavior keys a header \
+             other than Accept (such as User-Agent) that splits it",
+            c.fragmentation_other_header
+        ),
+    );
+    push(
         Cause::TtlTooShort,
         c.expiry,
         format!(
@@ -821,7 +843,8 @@ pub fn text(r: &Report) -> String {
             ("expired (same variant fetched before)", c.expiry),
             ("fragmented by query string", c.fragmentation_query),
             ("fragmented by cookies", c.fragmentation_cookie),
-            ("fragmented by a keyed header", c.fragmentation_header),
+            ("fragmented by a keyed Accept header", c.fragmentation_header),
+            ("fragmented by another keyed header", c.fragmentation_other_header),
             ("evicted or invalidated", c.evicted),
             ("not stored by the behavior", c.uncacheable),
         ]
@@ -949,7 +972,8 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
         ("expired", c.expiry),
         ("query string", c.fragmentation_query),
         ("cookies", c.fragmentation_cookie),
-        ("keyed header", c.fragmentation_header),
+        ("keyed Accept header", c.fragmentation_header),
+        ("other keyed header", c.fragmentation_other_header),
         ("evicted", c.evicted),
         ("not stored", c.uncacheable),
     ];

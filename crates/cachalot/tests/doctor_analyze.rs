@@ -212,3 +212,53 @@ fn replay_cache_size_bounds_the_tiers() {
     assert!(stderr.contains("--cache-size lots"));
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// A behavior that keys `User-Agent`: every browser refetches a still-fresh image, and the
+/// diagnosis is `headers-in-key` (not the Accept cause).
+#[test]
+fn a_keyed_user_agent_is_diagnosed_as_headers_in_key() {
+    use cachalot_telemetry::{LogRecord, ResultType};
+    use std::time::{Duration, UNIX_EPOCH};
+    let d = dir("user-agent");
+    let config = scenario::config_for(Cause::AcceptOverKeyed).replace(r#""Accept""#, r#""User-Agent""#);
+    assert!(config.contains("User-Agent"));
+    let records: Vec<LogRecord> = (0..400u64)
+        .map(|i| {
+            // 10 images, 40 browsers, one request per second at one POP: every browser misses.
+            let result = ResultType::Miss;
+            LogRecord {
+                timestamp: UNIX_EPOCH + Duration::from_secs(scenario::START_SECS + i),
+                edge_location: "IAD89-C1".into(),
+                sc_bytes: 20_000,
+                method: "GET".into(),
+                host: scenario::DOMAIN.into(),
+                uri_stem: format!("/images/{}.jpg", i % 10),
+                status: Some(200),
+                user_agent: format!("Mozilla/5.0 browser-{}", i / 10),
+                result_type: result.clone(),
+                response_result_type: result.clone(),
+                detailed_result_type: result,
+                request_id: format!("req{i}"),
+                host_header: scenario::DOMAIN.into(),
+                protocol: "https".into(),
+                content_type: "image/jpeg".into(),
+                ..LogRecord::default()
+            }
+        })
+        .collect();
+    let (config_path, log) = scenario::write(&d, &config, &records, &scenario::log_file_name("UAKEYED")).unwrap();
+    let (code, stdout, stderr) = cachalot(&[
+        "analyze",
+        &log.display().to_string(),
+        "--config",
+        &config_path.display().to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let causes: Vec<&str> = v["diagnosis"].as_array().unwrap().iter().map(|c| c["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes.first(), Some(&"headers-in-key"), "{}", v["diagnosis"]);
+    assert!(!causes.contains(&"accept-over-keyed"), "{causes:?}");
+    std::fs::remove_dir_all(&d).ok();
+}
