@@ -193,9 +193,6 @@ impl LineSink for Sink<'_> {
                 }
             }
         }
-        if let Some(u) = self.uris.get_mut(path.as_ref()) {
-            u.1 += 1;
-        }
         let qh = hash64(query.as_bytes());
         let ch = hash64(cookie.as_bytes());
         let (variant, ttl, keyed_headers) = match self.config {
@@ -632,10 +629,18 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         .collect();
     fragmentation.sort_by(|a, b| b.misses.cmp(&a.misses).then_with(|| a.path.cmp(&b.path)));
     fragmentation.truncate(options.top.max(1));
+    // Every cacheable request is an event: count them per path, whatever thread read them.
+    let mut requests_by_path: HashMap<u64, u64> = HashMap::new();
+    for e in &events {
+        *requests_by_path.entry(e.path).or_default() += 1;
+    }
     let mut top_misses: Vec<UriMisses> = uris
         .into_iter()
         .filter(|(_, (m, _, _))| *m > 0)
-        .map(|(uri, (m, r, t))| UriMisses { uri, misses: m, requests: r, content_type: t })
+        .map(|(uri, (m, _, t))| {
+            let requests = requests_by_path.get(&hash64(uri.as_bytes())).copied().unwrap_or(m);
+            UriMisses { uri, misses: m, requests, content_type: t }
+        })
         .collect();
     top_misses.sort_by(|a, b| b.misses.cmp(&a.misses).then_with(|| a.uri.cmp(&b.uri)));
     top_misses.truncate(options.top.max(1));

@@ -262,3 +262,25 @@ fn a_keyed_user_agent_is_diagnosed_as_headers_in_key() {
     assert!(!causes.contains(&"accept-over-keyed"), "{causes:?}");
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// The worst-URI table (misses and requests per path) does not depend on how many threads read.
+#[test]
+fn worst_uris_are_the_same_on_any_number_of_threads() {
+    let d = dir("threads");
+    let s = scenario::generate(Cause::QueryStringsInKey, 3).unwrap();
+    let (_, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("THREADS")).unwrap();
+    let run = |threads: &str| -> serde_json::Value {
+        let (code, stdout, stderr) =
+            cachalot(&["analyze", &log.display().to_string(), "--format", "json", "--threads", threads, "--top", "50"]);
+        assert_eq!(code, 0, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        v["top_misses"].clone()
+    };
+    let one = run("1");
+    assert!(one.as_array().is_some_and(|a| !a.is_empty()), "{one}");
+    let total_requests: u64 = one.as_array().unwrap().iter().map(|u| u["requests"].as_u64().unwrap()).sum();
+    let total_misses: u64 = one.as_array().unwrap().iter().map(|u| u["misses"].as_u64().unwrap()).sum();
+    assert!(total_requests >= total_misses);
+    assert_eq!(run("4"), one);
+    std::fs::remove_dir_all(&d).ok();
+}
