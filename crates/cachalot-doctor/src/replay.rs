@@ -515,7 +515,8 @@ impl LineSink for ReplaySink<'_> {
         for (i, c) in self.configs.iter().enumerate() {
             decisions[i] = c.decide(&view, pop_name, secs, &mut self.scratch);
         }
-        if !decisions[0].routed && self.configs.len() == 1 {
+        // Requests no config routes (another distribution's traffic) are skipped and counted.
+        if decisions[..self.configs.len()].iter().all(|d| !d.routed) {
             self.unrouted += 1;
             return Ok(());
         }
