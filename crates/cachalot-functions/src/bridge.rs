@@ -11,10 +11,11 @@
 //! nesting) are handed to the realm's own `JSON.stringify` at the point they are met.
 
 use crate::event::{EventContext, EventType, MultiValueMap, Request, Response, ResponseCookies};
+use crate::tree::{Map, Value as Json};
 use rquickjs::function::This;
 use rquickjs::object::Property;
 use rquickjs::{Atom, Ctx, Function as JsFunction, IntoJs, Object, Persistent, Value};
-use serde_json::{Map, Number, Value as Json};
+use serde_json::Number;
 
 /// The event, borrowed from the caller.
 pub(crate) struct EventData<'a> {
@@ -501,7 +502,7 @@ impl<'a, 'js> Serializer<'a, 'js> {
                     })?,
                 };
                 self.spend(name.len())?;
-                map.insert(name, json);
+                map.push_unique(name, json);
             }
         }
         self.stack.pop();
@@ -519,7 +520,9 @@ impl<'a, 'js> Serializer<'a, 'js> {
         };
         let Some(text) = text else { return Ok(None) };
         self.spend(text.len())?;
-        serde_json::from_str(&text).map(Some).map_err(|e| ReadError::Invalid(e.to_string()))
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map(|v| Some(Json::from(&v)))
+            .map_err(|e| ReadError::Invalid(e.to_string()))
     }
 }
 
@@ -560,10 +563,10 @@ mod tests {
             (0.1, "0.1"),
             (-1e-7, "-1e-7"),
         ] {
-            assert_eq!(number(f), serde_json::from_str::<Value>(text).unwrap(), "{f}");
+            assert_eq!(number(f), Json::from(&serde_json::from_str::<Value>(text).unwrap()), "{f}");
         }
-        assert_eq!(number(f64::NAN), Value::Null);
-        assert_eq!(number(f64::INFINITY), Value::Null);
+        assert_eq!(number(f64::NAN), Json::Null);
+        assert_eq!(number(f64::INFINITY), Json::Null);
     }
 
     fn with_context(f: impl FnOnce(&Ctx<'_>)) {
@@ -582,7 +585,7 @@ mod tests {
     /// What reading gives, as text comparable with `JSON.stringify`'s: the JSON, `undefined`, or the error.
     fn read_natively<'js>(ctx: &Ctx<'js>, value: rquickjs::Value<'js>) -> String {
         match serializer(ctx, 1 << 20).read(value) {
-            Ok(Some(json)) => json.to_string(),
+            Ok(Some(json)) => serde_json::Value::from(&json).to_string(),
             Ok(None) => "undefined".into(),
             Err(ReadError::Js(_)) => format!("throws {}", crate::engine::describe(&ctx.catch())),
             Err(ReadError::TooLarge) => "too large".into(),

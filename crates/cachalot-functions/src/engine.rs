@@ -50,7 +50,7 @@ pub(crate) struct Program {
 
 /// Raw result of one invocation, before validation.
 pub(crate) struct RawInvocation {
-    pub(crate) result: Result<Option<serde_json::Value>, RawFailure>,
+    pub(crate) result: Result<Option<crate::tree::Value>, RawFailure>,
     pub(crate) logs: Vec<String>,
     pub(crate) origin: OriginOverride,
     pub(crate) compute_utilization: u8,
@@ -187,7 +187,7 @@ fn run_once<'js>(
     program: &Program,
     event: &EventData<'_>,
     now_ms: f64,
-) -> Result<Option<serde_json::Value>, RawFailure> {
+) -> Result<Option<crate::tree::Value>, RawFailure> {
     let internal = |e: rquickjs::Error| RawFailure::Thrown(format!("internal error: {e}"));
     let run = instance.run.clone().restore(ctx).map_err(internal)?;
     let factory = instance.factory.clone().restore(ctx).map_err(internal)?;

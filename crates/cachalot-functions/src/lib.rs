@@ -65,6 +65,7 @@ mod origin;
 mod output;
 mod source;
 mod testing;
+mod tree;
 
 pub use cachalot_config::model::KeyValueStore;
 pub use error::{CompileError, FunctionError, FunctionErrorKind};
@@ -267,10 +268,10 @@ impl Function {
 
     fn returned_value(
         &self,
-        result: Result<Option<serde_json::Value>, RawFailure>,
+        result: Result<Option<tree::Value>, RawFailure>,
         logs: &[String],
         compute_utilization: u8,
-    ) -> Result<serde_json::Value, FunctionError> {
+    ) -> Result<tree::Value, FunctionError> {
         let error = |kind, message: String| FunctionError { kind, message, logs: logs.to_vec(), compute_utilization };
         match result {
             Ok(Some(value)) => Ok(value),

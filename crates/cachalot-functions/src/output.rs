@@ -8,8 +8,8 @@ use crate::event::{
     Body, EventType, MultiValueMap, Request, Response, ResponseCookies, SetCookie, is_disallowed_header,
     read_only_headers,
 };
+use crate::tree::{Map, Value};
 use base64::Engine as _;
-use serde_json::{Map, Value};
 
 /// Longest URI plus query string CloudFront accepts from a function.
 const MAX_TARGET_LEN: usize = 8192;
@@ -41,7 +41,7 @@ pub(crate) fn viewer_response_result(value: &Value, input: &Response, max_body: 
     response(obj, Some(input), EventType::ViewerResponse, max_body)
 }
 
-fn request(obj: &Map<String, Value>, input: &Request) -> Result<Request, String> {
+fn request(obj: &Map, input: &Request) -> Result<Request, String> {
     let method = match obj.get("method") {
         None | Some(Value::Null) => input.method.clone(),
         Some(Value::String(m)) if *m == input.method => m.clone(),
@@ -83,12 +83,7 @@ fn request(obj: &Map<String, Value>, input: &Request) -> Result<Request, String>
     Ok(out)
 }
 
-fn response(
-    obj: &Map<String, Value>,
-    input: Option<&Response>,
-    event_type: EventType,
-    max_body: usize,
-) -> Result<Response, String> {
+fn response(obj: &Map, input: Option<&Response>, event_type: EventType, max_body: usize) -> Result<Response, String> {
     let status_code = match obj.get("statusCode") {
         Some(Value::Number(n)) => n
             .as_u64()
@@ -185,11 +180,7 @@ fn headers(
 
 /// Reads a `{name: {value, multiValue?}}` map. A changed `multiValue` wins; otherwise a
 /// changed `value` replaces the first of the original values.
-pub(crate) fn multi_value_map(
-    map: &Map<String, Value>,
-    input: &MultiValueMap,
-    path: &str,
-) -> Result<MultiValueMap, String> {
+pub(crate) fn multi_value_map(map: &Map, input: &MultiValueMap, path: &str) -> Result<MultiValueMap, String> {
     let mut out = MultiValueMap::new();
     for (raw_name, entry) in map {
         let name = if path.ends_with("headers") { raw_name.to_ascii_lowercase() } else { raw_name.clone() };
@@ -230,16 +221,13 @@ pub(crate) fn multi_value_map(
     Ok(out)
 }
 
-pub(crate) fn response_cookies(
-    map: &Map<String, Value>,
-    input: Option<&ResponseCookies>,
-) -> Result<ResponseCookies, String> {
+pub(crate) fn response_cookies(map: &Map, input: Option<&ResponseCookies>) -> Result<ResponseCookies, String> {
     let mut out = ResponseCookies::new();
     for (name, entry) in map {
         // Formatted only for error messages (this runs for every cookie).
         let path = || format!("response.cookies[{name:?}]");
         let entry = entry.as_object().ok_or_else(|| format!("{} must be an object with a value", path()))?;
-        let one = |o: &Map<String, Value>, p: &dyn Fn() -> String| -> Result<SetCookie, String> {
+        let one = |o: &Map, p: &dyn Fn() -> String| -> Result<SetCookie, String> {
             let value =
                 o.get("value").map(|v| scalar_text(v, || format!("{}.value", p()))).transpose()?.unwrap_or_default();
             let attributes = match o.get("attributes") {
@@ -313,8 +301,8 @@ mod tests {
         Request::from_http("GET", "/a?q=1", headers)
     }
 
-    fn req(v: Value) -> Result<Returned, String> {
-        viewer_request_result(&v, &input(), 40 * 1024)
+    fn req(v: serde_json::Value) -> Result<Returned, String> {
+        viewer_request_result(&Value::from(&v), &input(), 40 * 1024)
     }
 
     #[test]

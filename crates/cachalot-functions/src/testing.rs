@@ -192,7 +192,7 @@ fn parse_event(event: &Value) -> Result<TestEvent, TestError> {
     };
     let cookies = match response_obj.get("cookies") {
         None | Some(Value::Null) => ResponseCookies::new(),
-        Some(Value::Object(map)) => response_cookies(map, None).map_err(bad)?,
+        Some(Value::Object(map)) => response_cookies(&map.into(), None).map_err(bad)?,
         Some(_) => return Err(bad("response.cookies must be an object".into())),
     };
     let response = Response {
@@ -216,7 +216,9 @@ fn object_at<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Ma
 fn map_at(obj: &Map<String, Value>, key: &str, path: &str) -> Result<MultiValueMap, TestError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(MultiValueMap::new()),
-        Some(Value::Object(m)) => multi_value_map(m, &MultiValueMap::new(), path).map_err(TestError::InvalidEvent),
+        Some(Value::Object(m)) => {
+            multi_value_map(&m.into(), &MultiValueMap::new(), path).map_err(TestError::InvalidEvent)
+        }
         Some(_) => Err(TestError::InvalidEvent(format!("{path} must be an object"))),
     }
 }
