@@ -30,6 +30,10 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let c = &b.behavior.cache;
         for (kind, rule) in [(Kind::Query, &c.query_strings), (Kind::Cookie, &c.cookies)] {
             let NameRule::Only(names) = rule else { continue };
+            // Logs written without IncludeCookies carry no cookies: silence is not evidence.
+            if kind == Kind::Cookie && names.iter().all(|n| usage.present(&b.distribution.id, b.index, kind, n) == 0) {
+                continue;
+            }
             let unvaried: Vec<&String> =
                 names.iter().filter(|n| usage.distinct(&b.distribution.id, b.index, kind, n) <= 1).collect();
             if unvaried.is_empty() {
