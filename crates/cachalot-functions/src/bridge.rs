@@ -394,7 +394,10 @@ impl<'a, 'js> Serializer<'a, 'js> {
                         };
                         f.call((This(value.clone()), key))?
                     }
-                    None => value,
+                    None => {
+                        let obj = obj.clone();
+                        return self.object(value, obj, depth);
+                    }
                 }
             }
             // BigInts (primitive `toJSON` lookups and the error they end in) stay with the engine.
@@ -440,18 +443,25 @@ impl<'a, 'js> Serializer<'a, 'js> {
         if value.is_big_int() {
             return self.delegate(value);
         }
-        let Some(obj) = value.as_object() else {
+        match value.as_object() {
+            Some(obj) => {
+                let obj = obj.clone();
+                self.object(value, obj, depth)
+            }
             // undefined, symbols.
-            return Ok(None);
-        };
+            None => Ok(None),
+        }
+    }
+
+    /// SerializeJSONProperty after the `toJSON` step, for an object (`obj` is `value`).
+    fn object(&mut self, value: Value<'js>, obj: Object<'js>, depth: usize) -> Result<Option<Json>, ReadError> {
         if value.is_function() {
             return Ok(None);
         }
-        if value.is_proxy() || depth >= MAX_NATIVE_DEPTH || self.stack.contains(obj) {
+        if value.is_proxy() || depth >= MAX_NATIVE_DEPTH || self.stack.contains(&obj) {
             // Proxies run traps the engine orders itself; cycles end in its own TypeError.
             return self.delegate(value);
         }
-        let obj = obj.clone();
         if value.is_array() {
             let length: Value<'js> = obj.get(self.length.clone())?;
             let Some(length) = length.as_int().and_then(|n| u32::try_from(n).ok()) else {
