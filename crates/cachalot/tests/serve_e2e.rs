@@ -219,3 +219,45 @@ fn a_domain_name_used_twice_is_refused_at_its_path() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("$.Distributions[1].DomainName [CNAMEAlreadyExists]"), "{stderr}");
 }
+
+/// `probe` against a TLS POP with a self-signed certificate: refused as a TLS problem (exit 2,
+/// not a cache fault) until `--insecure` is given; then the edge is diagnosed.
+#[test]
+fn probe_reaches_a_self_signed_tls_pop_with_insecure() {
+    let dir = TempDir::new("probe-tls");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.0.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.0.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    std::fs::create_dir_all(dir.0.join("site")).unwrap();
+    std::fs::write(dir.0.join("site/a.css"), "body {}\n".repeat(100)).unwrap();
+    let tls_port = support::free_port();
+    std::fs::write(
+        dir.0.join("tls.json"),
+        format!(
+            r#"{{"Pops": [{{"Id": "LOCAL50-C1", "Listen": "127.0.0.1:0", "TlsListen": "127.0.0.1:{tls_port}", "Certificate": "cert.pem", "PrivateKey": "key.pem"}}],
+                "Buckets": {{"site": "site"}},
+                "Distributions": [{{"DistributionConfig": {{"CallerReference": "tls", "Comment": "", "Enabled": true,
+                    "Origins": {{"Quantity": 1, "Items": [{{"Id": "s", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {{"OriginAccessIdentity": ""}}}}]}},
+                    "DefaultCacheBehavior": {{"TargetOriginId": "s", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let serve = Serve::start(&["--config", "tls.json", "--state", "state"], &dir.0);
+    let url = format!("https://localhost:{tls_port}/a.css");
+    let probe = |extra: &[&str]| {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_cachalot")).args(["probe", &url, "--json"]).args(extra).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = probe(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("TLS") && stderr.contains("--insecure"), "{stderr}");
+    let (code, stdout, stderr) = probe(&["--insecure"]);
+    assert!(code == Some(0) || code == Some(1), "{stderr}\n{}", serve.log());
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(stdout.contains("Hit from cloudfront"), "{report}");
+}

@@ -28,10 +28,14 @@ pub(crate) struct Args {
     /// Seconds to wait for each response.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     timeout: u64,
+    /// Accept any TLS certificate (a local edge with a self-signed certificate).
+    #[arg(short = 'k', long)]
+    insecure: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let target = Target::parse(&args.url)?;
+    let mut target = Target::parse(&args.url)?;
+    target.insecure = args.insecure;
     let mut headers = Vec::new();
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {

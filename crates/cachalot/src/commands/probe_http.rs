@@ -20,6 +20,8 @@ pub(crate) struct Target {
     path: String,
     query: Option<String>,
     authority: String,
+    /// Accept any server certificate (`--insecure`: a local edge with a self-signed certificate).
+    pub(crate) insecure: bool,
 }
 
 impl Target {
@@ -42,6 +44,7 @@ impl Target {
             path: uri.path().to_owned(),
             query: uri.query().map(str::to_owned),
             authority: authority.as_str().to_owned(),
+            insecure: false,
         })
     }
 
@@ -55,13 +58,56 @@ impl Target {
     }
 }
 
-fn tls_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+fn tls_config(insecure: bool) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder =
+        rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let config = if insecure {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth()
+    } else {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
     Ok(Arc::new(config))
+}
+
+/// `--insecure`: any certificate is accepted; handshake signatures are still checked.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// Sends one `HEAD` request (as `curl -sI` in the guide) and returns its status and headers.
@@ -109,12 +155,16 @@ async fn exchange(
     let response = if target.https {
         let server_name = rustls::pki_types::ServerName::try_from(target.host.clone())
             .map_err(|e| hinted(format!("{}: not a valid TLS server name: {e}", target.host), "use a host name"))?;
-        let tls = tokio_rustls::TlsConnector::from(tls_config()?).connect(server_name, tcp).await.map_err(|e| {
-            hinted(
-                format!("TLS with {what} failed: {e}"),
-                "the server's certificate is not trusted or TLS is refused; this is not a cache problem",
-            )
-        })?;
+        let tls = tokio_rustls::TlsConnector::from(tls_config(target.insecure)?)
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| {
+                hinted(
+                    format!("TLS with {what} failed: {e}"),
+                    "the server's certificate is not trusted or TLS is refused; this is not a cache problem \
+                 (--insecure accepts a self-signed certificate)",
+                )
+            })?;
         round_trip(TokioIo::new(tls), request, &what).await?
     } else {
         round_trip(TokioIo::new(tcp), request, &what).await?
