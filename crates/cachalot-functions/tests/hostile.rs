@@ -91,6 +91,23 @@ fn results_too_large_to_write_fail_with_the_memory_limit() {
 }
 
 #[test]
+fn code_run_while_the_result_is_read_stays_bounded() {
+    // Getters and toJSON run while the result is read: they are under the same time budget and
+    // their errors are execution errors, as they were under JSON.stringify.
+    let looping = "function handler(e) { var r = e.request; Object.defineProperty(r, 'uri', { get: function () { for (;;) {} }, enumerable: true }); return r; }";
+    let throwing = "function handler(e) { var r = e.request; r.headers.x = { toJSON: function () { throw new RangeError('no'); } }; return r; }";
+    for runtime in BOTH {
+        let f = Function::compile("getter", runtime, looping, Vec::new(), limits()).unwrap();
+        assert_eq!(f.viewer_request(&request("GET", "/", &[])).unwrap_err().kind, FunctionErrorKind::Throttled);
+        let f = Function::compile("to-json", runtime, throwing, Vec::new(), limits()).unwrap();
+        let e = f.viewer_request(&request("GET", "/", &[])).unwrap_err();
+        assert_eq!(e.kind, FunctionErrorKind::Execution, "{e}");
+        assert!(e.message.starts_with("RangeError: no (function.js:1:"), "{e}");
+        still_works(runtime);
+    }
+}
+
+#[test]
 fn huge_logs_are_truncated_at_10_kb() {
     for runtime in BOTH {
         let f = compile("hostile/huge-log.js", runtime);
