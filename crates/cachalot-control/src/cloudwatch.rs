@@ -1,7 +1,8 @@
-//! CloudWatch's `GetMetricStatistics` for namespace `AWS/CloudFront`, on the admin listener,
-//! over the three wire protocols clients send it in: awsQuery (`POST /`, form body, XML
-//! answer), awsJson1_0 (`POST /` with `X-Amz-Target`) and Smithy RPCv2 CBOR
-//! (`POST /service/GraniteServiceVersion20100801/operation/GetMetricStatistics`).
+//! CloudWatch's `GetMetricStatistics` and `GetMetricData` (with `MetricStat` queries) for
+//! namespace `AWS/CloudFront`, on the admin listener, over the three wire protocols clients
+//! send them in: awsQuery (`POST /`, form body, XML answer), awsJson1_0 (`POST /` with
+//! `X-Amz-Target`) and Smithy RPCv2 CBOR
+//! (`POST /service/GraniteServiceVersion20100801/operation/<Operation>`).
 //!
 //! The numbers come from the telemetry registry, so they match `/metrics` and the access
 //! logs. CloudWatch matches dimension sets exactly: CloudFront's distribution metrics have
@@ -129,22 +130,47 @@ async fn query_or_json(
         let input = match &target {
             Some(t) => {
                 let op = t.strip_prefix(TARGET_PREFIX).and_then(|o| o.strip_prefix('.')).unwrap_or(t);
+                if op == GET_METRIC_DATA {
+                    let v: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
+                        .map_err(|e| CwError::new("SerializationException", format!("the body is not JSON: {e}")))?;
+                    return Ok(Answer::Data(cw.get_metric_data(&v)?));
+                }
                 if op != OPERATION {
                     return Err(CwError::new(
                         "UnknownOperationException",
-                        format!("Cachalot serves only {OPERATION} of CloudWatch, not {op}"),
+                        format!("Cachalot serves {OPERATION} and {GET_METRIC_DATA} of CloudWatch, not {op}"),
                     ));
                 }
                 let v: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
                     .map_err(|e| CwError::new("SerializationException", format!("the body is not JSON: {e}")))?;
                 input_from_json(&v)?
             }
-            None => input_from_form(&body)?,
+            None => {
+                let form = form_to_json(&body);
+                if form.get("Action").and_then(Value::as_str) == Some(GET_METRIC_DATA) {
+                    return Ok(Answer::Data(cw.get_metric_data(&form)?));
+                }
+                input_from_form(&body)?
+            }
         };
-        cw.answer(&input)
+        Ok(Answer::Statistics(cw.answer(&input)?))
     }
     .await;
-    respond(protocol, result)
+    answer(protocol, result)
+}
+
+/// What an operation returns.
+enum Answer {
+    Statistics(Output),
+    Data(Node),
+}
+
+fn answer(protocol: Protocol, result: Result<Answer, CwError>) -> axum::response::Response {
+    match result {
+        Ok(Answer::Statistics(out)) => respond(protocol, Ok(out)),
+        Ok(Answer::Data(node)) => respond_node(protocol, Ok(node)),
+        Err(e) => respond(protocol, Err(e)),
+    }
 }
 
 async fn cbor(
@@ -157,10 +183,10 @@ async fn cbor(
     let result = async {
         let body = read_body(body).await?;
         cw.authenticate(&headers, uri.path(), uri.query().unwrap_or(""), &body)?;
-        if operation != OPERATION {
+        if operation != OPERATION && operation != GET_METRIC_DATA {
             return Err(CwError::new(
                 "UnknownOperationException",
-                format!("Cachalot serves only {OPERATION} of CloudWatch, not {operation}"),
+                format!("Cachalot serves {OPERATION} and {GET_METRIC_DATA} of CloudWatch, not {operation}"),
             ));
         }
         let value: ciborium::Value = if body.is_empty() {
@@ -169,10 +195,14 @@ async fn cbor(
             ciborium::from_reader(&body[..])
                 .map_err(|e| CwError::new("SerializationException", format!("the body is not CBOR: {e}")))?
         };
-        cw.answer(&input_from_json(&cbor_to_json(value))?)
+        let v = cbor_to_json(value);
+        if operation == GET_METRIC_DATA {
+            return Ok(Answer::Data(cw.get_metric_data(&v)?));
+        }
+        Ok(Answer::Statistics(cw.answer(&input_from_json(&v)?)?))
     }
     .await;
-    respond(Protocol::Cbor, result)
+    answer(Protocol::Cbor, result)
 }
 
 async fn read_body(body: Body) -> Result<bytes::Bytes, CwError> {
@@ -559,6 +589,222 @@ fn encode_cbor(v: &ciborium::Value) -> Vec<u8> {
     out
 }
 
+/// The operation that reads a batch of metrics (what Grafana's CloudWatch data source calls).
+const GET_METRIC_DATA: &str = "GetMetricData";
+
+/// A response tree, rendered in each protocol by [`node_json`], [`node_cbor`] and [`node_xml`].
+enum Node {
+    Str(String),
+    Num(f64),
+    /// Epoch seconds.
+    Time(f64),
+    List(Vec<Node>),
+    Struct(Vec<(&'static str, Node)>),
+}
+
+fn node_json(n: &Node) -> Value {
+    match n {
+        Node::Str(s) => Value::String(s.clone()),
+        Node::Num(v) | Node::Time(v) => json!(v),
+        Node::List(items) => Value::Array(items.iter().map(node_json).collect()),
+        Node::Struct(fields) => Value::Object(fields.iter().map(|(k, v)| ((*k).to_owned(), node_json(v))).collect()),
+    }
+}
+
+fn node_cbor(n: &Node) -> ciborium::Value {
+    use ciborium::Value as C;
+    match n {
+        Node::Str(s) => C::Text(s.clone()),
+        Node::Num(v) => C::Float(*v),
+        Node::Time(v) => C::Tag(1, Box::new(C::Float(*v))),
+        Node::List(items) => C::Array(items.iter().map(node_cbor).collect()),
+        Node::Struct(fields) => C::Map(fields.iter().map(|(k, v)| (C::Text((*k).to_owned()), node_cbor(v))).collect()),
+    }
+}
+
+fn node_xml(out: &mut String, name: &str, n: &Node) {
+    let _ = write!(out, "<{name}>");
+    match n {
+        Node::Str(s) => out.push_str(&xml_escape(s)),
+        Node::Num(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Node::Time(v) => out.push_str(&crate::util::iso8601((v * 1000.0).round() as i64).replace(".000Z", "Z")),
+        Node::List(items) => items.iter().for_each(|i| node_xml(out, "member", i)),
+        Node::Struct(fields) => fields.iter().for_each(|(k, v)| node_xml(out, k, v)),
+    }
+    let _ = write!(out, "</{name}>");
+}
+
+/// A query-protocol form as the JSON the other protocols send: `A.member.2.B=v` becomes
+/// `{"A": [_, {"B": "v"}]}` (values stay strings; readers accept numbers as strings).
+fn form_to_json(body: &[u8]) -> Value {
+    let decode = |s: &[u8]| {
+        let plus: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        percent_encoding::percent_decode(&plus).decode_utf8_lossy().into_owned()
+    };
+    let mut root = Value::Object(Default::default());
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let mut kv = pair.splitn(2, |&b| b == b'=');
+        let key = decode(kv.next().unwrap_or_default());
+        let value = decode(kv.next().unwrap_or_default());
+        let segments: Vec<&str> = key.split('.').collect();
+        let mut at = &mut root;
+        let mut i = 0;
+        while i < segments.len() {
+            let last = i + 1 == segments.len();
+            if segments[i] == "member" && i + 1 < segments.len() {
+                // Lists are 1-based; cap the index so a hostile form cannot allocate much.
+                let Ok(n) = segments[i + 1].parse::<usize>() else { break };
+                if n == 0 || n > 1000 {
+                    break;
+                }
+                if !at.is_array() {
+                    *at = Value::Array(Vec::new());
+                }
+                let Value::Array(items) = at else { break };
+                while items.len() < n {
+                    items.push(Value::Null);
+                }
+                at = &mut items[n - 1];
+                i += 2;
+                if i == segments.len() {
+                    *at = Value::String(value.clone());
+                }
+                continue;
+            }
+            if !at.is_object() {
+                *at = Value::Object(Default::default());
+            }
+            let Value::Object(map) = at else { break };
+            let entry = map.entry(segments[i].to_owned()).or_insert(Value::Null);
+            if last {
+                *entry = Value::String(value.clone());
+            }
+            at = entry;
+            i += 1;
+        }
+    }
+    root
+}
+
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+impl CloudWatch {
+    /// `GetMetricData` with `MetricStat` queries (metric math expressions are refused).
+    fn get_metric_data(&self, v: &Value) -> Result<Node, CwError> {
+        let start = v.get("StartTime").ok_or_else(|| CwError::missing("StartTime"))?;
+        let end = v.get("EndTime").ok_or_else(|| CwError::missing("EndTime"))?;
+        let (start, end) = (timestamp_value(start, "StartTime")?, timestamp_value(end, "EndTime")?);
+        let queries = v
+            .get("MetricDataQueries")
+            .and_then(Value::as_array)
+            .ok_or_else(|| CwError::missing("MetricDataQueries"))?;
+        if queries.is_empty() || queries.len() > 500 {
+            return Err(CwError::new("InvalidParameterValue", "MetricDataQueries must hold 1 to 500 queries."));
+        }
+        let ascending = v.get("ScanBy").and_then(Value::as_str) == Some("TimestampAscending");
+        let mut results = Vec::new();
+        for (i, q) in queries.iter().enumerate() {
+            let at = format!("MetricDataQueries.member.{}", i + 1);
+            let id = q.get("Id").and_then(Value::as_str).ok_or_else(|| CwError::missing(&format!("{at}.Id")))?;
+            if q.get("Expression").is_some_and(|e| !e.is_null()) {
+                return Err(CwError::new(
+                    "InvalidParameterValue",
+                    format!("{at}: metric math expressions are not supported by Cachalot; use MetricStat"),
+                ));
+            }
+            let stat = q.get("MetricStat").ok_or_else(|| CwError::missing(&format!("{at}.MetricStat")))?;
+            let metric = &stat["Metric"];
+            let name = stat
+                .get("Stat")
+                .and_then(Value::as_str)
+                .ok_or_else(|| CwError::missing(&format!("{at}.MetricStat.Stat")))?;
+            let (statistics, extended) = if Statistic::from_name(name).is_some() {
+                (vec![name.to_owned()], Vec::new())
+            } else {
+                (Vec::new(), vec![name.to_owned()])
+            };
+            let input = Input {
+                namespace: metric.get("Namespace").and_then(Value::as_str).map(str::to_owned),
+                metric: metric.get("MetricName").and_then(Value::as_str).map(str::to_owned),
+                dimensions: metric
+                    .get("Dimensions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|d| {
+                        let field = |f: &str| d.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
+                        (field("Name"), field("Value"))
+                    })
+                    .collect(),
+                start: Some(start),
+                end: Some(end),
+                period: stat.get("Period").and_then(number).map(|p| p as i64),
+                statistics,
+                extended,
+                unit: stat.get("Unit").and_then(Value::as_str).map(str::to_owned),
+            };
+            let out = self.answer(&input)?;
+            let mut points: Vec<(f64, f64)> = out
+                .datapoints
+                .iter()
+                .filter_map(|p| {
+                    let value = values(p).iter().find_map(|(_, v)| *v).or_else(|| p.extended.first().map(|e| e.1))?;
+                    Some((epoch_secs(p.timestamp), value))
+                })
+                .collect();
+            points.sort_by(|a, b| if ascending { a.0.total_cmp(&b.0) } else { b.0.total_cmp(&a.0) });
+            if q.get("ReturnData").is_some_and(|r| r == &Value::Bool(false) || r == "false") {
+                continue;
+            }
+            let label = q.get("Label").and_then(Value::as_str).map_or(out.label, str::to_owned);
+            results.push(Node::Struct(vec![
+                ("Id", Node::Str(id.to_owned())),
+                ("Label", Node::Str(label)),
+                ("Timestamps", Node::List(points.iter().map(|p| Node::Time(p.0)).collect())),
+                ("Values", Node::List(points.iter().map(|p| Node::Num(p.1)).collect())),
+                ("StatusCode", Node::Str("Complete".to_owned())),
+            ]));
+        }
+        Ok(Node::Struct(vec![("MetricDataResults", Node::List(results)), ("Messages", Node::List(Vec::new()))]))
+    }
+}
+
+/// Answers a `GetMetricData` call in `protocol`.
+fn respond_node(protocol: Protocol, result: Result<Node, CwError>) -> axum::response::Response {
+    let node = match result {
+        Ok(n) => n,
+        Err(e) => return respond(protocol, Err(e)),
+    };
+    let request_id = crate::util::uuid();
+    let (content_type, body) = match protocol {
+        Protocol::Json => ("application/x-amz-json-1.0", node_json(&node).to_string().into_bytes()),
+        Protocol::Cbor => ("application/cbor", encode_cbor(&node_cbor(&node))),
+        Protocol::Query => {
+            let mut x = format!("<{GET_METRIC_DATA}Response xmlns=\"{XMLNS}\">");
+            node_xml(&mut x, &format!("{GET_METRIC_DATA}Result"), &node);
+            let _ = write!(
+                x,
+                "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{GET_METRIC_DATA}Response>"
+            );
+            ("text/xml", x.into_bytes())
+        }
+    };
+    let mut response = axum::response::Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    if protocol == Protocol::Cbor {
+        headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,6 +826,20 @@ mod tests {
             input_from_form(b"Action=GetMetricStatistics&Period=abc").unwrap_err().code,
             "InvalidParameterValue"
         );
+    }
+
+    #[test]
+    fn query_forms_nest_like_json_and_hostile_indexes_are_dropped() {
+        let v = form_to_json(
+            b"Action=GetMetricData&MetricDataQueries.member.1.Id=a&MetricDataQueries.member.1.MetricStat.Period=60\
+&MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.2.Name=Region\
+&MetricDataQueries.member.99999999.Id=b&X.member.0=c&.&member=&%ff=1",
+        );
+        assert_eq!(v["Action"], "GetMetricData");
+        let q = &v["MetricDataQueries"][0];
+        assert_eq!((q["Id"].as_str(), number(&q["MetricStat"]["Period"])), (Some("a"), Some(60.0)));
+        assert_eq!(q["MetricStat"]["Metric"]["Dimensions"][1]["Name"], "Region");
+        assert_eq!(v["MetricDataQueries"].as_array().map(Vec::len), Some(1));
     }
 
     #[test]

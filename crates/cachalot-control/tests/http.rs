@@ -271,6 +271,32 @@ async fn cloudwatch_rejects_malformed_calls_with_its_own_errors() {
         assert_eq!(r.status, 400, "{body:?}: {}", r.body);
         assert_eq!(r.header("smithy-protocol").as_deref(), Some("rpc-v2-cbor"));
     }
+    let data = [("x-amz-target", "GraniteServiceVersion20100801.GetMetricData")];
+    let r = call(
+        &addr,
+        "POST",
+        "/",
+        &data,
+        br#"{"StartTime": 0, "EndTime": 60, "MetricDataQueries": [{"Id": "e", "Expression": "SUM(METRICS())"}]}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("InvalidParameterValueException") && r.body.contains("MetricStat"), "{}", r.body);
+    let r = call(&addr, "POST", "/", &data, br#"{"StartTime": 0, "EndTime": 60, "MetricDataQueries": []}"#).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(
+        &addr,
+        "POST",
+        "/",
+        &form,
+        b"Action=GetMetricData&StartTime=1970-01-01T00%3A00%3A00Z&EndTime=1970-01-01T00%3A02%3A00Z\
+&MetricDataQueries.member.1.Id=r&MetricDataQueries.member.1.MetricStat.Metric.Namespace=AWS%2FCloudFront\
+&MetricDataQueries.member.1.MetricStat.Metric.MetricName=Requests&MetricDataQueries.member.1.MetricStat.Period=60\
+&MetricDataQueries.member.1.MetricStat.Stat=Sum",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<MetricDataResults><member><Id>r</Id><Label>Requests</Label>"), "{}", r.body);
     let r = call(&addr, "POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics", &cbor, b"\xa0").await;
     assert_eq!(r.header("x-amzn-query-error").as_deref(), Some("UnknownOperationException;Sender"));
     std::fs::remove_dir_all(&dir).ok();

@@ -278,7 +278,13 @@ for protocol in ["json", "query", "smithy-rpc-v2-cbor"]:
         error = "none"
     except botocore.exceptions.ClientError as e:
         error = e.response["Error"]["Code"]
-    print(protocol, int(total), len(p99) > 0 and all(v >= 0 for v in p99), len(other["Datapoints"]), error)
+    reply = cw.get_metric_data(StartTime=start, EndTime=end, MetricDataQueries=[{{"Id": "requests", "MetricStat": {{
+        "Metric": {{"Namespace": "AWS/CloudFront", "MetricName": "Requests", "Dimensions": dims}},
+        "Period": 60, "Stat": "Sum"}}}}])
+    result = reply["MetricDataResults"][0]
+    ordered = result["Timestamps"] == sorted(result["Timestamps"], reverse=True)
+    print(protocol, int(total), len(p99) > 0 and all(v >= 0 for v in p99), len(other["Datapoints"]), error,
+          result["Id"], int(sum(result["Values"])), result["StatusCode"], ordered)
 "#,
         endpoint = endpoint
     );
@@ -292,7 +298,7 @@ for protocol in ["json", "query", "smithy-rpc-v2-cbor"]:
     assert_eq!(
         lines,
         ["json", "query", "smithy-rpc-v2-cbor"]
-            .map(|p| format!("{p} {total} True 0 InvalidParameterCombination"))
+            .map(|p| format!("{p} {total} True 0 InvalidParameterCombination requests {total} Complete True"))
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
