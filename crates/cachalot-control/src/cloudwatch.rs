@@ -1,4 +1,4 @@
-//! CloudWatch's `GetMetricStatistics` and `GetMetricData` (with `MetricStat` queries) for
+//! CloudWatch's `GetMetricStatistics`, `GetMetricData` (with `MetricStat` queries) and `ListMetrics` for
 //! namespace `AWS/CloudFront`, on the admin listener, over the three wire protocols clients
 //! send them in: awsQuery (`POST /`, form body, XML answer), awsJson1_0 (`POST /` with
 //! `X-Amz-Target`) and Smithy RPCv2 CBOR
@@ -130,15 +130,17 @@ async fn query_or_json(
         let input = match &target {
             Some(t) => {
                 let op = t.strip_prefix(TARGET_PREFIX).and_then(|o| o.strip_prefix('.')).unwrap_or(t);
-                if op == GET_METRIC_DATA {
+                if let Some(op) = tree_operation(op) {
                     let v: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
                         .map_err(|e| CwError::new("SerializationException", format!("the body is not JSON: {e}")))?;
-                    return Ok(Answer::Data(cw.get_metric_data(&v)?));
+                    return Ok(Answer::Tree(op, cw.tree_answer(op, &v)?));
                 }
                 if op != OPERATION {
                     return Err(CwError::new(
                         "UnknownOperationException",
-                        format!("Cachalot serves {OPERATION} and {GET_METRIC_DATA} of CloudWatch, not {op}"),
+                        format!(
+                            "Cachalot serves {OPERATION}, {GET_METRIC_DATA} and {LIST_METRICS} of CloudWatch, not {op}"
+                        ),
                     ));
                 }
                 let v: Value = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
@@ -147,8 +149,8 @@ async fn query_or_json(
             }
             None => {
                 let form = form_to_json(&body);
-                if form.get("Action").and_then(Value::as_str) == Some(GET_METRIC_DATA) {
-                    return Ok(Answer::Data(cw.get_metric_data(&form)?));
+                if let Some(op) = form.get("Action").and_then(Value::as_str).and_then(tree_operation) {
+                    return Ok(Answer::Tree(op, cw.tree_answer(op, &form)?));
                 }
                 input_from_form(&body)?
             }
@@ -162,15 +164,21 @@ async fn query_or_json(
 /// What an operation returns.
 enum Answer {
     Statistics(Output),
-    Data(Node),
+    /// The operation's name and its response tree.
+    Tree(&'static str, Node),
 }
 
 fn answer(protocol: Protocol, result: Result<Answer, CwError>) -> axum::response::Response {
     match result {
         Ok(Answer::Statistics(out)) => respond(protocol, Ok(out)),
-        Ok(Answer::Data(node)) => respond_node(protocol, Ok(node)),
+        Ok(Answer::Tree(op, node)) => respond_node(protocol, op, node),
         Err(e) => respond(protocol, Err(e)),
     }
+}
+
+/// The operations answered with a [`Node`] tree.
+fn tree_operation(name: &str) -> Option<&'static str> {
+    [GET_METRIC_DATA, LIST_METRICS].into_iter().find(|op| *op == name)
 }
 
 async fn cbor(
@@ -183,10 +191,12 @@ async fn cbor(
     let result = async {
         let body = read_body(body).await?;
         cw.authenticate(&headers, uri.path(), uri.query().unwrap_or(""), &body)?;
-        if operation != OPERATION && operation != GET_METRIC_DATA {
+        if operation != OPERATION && tree_operation(&operation).is_none() {
             return Err(CwError::new(
                 "UnknownOperationException",
-                format!("Cachalot serves {OPERATION} and {GET_METRIC_DATA} of CloudWatch, not {operation}"),
+                format!(
+                    "Cachalot serves {OPERATION}, {GET_METRIC_DATA} and {LIST_METRICS} of CloudWatch, not {operation}"
+                ),
             ));
         }
         let value: ciborium::Value = if body.is_empty() {
@@ -196,8 +206,8 @@ async fn cbor(
                 .map_err(|e| CwError::new("SerializationException", format!("the body is not CBOR: {e}")))?
         };
         let v = cbor_to_json(value);
-        if operation == GET_METRIC_DATA {
-            return Ok(Answer::Data(cw.get_metric_data(&v)?));
+        if let Some(op) = tree_operation(&operation) {
+            return Ok(Answer::Tree(op, cw.tree_answer(op, &v)?));
         }
         Ok(Answer::Statistics(cw.answer(&input_from_json(&v)?)?))
     }
@@ -591,6 +601,8 @@ fn encode_cbor(v: &ciborium::Value) -> Vec<u8> {
 
 /// The operation that reads a batch of metrics (what Grafana's CloudWatch data source calls).
 const GET_METRIC_DATA: &str = "GetMetricData";
+/// The operation that lists the metrics there are (dimension pickers in dashboards).
+const LIST_METRICS: &str = "ListMetrics";
 
 /// A response tree, rendered in each protocol by [`node_json`], [`node_cbor`] and [`node_xml`].
 enum Node {
@@ -693,6 +705,56 @@ fn number(v: &Value) -> Option<f64> {
 }
 
 impl CloudWatch {
+    fn tree_answer(&self, op: &str, v: &Value) -> Result<Node, CwError> {
+        if op == LIST_METRICS { Ok(self.list_metrics(v)) } else { self.get_metric_data(v) }
+    }
+
+    /// `ListMetrics`: every CloudFront metric of every distribution with traffic, filtered by
+    /// `Namespace`, `MetricName` and `Dimensions` (a filter without `Value` matches any value).
+    fn list_metrics(&self, v: &Value) -> Node {
+        let text = |name: &str| v.get(name).and_then(Value::as_str);
+        let namespace_ok = text("Namespace").is_none_or(|n| n == "AWS/CloudFront");
+        let filters: Vec<(String, Option<String>)> = v
+            .get("Dimensions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                let name = d.get("Name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                (name, d.get("Value").and_then(Value::as_str).map(str::to_owned))
+            })
+            .collect();
+        let mut metrics = Vec::new();
+        let names = cachalot_telemetry::CloudWatchMetric::ALL
+            .iter()
+            .map(|m| m.name())
+            .chain(std::iter::once("OriginLatency".to_owned()));
+        let names: Vec<String> = names.collect();
+        for id in self.telemetry.metrics().distributions() {
+            let dims = [("DistributionId", id.as_str()), ("Region", "Global")];
+            let matches = filters
+                .iter()
+                .all(|(n, val)| dims.iter().any(|(dn, dv)| dn == n && val.as_deref().is_none_or(|v| v == *dv)));
+            if !namespace_ok || !matches {
+                continue;
+            }
+            for name in names.iter().filter(|n| text("MetricName").is_none_or(|m| m == n.as_str())) {
+                let dimensions = dims
+                    .iter()
+                    .map(|(n, v)| {
+                        Node::Struct(vec![("Name", Node::Str((*n).to_owned())), ("Value", Node::Str((*v).to_owned()))])
+                    })
+                    .collect();
+                metrics.push(Node::Struct(vec![
+                    ("Namespace", Node::Str("AWS/CloudFront".to_owned())),
+                    ("MetricName", Node::Str(name.clone())),
+                    ("Dimensions", Node::List(dimensions)),
+                ]));
+            }
+        }
+        Node::Struct(vec![("Metrics", Node::List(metrics))])
+    }
+
     /// `GetMetricData` with `MetricStat` queries (metric math expressions are refused).
     fn get_metric_data(&self, v: &Value) -> Result<Node, CwError> {
         let start = v.get("StartTime").ok_or_else(|| CwError::missing("StartTime"))?;
@@ -773,23 +835,17 @@ impl CloudWatch {
     }
 }
 
-/// Answers a `GetMetricData` call in `protocol`.
-fn respond_node(protocol: Protocol, result: Result<Node, CwError>) -> axum::response::Response {
-    let node = match result {
-        Ok(n) => n,
-        Err(e) => return respond(protocol, Err(e)),
-    };
+/// Answers a call of `op` in `protocol`.
+fn respond_node(protocol: Protocol, op: &str, node: Node) -> axum::response::Response {
     let request_id = crate::util::uuid();
     let (content_type, body) = match protocol {
         Protocol::Json => ("application/x-amz-json-1.0", node_json(&node).to_string().into_bytes()),
         Protocol::Cbor => ("application/cbor", encode_cbor(&node_cbor(&node))),
         Protocol::Query => {
-            let mut x = format!("<{GET_METRIC_DATA}Response xmlns=\"{XMLNS}\">");
-            node_xml(&mut x, &format!("{GET_METRIC_DATA}Result"), &node);
-            let _ = write!(
-                x,
-                "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{GET_METRIC_DATA}Response>"
-            );
+            let mut x = format!("<{op}Response xmlns=\"{XMLNS}\">");
+            node_xml(&mut x, &format!("{op}Result"), &node);
+            let _ =
+                write!(x, "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{op}Response>");
             ("text/xml", x.into_bytes())
         }
     };

@@ -297,7 +297,8 @@ async fn cloudwatch_rejects_malformed_calls_with_its_own_errors() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("<MetricDataResults><member><Id>r</Id><Label>Requests</Label>"), "{}", r.body);
-    let r = call(&addr, "POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics", &cbor, b"\xa0").await;
+    let r =
+        call(&addr, "POST", "/service/GraniteServiceVersion20100801/operation/PutMetricAlarm", &cbor, b"\xa0").await;
     assert_eq!(r.header("x-amzn-query-error").as_deref(), Some("UnknownOperationException;Sender"));
     std::fs::remove_dir_all(&dir).ok();
 }

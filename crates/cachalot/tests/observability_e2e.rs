@@ -283,8 +283,11 @@ for protocol in ["json", "query", "smithy-rpc-v2-cbor"]:
         "Period": 60, "Stat": "Sum"}}}}])
     result = reply["MetricDataResults"][0]
     ordered = result["Timestamps"] == sorted(result["Timestamps"], reverse=True)
+    listed = cw.list_metrics(Namespace="AWS/CloudFront", Dimensions=[{{"Name": "DistributionId", "Value": "{DISTRIBUTION}"}}])
+    names = sorted(m["MetricName"] for m in listed["Metrics"])
     print(protocol, int(total), len(p99) > 0 and all(v >= 0 for v in p99), len(other["Datapoints"]), error,
-          result["Id"], int(sum(result["Values"])), result["StatusCode"], ordered)
+          result["Id"], int(sum(result["Values"])), result["StatusCode"], ordered, len(names),
+          "CacheHitRate" in names and "OriginLatency" in names)
 "#,
         endpoint = endpoint
     );
@@ -298,7 +301,7 @@ for protocol in ["json", "query", "smithy-rpc-v2-cbor"]:
     assert_eq!(
         lines,
         ["json", "query", "smithy-rpc-v2-cbor"]
-            .map(|p| format!("{p} {total} True 0 InvalidParameterCombination requests {total} Complete True"))
+            .map(|p| format!("{p} {total} True 0 InvalidParameterCombination requests {total} Complete True 14 True"))
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
