@@ -327,6 +327,7 @@ fn input_from_json(v: &Value) -> Result<Input, CwError> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .filter(|d| d.is_object())
         .map(|d| {
             let field = |f: &str| d.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
             (field("Name"), field("Value"))
@@ -341,7 +342,9 @@ fn input_from_json(v: &Value) -> Result<Input, CwError> {
         period: match v.get("Period") {
             None => None,
             Some(p) => Some(
-                p.as_i64()
+                number(p)
+                    .filter(|n| n.fract() == 0.0 && n.abs() < 1e15)
+                    .map(|n| n as i64)
                     .ok_or_else(|| CwError::new("InvalidParameterValue", "The parameter Period must be an integer."))?,
             ),
         },
@@ -351,66 +354,18 @@ fn input_from_json(v: &Value) -> Result<Input, CwError> {
     })
 }
 
+/// A `GetMetricStatistics` query form: the same reader as the JSON protocols, once the form is
+/// nested like their JSON.
 fn input_from_form(body: &[u8]) -> Result<Input, CwError> {
-    let mut action = None;
-    let mut input = Input::default();
-    let mut dims: std::collections::BTreeMap<usize, (String, String)> = Default::default();
-    let mut stats: std::collections::BTreeMap<usize, String> = Default::default();
-    let mut extended: std::collections::BTreeMap<usize, String> = Default::default();
-    let decode = |s: &[u8]| {
-        let plus: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
-        percent_encoding::percent_decode(&plus).decode_utf8_lossy().into_owned()
-    };
-    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let mut kv = pair.splitn(2, |&b| b == b'=');
-        let key = decode(kv.next().unwrap_or_default());
-        let value = decode(kv.next().unwrap_or_default());
-        let member = |prefix: &str| key.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok());
-        match key.as_str() {
-            "Action" => action = Some(value),
-            "Version" => {}
-            "Namespace" => input.namespace = Some(value),
-            "MetricName" => input.metric = Some(value),
-            "StartTime" => input.start = Some(timestamp_value(&Value::String(value), "StartTime")?),
-            "EndTime" => input.end = Some(timestamp_value(&Value::String(value), "EndTime")?),
-            "Period" => {
-                input.period =
-                    Some(value.parse().map_err(|_| {
-                        CwError::new("InvalidParameterValue", "The parameter Period must be an integer.")
-                    })?)
-            }
-            "Unit" => input.unit = Some(value),
-            _ => {
-                if let Some(rest) = key.strip_prefix("Dimensions.member.") {
-                    let (n, field) = rest.split_once('.').unwrap_or((rest, ""));
-                    let entry = dims.entry(n.parse().unwrap_or(usize::MAX)).or_default();
-                    match field {
-                        "Name" => entry.0 = value,
-                        "Value" => entry.1 = value,
-                        _ => {}
-                    }
-                } else if let Some(n) = member("Statistics.member.") {
-                    stats.insert(n, value);
-                } else if let Some(n) = member("ExtendedStatistics.member.") {
-                    extended.insert(n, value);
-                }
-            }
-        }
+    let form = form_to_json(body);
+    match form.get("Action").and_then(Value::as_str) {
+        Some(OPERATION) => input_from_json(&form),
+        Some(other) => Err(CwError::new(
+            "InvalidAction",
+            format!("Cachalot serves {OPERATION}, {GET_METRIC_DATA} and {LIST_METRICS} of CloudWatch, not {other}"),
+        )),
+        None => Err(CwError::missing("Action")),
     }
-    match action.as_deref() {
-        Some(OPERATION) => {}
-        Some(other) => {
-            return Err(CwError::new(
-                "InvalidAction",
-                format!("Cachalot serves only {OPERATION} of CloudWatch, not {other}"),
-            ));
-        }
-        None => return Err(CwError::missing("Action")),
-    }
-    input.dimensions = dims.into_values().collect();
-    input.statistics = stats.into_values().collect();
-    input.extended = extended.into_values().collect();
-    Ok(input)
 }
 
 /// CBOR → JSON for the input: text keys, epoch timestamps (tag 1) as numbers.
@@ -473,11 +428,24 @@ fn respond(protocol: Protocol, result: Result<Output, CwError>) -> axum::respons
             (e.status, content_type, body, Some(query_error))
         }
     };
+    finish(protocol, status, content_type, body, &request_id, query_error)
+}
+
+/// The HTTP response: status, content type, request id, the protocol's marker header and, for
+/// errors, `x-amzn-query-error`.
+fn finish(
+    protocol: Protocol,
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    request_id: &str,
+    query_error: Option<String>,
+) -> axum::response::Response {
     let mut response = axum::response::Response::new(Body::from(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-requestid", v);
     }
     if protocol == Protocol::Cbor {
@@ -849,16 +817,7 @@ fn respond_node(protocol: Protocol, op: &str, node: Node) -> axum::response::Res
             ("text/xml", x.into_bytes())
         }
     };
-    let mut response = axum::response::Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-amzn-requestid", v);
-    }
-    if protocol == Protocol::Cbor {
-        headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
-    }
-    response
+    finish(protocol, 200, content_type, body, &request_id, None)
 }
 
 #[cfg(test)]
