@@ -3,14 +3,17 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::ids;
+use crate::listener::ListenerLimits;
 use crate::origin::Origins;
-use crate::summary::{Layer, NoObserver, Observer};
+use crate::summary::{NoObserver, Observer};
 use arc_swap::ArcSwap;
 use cachalot_cache::Tier;
 use cachalot_config::Snapshot;
 use cachalot_config::model::Origin;
 use cachalot_functions::{Function, Limits};
+use cachalot_policy::Layer;
 use cachalot_policy::invalidation::InvalidationPath;
+use cachalot_policy::tiers::Topology;
 use http::HeaderValue;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -33,16 +36,16 @@ pub struct PopSettings {
 pub struct EdgeSettings {
     /// POPs, each with its own cache.
     pub pops: Vec<PopSettings>,
-    /// Size of each regional edge cache.
+    /// Size of each regional edge cache (a region's REC also serves as Origin Shield).
     pub regional_cache_bytes: u64,
-    /// Size of each Origin Shield cache.
-    pub shield_cache_bytes: u64,
     /// S3 bucket name → folder.
     pub buckets: HashMap<String, PathBuf>,
     /// Origin host name → `host:port` to connect to instead.
     pub origin_addresses: HashMap<String, String>,
     /// Origin bodies up to this size are buffered (and cacheable); larger ones are relayed.
     pub max_object_bytes: u64,
+    /// Connection limits of the POP listeners.
+    pub listener: ListenerLimits,
 }
 
 impl Default for EdgeSettings {
@@ -54,10 +57,10 @@ impl Default for EdgeSettings {
                 cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
             }],
             regional_cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
-            shield_cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
             buckets: HashMap::new(),
             origin_addresses: HashMap::new(),
             max_object_bytes: 64 * 1024 * 1024,
+            listener: ListenerLimits::default(),
         }
     }
 }
@@ -103,13 +106,16 @@ pub(crate) struct Pop {
 pub(crate) struct EdgeInner {
     pub(crate) published: ArcSwap<Published>,
     pub(crate) pops: Vec<Pop>,
-    regional: HashMap<String, Tier>,
-    shields: Mutex<HashMap<String, Tier>>,
-    shield_cache_bytes: u64,
+    /// Which regions have a regional edge cache besides shield regions.
+    topology: Topology,
+    /// Regional edge caches by region, made when first needed.
+    recs: Mutex<HashMap<String, Tier>>,
+    regional_cache_bytes: u64,
     pub(crate) origins: Origins,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) max_object_bytes: u64,
+    pub(crate) listener_limits: ListenerLimits,
 }
 
 /// The data plane. Cheap to clone.
@@ -137,16 +143,6 @@ impl Edge {
         clock: Arc<dyn Clock>,
         observer: Arc<dyn Observer>,
     ) -> Self {
-        let mut per_region: HashMap<&str, usize> = HashMap::new();
-        for p in &settings.pops {
-            *per_region.entry(p.region.as_str()).or_default() += 1;
-        }
-        // A regional cache only adds hits when POPs share it.
-        let regional = per_region
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|(r, _)| ((*r).to_owned(), Tier::new(&format!("REC:{r}"), settings.regional_cache_bytes)))
-            .collect();
         let pops = settings
             .pops
             .iter()
@@ -166,14 +162,15 @@ impl Edge {
         Edge {
             inner: Arc::new(EdgeInner {
                 published: ArcSwap::from_pointee(Published::compile(snapshot, None)),
+                topology: Topology::shared_by_pops(settings.pops.iter().map(|p| p.region.as_str())),
                 pops,
-                regional,
-                shields: Mutex::new(HashMap::new()),
-                shield_cache_bytes: settings.shield_cache_bytes,
+                recs: Mutex::new(HashMap::new()),
+                regional_cache_bytes: settings.regional_cache_bytes,
                 origins: Origins::new(settings.buckets, settings.origin_addresses),
                 clock,
                 observer,
                 max_object_bytes: settings.max_object_bytes,
+                listener_limits: settings.listener,
             }),
         }
     }
@@ -201,10 +198,7 @@ impl Edge {
         for pop in &self.inner.pops {
             removed += pop.tier.purge(distribution_id, paths);
         }
-        for tier in self.inner.regional.values() {
-            removed += tier.purge(distribution_id, paths);
-        }
-        for tier in self.inner.shields.lock().values() {
+        for tier in self.inner.recs.lock().values() {
             removed += tier.purge(distribution_id, paths);
         }
         removed
@@ -218,7 +212,7 @@ impl Edge {
             .iter()
             .map(|p| (p.tier.name().to_owned(), p.tier.entry_count(), p.tier.weighted_size()))
             .collect();
-        for t in self.inner.regional.values().chain(self.inner.shields.lock().values()) {
+        for t in self.inner.recs.lock().values() {
             out.push((t.name().to_owned(), t.entry_count(), t.weighted_size()));
         }
         out
@@ -226,26 +220,19 @@ impl Edge {
 }
 
 impl EdgeInner {
-    /// The tiers a miss at `pop` walks through for `origin`, nearest first.
+    /// The tiers a miss at `pop` walks through for `origin`, nearest first (§6.5).
     pub(crate) fn tiers_for(&self, pop: usize, origin: &Origin) -> Vec<(Tier, Layer)> {
         let p = &self.pops[pop];
-        let mut out = vec![(p.tier.clone(), Layer::Edge)];
-        let regional = self.regional.get(&p.region);
-        if let Some(r) = regional {
-            out.push((r.clone(), Layer::Regional));
-        }
-        if let Some(region) = &origin.shield_region {
-            // When the POP's own regional cache is in the shield region it is the shield;
-            // a hit there is logged as a plain hit (§6.5), so no extra tier.
-            if regional.is_none() || *region != p.region {
-                let tier = self
-                    .shields
-                    .lock()
-                    .entry(region.clone())
-                    .or_insert_with(|| Tier::new(&format!("Shield:{region}"), self.shield_cache_bytes))
-                    .clone();
-                out.push((tier, Layer::Shield));
-            }
+        let hops = cachalot_policy::tiers::path(&self.topology, &p.region, origin.shield_region.as_deref());
+        let mut out = Vec::with_capacity(1 + hops.len());
+        out.push((p.tier.clone(), Layer::Edge));
+        let mut recs = self.recs.lock();
+        for hop in hops {
+            let tier = recs
+                .entry(hop.region)
+                .or_insert_with_key(|region| Tier::new(&format!("REC:{region}"), self.regional_cache_bytes))
+                .clone();
+            out.push((tier, hop.layer));
         }
         out
     }

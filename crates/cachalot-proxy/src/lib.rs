@@ -31,6 +31,6 @@ mod viewer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use edge::{Edge, EdgeSettings, PopSettings};
-pub use listener::{serve_pop, tls_acceptor};
+pub use listener::{ListenerLimits, TrackedBody, serve_http, serve_pop, tls_acceptor};
 pub use summary::{Layer, NoObserver, Observer, RequestSummary};
 pub use viewer::ConnInfo;

@@ -7,7 +7,7 @@
 mod client;
 mod origin;
 
-pub use client::{Reply as ClientReply, get, request};
+pub use client::{Reply as ClientReply, get, raw_exchange, request, request_h2};
 pub use origin::{Failure, Recorded, Reply, TestOrigin};
 
 use cachalot_config::validate::{Paths, Resources, build_snapshot};

@@ -8,6 +8,7 @@ mod delivery;
 mod errors;
 mod functions;
 mod harness;
+mod listener;
 mod origins;
 mod tls;
 mod viewer;

@@ -196,14 +196,16 @@ async fn serve(
         .router()
         .merge(control.cloudwatch_router(telemetry.clone()))
         .merge(crate::dashboard::router(telemetry.clone(), misses));
-    let mut admin_stop = stop_rx.clone();
-    let admin_task = tokio::spawn(async move {
-        let _ = axum::serve(admin_listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = admin_stop.wait_for(|s| *s).await;
-            })
-            .await;
-    });
+    let admin_services =
+        move |_conn: cachalot_proxy::ConnInfo| hyper_util::service::TowerToHyperService::new(router.clone());
+    let admin_task = tokio::spawn(cachalot_proxy::serve_http(
+        admin_listener,
+        None,
+        cachalot_proxy::ListenerLimits::default(),
+        stop_rx.clone(),
+        Duration::from_secs(10),
+        admin_services,
+    ));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
