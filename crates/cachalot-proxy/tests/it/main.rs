@@ -9,6 +9,7 @@ mod errors;
 mod functions;
 mod harness;
 mod listener;
+mod origin_override;
 mod origins;
 mod tls;
 mod viewer;
