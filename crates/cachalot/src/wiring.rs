@@ -88,10 +88,14 @@ impl TelemetryObserver {
                     DistributionCtx::new(&d.id)
                 }
             };
-            if let Some(dest) = ctx.log_destination()
-                && let Err(e) = std::fs::create_dir_all(dest.directory())
-            {
-                tracing::warn!("cannot create the log folder {} of {}: {e}", dest.directory().display(), d.id);
+            if let Some(dest) = ctx.log_destination() {
+                match std::fs::create_dir_all(dest.directory()) {
+                    // Files a crashed run left there are published now.
+                    Ok(()) => self.telemetry.sink().watch(&dest.directory()),
+                    Err(e) => {
+                        tracing::warn!("cannot create the log folder {} of {}: {e}", dest.directory().display(), d.id)
+                    }
+                }
             }
             map.insert(Arc::from(d.id.as_str()), ctx);
         }

@@ -307,3 +307,51 @@ fn running_out_of_descriptors_backs_off_and_recovers() {
     }
     assert!(serve.stop().success());
 }
+
+/// `kill -9` while access logs are being written: the next start publishes the lines
+/// that had reached the disk (all requests older than a second), and leaves no
+/// temporary file behind.
+#[test]
+fn access_log_lines_survive_kill_9() {
+    let dir = TempDir::new("log-crash");
+    copy_dir(&examples(), &dir.0.join("examples"));
+    let mut serve = Serve::start(&["--config", "examples/cachalot.json", "--state", "state"], &dir.0);
+    for i in 0..20 {
+        let (status, _, _) = http_get(serve.pop, &format!("/?n={i}"), &[]);
+        assert_eq!(status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    let logs = dir.0.join(".cachalot/logs/cloudfront");
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(dir).map_or_else(
+            |_| Vec::new(),
+            |d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        )
+    };
+    assert!(names(&logs).iter().any(|n| n.ends_with(".tmp")), "the crash left its temporary file: {:?}", names(&logs));
+    let restarted =
+        Serve::start_on(&["--config", "examples/cachalot.json", "--state", "state"], &dir.0, serve.pop, serve.admin);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let lines = loop {
+        let published: Vec<String> = names(&logs).into_iter().filter(|n| n.ends_with(".gz")).collect();
+        let lines: usize = published
+            .iter()
+            .map(|n| {
+                let mut text = String::new();
+                use std::io::Read as _;
+                let _ =
+                    flate2::read::GzDecoder::new(std::fs::File::open(logs.join(n)).unwrap()).read_to_string(&mut text);
+                text.lines().filter(|l| !l.starts_with('#')).count()
+            })
+            .sum();
+        if lines >= 20 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(lines, 20, "{}", restarted.log());
+    assert!(!names(&logs).iter().any(|n| n.ends_with(".tmp")), "{:?}", names(&logs));
+    assert!(restarted.stop().success());
+}
