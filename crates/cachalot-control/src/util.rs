@@ -46,6 +46,11 @@ pub(crate) fn iso8601(ms: i64) -> String {
     )
 }
 
+/// [`iso8601`] without a fraction when it is zero (`2024-05-01T12:00:00Z`), as CloudWatch writes timestamps.
+pub(crate) fn iso8601_seconds(ms: i64) -> String {
+    iso8601(ms).replace(".000Z", "Z")
+}
+
 /// Parses SigV4's `20240501T120000Z` into seconds since the epoch.
 pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
