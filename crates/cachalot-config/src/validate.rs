@@ -4,7 +4,7 @@
 //! control plane can answer with the code the AWS CLI expects.
 
 use crate::compiled::{HostTable, PathPattern};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::managed;
 use crate::model::{
     Behavior, CacheSettings, CorsSettings, CustomErrorResponse, Distribution, FunctionCode, HeaderForwarding,
@@ -43,6 +43,51 @@ pub struct Resources {
     pub key_value_stores: Vec<KeyValueStore>,
 }
 
+/// The kinds of resource in a [`Resources`] value that validation reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    /// A distribution.
+    Distribution,
+    /// A custom cache policy.
+    CachePolicy,
+    /// A custom origin request policy.
+    OriginRequestPolicy,
+    /// A custom response headers policy.
+    ResponseHeadersPolicy,
+}
+
+impl ResourceKind {
+    /// The member holding the resource's configuration, where its diagnostics' paths start
+    /// (`DistributionConfig`, `CachePolicyConfig`, …).
+    pub fn config_root(self) -> &'static str {
+        match self {
+            ResourceKind::Distribution => "DistributionConfig",
+            ResourceKind::CachePolicy => "CachePolicyConfig",
+            ResourceKind::OriginRequestPolicy => "OriginRequestPolicyConfig",
+            ResourceKind::ResponseHeadersPolicy => "ResponseHeadersPolicyConfig",
+        }
+    }
+}
+
+/// One resource of a [`Resources`] value: its kind and its position in that kind's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResourceRef {
+    /// Which list.
+    pub kind: ResourceKind,
+    /// Position in the list.
+    pub index: usize,
+}
+
+/// A diagnostic about one resource. Its `path` starts at the resource: the config member
+/// (`DistributionConfig.Origins.Items[0].DomainName`) or a member beside it (`DomainName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDiagnostic {
+    /// The resource at fault.
+    pub resource: ResourceRef,
+    /// What is wrong, located inside the resource.
+    pub diagnostic: Diagnostic,
+}
+
 /// JSON paths at which each kind of resource lives, for diagnostics.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -66,32 +111,58 @@ impl Paths {
             response_headers_policy: |i| format!("$.ResponseHeadersPolicies[{i}].ResponseHeadersPolicyConfig"),
         }
     }
+
+    /// The full path of `relative` (a [`ResourceDiagnostic`] path) inside resource `at`.
+    pub fn place(&self, at: ResourceRef, relative: &str) -> String {
+        let prefix = match at.kind {
+            ResourceKind::Distribution => (self.distribution)(at.index),
+            ResourceKind::CachePolicy => (self.cache_policy)(at.index),
+            ResourceKind::OriginRequestPolicy => (self.origin_request_policy)(at.index),
+            ResourceKind::ResponseHeadersPolicy => (self.response_headers_policy)(at.index),
+        };
+        let root = at.kind.config_root();
+        match relative.strip_prefix(root) {
+            Some(rest) => format!("{prefix}{rest}"),
+            // A member beside the config (a distribution's DomainName).
+            None => {
+                let outer = prefix.strip_suffix(&format!(".{root}")).unwrap_or(&prefix);
+                format!("{outer}.{relative}")
+            }
+        }
+    }
 }
 
 /// Builds the snapshot the edge serves. Invalid resources are left out and
 /// reported; the caller decides whether errors are fatal.
 pub fn build_snapshot(resources: &Resources, paths: &Paths) -> (Snapshot, Diagnostics) {
+    let (snapshot, found) = check(resources);
     let mut diags = Diagnostics::new();
-    let policies = PolicyIndex::build(resources, paths, &mut diags);
+    diags.extend(
+        found.into_iter().map(|f| Diagnostic { path: paths.place(f.resource, &f.diagnostic.path), ..f.diagnostic }),
+    );
+    (snapshot, diags)
+}
+
+/// Validates every resource and builds the snapshot of the valid ones. Each diagnostic names
+/// the resource it is about, with a path inside that resource, in the order found.
+pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
+    let mut found = Vec::new();
+    let policies = PolicyIndex::check(resources, &mut found);
     let functions: HashMap<String, Arc<FunctionCode>> =
         resources.functions.iter().map(|f| (f.name.clone(), Arc::new(f.clone()))).collect();
 
     let mut distributions = Vec::new();
     let mut seen_hosts: HashMap<String, String> = HashMap::new();
     for (i, res) in resources.distributions.iter().enumerate() {
-        let path = (paths.distribution)(i);
-        if let Some(d) = distribution(res, &policies, &functions, &path, &mut diags) {
+        let mut diags = Diagnostics::new();
+        let path = ResourceKind::Distribution.config_root();
+        if let Some(d) = distribution(res, &policies, &functions, path, &mut diags) {
             let mut duplicate = false;
             for (j, host) in std::iter::once(&d.domain_name).chain(d.aliases.iter()).enumerate() {
                 let key = host.to_ascii_lowercase();
                 if let Some(other) = seen_hosts.get(&key) {
-                    let at = if j == 0 {
-                        // DomainName sits beside DistributionConfig, not inside it.
-                        let outer = path.strip_suffix(".DistributionConfig").unwrap_or(&path);
-                        format!("{outer}.DomainName")
-                    } else {
-                        format!("{path}.Aliases.Items[{}]", j - 1)
-                    };
+                    // DomainName sits beside DistributionConfig, not inside it.
+                    let at = if j == 0 { "DomainName".to_owned() } else { format!("{path}.Aliases.Items[{}]", j - 1) };
                     diags
                         .error("CNAMEAlreadyExists", at, format!("{host} is already used by distribution {other}"))
                         .hint("each domain name and alias may belong to one distribution only");
@@ -104,6 +175,8 @@ pub fn build_snapshot(resources: &Resources, paths: &Paths) -> (Snapshot, Diagno
                 distributions.push(Arc::new(d));
             }
         }
+        let resource = ResourceRef { kind: ResourceKind::Distribution, index: i };
+        found.extend(diags.into_vec().into_iter().map(|diagnostic| ResourceDiagnostic { resource, diagnostic }));
     }
     let hosts = HostTable::new(distributions.iter().enumerate().map(|(i, d)| {
         let mut names: Vec<&str> = vec![d.domain_name.as_str()];
@@ -111,7 +184,7 @@ pub fn build_snapshot(resources: &Resources, paths: &Paths) -> (Snapshot, Diagno
         (i, names)
     }));
     let key_value_stores = resources.key_value_stores.iter().map(|k| (k.name.clone(), Arc::new(k.clone()))).collect();
-    (Snapshot { distributions, hosts, functions, key_value_stores }, diags)
+    (Snapshot { distributions, hosts, functions, key_value_stores }, found)
 }
 
 /// Resolved policies by id, managed ones included.
@@ -124,6 +197,20 @@ pub struct PolicyIndex {
 impl PolicyIndex {
     /// Validates and indexes every policy in `resources` plus the managed ones.
     pub fn build(resources: &Resources, paths: &Paths, diags: &mut Diagnostics) -> Self {
+        let mut found = Vec::new();
+        let index = Self::check(resources, &mut found);
+        diags.extend(
+            found.into_iter().map(|f| Diagnostic { path: paths.place(f.resource, &f.diagnostic.path), ..f.diagnostic }),
+        );
+        index
+    }
+
+    /// [`PolicyIndex::build`] with each diagnostic naming its policy.
+    fn check(resources: &Resources, found: &mut Vec<ResourceDiagnostic>) -> Self {
+        let mut report = |kind: ResourceKind, index: usize, diags: Diagnostics| {
+            let resource = ResourceRef { kind, index };
+            found.extend(diags.into_vec().into_iter().map(|diagnostic| ResourceDiagnostic { resource, diagnostic }));
+        };
         let mut cache = HashMap::new();
         for p in managed::cache_policies() {
             if let Some(s) = cache_policy(&p.cache_policy_config, "managed", &mut Diagnostics::new()) {
@@ -131,9 +218,12 @@ impl PolicyIndex {
             }
         }
         for (i, p) in resources.cache_policies.iter().enumerate() {
-            if let Some(s) = cache_policy(&p.cache_policy_config, &(paths.cache_policy)(i), diags) {
+            let kind = ResourceKind::CachePolicy;
+            let mut diags = Diagnostics::new();
+            if let Some(s) = cache_policy(&p.cache_policy_config, kind.config_root(), &mut diags) {
                 cache.insert(p.id.clone(), Arc::new(s));
             }
+            report(kind, i, diags);
         }
         let mut origin_request = HashMap::new();
         for p in managed::origin_request_policies() {
@@ -143,10 +233,12 @@ impl PolicyIndex {
             }
         }
         for (i, p) in resources.origin_request_policies.iter().enumerate() {
-            let path = (paths.origin_request_policy)(i);
-            if let Some(s) = origin_request_policy(&p.origin_request_policy_config, &path, diags) {
+            let kind = ResourceKind::OriginRequestPolicy;
+            let mut diags = Diagnostics::new();
+            if let Some(s) = origin_request_policy(&p.origin_request_policy_config, kind.config_root(), &mut diags) {
                 origin_request.insert(p.id.clone(), Arc::new(s));
             }
+            report(kind, i, diags);
         }
         let mut response_headers = HashMap::new();
         for p in managed::response_headers_policies() {
@@ -157,10 +249,14 @@ impl PolicyIndex {
             }
         }
         for (i, p) in resources.response_headers_policies.iter().enumerate() {
-            let path = (paths.response_headers_policy)(i);
-            if let Some(s) = response_headers_policy(&p.id, &p.response_headers_policy_config, &path, diags) {
+            let kind = ResourceKind::ResponseHeadersPolicy;
+            let mut diags = Diagnostics::new();
+            if let Some(s) =
+                response_headers_policy(&p.id, &p.response_headers_policy_config, kind.config_root(), &mut diags)
+            {
                 response_headers.insert(p.id.clone(), Arc::new(s));
             }
+            report(kind, i, diags);
         }
         Self { cache, origin_request, response_headers }
     }

@@ -1,16 +1,16 @@
 //! The control plane: state, store, validation, publishing and the invalidation lifecycle.
 
-use crate::api::{self, Request, Response};
 use crate::edge::{EdgeLink, FunctionTester};
 use crate::error::ApiError;
+use crate::sigv4::SignedRequest;
 use crate::state::{
     DistributionRecord, FunctionRecord, FunctionStage, InvalidationRecord, KvsRecord, PolicyKind, PolicyRecord, State,
-    Txn,
+    Subject, Txn,
 };
 use crate::store::{Store, StoreError};
 use crate::util;
 use cachalot_config::file::AccessKey;
-use cachalot_config::validate::{Paths, Resources, build_snapshot};
+use cachalot_config::validate::{Resources, check};
 use cachalot_config::{Severity, Snapshot};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -55,20 +55,12 @@ pub struct ControlPlane {
     pub(crate) inner: Arc<Inner>,
 }
 
-/// Which resource a change is about, to word its diagnostics relative to the request document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Subject {
-    None,
-    Distribution(String),
-    Policy(PolicyKind, String),
-}
-
 pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     store: Store,
     pub(crate) edge: Arc<dyn EdgeLink>,
     pub(crate) tester: Option<Arc<dyn FunctionTester>>,
-    pub(crate) access_keys: Vec<AccessKey>,
+    access_keys: Vec<AccessKey>,
     snapshot: Mutex<Arc<Snapshot>>,
     /// Errors of the current build (config-file resources may carry some); only new ones refuse a change.
     known_errors: Mutex<HashSet<String>>,
@@ -162,7 +154,7 @@ impl ControlPlane {
     }
 }
 
-/// Diagnostic labels: (comparison key, message).
+/// An error of a build: (comparison key independent of the request, message worded for it, API code).
 type Labeled = (String, String, String);
 
 impl Inner {
@@ -170,24 +162,13 @@ impl Inner {
         self.deploy_delay_ms.load(Ordering::Relaxed)
     }
 
-    /// Runs one CloudFront request (auth included).
-    pub(crate) fn handle(&self, req: &Request) -> Result<Response, ApiError> {
-        self.authenticate(req)?;
-        api::route(self, req)
-    }
-
-    pub(crate) fn authenticate(&self, req: &Request) -> Result<(), ApiError> {
+    /// Checks a request's SigV4 signature against the configured access keys; with none
+    /// configured every request is accepted. One check for every API on the admin listener.
+    pub(crate) fn authenticate(&self, req: &SignedRequest<'_>) -> Result<(), ApiError> {
         if self.access_keys.is_empty() {
             return Ok(());
         }
-        let signed = crate::sigv4::SignedRequest {
-            method: req.method.as_str(),
-            raw_path: &req.raw_path,
-            raw_query: &req.raw_query,
-            headers: &req.headers,
-            body: &req.body,
-        };
-        crate::sigv4::verify(&signed, &self.access_keys, util::now_ms() / 1000)
+        crate::sigv4::verify(req, &self.access_keys, util::now_ms() / 1000)
     }
 
     /// A read-only view of the state.
@@ -234,55 +215,15 @@ impl Inner {
     /// each as (id-based key, message worded for `subject`, API error code).
     fn build(&self, state: &State, subject: &Subject) -> (Snapshot, Vec<Labeled>) {
         let (resources, labels) = state.resources();
-        let paths = Paths {
-            distribution: |i| format!("\u{1}D{i}\u{1}"),
-            cache_policy: |i| format!("\u{1}C{i}\u{1}"),
-            origin_request_policy: |i| format!("\u{1}O{i}\u{1}"),
-            response_headers_policy: |i| format!("\u{1}R{i}\u{1}"),
-        };
-        let (snapshot, diags) = build_snapshot(&resources, &paths);
-        let relabel = |path: &str, subject: Option<&Subject>| -> String {
-            let mut out = String::new();
-            for (i, part) in path.split('\u{1}').enumerate() {
-                if i % 2 == 0 {
-                    out.push_str(part);
-                    continue;
-                }
-                let (kind, index) = part.split_at(1.min(part.len()));
-                let index: usize = index.parse().unwrap_or(usize::MAX);
-                let (policy, root) = match kind {
-                    "C" => (Some(PolicyKind::Cache), "CachePolicyConfig"),
-                    "O" => (Some(PolicyKind::OriginRequest), "OriginRequestPolicyConfig"),
-                    "R" => (Some(PolicyKind::ResponseHeaders), "ResponseHeadersPolicyConfig"),
-                    _ => (None, "DistributionConfig"),
-                };
-                let id = match policy {
-                    Some(k) => labels.policies[k as usize].get(index),
-                    None => labels.distributions.get(index),
-                }
-                .cloned()
-                .unwrap_or_default();
-                let own = match (subject, policy) {
-                    (Some(Subject::Distribution(d)), None) => *d == id,
-                    (Some(Subject::Policy(k, p)), Some(kind)) => *k == kind && *p == id,
-                    _ => false,
-                };
-                if own {
-                    out.push_str(root);
-                } else {
-                    let what = policy.map_or("distribution", PolicyKind::words);
-                    out.push_str(&format!("({what} {id}) {root}"));
-                }
-            }
-            out
-        };
-        let labeled = diags
-            .items()
+        let (snapshot, found) = check(&resources);
+        let labeled = found
             .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .map(|d| {
-                let key = format!("{}|{}|{}", d.code, relabel(&d.path, None), d.message);
-                let mut message = format!("{}: {}", relabel(&d.path, Some(subject)), d.message);
+            .filter(|f| f.diagnostic.severity == Severity::Error)
+            .map(|f| {
+                let d = &f.diagnostic;
+                let at = labels.of(f.resource);
+                let key = format!("{}|{}|{}", d.code, at.path(&d.path, &Subject::None), d.message);
+                let mut message = format!("{}: {}", at.path(&d.path, subject), d.message);
                 if let Some(h) = &d.hint {
                     message.push_str(&format!(" (hint: {h})"));
                 }

@@ -79,7 +79,7 @@ async fn serve(inner: Arc<Inner>, req: axum::extract::Request, api: Api) -> axum
             let worker = inner.clone();
             // Handlers write to the store (fsync) and hold the state lock: keep them off the async workers.
             match tokio::task::spawn_blocking(move || match api {
-                Api::CloudFront => worker.handle(&request),
+                Api::CloudFront => api::handle(&worker, &request),
                 Api::KeyValueStore => api::kvs_data_api(&worker, &request),
             })
             .await

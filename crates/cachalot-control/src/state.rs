@@ -7,7 +7,7 @@
 //! change is validated and durably committed.
 
 use cachalot_config::model::{FunctionCode, KeyValueStore};
-use cachalot_config::validate::{DistributionResource, Resources};
+use cachalot_config::validate::{DistributionResource, ResourceKind, ResourceRef, Resources};
 use cachalot_config::wire;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -193,11 +193,58 @@ pub(crate) struct State {
     pub(crate) tags: BTreeMap<String, Vec<(String, String)>>,
 }
 
-/// Labels of the resources in a [`Resources`] value, by position.
+/// Which resource a change is about, to word its diagnostics relative to the request document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subject {
+    None,
+    Distribution(String),
+    Policy(PolicyKind, String),
+}
+
+/// The ids of the resources in a [`Resources`] value, by position.
 #[derive(Debug, Default)]
 pub(crate) struct Labels {
     pub(crate) distributions: Vec<String>,
     pub(crate) policies: [Vec<String>; 3],
+}
+
+impl Labels {
+    /// The resource at `at`, by id.
+    pub(crate) fn of(&self, at: ResourceRef) -> Named<'_> {
+        let (policy, ids) = match at.kind {
+            ResourceKind::Distribution => (None, &self.distributions),
+            ResourceKind::CachePolicy => (Some(PolicyKind::Cache), &self.policies[0]),
+            ResourceKind::OriginRequestPolicy => (Some(PolicyKind::OriginRequest), &self.policies[1]),
+            ResourceKind::ResponseHeadersPolicy => (Some(PolicyKind::ResponseHeaders), &self.policies[2]),
+        };
+        Named { policy, id: ids.get(at.index).map_or("", String::as_str) }
+    }
+}
+
+/// A stored resource named by kind and id, for diagnostics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Named<'a> {
+    /// `None` for a distribution.
+    policy: Option<PolicyKind>,
+    id: &'a str,
+}
+
+impl Named<'_> {
+    /// `relative` (a path inside this resource) as the client of a change about `subject`
+    /// reads it: as is inside the document it sent, prefixed with the resource otherwise.
+    pub(crate) fn path(&self, relative: &str, subject: &Subject) -> String {
+        let own = match (subject, self.policy) {
+            (Subject::Distribution(d), None) => d == self.id,
+            (Subject::Policy(k, p), Some(kind)) => *k == kind && p == self.id,
+            _ => false,
+        };
+        if own {
+            relative.to_owned()
+        } else {
+            let what = self.policy.map_or("distribution", PolicyKind::words);
+            format!("({what} {}) {relative}", self.id)
+        }
+    }
 }
 
 impl State {

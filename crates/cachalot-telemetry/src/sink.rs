@@ -22,6 +22,7 @@
 
 use crate::civil::{self, Civil};
 use crate::format;
+use crate::rng::SeededRng;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::collections::HashMap;
@@ -521,7 +522,7 @@ fn publish(file: OpenFile) -> io::Result<()> {
 /// Unique file-name parts in CloudFront's style (uppercase letters and digits), different
 /// across threads, restarts and machines sharing a folder with overwhelming probability.
 struct UniqueIds {
-    state: u64,
+    rng: SeededRng,
 }
 
 impl UniqueIds {
@@ -530,16 +531,11 @@ impl UniqueIds {
         let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let mut h = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&(nanos, std::process::id(), std::thread::current().id()), &mut h);
-        UniqueIds { state: std::hash::Hasher::finish(&h) }
+        UniqueIds { rng: SeededRng::new(std::hash::Hasher::finish(&h)) }
     }
 
     fn next(&mut self) -> String {
-        // splitmix64
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
+        let z = self.rng.u64();
         const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         (0..12).map(|i| char::from(ALPHABET[((z >> (i * 5)) & 31) as usize])).collect()
     }

@@ -1,8 +1,9 @@
 //! Distributions, their invalidations, monitoring subscriptions and tags.
 
 use super::{Request, Response, check_quantities, page, required_str, typed};
-use crate::control::{Inner, Subject};
+use crate::control::Inner;
 use crate::error::ApiError;
+use crate::state::Subject;
 use crate::state::{ACCOUNT_ID, DistributionRecord, InvalidationRecord, PolicyKind, State};
 use crate::util;
 use cachalot_config::{managed, wire};

@@ -5,9 +5,10 @@
 //! republishes the snapshot, so every associated behavior runs the new code.
 
 use super::{Request, Response, check_quantities, page, required_str};
-use crate::control::{Inner, Subject};
+use crate::control::Inner;
 use crate::edge::{FunctionTestError, FunctionTestRequest};
 use crate::error::ApiError;
+use crate::state::Subject;
 use crate::state::{FunctionRecord, FunctionStage, State, runtime_of};
 use crate::util;
 use base64::Engine as _;

@@ -12,6 +12,7 @@ pub(crate) use kvs::{data_api as kvs_data_api, data_error_response as kvs_error_
 
 use crate::control::Inner;
 use crate::error::ApiError;
+use crate::sigv4::SignedRequest;
 use crate::xml::{self, schema::Schema};
 use bytes::Bytes;
 use cachalot_config::Diagnostics;
@@ -38,6 +39,17 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    /// What its SigV4 signature covers.
+    pub(crate) fn signed(&self) -> SignedRequest<'_> {
+        SignedRequest {
+            method: self.method.as_str(),
+            raw_path: &self.raw_path,
+            raw_query: &self.raw_query,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+
     /// The first value of query parameter `name`.
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -192,6 +204,12 @@ pub(crate) fn page<T: Clone>(items: &[(String, T)], marker: Option<&str>, max: u
     let taken: Vec<T> = rest.iter().take(max).map(|(_, v)| v.clone()).collect();
     let next = (rest.len() > max).then(|| rest[max - 1].0.clone());
     (taken, next)
+}
+
+/// Runs one CloudFront API request: authentication, then its operation.
+pub(crate) fn handle(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
+    cp.authenticate(&req.signed())?;
+    route(cp, req)
 }
 
 /// Routes one CloudFront API request.

@@ -6,8 +6,9 @@
 //! this is not documented.
 
 use super::{Request, Response, check_quantities, page, typed};
-use crate::control::{Inner, Subject};
+use crate::control::Inner;
 use crate::error::ApiError;
+use crate::state::Subject;
 use crate::state::{PolicyKind, PolicyRecord};
 use crate::util;
 use cachalot_config::{managed, wire};
