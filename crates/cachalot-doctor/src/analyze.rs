@@ -522,8 +522,40 @@ struct GroupVariant {
     cookie: u32,
 }
 
-/// Classifies the misses of one (path, POP) group, in time order.
-fn classify(group: &[Event], classes: &mut MissClasses, frag_by_path: &mut HashMap<u64, u64>) {
+/// How long each path was seen to stay cached: the oldest age (seconds since the same
+/// variant was fetched, at any POP) at which it was still served as a hit; `None` for a path
+/// never served from cache. `events` are sorted by path, then time.
+///
+/// Standard logs carry no `Cache-Control`, so this is what tells an origin's short `max-age`
+/// (or `no-store`) apart from an eviction when the config's TTL is longer.
+fn observed_lifetimes(events: &[Event]) -> HashMap<u64, Option<u64>> {
+    let mut out: HashMap<u64, Option<u64>> = HashMap::new();
+    let mut fetched: HashMap<u64, u64> = HashMap::new();
+    let mut current = None;
+    for e in events {
+        if current != Some(e.path) {
+            current = Some(e.path);
+            fetched.clear();
+        }
+        let alive = out.entry(e.path).or_insert(None);
+        match e.result {
+            0 => {
+                if let Some(&at) = fetched.get(&e.variant) {
+                    let age = e.ts.saturating_sub(at);
+                    *alive = Some(alive.map_or(age, |a| a.max(age)));
+                }
+            }
+            _ => {
+                fetched.insert(e.variant, e.ts);
+            }
+        }
+    }
+    out
+}
+
+/// Classifies the misses of one (path, POP) group, in time order. `lifetime` is the path's
+/// [`observed_lifetimes`] entry.
+fn classify(group: &[Event], lifetime: Option<u64>, classes: &mut MissClasses, frag_by_path: &mut HashMap<u64, u64>) {
     // A hit on a variant never fetched at this POP shows the dimensions it differs in are not keyed.
     let mut seen: HashMap<u64, (u32, u32)> = HashMap::new();
     let (mut query_keyed, mut cookie_keyed) = (true, true);
@@ -561,12 +593,19 @@ fn classify(group: &[Event], classes: &mut MissClasses, frag_by_path: &mut HashM
             classes.cold += 1;
         } else if known {
             let fetched = variants.get(&e.variant).and_then(|v| v.fetched).unwrap_or(0);
-            if e.with_config && e.ts.saturating_sub(fetched) < horizon {
-                if e.keyed_headers > 0 {
-                    classes.count_header_split(e.keyed_headers);
-                    *frag_by_path.entry(e.path).or_default() += 1;
-                } else {
-                    classes.evicted += 1;
+            let interval = e.ts.saturating_sub(fetched);
+            if e.with_config && interval < horizon {
+                // Refetched within the config's TTL: the origin's Cache-Control may keep it for less.
+                match lifetime {
+                    // Never served from cache at all: the origin forbids keeping it.
+                    None if e.keyed_headers == 0 => classes.uncacheable += 1,
+                    // Refetched once it was older than it was ever seen cached: it expired.
+                    Some(alive) if interval + 1 >= alive && e.keyed_headers == 0 => classes.expiry += 1,
+                    _ if e.keyed_headers > 0 => {
+                        classes.count_header_split(e.keyed_headers);
+                        *frag_by_path.entry(e.path).or_default() += 1;
+                    }
+                    _ => classes.evicted += 1,
                 }
             } else {
                 classes.expiry += 1;
@@ -690,6 +729,8 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         }
         events.extend(s.events);
     }
+    events.sort_unstable_by_key(|e| (e.path, e.ts, e.seq));
+    let lifetimes = observed_lifetimes(&events);
     events.sort_unstable_by_key(|e| (e.path, e.pop, e.ts, e.seq));
     let mut classes = MissClasses { refresh_hits, ..MissClasses::default() };
     let mut frag_by_path: HashMap<u64, u64> = HashMap::new();
@@ -697,7 +738,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
     while start < events.len() {
         let (p, q) = (events[start].path, events[start].pop);
         let end = events[start..].iter().position(|e| e.path != p || e.pop != q).map_or(events.len(), |i| start + i);
-        classify(&events[start..end], &mut classes, &mut frag_by_path);
+        classify(&events[start..end], lifetimes.get(&p).copied().flatten(), &mut classes, &mut frag_by_path);
         start = end;
     }
     let names: HashMap<u64, &String> = uris.keys().map(|k| (hash64(k.as_bytes()), k)).collect();
@@ -1302,7 +1343,7 @@ mod tests {
     fn classes_follow_the_group_history() {
         let mut c = MissClasses::default();
         let mut f = HashMap::new();
-        classify(&[ev(0, 1, 1, 2), ev(10, 2, 2, 2), ev(20, 1, 1, 0), ev(100_000, 1, 1, 2)], &mut c, &mut f);
+        classify(&[ev(0, 1, 1, 2), ev(10, 2, 2, 2), ev(20, 1, 1, 0), ev(100_000, 1, 1, 2)], None, &mut c, &mut f);
         assert_eq!((c.cold, c.fragmentation_query, c.expiry), (1, 1, 1));
     }
 
@@ -1310,7 +1351,7 @@ mod tests {
     fn a_hit_on_an_unfetched_query_clears_the_query_string() {
         let mut c = MissClasses::default();
         let mut f = HashMap::new();
-        classify(&[ev(0, 1, 1, 2), ev(5, 3, 3, 0), ev(10, 2, 2, 2)], &mut c, &mut f);
+        classify(&[ev(0, 1, 1, 2), ev(5, 3, 3, 0), ev(10, 2, 2, 2)], None, &mut c, &mut f);
         assert_eq!((c.cold, c.fragmentation_query, c.expiry), (1, 0, 1));
     }
 }

@@ -308,3 +308,35 @@ fn replay_without_baseline_compares_like_with_like() {
     assert!(text.contains("compared:") && text.contains("+0.0 pp"), "{text}");
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// With `--config`, an object refetched within the behavior's TTL because the origin's
+/// `Cache-Control` keeps it for less (`max-age=5`) has expired, and one never served from
+/// cache (`no-store`) is uncacheable: neither is "evicted or invalidated".
+#[test]
+fn origin_cache_control_misses_are_not_evictions_with_a_config() {
+    let d = dir("origin-cc");
+    let mut records = Vec::new();
+    for t in 0..120u64 {
+        for o in 0..4 {
+            // max-age=5: fetched at 0, 5, 10, …; hits in between.
+            let result = if t % 5 == 0 { ResultType::Miss } else { ResultType::Hit };
+            let r = record(t, &format!("/images/short{o}.jpg"), result, Some(200));
+            records.push(LogRecord { content_type: "image/jpeg".into(), ..r });
+        }
+        let r = record(t, "/images/no-store.jpg", ResultType::Miss, Some(200));
+        records.push(LogRecord { content_type: "image/jpeg".into(), ..r });
+    }
+    let log = d.join("cc.log");
+    std::fs::write(&log, log_text(&records)).unwrap();
+    let config = d.join("config.json");
+    std::fs::write(&config, scenario::config_for(Cause::ColdPop)).unwrap();
+    assert!(std::fs::read_to_string(&config).unwrap().contains("\"DefaultTTL\": 86400"));
+    let v = analyze_json(&log, &["--config", &config.display().to_string()]);
+    let classes = &v["miss_classes"];
+    assert_eq!(classes["evicted"], 0, "{classes}");
+    assert_eq!(classes["expiry"], 4 * 23, "{classes}");
+    assert_eq!(classes["uncacheable"], 119, "{classes}");
+    let causes: Vec<&str> = v["diagnosis"].as_array().unwrap().iter().map(|c| c["cause"].as_str().unwrap()).collect();
+    assert!(causes.contains(&"ttl-too-short") && causes.contains(&"uncacheable"), "{causes:?}");
+    std::fs::remove_dir_all(&d).ok();
+}
