@@ -60,9 +60,9 @@ impl Counts {
         self.cacheable += o.cacheable;
         self.hits += o.hits;
     }
-    /// Hit ratio in percent (0 when nothing is cacheable).
-    pub fn hit_ratio(&self) -> f64 {
-        if self.cacheable == 0 { 0.0 } else { 100.0 * self.hits as f64 / self.cacheable as f64 }
+    /// Hit ratio in percent; `None` when nothing is cacheable (no data, not 0 %).
+    pub fn hit_ratio(&self) -> Option<f64> {
+        (self.cacheable > 0).then(|| 100.0 * self.hits as f64 / self.cacheable as f64)
     }
 }
 
@@ -94,9 +94,13 @@ struct Sink<'a> {
     refresh_hits: u64,
     misses: u64,
     errors: u64,
+    /// Lines whose file has no `x-edge-result-type` column.
+    without_result_type: u64,
+    not_cacheable: NotCacheable,
+    by_result: HashMap<String, Counts>,
     by_pop: HashMap<String, Counts>,
     by_type: HashMap<String, Counts>,
-    by_status: HashMap<u16, Counts>,
+    by_status: HashMap<String, Counts>,
     by_prefix: HashMap<String, Counts>,
     uris: HashMap<String, (u64, u64, String)>,
     params: HashMap<u64, ParamValues>,
@@ -117,6 +121,14 @@ fn bump<K: std::hash::Hash + Eq + ?Sized + ToOwned<Owned = O>, O: std::hash::Has
         let mut c = Counts::default();
         c.add(cacheable, hit);
         map.insert(key.to_owned(), c);
+    }
+}
+
+/// `sc-status` as shown: the number, `000` (no response sent) or `-`.
+fn status_label(raw: &str) -> &str {
+    match raw.trim_start_matches('0') {
+        "" if !raw.is_empty() => "000",
+        _ => raw,
     }
 }
 
@@ -145,12 +157,19 @@ impl LineSink for Sink<'_> {
         if status.is_some_and(|s| s >= 400) || result == ResultType::Error {
             self.errors += 1;
         }
+        if !line.has(Field::EdgeResultType) {
+            self.without_result_type += 1;
+        }
+        if !cacheable {
+            self.not_cacheable.count(method, &result);
+        }
+        bump(&mut self.by_result, result.as_str(), cacheable, hit);
         let pop = line.raw(Field::EdgeLocation);
         bump(&mut self.by_pop, pop, cacheable, hit);
         let ctype_raw = line.raw(Field::ContentType);
         let ctype = ctype_raw.split(';').next().unwrap_or(ctype_raw).trim();
         bump(&mut self.by_type, ctype, cacheable, hit);
-        bump(&mut self.by_status, &status.unwrap_or(0), cacheable, hit);
+        bump(&mut self.by_status, status_label(line.raw(Field::Status)), cacheable, hit);
         let path = line.text(Field::UriStem);
         bump(&mut self.by_prefix, prefix_of(&path), cacheable, hit);
         self.timeline.entry(secs / 60 * 60).or_default().add(cacheable, hit);
@@ -244,8 +263,42 @@ pub struct Slice {
     /// Counts.
     #[serde(flatten)]
     pub counts: Counts,
-    /// Hit ratio in percent.
-    pub hit_ratio: f64,
+    /// Hit ratio in percent; `null` when nothing in the slice is cacheable.
+    pub hit_ratio: Option<f64>,
+}
+
+/// Why requests were not cacheable (CacheHitRate's definition), each counted once, in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NotCacheable {
+    /// All requests that are not cacheable.
+    pub total: u64,
+    /// The method is not GET, HEAD or OPTIONS.
+    pub method: u64,
+    /// `x-edge-result-type` is not Hit, RefreshHit or Miss (Error, Redirect, function- or
+    /// Lambda-generated responses, …; absent when the logs have no such column).
+    pub result_type: u64,
+    /// A cacheable result with a status of 400 or more, or `000`.
+    pub status: u64,
+}
+
+impl NotCacheable {
+    fn count(&mut self, method: &str, result: &ResultType) {
+        self.total += 1;
+        if !outcome::is_download_method(method) {
+            self.method += 1;
+        } else if !matches!(result, ResultType::Hit | ResultType::RefreshHit | ResultType::Miss) {
+            self.result_type += 1;
+        } else {
+            self.status += 1;
+        }
+    }
+
+    fn merge(&mut self, o: &NotCacheable) {
+        self.total += o.total;
+        self.method += o.method;
+        self.result_type += o.result_type;
+        self.status += o.status;
+    }
 }
 
 /// A URI ranked by misses.
@@ -359,11 +412,23 @@ pub struct Report {
     pub first_bad: Vec<BadLineOut>,
     /// Files cut short by a read or gzip error.
     pub truncated: Vec<BadLineOut>,
+    /// Lines with fewer fields than their header, used because every field read was there.
+    pub short_lines: u64,
+    /// The first of them, located, saying which fields it lacks.
+    pub first_short: Option<BadLineOut>,
     /// Totals.
     #[serde(flatten)]
     pub total: Counts,
-    /// Overall hit ratio in percent.
-    pub hit_ratio: f64,
+    /// Overall hit ratio in percent (CacheHitRate); `null` when there is nothing to count.
+    pub hit_ratio: Option<f64>,
+    /// Why there is no hit ratio, when there is none.
+    pub no_data: Option<String>,
+    /// Hits over all requests, in percent (`null` for no request): what a naive count gives.
+    pub hits_over_all_requests: Option<f64>,
+    /// Requests per `x-edge-result-type` (most first).
+    pub by_result_type: Vec<Slice>,
+    /// Requests that are not cacheable, by reason.
+    pub not_cacheable: NotCacheable,
     /// RefreshHits among the hits.
     pub refresh_hits: u64,
     /// Cacheable misses.
@@ -424,8 +489,30 @@ fn slices<K: ToString>(map: HashMap<K, Counts>, top: usize) -> Vec<Slice> {
     let mut v: Vec<Slice> =
         map.into_iter().map(|(k, c)| Slice { key: k.to_string(), hit_ratio: c.hit_ratio(), counts: c }).collect();
     v.sort_by(|a, b| b.counts.requests.cmp(&a.counts.requests).then_with(|| a.key.cmp(&b.key)));
-    v.truncate(top.max(1));
+    v.truncate(top);
     v
+}
+
+/// Why a report has no hit ratio (`None` when it has one).
+fn no_data_reason(total: &Counts, read: &ReadStats, without_result_type: u64, not: &NotCacheable) -> Option<String> {
+    if total.cacheable > 0 {
+        return None;
+    }
+    Some(if read.lines == 0 && read.bad_lines == 0 {
+        "the input holds no log line".to_owned()
+    } else if read.lines == 0 {
+        format!("none of the {} line(s) could be read (see the malformed lines)", read.bad_lines)
+    } else if without_result_type == read.lines {
+        "the logs have no x-edge-result-type column (the 12-field layout of CloudFront's first logs, or an export \
+         without it), so hits cannot be told from misses"
+            .to_owned()
+    } else {
+        format!(
+            "none of the {} request(s) is cacheable: CacheHitRate counts GET, HEAD and OPTIONS requests answered Hit, \
+             RefreshHit or Miss with a status below 400 ({} other method, {} other result type, {} error status)",
+            total.requests, not.method, not.result_type, not.status
+        )
+    })
 }
 
 #[derive(Default)]
@@ -435,8 +522,40 @@ struct GroupVariant {
     cookie: u32,
 }
 
-/// Classifies the misses of one (path, POP) group, in time order.
-fn classify(group: &[Event], classes: &mut MissClasses, frag_by_path: &mut HashMap<u64, u64>) {
+/// How long each path was seen to stay cached: the oldest age (seconds since the same
+/// variant was fetched, at any POP) at which it was still served as a hit; `None` for a path
+/// never served from cache. `events` are sorted by path, then time.
+///
+/// Standard logs carry no `Cache-Control`, so this is what tells an origin's short `max-age`
+/// (or `no-store`) apart from an eviction when the config's TTL is longer.
+fn observed_lifetimes(events: &[Event]) -> HashMap<u64, Option<u64>> {
+    let mut out: HashMap<u64, Option<u64>> = HashMap::new();
+    let mut fetched: HashMap<u64, u64> = HashMap::new();
+    let mut current = None;
+    for e in events {
+        if current != Some(e.path) {
+            current = Some(e.path);
+            fetched.clear();
+        }
+        let alive = out.entry(e.path).or_insert(None);
+        match e.result {
+            0 => {
+                if let Some(&at) = fetched.get(&e.variant) {
+                    let age = e.ts.saturating_sub(at);
+                    *alive = Some(alive.map_or(age, |a| a.max(age)));
+                }
+            }
+            _ => {
+                fetched.insert(e.variant, e.ts);
+            }
+        }
+    }
+    out
+}
+
+/// Classifies the misses of one (path, POP) group, in time order. `lifetime` is the path's
+/// [`observed_lifetimes`] entry.
+fn classify(group: &[Event], lifetime: Option<u64>, classes: &mut MissClasses, frag_by_path: &mut HashMap<u64, u64>) {
     // A hit on a variant never fetched at this POP shows the dimensions it differs in are not keyed.
     let mut seen: HashMap<u64, (u32, u32)> = HashMap::new();
     let (mut query_keyed, mut cookie_keyed) = (true, true);
@@ -474,12 +593,19 @@ fn classify(group: &[Event], classes: &mut MissClasses, frag_by_path: &mut HashM
             classes.cold += 1;
         } else if known {
             let fetched = variants.get(&e.variant).and_then(|v| v.fetched).unwrap_or(0);
-            if e.with_config && e.ts.saturating_sub(fetched) < horizon {
-                if e.keyed_headers > 0 {
-                    classes.count_header_split(e.keyed_headers);
-                    *frag_by_path.entry(e.path).or_default() += 1;
-                } else {
-                    classes.evicted += 1;
+            let interval = e.ts.saturating_sub(fetched);
+            if e.with_config && interval < horizon {
+                // Refetched within the config's TTL: the origin's Cache-Control may keep it for less.
+                match lifetime {
+                    // Never served from cache at all: the origin forbids keeping it.
+                    None if e.keyed_headers == 0 => classes.uncacheable += 1,
+                    // Refetched once it was older than it was ever seen cached: it expired.
+                    Some(alive) if interval + 1 >= alive && e.keyed_headers == 0 => classes.expiry += 1,
+                    _ if e.keyed_headers > 0 => {
+                        classes.count_header_split(e.keyed_headers);
+                        *frag_by_path.entry(e.path).or_default() += 1;
+                    }
+                    _ => classes.evicted += 1,
                 }
             } else {
                 classes.expiry += 1;
@@ -538,6 +664,9 @@ pub fn analyze(
             refresh_hits: 0,
             misses: 0,
             errors: 0,
+            without_result_type: 0,
+            not_cacheable: NotCacheable::default(),
+            by_result: HashMap::new(),
             by_pop: HashMap::new(),
             by_type: HashMap::new(),
             by_status: HashMap::new(),
@@ -561,7 +690,9 @@ fn merge_counts<K: std::hash::Hash + Eq>(into: &mut HashMap<K, Counts>, from: Ha
 
 fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, options: &Options) -> Report {
     let mut total = Counts::default();
-    let (mut refresh_hits, mut misses, mut errors) = (0, 0, 0);
+    let (mut refresh_hits, mut misses, mut errors, mut without_result_type) = (0, 0, 0, 0);
+    let mut not_cacheable = NotCacheable::default();
+    let mut by_result = HashMap::new();
     let mut by_pop = HashMap::new();
     let mut by_type = HashMap::new();
     let mut by_status = HashMap::new();
@@ -575,6 +706,9 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         refresh_hits += s.refresh_hits;
         misses += s.misses;
         errors += s.errors;
+        without_result_type += s.without_result_type;
+        not_cacheable.merge(&s.not_cacheable);
+        merge_counts(&mut by_result, s.by_result);
         merge_counts(&mut by_pop, s.by_pop);
         merge_counts(&mut by_type, s.by_type);
         merge_counts(&mut by_status, s.by_status);
@@ -595,6 +729,8 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         }
         events.extend(s.events);
     }
+    events.sort_unstable_by_key(|e| (e.path, e.ts, e.seq));
+    let lifetimes = observed_lifetimes(&events);
     events.sort_unstable_by_key(|e| (e.path, e.pop, e.ts, e.seq));
     let mut classes = MissClasses { refresh_hits, ..MissClasses::default() };
     let mut frag_by_path: HashMap<u64, u64> = HashMap::new();
@@ -602,7 +738,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
     while start < events.len() {
         let (p, q) = (events[start].path, events[start].pop);
         let end = events[start..].iter().position(|e| e.path != p || e.pop != q).map_or(events.len(), |i| start + i);
-        classify(&events[start..end], &mut classes, &mut frag_by_path);
+        classify(&events[start..end], lifetimes.get(&p).copied().flatten(), &mut classes, &mut frag_by_path);
         start = end;
     }
     let names: HashMap<u64, &String> = uris.keys().map(|k| (hash64(k.as_bytes()), k)).collect();
@@ -628,7 +764,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         })
         .collect();
     fragmentation.sort_by(|a, b| b.misses.cmp(&a.misses).then_with(|| a.path.cmp(&b.path)));
-    fragmentation.truncate(options.top.max(1));
+    fragmentation.truncate(options.top);
     // Every cacheable request is an event: count them per path, whatever thread read them.
     let mut requests_by_path: HashMap<u64, u64> = HashMap::new();
     for e in &events {
@@ -643,7 +779,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         })
         .collect();
     top_misses.sort_by(|a, b| b.misses.cmp(&a.misses).then_with(|| a.uri.cmp(&b.uri)));
-    top_misses.truncate(options.top.max(1));
+    top_misses.truncate(options.top);
     let diagnosis = diagnose(&classes, misses, &fragmentation, config.is_some());
     // Buckets of at most ~120 points.
     let span = match (timeline.keys().next(), timeline.keys().next_back()) {
@@ -677,7 +813,13 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         bad_lines: read.bad_lines,
         first_bad: read.first_bad.iter().map(BadLineOut::from).collect(),
         truncated: read.truncated.iter().map(BadLineOut::from).collect(),
+        short_lines: read.short_lines,
+        first_short: read.first_short.as_ref().map(BadLineOut::from),
         hit_ratio: total.hit_ratio(),
+        no_data: no_data_reason(&total, &read, without_result_type, &not_cacheable),
+        hits_over_all_requests: (total.requests > 0).then(|| 100.0 * total.hits as f64 / total.requests as f64),
+        by_result_type: slices(by_result, usize::MAX),
+        not_cacheable,
         total,
         refresh_hits,
         misses,
@@ -795,14 +937,63 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(out, "  skipped {}:{}: {}", b.file, b.line, b.message);
     }
     for b in &r.truncated {
-        let _ = writeln!(out, "  cut short {}:{}: {}", b.file, b.line, b.message);
+        let _ = writeln!(out, "  cut short {}:{}: {}", b.file, b.line, printable(&b.message));
+    }
+    if let Some(first) = &r.first_short {
+        let _ = writeln!(
+            out,
+            "  {} line(s) had fewer fields than their header and were used; the first, {}:{}: {}",
+            r.short_lines, first.file, first.line, first.message
+        );
     }
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "Hit ratio {:.1}% ({} hits of {} cacheable requests; {} requests in all, {} errors, {} RefreshHits)",
-        r.hit_ratio, r.total.hits, r.total.cacheable, r.total.requests, r.errors, r.refresh_hits
+    match r.hit_ratio {
+        Some(ratio) => {
+            let _ = writeln!(
+                out,
+                "Hit ratio {ratio:.1}% ({} hits of {} cacheable requests; {} requests in all, {} errors, {} RefreshHits)",
+                r.total.hits, r.total.cacheable, r.total.requests, r.errors, r.refresh_hits
+            );
+            if r.not_cacheable.total > 0 {
+                let n = &r.not_cacheable;
+                let _ = writeln!(
+                    out,
+                    "{} requests are not cacheable ({} other method, {} other result type, {} error status); \
+                     counting every request, hits are {}",
+                    n.total,
+                    n.method,
+                    n.result_type,
+                    n.status,
+                    percent(r.hits_over_all_requests)
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(out, "Hit ratio: no data ({})", r.no_data.as_deref().unwrap_or("nothing to count"));
+        }
+    }
+    let _ = writeln!(out);
+    table(
+        &mut out,
+        &["RESULT TYPE", "REQUESTS", "CACHEABLE", "HITS"],
+        r.by_result_type
+            .iter()
+            .map(|s| {
+                vec![
+                    s.key.clone(),
+                    s.counts.requests.to_string(),
+                    s.counts.cacheable.to_string(),
+                    s.counts.hits.to_string(),
+                ]
+            })
+            .collect(),
     );
+    if r.hit_ratio.is_none() {
+        for n in &r.notes {
+            let _ = writeln!(out, "note: {n}");
+        }
+        return out;
+    }
     for (title, rows) in [
         ("POP", &r.by_pop),
         ("CONTENT TYPE", &r.by_content_type),
@@ -820,7 +1011,7 @@ pub fn text(r: &Report) -> String {
                         s.counts.requests.to_string(),
                         s.counts.cacheable.to_string(),
                         s.counts.hits.to_string(),
-                        format!("{:.1}", s.hit_ratio),
+                        s.hit_ratio.map_or_else(|| "-".to_owned(), |h| format!("{h:.1}")),
                     ]
                 })
                 .collect(),
@@ -862,12 +1053,15 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "Most fragmented paths");
         for f in &r.fragmentation {
-            let ps: Vec<String> =
-                f.parameters.iter().map(|p| format!("{} {} ({} variants)", p.kind, p.name, p.variants)).collect();
+            let ps: Vec<String> = f
+                .parameters
+                .iter()
+                .map(|p| format!("{} {} ({} variants)", p.kind, printable(&p.name), p.variants))
+                .collect();
             let _ = writeln!(
                 out,
                 "  {}  {} misses  {}",
-                f.path,
+                printable(&f.path),
                 f.misses,
                 if ps.is_empty() { "-".to_owned() } else { ps.join(", ") }
             );
@@ -890,7 +1084,34 @@ pub fn text(r: &Report) -> String {
     out
 }
 
+/// A percentage, or `-` when there is nothing to count.
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}%"))
+}
+
+/// Text from a log made safe for a terminal table: control characters (a decoded `%0A`,
+/// `%09`, …) are written back as `%XX`, so one value stays on one line of one column.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "%{b:02X}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn table(out: &mut String, head: &[&str], rows: Vec<Vec<String>>) {
+    let rows: Vec<Vec<String>> =
+        rows.into_iter().map(|r| r.into_iter().map(|c| printable(&c).into_owned()).collect()).collect();
     let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (x, c) in w.iter_mut().zip(r) {
@@ -950,12 +1171,29 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
 .line{fill:none;stroke:#3a7bd5;stroke-width:2}.fault{color:#b3261e}.ok{color:#2e7d32}code{background:#f3f4f6;padding:0 3px}\
 </style></head><body>",
     );
-    let _ = write!(
-        out,
-        "<h1>Cache hit ratio</h1><p><span class=\"big\">{:.1}%</span> of {} cacheable requests were hits \
-         ({} requests in {} file(s), {} errors, {} RefreshHits, {} malformed lines skipped).</p>",
-        r.hit_ratio, r.total.cacheable, r.total.requests, r.files, r.errors, r.refresh_hits, r.bad_lines
-    );
+    match r.hit_ratio {
+        Some(ratio) => {
+            let _ = write!(
+                out,
+                "<h1>Cache hit ratio</h1><p><span class=\"big\">{ratio:.1}%</span> of {} cacheable requests were hits \
+                 ({} requests in {} file(s), {} not cacheable, {} errors, {} RefreshHits, {} malformed lines skipped).</p>",
+                r.total.cacheable,
+                r.total.requests,
+                r.files,
+                r.not_cacheable.total,
+                r.errors,
+                r.refresh_hits,
+                r.bad_lines
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<h1>Cache hit ratio</h1><p><span class=\"big\">no data</span> {}.</p>",
+                esc(r.no_data.as_deref().unwrap_or("nothing to count"))
+            );
+        }
+    }
     out.push_str("<h2>Diagnosis</h2>");
     if r.diagnosis.is_empty() {
         out.push_str("<p class=\"ok\">No cause explains 5% or more of the misses.</p>");
@@ -989,7 +1227,9 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
     let rows: Vec<(String, f64, String)> = r
         .by_pop
         .iter()
-        .map(|s| (s.key.clone(), s.hit_ratio, format!("{:.1}% of {}", s.hit_ratio, s.counts.cacheable)))
+        .map(|s| {
+            (s.key.clone(), s.hit_ratio.unwrap_or(0.0), format!("{} of {}", percent(s.hit_ratio), s.counts.cacheable))
+        })
         .collect();
     let _ = write!(out, "<h2>Hit ratio per POP</h2>{}", bars(&rows, 100.0));
     if r.timeline.len() > 1 {
@@ -999,7 +1239,11 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                format!("{:.1},{:.1}", 10.0 + 620.0 * i as f64 / n as f64, 150.0 - 1.4 * p.counts.hit_ratio())
+                format!(
+                    "{:.1},{:.1}",
+                    10.0 + 620.0 * i as f64 / n as f64,
+                    150.0 - 1.4 * p.counts.hit_ratio().unwrap_or(0.0)
+                )
             })
             .collect();
         let _ = write!(
@@ -1011,6 +1255,7 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
         );
     }
     for (title, rows) in [
+        ("Result type", &r.by_result_type),
         ("POP", &r.by_pop),
         ("Content type", &r.by_content_type),
         ("Status", &r.by_status),
@@ -1025,12 +1270,12 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
         for s in rows {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&s.key),
                 s.counts.requests,
                 s.counts.cacheable,
                 s.counts.hits,
-                s.hit_ratio
+                s.hit_ratio.map_or_else(|| "-".to_owned(), |h| format!("{h:.1}"))
             );
         }
         out.push_str("</table>");
@@ -1098,7 +1343,7 @@ mod tests {
     fn classes_follow_the_group_history() {
         let mut c = MissClasses::default();
         let mut f = HashMap::new();
-        classify(&[ev(0, 1, 1, 2), ev(10, 2, 2, 2), ev(20, 1, 1, 0), ev(100_000, 1, 1, 2)], &mut c, &mut f);
+        classify(&[ev(0, 1, 1, 2), ev(10, 2, 2, 2), ev(20, 1, 1, 0), ev(100_000, 1, 1, 2)], None, &mut c, &mut f);
         assert_eq!((c.cold, c.fragmentation_query, c.expiry), (1, 1, 1));
     }
 
@@ -1106,7 +1351,7 @@ mod tests {
     fn a_hit_on_an_unfetched_query_clears_the_query_string() {
         let mut c = MissClasses::default();
         let mut f = HashMap::new();
-        classify(&[ev(0, 1, 1, 2), ev(5, 3, 3, 0), ev(10, 2, 2, 2)], &mut c, &mut f);
+        classify(&[ev(0, 1, 1, 2), ev(5, 3, 3, 0), ev(10, 2, 2, 2)], None, &mut c, &mut f);
         assert_eq!((c.cold, c.fragmentation_query, c.expiry), (1, 0, 1));
     }
 }

@@ -16,7 +16,7 @@ pub enum Cause {
     CookiesInKey,
     /// The raw `Accept` header is in the cache key.
     AcceptOverKeyed,
-    /// Objects expire before the next viewer arrives (or the origin forbids caching).
+    /// Objects expire before the next viewer arrives: a short `max-age`, DefaultTTL or MaxTTL.
     TtlTooShort,
     /// The first request at each POP misses: expected, not a fault.
     ColdPop,
@@ -32,7 +32,7 @@ pub enum Cause {
     UnreachableBehavior,
     /// Invalidations are used where versioned URLs would keep the cache warm.
     InvalidationChurn,
-    /// The origin's responses cannot be cached (`no-store`, `private`, errors).
+    /// The origin forbids caching (`no-store`, `private`, `no-cache`, `max-age=0`) and MinTTL is 0.
     Uncacheable,
 }
 
@@ -82,7 +82,7 @@ impl Cause {
             Cause::QueryStringsInKey => "query strings that do not change the response are in the cache key",
             Cause::CookiesInKey => "cookies are in the cache key: one cached copy per cookie value",
             Cause::AcceptOverKeyed => "the raw Accept header is in the cache key: one copy per browser's Accept string",
-            Cause::TtlTooShort => "objects expire before the next viewer asks (short TTL or origin no-cache)",
+            Cause::TtlTooShort => "objects expire before the next viewer asks (short max-age, DefaultTTL or MaxTTL)",
             Cause::ColdPop => "first request at a POP: each POP caches on its own (expected, not a fault)",
             Cause::HeadersInKey => "a high-cardinality header (User-Agent, Authorization, …) is in the cache key",
             Cause::AcceptEncodingKeyed => {
@@ -92,7 +92,9 @@ impl Cause {
             Cause::CompressionOff => "edge compression is off for compressible content",
             Cause::UnreachableBehavior => "a behavior is never selected: an earlier path pattern matches all its paths",
             Cause::InvalidationChurn => "frequent (wildcard) invalidations throw away warm cache",
-            Cause::Uncacheable => "responses are not cacheable (no-store/private/no-cache from the origin, or errors)",
+            Cause::Uncacheable => {
+                "the origin forbids caching (Cache-Control no-store, private, no-cache or max-age=0) and MinTTL is 0"
+            }
         }
     }
 

@@ -9,8 +9,15 @@
 //!
 //! A malformed line is counted and the first few are kept with their file and line
 //! number; the rest of the file is still read. A file that cannot be opened is an error.
+//!
+//! A line with fewer columns than its `#Fields:` line (records written before a field was
+//! added, under a newer header) is used when every field in [`USED_FIELDS`] that the header
+//! declares is there, and counted apart. A UTF-8 byte-order mark at the start of a file is
+//! skipped. When a file is cut short (a truncated `.gz`), its unterminated last line is
+//! dropped and reported once, as where the file was cut.
 
-use cachalot_telemetry::parse::{FieldMap, LineError, LogLine, parse_line};
+use cachalot_telemetry::Field;
+use cachalot_telemetry::parse::{FieldMap, LineError, LogLine, UTF8_BOM, split_line};
 use flate2::read::MultiGzDecoder;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +27,28 @@ use std::sync::{Arc, Mutex};
 
 /// How many bad lines are kept with their location.
 pub const BAD_LINES_SHOWN: usize = 5;
+
+/// Every field the doctor's commands read; a short line lacking none of them is used.
+pub const USED_FIELDS: [Field; 18] = [
+    Field::Date,
+    Field::Time,
+    Field::EdgeLocation,
+    Field::ScBytes,
+    Field::ClientIp,
+    Field::Method,
+    Field::Host,
+    Field::UriStem,
+    Field::Status,
+    Field::Referer,
+    Field::UserAgent,
+    Field::UriQuery,
+    Field::Cookie,
+    Field::EdgeResultType,
+    Field::HostHeader,
+    Field::EdgeDetailedResultType,
+    Field::ContentType,
+    Field::ContentLength,
+];
 
 const BLOCK: usize = 1 << 20;
 
@@ -142,6 +171,10 @@ pub struct ReadStats {
     pub first_bad: Vec<BadLine>,
     /// Read or decompression errors that ended a file early (the lines before were read).
     pub truncated: Vec<BadLine>,
+    /// Lines with fewer columns than their `#Fields:` line, used because every field read was there.
+    pub short_lines: u64,
+    /// The first of them, located, saying which columns it lacks.
+    pub first_short: Option<BadLine>,
 }
 
 /// What a worker does with each line.
@@ -169,6 +202,9 @@ struct BlockResult {
     /// Bad lines as (line index in the block, message).
     bad: Vec<(u64, String)>,
     bad_count: u64,
+    short: u64,
+    /// The first short line used, as (line index in the block, message).
+    first_short: Option<(u64, String)>,
 }
 
 /// Reads every input with `threads` workers, each feeding the sink `make()` builds.
@@ -221,6 +257,11 @@ pub fn read<S: LineSink, F: Fn() -> S + Sync>(
         stats.lines += r.lines;
         stats.bad_lines += r.bad_count;
         let first = first_lines.iter().find(|(_, seq, _)| *seq == r.seq).map_or(1, |(_, _, l)| *l);
+        stats.short_lines += r.short;
+        if let (None, Some((index, message))) = (&stats.first_short, &r.first_short) {
+            stats.first_short =
+                Some(BadLine { file: r.file.to_string(), line: first + index, message: message.clone() });
+        }
         for (index, message) in &r.bad {
             if stats.first_bad.len() < BAD_LINES_SHOWN {
                 stats.first_bad.push(BadLine {
@@ -262,6 +303,7 @@ fn feed(
         let mut map = Arc::new(FieldMap::default());
         let mut carry: Vec<u8> = Vec::new();
         let mut line_no = 1u64;
+        let mut first_read = true;
         loop {
             let mut data = std::mem::take(&mut carry);
             let start = data.len();
@@ -271,6 +313,15 @@ fn feed(
                 Err(e) => (0, Some(e)),
             };
             data.truncate(start + n);
+            if first_read && data.starts_with(UTF8_BOM) {
+                data.drain(..UTF8_BOM.len());
+            }
+            first_read = false;
+            if err.is_some() {
+                // The file was cut inside this (unterminated) line: it is where the file ends,
+                // reported once below, not a line to read.
+                data.clear();
+            }
             let at_end = n == 0;
             if !at_end {
                 // Keep a partial last line for the next block (unless it is huge).
@@ -298,10 +349,11 @@ fn feed(
                 }
             }
             if let Some(e) = err {
+                let partial = if start > 0 { "; its incomplete last line was dropped" } else { "" };
                 stats.truncated.push(BadLine {
                     file: name.to_string(),
                     line: line_no,
-                    message: format!("read error: {e}"),
+                    message: format!("read error: {e}{partial}"),
                 });
                 break;
             }
@@ -366,7 +418,15 @@ fn last_fields_line(data: &[u8]) -> Option<String> {
 fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
     sink.begin_block(block.seq);
     let mut map = block.map.clone();
-    let mut result = BlockResult { seq: block.seq, file: block.file.clone(), lines: 0, bad: Vec::new(), bad_count: 0 };
+    let mut result = BlockResult {
+        seq: block.seq,
+        file: block.file.clone(),
+        lines: 0,
+        bad: Vec::new(),
+        bad_count: 0,
+        short: 0,
+        first_short: None,
+    };
     let data = &block.data;
     let mut pos = 0usize;
     let mut index = 0u64;
@@ -396,13 +456,27 @@ fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
                 &scratch
             }
         };
-        let outcome = parse_line(text, &map).and_then(|l| sink.line(&l));
+        let outcome = match split_line(text, &map) {
+            Ok(l) => match short_line(&l, &map) {
+                Ok(short) => sink.line(&l).map(|()| short).map_err(|e| e.to_string()),
+                Err(message) => Err(message),
+            },
+            Err(e) => Err(e.to_string()),
+        };
         match outcome {
-            Ok(()) => result.lines += 1,
-            Err(e) => {
+            Ok(short) => {
+                result.lines += 1;
+                if let Some(message) = short {
+                    result.short += 1;
+                    if result.first_short.is_none() {
+                        result.first_short = Some((this, message));
+                    }
+                }
+            }
+            Err(message) => {
                 result.bad_count += 1;
                 if result.bad.len() < BAD_LINES_SHOWN {
-                    result.bad.push((this, e.to_string()));
+                    result.bad.push((this, message));
                 }
             }
         }
@@ -410,10 +484,33 @@ fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
     result
 }
 
+/// For a line with fewer columns than its header: `Ok(Some(what it lacks))` when every
+/// field the doctor reads is there, `Err(message)` when one is not; `Ok(None)` for a whole line.
+fn short_line(line: &LogLine<'_>, map: &FieldMap) -> Result<Option<String>, String> {
+    if line.short_by() == 0 || map.is_implicit() {
+        return Ok(None);
+    }
+    let expected = line.columns() + line.short_by();
+    let absent: Vec<Field> = (line.columns()..expected).filter_map(|i| map.column(i)).collect();
+    let names = |fields: &[Field]| fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ");
+    let needed: Vec<Field> = absent.iter().copied().filter(|f| USED_FIELDS.contains(f)).collect();
+    if !needed.is_empty() {
+        return Err(format!(
+            "expected {expected} tab-separated fields, found {}; it lacks {}, which this command reads",
+            line.columns(),
+            names(&needed)
+        ));
+    }
+    Ok(Some(format!(
+        "{} of the {expected} fields its header declares (no {}); used: every field read is there",
+        line.columns(),
+        if absent.is_empty() { "named field".to_owned() } else { names(&absent) }
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cachalot_telemetry::Field;
 
     struct Count(u64, Vec<String>);
     impl LineSink for Count {
@@ -475,6 +572,51 @@ mod tests {
         let (sinks, stats) = read(&[LogInput::File(p)], 1, || Count(0, Vec::new()), None).unwrap();
         assert!(sinks[0].0 > 0);
         assert_eq!(stats.truncated.len(), 1);
+        // The line the file was cut in is reported once, as the cut, not also as a malformed line.
+        assert_eq!(stats.bad_lines, 0, "{:?}", stats.first_bad);
+        assert_eq!(stats.truncated[0].line, sinks[0].0 + 1);
+        assert!(stats.truncated[0].message.contains("incomplete last line was dropped"), "{:?}", stats.truncated);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let dir = std::env::temp_dir().join(format!("doctor-logs-bom-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fields = cachalot_telemetry::format::FIELDS_LINE;
+        let text = format!("\u{feff}#Version: 1.0\n{fields}\n{}{}", line("/a"), line("/b"));
+        let p = write(&dir, "bom.log", text.as_bytes());
+        let (sinks, stats) = read(&[LogInput::File(p)], 1, || Count(0, Vec::new()), None).unwrap();
+        assert_eq!((sinks[0].0, stats.bad_lines), (2, 0), "{:?}", stats.first_bad);
+        // Without a header, the mark would otherwise spoil the first record's date.
+        let p = write(&dir, "bom-data.log", format!("\u{feff}{}", line("/c")).as_bytes());
+        let (sinks, stats) = read(&[LogInput::File(p)], 1, || Count(0, Vec::new()), None).unwrap();
+        assert_eq!((sinks[0].0, stats.bad_lines), (1, 0), "{:?}", stats.first_bad);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn short_lines_are_used_when_every_field_read_is_there() {
+        let dir = std::env::temp_dir().join(format!("doctor-logs-short-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fields = cachalot_telemetry::format::FIELDS_LINE;
+        let cut = |l: String, n: usize| l.trim_end().split('\t').take(n).collect::<Vec<_>>().join("\t") + "\n";
+        let text = format!(
+            "#Version: 1.0\n{fields}\n{}{}{}{}",
+            line("/whole"),
+            cut(line("/thirty-one"), 31),
+            cut(line("/thirty-one-again"), 31),
+            cut(line("/twenty"), 20)
+        );
+        let p = write(&dir, "short.log", text.as_bytes());
+        let (sinks, stats) = read(&[LogInput::File(p)], 1, || Count(0, Vec::new()), None).unwrap();
+        assert_eq!(sinks[0].1, ["/whole", "/thirty-one", "/thirty-one-again"]);
+        assert_eq!(stats.short_lines, 2);
+        let first = stats.first_short.unwrap();
+        assert_eq!(first.line, 4);
+        assert!(first.message.contains("31 of the 33") && first.message.contains("sc-range-start"), "{first}");
+        assert_eq!(stats.bad_lines, 1);
+        assert!(stats.first_bad[0].message.contains("x-edge-detailed-result-type"), "{:?}", stats.first_bad);
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -403,7 +403,7 @@ pub fn interpret(url: &str, plan: &[ProbeRequest], responses: &[Observed]) -> Re
             }
         } else if forbids || header_ttl == Some(0) {
             findings.push(finding(
-                Cause::TtlTooShort,
+                Cause::Uncacheable,
                 format!(
                     "repeated requests on the same POP all missed and the origin sends Cache-Control: {} — \
                      with MinTTL 0 CloudFront does not keep the object",
@@ -702,10 +702,13 @@ mod tests {
         assert_eq!(causes(&r), vec![Cause::CachingDisabled]);
     }
 
+    /// `analyze` calls an origin's `no-store` `uncacheable`; so does `probe` (one vocabulary).
     #[test]
-    fn no_store_is_reported_as_a_short_ttl() {
-        let r = run(&mut FakeCdn { caching_disabled: true, ..FakeCdn::new(&[], "no-store") });
-        assert_eq!(causes(&r), vec![Cause::TtlTooShort]);
+    fn no_store_and_private_are_reported_as_uncacheable() {
+        for cc in ["no-store", "private, max-age=600", "no-cache", "max-age=0"] {
+            let r = run(&mut FakeCdn { caching_disabled: true, ..FakeCdn::new(&[], cc) });
+            assert_eq!(causes(&r), vec![Cause::Uncacheable], "{cc}");
+        }
     }
 
     #[test]

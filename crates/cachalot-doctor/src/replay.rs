@@ -330,8 +330,10 @@ impl Simulator {
         Simulator { stores: IdMap::default(), capacity }
     }
 
-    /// Serves one request at `now` (seconds) at the POP whose tier id is `pop`.
-    pub fn serve(&mut self, now: u64, pop: u32, d: &Decision, size: u32, revalidates: bool) -> Served {
+    /// Serves one request at `now` (seconds) at the POP whose tier id is `pop`. `warm`: the
+    /// object is known to be cached at the POP already (found nowhere, it is taken as a fresh
+    /// POP copy rather than fetched).
+    pub fn serve(&mut self, now: u64, pop: u32, d: &Decision, size: u32, revalidates: bool, warm: bool) -> Served {
         if d.ttl == 0 {
             return Served::Origin;
         }
@@ -353,6 +355,7 @@ impl Simulator {
         }
         let (upto, slot, served) = match found {
             Some((i, slot)) => (i, slot, tiers[i].1),
+            None if warm => (1, Slot { stored_at: now, ttl: d.ttl, size, stamp: 0 }, Served::Pop),
             None => {
                 let served = if stale && revalidates { Served::Refreshed } else { Served::Origin };
                 (tiers.len(), Slot { stored_at: now, ttl: d.ttl, size, stamp: 0 }, served)
@@ -374,8 +377,8 @@ impl Simulator {
     }
 }
 
-/// Counters for one POP (or all).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// Counters for one POP (or all); its JSON also carries `hit_ratio`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Requests replayed.
     pub requests: u64,
@@ -414,12 +417,9 @@ impl Tally {
         }
     }
 
-    /// Hits over requests, in percent (CacheHitRate).
-    pub fn hit_ratio(&self) -> f64 {
-        if self.requests == 0 {
-            return 0.0;
-        }
-        100.0 * (self.requests - self.misses) as f64 / self.requests as f64
+    /// Hits over requests, in percent (CacheHitRate); `None` when nothing was replayed.
+    pub fn hit_ratio(&self) -> Option<f64> {
+        (self.requests > 0).then(|| 100.0 * (self.requests - self.misses) as f64 / self.requests as f64)
     }
 
     fn merge(&mut self, o: &Tally) {
@@ -434,6 +434,28 @@ impl Tally {
     }
 }
 
+impl Serialize for Tally {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("Tally", 9)?;
+        s.serialize_field("requests", &self.requests)?;
+        s.serialize_field("pop_hits", &self.pop_hits)?;
+        s.serialize_field("regional_hits", &self.regional_hits)?;
+        s.serialize_field("shield_hits", &self.shield_hits)?;
+        s.serialize_field("refresh_hits", &self.refresh_hits)?;
+        s.serialize_field("misses", &self.misses)?;
+        s.serialize_field("origin_requests", &self.origin_requests)?;
+        s.serialize_field("origin_bytes", &self.origin_bytes)?;
+        s.serialize_field("hit_ratio", &self.hit_ratio())?;
+        s.end()
+    }
+}
+
+/// The change of hit ratio from `base` to `candidate`, in percentage points.
+fn change(base: &Tally, candidate: &Tally) -> Option<f64> {
+    Some(candidate.hit_ratio()? - base.hit_ratio()?)
+}
+
 /// One replayed request, compact.
 #[derive(Debug, Clone, Copy)]
 struct Event {
@@ -444,6 +466,9 @@ struct Event {
     size: u32,
     logged: Served,
     decisions: [Decision; 2],
+    /// The first request for the path at the POP, and a hit in the log: the object was
+    /// cached before the log starts.
+    warm: bool,
 }
 
 /// Options of a replay.
@@ -536,6 +561,7 @@ impl LineSink for ReplaySink<'_> {
             size: size.min(u64::from(u32::MAX)) as u32,
             logged,
             decisions,
+            warm: false,
         });
         Ok(())
     }
@@ -554,6 +580,13 @@ pub struct ReplayReport {
     pub skipped: u64,
     /// Requests no distribution of the config serves.
     pub unrouted: u64,
+    /// Objects the log shows were cached before it starts (their first request at a POP hit);
+    /// every simulation starts with them cached, so it starts as warm as the log.
+    pub warm_objects: u64,
+    /// How the two sides are made comparable, in words.
+    pub comparison: String,
+    /// Lines with fewer fields than their header, used because every field read was there.
+    pub short_lines: u64,
     /// Totals: baseline, candidate.
     pub total: Comparison,
     /// Per POP.
@@ -572,8 +605,8 @@ pub struct Comparison {
     pub baseline: Tally,
     /// The candidate's prediction.
     pub candidate: Tally,
-    /// Candidate hit ratio minus baseline's, in percentage points.
-    pub hit_ratio_change: f64,
+    /// Candidate hit ratio minus baseline's, in percentage points (`null` with nothing replayed).
+    pub hit_ratio_change: Option<f64>,
 }
 
 /// Replays `inputs` under `candidate` (and `baseline`, else the log's own results).
@@ -627,6 +660,16 @@ pub fn replay(
         unrouted += sink.unrouted;
     }
     events.sort_unstable_by_key(|e| (e.ts, e.seq));
+    // Like with like: the log's caches were warm when it starts; a simulation starting cold
+    // would count every object's first request as a miss the log never had.
+    let mut seen: HashMap<(u32, u64), ()> = HashMap::new();
+    let mut warm_objects = 0u64;
+    for e in &mut events {
+        if seen.insert((e.pop, e.path), ()).is_none() && e.logged != Served::Origin && e.logged != Served::Refreshed {
+            e.warm = true;
+            warm_objects += 1;
+        }
+    }
     let pop_tier = |pop: u32| small_hash(&format!("pop:{}", names[pop as usize - 1]));
     let pop_tiers: Vec<u32> = (1..=names.len() as u32).map(pop_tier).collect();
     let mut per_pop = vec![Comparison::default(); names.len()];
@@ -634,10 +677,10 @@ pub fn replay(
     for e in &events {
         let p = e.pop as usize - 1;
         let revalidates = refresh.contains_key(&e.path);
-        let served = sims[0].serve(e.ts, pop_tiers[p], &e.decisions[0], e.size, revalidates);
+        let served = sims[0].serve(e.ts, pop_tiers[p], &e.decisions[0], e.size, revalidates, e.warm);
         per_pop[p].candidate.add(served, u64::from(e.size));
         let base = match sims.get_mut(1) {
-            Some(sim) => sim.serve(e.ts, pop_tiers[p], &e.decisions[1], e.size, revalidates),
+            Some(sim) => sim.serve(e.ts, pop_tiers[p], &e.decisions[1], e.size, revalidates, e.warm),
             None => e.logged,
         };
         per_pop[p].baseline.add(base, u64::from(e.size));
@@ -645,12 +688,23 @@ pub fn replay(
     let mut total = Comparison::default();
     let mut pops = BTreeMap::new();
     for (name, mut c) in names.into_iter().zip(per_pop) {
-        c.hit_ratio_change = c.candidate.hit_ratio() - c.baseline.hit_ratio();
+        c.hit_ratio_change = change(&c.baseline, &c.candidate);
         total.baseline.merge(&c.baseline);
         total.candidate.merge(&c.candidate);
         pops.insert(name, c);
     }
-    total.hit_ratio_change = total.candidate.hit_ratio() - total.baseline.hit_ratio();
+    total.hit_ratio_change = change(&total.baseline, &total.candidate);
+    let comparison = match baseline {
+        Some(_) => format!(
+            "both configs simulated on the same requests; both start as warm as the log shows ({warm_objects} objects \
+             whose first request at a POP hit are taken as cached there)"
+        ),
+        None => format!(
+            "the log's own results against the candidate simulated on the same requests; the simulation starts as \
+             warm as the log ({warm_objects} objects whose first request at a POP hit in the log are taken as cached \
+             there), so objects already cached do not count as misses on one side only"
+        ),
+    };
     let mut assumptions = vec![
         "TTL: standard logs carry no Cache-Control, so each response is kept for its behavior's DefaultTTL \
          (clamped by MinTTL/MaxTTL, error statuses per CloudFront's error caching)"
@@ -675,6 +729,9 @@ pub fn replay(
         requests: total.candidate.requests,
         skipped,
         unrouted,
+        warm_objects,
+        comparison,
+        short_lines: read.short_lines,
         total,
         pops,
         assumptions,
@@ -697,6 +754,14 @@ pub fn text(r: &ReplayReport) -> String {
     );
     let _ = writeln!(out, "  baseline:  {base}");
     let _ = writeln!(out, "  candidate: {}", r.candidate);
+    let _ = writeln!(out, "  compared:  {}", r.comparison);
+    if r.short_lines > 0 {
+        let _ = writeln!(
+            out,
+            "  {} line(s) had fewer fields than their header and were replayed (every field read was there)",
+            r.short_lines
+        );
+    }
     let _ = writeln!(out);
     let head = [
         "POP",
@@ -713,9 +778,9 @@ pub fn text(r: &ReplayReport) -> String {
         [
             name.to_owned(),
             c.candidate.requests.to_string(),
-            format!("{:.1}", c.baseline.hit_ratio()),
-            format!("{:.1}", c.candidate.hit_ratio()),
-            format!("{:+.1} pp", c.hit_ratio_change),
+            c.baseline.hit_ratio().map_or_else(|| "-".to_owned(), |h| format!("{h:.1}")),
+            c.candidate.hit_ratio().map_or_else(|| "-".to_owned(), |h| format!("{h:.1}")),
+            c.hit_ratio_change.map_or_else(|| "-".to_owned(), |h| format!("{h:+.1} pp")),
             c.baseline.origin_requests.to_string(),
             c.candidate.origin_requests.to_string(),
             mib(c.baseline.origin_bytes),
@@ -772,12 +837,12 @@ mod tests {
     fn tiers_expire_and_fill_downwards() {
         let mut sim = Simulator::new(None);
         let d = decision(1, 60);
-        assert_eq!(sim.serve(0, 100, &d, 10, false), Served::Origin);
-        assert_eq!(sim.serve(30, 100, &d, 10, false), Served::Pop);
-        assert_eq!(sim.serve(31, 200, &d, 10, false), Served::Regional, "another POP of the region");
-        assert_eq!(sim.serve(60, 100, &d, 10, false), Served::Origin, "expired everywhere");
-        assert_eq!(sim.serve(200, 100, &d, 10, true), Served::Refreshed);
-        assert_eq!(sim.serve(0, 100, &decision(2, 0), 10, false), Served::Origin, "not stored");
+        assert_eq!(sim.serve(0, 100, &d, 10, false, false), Served::Origin);
+        assert_eq!(sim.serve(30, 100, &d, 10, false, false), Served::Pop);
+        assert_eq!(sim.serve(31, 200, &d, 10, false, false), Served::Regional, "another POP of the region");
+        assert_eq!(sim.serve(60, 100, &d, 10, false, false), Served::Origin, "expired everywhere");
+        assert_eq!(sim.serve(200, 100, &d, 10, true, false), Served::Refreshed);
+        assert_eq!(sim.serve(0, 100, &decision(2, 0), 10, false, false), Served::Origin, "not stored");
     }
 
     #[test]
@@ -788,11 +853,11 @@ mod tests {
             Decision { region: 0, ..decision(2, 999) },
             Decision { region: 0, ..decision(3, 999) },
         );
-        sim.serve(0, 1, &a, 10, false);
-        sim.serve(1, 1, &b, 10, false);
-        assert_eq!(sim.serve(2, 1, &a, 10, false), Served::Pop);
-        sim.serve(3, 1, &c, 10, false); // evicts b, the least recently used
-        assert_eq!(sim.serve(4, 1, &a, 10, false), Served::Pop);
-        assert_eq!(sim.serve(5, 1, &b, 10, false), Served::Origin);
+        sim.serve(0, 1, &a, 10, false, false);
+        sim.serve(1, 1, &b, 10, false, false);
+        assert_eq!(sim.serve(2, 1, &a, 10, false, false), Served::Pop);
+        sim.serve(3, 1, &c, 10, false, false); // evicts b, the least recently used
+        assert_eq!(sim.serve(4, 1, &a, 10, false, false), Served::Pop);
+        assert_eq!(sim.serve(5, 1, &b, 10, false, false), Served::Origin);
     }
 }

@@ -33,6 +33,9 @@ pub const MAX_LINE_BYTES: usize = 4 << 20;
 
 const READ_CHUNK: usize = 256 << 10;
 
+/// The UTF-8 byte-order mark, skipped at the start of a file.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// How the columns of a file map to [`Field`]s, from its `#Fields:` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldMap {
@@ -70,6 +73,16 @@ impl FieldMap {
     /// Whether files with this map carry `field`.
     pub fn has(&self, field: Field) -> bool {
         self.columns.contains(&Some(field))
+    }
+
+    /// The field of column `index` (0-based); `None` past the end or for an unknown name.
+    pub fn column(&self, index: usize) -> Option<Field> {
+        self.columns.get(index).copied().flatten()
+    }
+
+    /// True when no `#Fields:` line was seen (columns taken in CloudFront's order).
+    pub fn is_implicit(&self) -> bool {
+        self.implicit
     }
 
     /// Number of columns each line must have.
@@ -183,6 +196,10 @@ pub struct LogLine<'a> {
     line: &'a str,
     /// Byte range of each field in `line`, by [`Field::index`]; [`MISSING`] when absent.
     spans: [(u32, u32); 33],
+    /// Columns found in the line.
+    found: u32,
+    /// Columns the line should have (its `#Fields:` line, or the minimum without one).
+    expected: u32,
 }
 
 /// Calls `f` with the index of every tab in `bytes`, in order.
@@ -217,8 +234,21 @@ fn for_each_tab(bytes: &[u8], mut f: impl FnMut(usize)) {
 /// Marks a field the file does not carry (read as `-`).
 const MISSING: (u32, u32) = (u32::MAX, u32::MAX);
 
-/// Splits one data line (without its line end) according to `map`.
+/// Splits one data line (without its line end) according to `map`; a line with fewer
+/// columns than `map` declares is an error (see [`split_line`] for the lenient form).
 pub fn parse_line<'a>(line: &'a str, map: &FieldMap) -> Result<LogLine<'a>, LineError> {
+    let split = split_line(line, map)?;
+    if split.found < split.expected {
+        return Err(LineError::FieldCount { expected: split.expected as usize, found: split.found as usize });
+    }
+    Ok(split)
+}
+
+/// Splits one data line like [`parse_line`], but also accepts a line with fewer columns than
+/// `map` declares: the columns it lacks read as absent ([`LogLine::has`] is false for them and
+/// [`LogLine::short_by`] counts them), so a caller can use the line when every field it
+/// reads is there.
+pub fn split_line<'a>(line: &'a str, map: &FieldMap) -> Result<LogLine<'a>, LineError> {
     // Offsets fit in u32: lines are at most MAX_LINE_BYTES plus one read chunk.
     let Ok(len) = u32::try_from(line.len()) else { return Err(LineError::TooLong) };
     let mut spans = [MISSING; 33];
@@ -250,10 +280,8 @@ pub fn parse_line<'a>(line: &'a str, map: &FieldMap) -> Result<LogLine<'a>, Line
     }
     let found = col + 1;
     let expected = if map.implicit { MIN_IMPLICIT } else { map.columns.len() };
-    if found < expected {
-        return Err(LineError::FieldCount { expected, found });
-    }
-    Ok(LogLine { line, spans })
+    // Both fit in u32: at most one column per byte of a line shorter than 4 GiB.
+    Ok(LogLine { line, spans, found: found as u32, expected: expected as u32 })
 }
 
 /// The decoded text of a raw value: `-` is empty; `%XX` is decoded once (invalid UTF-8
@@ -333,6 +361,22 @@ impl<'a> LogLine<'a> {
     /// The whole line as read (CR and LF removed).
     pub fn line(&self) -> &'a str {
         self.line
+    }
+
+    /// Whether the line carries `field` (false when the file has no such column, or when the
+    /// line stops before it).
+    pub fn has(&self, field: Field) -> bool {
+        self.spans[field.index()] != MISSING
+    }
+
+    /// How many columns the line lacks compared with its `#Fields:` line (0 for a complete line).
+    pub fn short_by(&self) -> usize {
+        self.expected.saturating_sub(self.found) as usize
+    }
+
+    /// Columns found in the line.
+    pub fn columns(&self) -> usize {
+        self.found as usize
     }
 
     /// The value as logged (`-` when absent or when the file has no such column).
@@ -628,6 +672,9 @@ impl<R: Read> LogReader<R> {
             if end > start && self.buf[end - 1] == b'\r' {
                 end -= 1;
             }
+            // A file saved by an editor may open with a UTF-8 byte-order mark.
+            let start =
+                if self.line_number == 1 && self.buf[start..end].starts_with(UTF8_BOM) { start + 3 } else { start };
             let line = &self.buf[start..end];
             if line.is_empty() || line.iter().all(|b| matches!(b, b'\t' | b' ')) {
                 continue;
@@ -791,6 +838,29 @@ mod tests {
         assert_eq!(e.line, 3);
         assert!(matches!(e.kind, ParseErrorKind::Line(LineError::TooLong)), "{e}");
         assert!(items[1].is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_hide_the_header() {
+        let text = format!("\u{feff}{}", file(&[SAMPLE]));
+        let mut reader = LogReader::new(text.as_bytes(), "bom.log");
+        assert!(reader.next().unwrap().is_ok());
+        assert!(reader.has_standard_fields());
+        assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn split_line_accepts_short_lines_and_says_what_is_missing() {
+        let short: Vec<&str> = SAMPLE.split('\t').take(31).collect();
+        let short = short.join("\t");
+        let map = FieldMap::standard();
+        assert!(matches!(parse_line(&short, &map), Err(LineError::FieldCount { expected: 33, found: 31 })));
+        let line = split_line(&short, &map).unwrap();
+        assert_eq!((line.short_by(), line.columns()), (2, 31));
+        assert!(line.has(Field::ContentLength) && !line.has(Field::RangeStart));
+        assert_eq!(line.raw(Field::RangeEnd), "-");
+        assert_eq!(line.number(Field::ContentLength).unwrap(), Some(78));
+        assert_eq!(split_line(SAMPLE, &map).unwrap().short_by(), 0);
     }
 
     #[test]

@@ -35,15 +35,15 @@ pub(crate) struct Args {
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Rows in each table.
-    #[arg(long, default_value_t = 20, value_name = "N")]
-    top: usize,
+    /// Rows in each table, at least 1.
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    top: u64,
     /// The config the logs were served under: keys requests exactly as the edge does.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Worker threads [default: every core].
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    /// Worker threads, at least 1 [default: every core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    threads: Option<u64>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -54,7 +54,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let counter = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(counter.clone(), total_size(&inputs), "analyzing");
-    let options = Options { top: args.top, threads: threads(args.threads) };
+    let options = Options { top: usize::try_from(args.top).unwrap_or(usize::MAX), threads: threads(args.threads) };
     let result = analyze::analyze(&inputs, config.as_ref(), &options, Some(&counter));
     progress.finish();
     let report = result.map_err(|e| hinted(e.to_string(), "check that the log files exist and are readable"))?;

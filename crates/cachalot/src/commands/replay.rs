@@ -39,9 +39,9 @@ pub(crate) struct Args {
     /// Bytes each cache tier holds (LRU), e.g. 268435456 or 256MiB [default: unbounded].
     #[arg(long, value_name = "SIZE")]
     cache_size: Option<String>,
-    /// Worker threads for reading and keying [default: every core].
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    /// Worker threads for reading and keying, at least 1 [default: every core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    threads: Option<u64>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -39,7 +39,10 @@ pub(crate) fn total_size(inputs: &[LogInput]) -> Option<u64> {
     inputs.iter().map(LogInput::size).sum()
 }
 
-/// Threads to use: `--threads`, else every core.
-pub(crate) fn threads(arg: Option<usize>) -> usize {
-    arg.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1)
+/// Threads to use: `--threads` (at least 1, checked by the parser), else every core.
+pub(crate) fn threads(arg: Option<u64>) -> usize {
+    match arg {
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX).max(1),
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    }
 }

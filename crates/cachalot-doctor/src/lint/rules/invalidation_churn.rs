@@ -35,8 +35,9 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         _ => String::new(),
     };
     let message = format!(
-        "{} invalidations{span}, {} wildcard path{} ({} of them broad, such as {})",
+        "{} invalidation{}{span}, {} wildcard path{} ({} of them broad, such as {})",
         all.len(),
+        if all.len() == 1 { "" } else { "s" },
         wildcard.len(),
         if wildcard.len() == 1 { "" } else { "s" },
         broad,
