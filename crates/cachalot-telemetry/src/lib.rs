@@ -76,6 +76,7 @@
 //! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod civil;
 pub mod format;

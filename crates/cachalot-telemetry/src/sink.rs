@@ -470,6 +470,7 @@ fn now() -> Instant {
 /// Salvages an orphaned temporary file: its complete log lines (a crash cuts the gzip
 /// stream and maybe a line) go to `final_path` as a complete file, and the temporary
 /// file is removed. `Ok(None)` when a live writer holds the file.
+#[allow(clippy::disallowed_methods, reason = "salvaging log files is the writer thread's job")]
 fn recover_file(tmp: &Path, final_path: &Path) -> io::Result<Option<u64>> {
     let file = File::open(tmp)?;
     match file.try_lock() {
