@@ -5,10 +5,10 @@
 //!
 //! Field names follow AWS's documentation examples (camelCase, as in JavaScript).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// Every origin change one invocation asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Every origin change one invocation asked for (serialized as is between the tiers of a fleet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OriginOverride {
     /// `selectRequestOriginById(id)`: an origin of the distribution to use instead.
     pub selected_origin_id: Option<String>,
@@ -26,7 +26,7 @@ impl OriginOverride {
 }
 
 /// Settings `updateRequestOrigin` may change; `None` keeps the origin's own setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginUpdate {
     /// Host to connect to.
@@ -52,7 +52,7 @@ pub struct OriginUpdate {
 }
 
 /// Origin Shield part of [`OriginUpdate`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginShieldUpdate {
     /// Whether requests go through Origin Shield.
@@ -62,7 +62,7 @@ pub struct OriginShieldUpdate {
 }
 
 /// Origin access control part of [`OriginUpdate`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginAccessControlUpdate {
     /// Whether requests are signed.
@@ -76,7 +76,7 @@ pub struct OriginAccessControlUpdate {
 }
 
 /// Timeouts part of [`OriginUpdate`], in seconds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginTimeouts {
     /// Response (read) timeout, 1–60.
@@ -90,7 +90,7 @@ pub struct OriginTimeouts {
 }
 
 /// Custom origin part of [`OriginUpdate`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomOriginUpdate {
     /// Port to connect to.
@@ -102,7 +102,7 @@ pub struct CustomOriginUpdate {
 }
 
 /// `createRequestOriginGroup` arguments.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestOriginGroup {
     /// Origin ids, primary first.
     pub origin_ids: Vec<String>,

@@ -95,6 +95,33 @@ pub fn path(topology: &Topology, pop_region: &str, shield_region: Option<&str>) 
     hops
 }
 
+/// The order in which to try the nodes hosting one region's REC for `key`
+/// (rendezvous hashing): every POP of the fleet ranks a key's parents alike, so each
+/// object lives in one parent, and when a parent goes the keys it held spread over
+/// the others while every other key stays where it was. `nodes` are node ids; the
+/// result is their indexes, best first.
+pub fn rank_parents(key: &str, nodes: &[&str]) -> Vec<usize> {
+    let mut scored: Vec<(u64, usize)> = nodes.iter().enumerate().map(|(i, n)| (score(n, key), i)).collect();
+    scored.sort_unstable_by(|a, b| b.cmp(a));
+    scored.into_iter().map(|(_, i)| i).collect()
+}
+
+/// A well-mixed 64-bit hash of `node` and `key` (FNV-1a, then a SplitMix64 finaliser),
+/// defined here rather than taken from the standard library so every version of
+/// Cachalot in a fleet ranks alike.
+fn score(node: &str, key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in node.bytes().chain([0xff]).chain(key.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +155,23 @@ mod tests {
             regions(&path(&Topology::EveryRegion, "eu-west-2", Some("us-east-1"))),
             [("eu-west-2", Layer::Regional), ("us-east-1", Layer::Shield)]
         );
+    }
+
+    #[test]
+    fn parents_are_ranked_alike_and_spread_keys() {
+        let nodes = ["node-a", "node-b", "node-c"];
+        let mut first = [0usize; 3];
+        for i in 0..3000 {
+            let key = format!("/object/{i}");
+            let rank = rank_parents(&key, &nodes);
+            assert_eq!(rank, rank_parents(&key, &nodes), "deterministic");
+            first[rank[0]] += 1;
+            // Without node-b, keys it did not hold keep their parent.
+            let without_b = rank_parents(&key, &["node-a", "node-c"]);
+            if rank[0] != 1 {
+                assert_eq!(["node-a", "node-c"][without_b[0]], nodes[rank[0]]);
+            }
+        }
+        assert!(first.iter().all(|&n| n > 800), "keys spread over the parents: {first:?}");
     }
 }

@@ -6,16 +6,19 @@ use crate::ids;
 use crate::listener::ListenerLimits;
 use crate::origin::Origins;
 use crate::summary::{NoObserver, Observer};
+use crate::tier::{FleetParent, FleetView, Hop, HopKind};
 use arc_swap::ArcSwap;
 use cachalot_cache::Tier;
 use cachalot_config::Snapshot;
 use cachalot_config::model::Origin;
 use cachalot_functions::{Function, Limits};
+use cachalot_policy::CacheKey;
 use cachalot_policy::Layer;
 use cachalot_policy::invalidation::InvalidationPath;
 use cachalot_policy::tiers::Topology;
 use http::HeaderValue;
 use parking_lot::Mutex;
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +49,8 @@ pub struct EdgeSettings {
     pub max_object_bytes: u64,
     /// Connection limits of the POP listeners.
     pub listener: ListenerLimits,
+    /// Regions whose regional edge cache this node hosts for its fleet (`RegionalCaches`).
+    pub regional_caches: Vec<String>,
 }
 
 impl Default for EdgeSettings {
@@ -61,6 +66,7 @@ impl Default for EdgeSettings {
             origin_addresses: HashMap::new(),
             max_object_bytes: 64 * 1024 * 1024,
             listener: ListenerLimits::default(),
+            regional_caches: Vec::new(),
         }
     }
 }
@@ -106,11 +112,19 @@ pub(crate) struct Pop {
 pub(crate) struct EdgeInner {
     pub(crate) published: ArcSwap<Published>,
     pub(crate) pops: Vec<Pop>,
-    /// Which regions have a regional edge cache besides shield regions.
-    topology: Topology,
+    /// Regions this node's POPs share (they get a REC here even outside a fleet).
+    shared: BTreeSet<String>,
+    /// Regions whose REC this node hosts for the fleet.
+    pub(crate) hosted: BTreeSet<String>,
+    /// Which regions have a regional edge cache (shared, hosted, or hosted elsewhere in the fleet).
+    topology: ArcSwap<Topology>,
+    /// The fleet: who hosts which REC, and the tier secret.
+    pub(crate) fleet: ArcSwap<FleetView>,
     /// Regional edge caches by region, made when first needed.
     recs: Mutex<HashMap<String, Tier>>,
     regional_cache_bytes: u64,
+    /// Connections to parent tiers on other nodes.
+    pub(crate) tier_pool: Arc<crate::origin::Pool>,
     pub(crate) origins: Origins,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) observer: Arc<dyn Observer>,
@@ -143,6 +157,12 @@ impl Edge {
         clock: Arc<dyn Clock>,
         observer: Arc<dyn Observer>,
     ) -> Self {
+        let shared = match Topology::shared_by_pops(settings.pops.iter().map(|p| p.region.as_str())) {
+            Topology::Regions(r) => r,
+            Topology::EveryRegion => BTreeSet::new(),
+        };
+        let hosted: BTreeSet<String> = settings.regional_caches.iter().cloned().collect();
+        let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone());
         let pops = settings
             .pops
             .iter()
@@ -162,11 +182,15 @@ impl Edge {
         Edge {
             inner: Arc::new(EdgeInner {
                 published: ArcSwap::from_pointee(Published::compile(snapshot, None)),
-                topology: Topology::shared_by_pops(settings.pops.iter().map(|p| p.region.as_str())),
+                topology: ArcSwap::from_pointee(Topology::Regions(shared.union(&hosted).cloned().collect())),
+                shared,
+                hosted,
+                fleet: ArcSwap::from_pointee(FleetView::default()),
+                tier_pool: Arc::new(crate::origin::Pool::new(origins.tls_config())),
                 pops,
                 recs: Mutex::new(HashMap::new()),
                 regional_cache_bytes: settings.regional_cache_bytes,
-                origins: Origins::new(settings.buckets, settings.origin_addresses),
+                origins,
                 clock,
                 observer,
                 max_object_bytes: settings.max_object_bytes,
@@ -179,6 +203,14 @@ impl Edge {
     pub fn publish(&self, snapshot: Arc<Snapshot>) {
         let previous = self.inner.published.load_full();
         self.inner.published.store(Arc::new(Published::compile(snapshot, Some(&previous))));
+    }
+
+    /// Tells the edge who hosts which regional edge cache in the fleet, and the tier secret.
+    pub fn set_fleet(&self, fleet: FleetView) {
+        let mut regions: BTreeSet<String> = self.inner.shared.union(&self.inner.hosted).cloned().collect();
+        regions.extend(fleet.regional_caches.iter().filter(|(_, h)| !h.is_empty()).map(|(r, _)| r.clone()));
+        self.inner.topology.store(Arc::new(Topology::Regions(regions)));
+        self.inner.fleet.store(Arc::new(fleet));
     }
 
     /// The snapshot being served.
@@ -220,20 +252,49 @@ impl Edge {
 }
 
 impl EdgeInner {
-    /// The tiers a miss at `pop` walks through for `origin`, nearest first (§6.5).
-    pub(crate) fn tiers_for(&self, pop: usize, origin: &Origin) -> Vec<(Tier, Layer)> {
+    /// The tiers a miss at `pop` walks for `origin` and `key`, nearest first (§6.5).
+    pub(crate) fn tiers_for(&self, pop: usize, origin: &Origin, key: &CacheKey) -> Vec<Hop> {
         let p = &self.pops[pop];
-        let hops = cachalot_policy::tiers::path(&self.topology, &p.region, origin.shield_region.as_deref());
-        let mut out = Vec::with_capacity(1 + hops.len());
-        out.push((p.tier.clone(), Layer::Edge));
-        let mut recs = self.recs.lock();
-        for hop in hops {
-            let tier = recs
-                .entry(hop.region)
-                .or_insert_with_key(|region| Tier::new(&format!("REC:{region}"), self.regional_cache_bytes))
-                .clone();
-            out.push((tier, hop.layer));
+        let path = cachalot_policy::tiers::path(&self.topology.load(), &p.region, origin.shield_region.as_deref());
+        let mut out = Vec::with_capacity(1 + path.len());
+        out.push(Hop { region: None, layer: Layer::Edge, kind: HopKind::Local(p.tier.clone()) });
+        out.extend(self.hops(path.into_iter().map(|h| (h.region, h.layer)), key));
+        out
+    }
+
+    /// Where each REC hop is served for `key`: here, when no node of the fleet hosts the
+    /// region or rendezvous hashing picks this node; else by the chosen parents, best first.
+    pub(crate) fn hops(&self, path: impl IntoIterator<Item = (String, Layer)>, key: &CacheKey) -> Vec<Hop> {
+        let fleet = self.fleet.load();
+        let mut out = Vec::new();
+        for (region, layer) in path {
+            let hosts = fleet.regional_caches.get(&region).filter(|h| !h.is_empty());
+            let kind = match hosts {
+                Some(hosts) => {
+                    let ids: Vec<&str> = hosts.iter().map(|h| h.node_id.as_str()).collect();
+                    let ranked: Vec<FleetParent> = cachalot_policy::tiers::rank_parents(key.as_str(), &ids)
+                        .into_iter()
+                        .map(|i| hosts[i].clone())
+                        .collect();
+                    if ranked.first().is_some_and(|f| f.node_id == fleet.node_id) && self.hosted.contains(&region) {
+                        HopKind::Local(self.rec(&region))
+                    } else {
+                        HopKind::Remote(ranked.into_iter().filter(|h| h.node_id != fleet.node_id).collect())
+                    }
+                }
+                None => HopKind::Local(self.rec(&region)),
+            };
+            out.push(Hop { region: Some(region), layer, kind });
         }
         out
+    }
+
+    /// The REC of `region` in this process.
+    pub(crate) fn rec(&self, region: &str) -> Tier {
+        self.recs
+            .lock()
+            .entry(region.to_owned())
+            .or_insert_with_key(|region| Tier::new(&format!("REC:{region}"), self.regional_cache_bytes))
+            .clone()
     }
 }

@@ -14,13 +14,16 @@
 
 mod origin;
 
-pub(crate) use origin::{origin_request_for, read_timeout};
+pub(crate) use origin::{Buffered, origin_request_for, read_body, read_timeout};
 
 use crate::edge::EdgeInner;
 use crate::origin::{OriginError, OriginStream};
+use crate::tier::client::RemoteFailure;
+use crate::tier::{Hop, HopKind};
 use bytes::Bytes;
-use cachalot_cache::{CachedObject, FlightResult, Join, Leader, Lookup, Tier};
+use cachalot_cache::{CachedObject, FlightResult, Join, Leader, Lookup};
 use cachalot_config::model::{Behavior, Distribution};
+use cachalot_config::origin_override::OriginOverride;
 use cachalot_policy::origin::OriginPlan;
 use cachalot_policy::{CacheKey, Layer, NormalizedEncoding, Served, ViewerRequest};
 use http::{HeaderMap, Method, StatusCode};
@@ -72,8 +75,10 @@ pub(crate) struct FetchCtx {
     pub(crate) inputs: Arc<OriginInputs>,
     /// Where the miss goes, a function's origin changes applied.
     pub(crate) plan: Arc<OriginPlan>,
+    /// The function's origin changes themselves (a parent tier applies them again).
+    pub(crate) origin_change: Option<Arc<OriginOverride>>,
     /// The tiers, nearest first (the POP's own cache first).
-    pub(crate) tiers: Arc<Vec<(Tier, Layer)>>,
+    pub(crate) tiers: Arc<Vec<Hop>>,
     pub(crate) collapse: bool,
 }
 
@@ -98,6 +103,19 @@ pub(crate) enum How {
     Fetched,
     /// An expired copy served because the origin failed.
     StaleOnError,
+}
+
+impl How {
+    /// The spelling between tiers.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            How::Hit => "Hit",
+            How::Collapsed => "Collapsed",
+            How::Refreshed => "Refreshed",
+            How::Fetched => "Fetched",
+            How::StaleOnError => "StaleOnError",
+        }
+    }
 }
 
 /// A tier's answer.
@@ -132,7 +150,7 @@ pub(crate) struct FetchError {
 type Step<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Answer, FetchError>> + Send + 'a>>;
 
 impl FetchCtx {
-    fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         self.edge.clock.now_ms()
     }
 
@@ -140,13 +158,16 @@ impl FetchCtx {
     /// expired copy the asking tier holds, for revalidation.
     pub(crate) fn fetch_tier(&self, i: usize, downstream: Option<Arc<CachedObject>>) -> Step<'_> {
         Box::pin(async move {
-            if i >= self.tiers.len() {
+            let Some(hop) = self.tiers.get(i) else {
                 return self.fetch_origin(downstream).await;
-            }
-            let (tier, layer) = (&self.tiers[i].0, self.tiers[i].1);
+            };
+            let (tier, layer) = match &hop.kind {
+                HopKind::Local(tier) => (tier, hop.layer),
+                HopKind::Remote(parents) => return self.fetch_remote(i, parents, downstream).await,
+            };
             let now = self.now_ms();
             let stale = match tier.lookup(&self.key, now) {
-                Lookup::Fresh(obj) => return Ok(answer(obj, How::Hit, layer, None, downstream.as_deref())),
+                Lookup::Fresh(obj) => return Ok(answer_for(obj, How::Hit, layer, None, downstream.as_deref())),
                 Lookup::Stale(obj) => Some(obj),
                 Lookup::Miss => None,
             };
@@ -159,7 +180,7 @@ impl FetchCtx {
                         let _ = ctx.refill(i, Some(old), Some(leader), None).await;
                     });
                 }
-                return Ok(answer(old.clone(), How::Hit, layer, None, downstream.as_deref()));
+                return Ok(answer_for(old.clone(), How::Hit, layer, None, downstream.as_deref()));
             }
             if !self.collapse {
                 return self.refill(i, stale, None, downstream).await;
@@ -167,12 +188,32 @@ impl FetchCtx {
             match tier.join(&self.key) {
                 Join::Leader(leader) => self.lead(i, stale, leader, downstream).await,
                 Join::Follower(f) => match f.wait().await {
-                    FlightResult::Shared(obj) => Ok(answer(obj, How::Collapsed, layer, None, downstream.as_deref())),
+                    FlightResult::Shared(obj) => {
+                        Ok(answer_for(obj, How::Collapsed, layer, None, downstream.as_deref()))
+                    }
                     // The leader's response could not be shared: go on alone.
                     FlightResult::NotShared => self.refill(i, stale, None, downstream).await,
                 },
             }
         })
+    }
+
+    /// A REC on other nodes: each parent in turn, then the next hop (or the origin)
+    /// when none could answer.
+    async fn fetch_remote(
+        &self,
+        i: usize,
+        parents: &[crate::tier::FleetParent],
+        downstream: Option<Arc<CachedObject>>,
+    ) -> Result<Answer, FetchError> {
+        for parent in parents {
+            match self.ask_parent(i, parent, downstream.as_deref()).await {
+                Ok(answer) => return Ok(answer),
+                Err(RemoteFailure::Origin(e)) => return Err(e),
+                Err(RemoteFailure::Parent(why)) => tracing::warn!("regional cache skipped: {why}"),
+            }
+        }
+        self.fetch_tier(i + 1, downstream).await
     }
 
     /// Leads a collapsed fetch: it runs in its own task, which this viewer and every
@@ -205,7 +246,8 @@ impl FetchCtx {
         leader: Option<Leader>,
         downstream: Option<Arc<CachedObject>>,
     ) -> Result<Answer, FetchError> {
-        let (tier, layer) = (&self.tiers[i].0, self.tiers[i].1);
+        let Some(tier) = self.tiers[i].local() else { return self.fetch_tier(i + 1, downstream).await };
+        let layer = self.tiers[i].layer;
         let epoch = leader.as_ref().map_or_else(|| tier.epoch(), |l| l.epoch());
         let upstream = self.fetch_tier(i + 1, stale.clone()).await;
         let now = self.now_ms();
@@ -217,17 +259,17 @@ impl FetchCtx {
                 match (up.fetched, up.not_modified, &stale) {
                     (Fetched::Object(fresh), true, Some(_)) => {
                         tier.insert(self.key.clone(), fresh.clone(), epoch);
-                        let a = answer(fresh.clone(), How::Refreshed, up.layer, latency, downstream.as_deref());
+                        let a = answer_for(fresh.clone(), How::Refreshed, up.layer, latency, downstream.as_deref());
                         (Ok(a), Some(fresh))
                     }
                     (Fetched::Object(obj), _, Some(old)) if obj.status >= 500 && may_serve_stale(old) => {
                         // An expired copy beats an origin error (§3.6).
-                        (Ok(answer(old.clone(), How::StaleOnError, layer, latency, downstream.as_deref())), None)
+                        (Ok(answer_for(old.clone(), How::StaleOnError, layer, latency, downstream.as_deref())), None)
                     }
                     (Fetched::Object(obj), _, _) => {
                         let stored = obj.ttl_secs > 0 && tier.insert(self.key.clone(), obj.clone(), epoch);
                         let shareable = stored || obj.ttl_secs > 0;
-                        let a = answer(obj.clone(), How::Fetched, up.layer, latency, downstream.as_deref());
+                        let a = answer_for(obj.clone(), How::Fetched, up.layer, latency, downstream.as_deref());
                         (Ok(a), shareable.then_some(obj))
                     }
                     (relay @ Fetched::Relay { .. }, _, _) => {
@@ -244,7 +286,7 @@ impl FetchCtx {
             }
             Err(e) => match &stale {
                 Some(old) if may_serve_stale(old) => (
-                    Ok(answer(old.clone(), How::StaleOnError, layer, e.origin_latency_ms, downstream.as_deref())),
+                    Ok(answer_for(old.clone(), How::StaleOnError, layer, e.origin_latency_ms, downstream.as_deref())),
                     None,
                 ),
                 _ => (Err(e), None),
@@ -261,7 +303,7 @@ impl FetchCtx {
 }
 
 /// Builds the answer a tier gives its downstream for `obj`.
-fn answer(
+pub(crate) fn answer_for(
     obj: Arc<CachedObject>,
     how: How,
     layer: Layer,

@@ -247,14 +247,18 @@ async fn compress_body(coding: Coding, body: Bytes) -> Option<Bytes> {
     }
 }
 
-enum Buffered {
+pub(crate) enum Buffered {
     Complete(Bytes),
     TooLarge(Vec<Bytes>, OriginStream),
 }
 
 /// Reads an origin body up to `limit` bytes, each read bounded by `read_timeout`.
 /// A body that ends early (reset, truncation) is an error and is never cached.
-async fn read_body(mut body: OriginStream, read_timeout: Duration, limit: u64) -> Result<Buffered, OriginError> {
+pub(crate) async fn read_body(
+    mut body: OriginStream,
+    read_timeout: Duration,
+    limit: u64,
+) -> Result<Buffered, OriginError> {
     let declared = body.size_hint().exact();
     if declared.is_some_and(|n| n > limit) {
         return Ok(Buffered::TooLarge(Vec::new(), body));

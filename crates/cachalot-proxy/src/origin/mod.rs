@@ -6,7 +6,7 @@ pub mod s3;
 mod viewer_body;
 
 pub use pool::{OriginRequestBody, OriginStream};
-use pool::{Pool, PoolKey};
+pub(crate) use pool::{Pool, PoolKey};
 pub use viewer_body::ViewerBody;
 
 use bytes::Bytes;
@@ -83,6 +83,18 @@ impl OriginError {
     }
 }
 
+impl OriginError {
+    /// The error a parent tier reported (its status, detailed result type and message).
+    pub(crate) fn from_parent(status: u16, detailed: &str, message: String) -> Self {
+        match detailed {
+            "OriginDnsError" => OriginError::Dns(message),
+            "OriginConnectError" => OriginError::Connect(message),
+            "OriginCommError" if status == 504 => OriginError::Timeout,
+            _ => OriginError::Read(message),
+        }
+    }
+}
+
 impl std::fmt::Display for OriginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -113,6 +125,7 @@ pub struct OriginCall<'a> {
 /// All origin connections of the edge.
 pub struct Origins {
     pool: Arc<Pool>,
+    tls: Arc<rustls::ClientConfig>,
     buckets: HashMap<String, PathBuf>,
     addresses: HashMap<String, String>,
 }
@@ -131,7 +144,13 @@ impl Origins {
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth(),
         };
-        Origins { pool: Arc::new(Pool::new(Arc::new(tls))), buckets, addresses }
+        let tls = Arc::new(tls);
+        Origins { pool: Arc::new(Pool::new(tls.clone())), tls, buckets, addresses }
+    }
+
+    /// The TLS client settings origin connections use.
+    pub(crate) fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 
     /// Sends a request to `origin`: up to `ConnectionAttempts` attempts to connect, and

@@ -85,6 +85,18 @@ impl Pool {
         None
     }
 
+    /// The body of a response received on `sender`'s connection, which returns to the
+    /// pool (for `keepalive`) once the body has been read to its end.
+    pub(crate) fn stream(
+        self: &Arc<Self>,
+        incoming: Incoming,
+        key: PoolKey,
+        sender: Sender,
+        keepalive: Duration,
+    ) -> OriginStream {
+        OriginStream::new(incoming, self.clone(), key, sender, keepalive)
+    }
+
     /// Returns a connection whose response has been read completely.
     pub(crate) fn checkin(&self, key: PoolKey, sender: Sender, keepalive: Duration) {
         if sender.is_closed() || keepalive.is_zero() {

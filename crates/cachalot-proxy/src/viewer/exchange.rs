@@ -242,7 +242,8 @@ impl Exchange {
     /// The origin side of a miss for `key` under `route`, going where `plan` says.
     pub(super) fn fetch_ctx(&self, route: &Route, key: CacheKey, inputs: OriginInputs, plan: OriginPlan) -> FetchCtx {
         FetchCtx {
-            tiers: Arc::new(self.edge.tiers_for(self.pop_index, &plan.primary)),
+            tiers: Arc::new(self.edge.tiers_for(self.pop_index, &plan.primary, &key)),
+            origin_change: self.origin_change.clone(),
             edge: self.edge.clone(),
             distribution: route.dist.clone(),
             behavior: route.behavior.clone(),

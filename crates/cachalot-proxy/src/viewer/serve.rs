@@ -30,7 +30,7 @@ impl Exchange {
         }
         let plan = self.origin_plan(&route.dist, &route.behavior);
         let ctx = self.fetch_ctx(route, key, self.inputs(encoding), plan);
-        let upstream = ctx.tiers.last().map_or(Layer::Edge, |t| t.1);
+        let upstream = ctx.tiers.last().map_or(Layer::Edge, |t| t.layer);
         match ctx.fetch_tier(0, None).await {
             Ok(answer) => Ok(self.deliver(route, answer, upstream)),
             Err(e) => Err(Exit::OriginFailed(e)),

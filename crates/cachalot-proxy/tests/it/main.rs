@@ -6,6 +6,7 @@ mod cache_key;
 mod caching;
 mod delivery;
 mod errors;
+mod fleet;
 mod functions;
 mod harness;
 mod listener;
