@@ -214,7 +214,7 @@ impl Inner {
     /// Builds the snapshot of `state`; returns it with its error diagnostics,
     /// each as (id-based key, message worded for `subject`, API error code).
     fn build(&self, state: &State, subject: &Subject) -> (Snapshot, Vec<Labeled>) {
-        let (resources, labels) = state.resources();
+        let (resources, labels) = state.resources(subject);
         let (snapshot, found) = check(&resources);
         let labeled = found
             .iter()
