@@ -309,7 +309,11 @@ fn name_rule(
     too_many_code: &str,
     diags: &mut Diagnostics,
 ) -> Option<NameRule> {
-    let list_path = format!("{path}.{list_field}");
+    // The list is the behavior field's sibling: `…CookiesConfig.CookieBehavior` → `…CookiesConfig.Cookies`.
+    let list_path = match path.rsplit_once('.') {
+        Some((parent, _)) => format!("{parent}.{list_field}"),
+        None => list_field.to_owned(),
+    };
     let names = names_of(list, &list_path, diags);
     if names.len() > MAX_NAMES_PER_LIST {
         diags
@@ -931,7 +935,9 @@ fn distribution(
                     "ResponsePagePath must start with /",
                 );
             }
-            if page.is_some() != response_code.is_some() {
+            // An invalid ResponseCode is reported above; only a missing one breaks the pair.
+            let response_code_given = e.response_code.as_deref().is_some_and(|s| !s.is_empty());
+            if page.is_some() != response_code_given {
                 diags
                     .error("InvalidArgument", p.clone(), "ResponsePagePath and ResponseCode must be given together")
                     .hint("set both to replace the error page, or neither to only set ErrorCachingMinTTL");
@@ -1684,7 +1690,7 @@ fn legacy_cache(
         diags.note(
             "host-not-keyed-for-s3",
             format!("{fp}.Headers"),
-            "Host is forwarded but not part of the cache key: CloudFront does not cache on Host for an S3 origin",
+            "Host is not part of the cache key: for an S3 origin CloudFront neither caches on Host nor forwards it",
         );
     }
     if forward_all_headers && min != 0 {
