@@ -1,7 +1,7 @@
 //! The `--config` file: node settings plus CloudFront resources in the AWS CLI's JSON shapes.
 //!
 //! **API boundary.** The top-level keys are Cachalot's own (`Pops`, `Admin`,
-//! `State`, `Buckets`, `AccessKeys`, …); every resource inside uses exactly the
+//! `Metrics`, `State`, `Buckets`, `AccessKeys`, …); every resource inside uses exactly the
 //! shape the AWS CLI prints, and the envelopes the CLI prints
 //! (`{"ETag", "DistributionConfig"}`, `{"CachePolicy": {...}}`) are accepted as
 //! they are so output can be pasted unchanged. Parsing is pure: the binary reads
@@ -95,6 +95,8 @@ pub struct ConfigFile {
     pub pops: Vec<PopConfig>,
     /// Admin listener.
     pub admin: Option<String>,
+    /// A listener of its own for `/metrics`, `/dashboard` and `/healthz` (else they are on the admin listener).
+    pub metrics: Option<String>,
     /// State folder.
     pub state: Option<String>,
     /// Bucket name → local folder.
@@ -121,6 +123,7 @@ pub struct ConfigFile {
 const TOP_LEVEL: &[&str] = &[
     "Pops",
     "Admin",
+    "Metrics",
     "State",
     "Buckets",
     "OriginAddresses",
@@ -162,6 +165,7 @@ pub fn parse(text: &str) -> (ConfigFile, Diagnostics) {
         }
     }
     out.admin = string_at(&root, "Admin", &mut diags);
+    out.metrics = string_at(&root, "Metrics", &mut diags);
     out.state = string_at(&root, "State", &mut diags);
     out.buckets = string_map_at(&root, "Buckets", &mut diags);
     out.origin_addresses = string_map_at(&root, "OriginAddresses", &mut diags);

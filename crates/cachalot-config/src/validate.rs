@@ -152,28 +152,36 @@ pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
         resources.functions.iter().map(|f| (f.name.clone(), Arc::new(f.clone()))).collect();
 
     let mut distributions = Vec::new();
+    // Every domain name and alias, by the distribution that claimed it first: a later
+    // distribution naming one is the one at fault, whether or not it has other problems.
     let mut seen_hosts: HashMap<String, String> = HashMap::new();
     for (i, res) in resources.distributions.iter().enumerate() {
         let mut diags = Diagnostics::new();
         let path = ResourceKind::Distribution.config_root();
-        if let Some(d) = distribution(res, &policies, &functions, path, &mut diags) {
-            let mut duplicate = false;
-            for (j, host) in std::iter::once(&d.domain_name).chain(d.aliases.iter()).enumerate() {
-                let key = host.to_ascii_lowercase();
-                if let Some(other) = seen_hosts.get(&key) {
-                    // DomainName sits beside DistributionConfig, not inside it.
-                    let at = if j == 0 { "DomainName".to_owned() } else { format!("{path}.Aliases.Items[{}]", j - 1) };
-                    diags
-                        .error("CNAMEAlreadyExists", at, format!("{host} is already used by distribution {other}"))
-                        .hint("each domain name and alias may belong to one distribution only");
-                    duplicate = true;
-                } else {
-                    seen_hosts.insert(key, d.id.clone());
-                }
-            }
-            if !duplicate {
-                distributions.push(Arc::new(d));
-            }
+        let aliases = res.config.aliases.as_ref().map_or(&[][..], |a| &a.items[..]);
+        let mut duplicate = false;
+        for (j, host) in std::iter::once(&res.domain_name).chain(aliases).enumerate() {
+            let key = host.to_ascii_lowercase();
+            let Some(other) = seen_hosts.get(&key) else {
+                seen_hosts.insert(key, res.id.clone());
+                continue;
+            };
+            // DomainName sits beside DistributionConfig, not inside it.
+            let at = if j == 0 { "DomainName".to_owned() } else { format!("{path}.Aliases.Items[{}]", j - 1) };
+            let message = if *other == res.id {
+                format!("{host} is listed twice")
+            } else {
+                format!("{host} is already used by distribution {other}")
+            };
+            diags
+                .error("CNAMEAlreadyExists", at, message)
+                .hint("each domain name and alias may belong to one distribution only");
+            duplicate = true;
+        }
+        if let Some(d) = distribution(res, &policies, &functions, path, &mut diags)
+            && !duplicate
+        {
+            distributions.push(Arc::new(d));
         }
         let resource = ResourceRef { kind: ResourceKind::Distribution, index: i };
         found.extend(diags.into_vec().into_iter().map(|diagnostic| ResourceDiagnostic { resource, diagnostic }));
@@ -301,7 +309,11 @@ fn name_rule(
     too_many_code: &str,
     diags: &mut Diagnostics,
 ) -> Option<NameRule> {
-    let list_path = format!("{path}.{list_field}");
+    // The list is the behavior field's sibling: `…CookiesConfig.CookieBehavior` → `…CookiesConfig.Cookies`.
+    let list_path = match path.rsplit_once('.') {
+        Some((parent, _)) => format!("{parent}.{list_field}"),
+        None => list_field.to_owned(),
+    };
     let names = names_of(list, &list_path, diags);
     if names.len() > MAX_NAMES_PER_LIST {
         diags
@@ -923,7 +935,9 @@ fn distribution(
                     "ResponsePagePath must start with /",
                 );
             }
-            if page.is_some() != response_code.is_some() {
+            // An invalid ResponseCode is reported above; only a missing one breaks the pair.
+            let response_code_given = e.response_code.as_deref().is_some_and(|s| !s.is_empty());
+            if page.is_some() != response_code_given {
                 diags
                     .error("InvalidArgument", p.clone(), "ResponsePagePath and ResponseCode must be given together")
                     .hint("set both to replace the error page, or neither to only set ErrorCachingMinTTL");
@@ -985,6 +999,7 @@ fn distribution(
     {
         diags.error("InvalidArgument", format!("{path}.PriceClass"), format!("unknown PriceClass \"{pc}\""));
     }
+    viewer_certificate(cfg.viewer_certificate.as_ref(), !aliases.is_empty(), path, diags);
     for (field, set) in [
         ("ViewerCertificate", cfg.viewer_certificate.is_some()),
         ("Restrictions", cfg.restrictions.as_ref().is_some_and(restricts)),
@@ -1018,6 +1033,107 @@ fn distribution(
         http_version,
         cache_tag_header: cfg.cache_tag_config.as_ref().map(|c| c.header_name.to_ascii_lowercase()),
     })
+}
+
+/// The certificate rules CloudFront applies to `ViewerCertificate`
+/// (<https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html>):
+/// aliases need a certificate of their own, an ACM certificate must be in us-east-1, and
+/// SSLv3 is refused with SNI.
+fn viewer_certificate(cert: Option<&serde_json::Value>, has_aliases: bool, path: &str, diags: &mut Diagnostics) {
+    let text =
+        |name: &str| cert.and_then(|c| c.get(name)).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
+    let default_certificate = cert
+        .and_then(|c| c.get("CloudFrontDefaultCertificate"))
+        .is_none_or(|v| v.as_bool().or_else(|| v.as_str().map(|s| s == "true")).unwrap_or(false));
+    let acm = text("ACMCertificateArn");
+    let own_certificate = acm.is_some() || text("IAMCertificateId").is_some();
+    let vpath = format!("{path}.ViewerCertificate");
+    if has_aliases && !own_certificate {
+        diags
+            .error(
+                "InvalidViewerCertificate",
+                vpath.clone(),
+                "a distribution with Aliases needs a certificate covering them; the default certificate covers only *.cloudfront.net",
+            )
+            .hint("set ACMCertificateArn to a us-east-1 certificate for every alias, with SSLSupportMethod sni-only");
+    }
+    if own_certificate && cert.and_then(|c| c.get("CloudFrontDefaultCertificate")).is_some() && default_certificate {
+        diags
+            .error(
+                "InvalidViewerCertificate",
+                format!("{vpath}.CloudFrontDefaultCertificate"),
+                "CloudFrontDefaultCertificate cannot be true together with a certificate of your own",
+            )
+            .hint("remove CloudFrontDefaultCertificate or set it to false");
+    }
+    if let Some(arn) = acm {
+        match acm_region(arn) {
+            Some("us-east-1") => {}
+            Some(region) => {
+                diags
+                    .error(
+                        "InvalidViewerCertificate",
+                        format!("{vpath}.ACMCertificateArn"),
+                        format!("the certificate is in {region}; CloudFront uses ACM certificates from us-east-1 only"),
+                    )
+                    .hint("request or import the certificate in US East (N. Virginia), us-east-1");
+            }
+            None => {
+                diags
+                    .error(
+                        "InvalidViewerCertificate",
+                        format!("{vpath}.ACMCertificateArn"),
+                        format!("\"{arn}\" is not an ACM certificate ARN"),
+                    )
+                    .hint("write arn:aws:acm:us-east-1:<account>:certificate/<id>");
+            }
+        }
+    }
+    if own_certificate
+        && text("MinimumProtocolVersion") == Some("SSLv3")
+        && text("SSLSupportMethod") == Some("sni-only")
+    {
+        diags
+            .error(
+                "InvalidMinimumProtocolVersion",
+                format!("{vpath}.MinimumProtocolVersion"),
+                "SSLv3 is not accepted with SSLSupportMethod sni-only; SNI needs TLSv1 or later",
+            )
+            .hint("choose a TLS security policy such as TLSv1.2_2021");
+    }
+}
+
+/// The region of `arn:aws:acm:<region>:<account>:certificate/<id>`.
+fn acm_region(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_, partition, service, region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let ok = arn_ == "arn"
+        && partition.starts_with("aws")
+        && service == "acm"
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("certificate/").is_some_and(|id| !id.is_empty());
+    ok.then_some(region)
+}
+
+/// Checks CloudFront's API makes on a distribution that a config file is exempt from: a
+/// config file may address origins by IP (`serve --origin http://127.0.0.1:8000`, local
+/// servers), the API refuses an IP address as an origin's domain name.
+pub fn distribution_request(cfg: &wire::DistributionConfig, path: &str, diags: &mut Diagnostics) {
+    for (i, o) in cfg.origins.items.iter().enumerate() {
+        let host = o.domain_name.trim_start_matches('[').trim_end_matches(']');
+        if host.parse::<std::net::IpAddr>().is_ok() {
+            diags
+                .error(
+                    "InvalidArgument",
+                    format!("{path}.Origins.Items[{i}].DomainName"),
+                    "The parameter origin name cannot be an IP address.",
+                )
+                .hint("use a host name: localhost, or a name the node config's OriginAddresses maps to the address");
+        }
+    }
 }
 
 fn restricts(v: &serde_json::Value) -> bool {
@@ -1306,7 +1422,10 @@ fn behavior(
                 }
             }
         }
-        (None, Some(fv)) => legacy_cache(fv, b, p, diags).map(Arc::new),
+        (None, Some(fv)) => {
+            let s3 = matches!(target, Target::Origin(i) if ctx.origins.get(i).is_some_and(|o| matches!(o.kind, OriginKind::S3 { .. })));
+            legacy_cache(fv, b, p, s3, diags).map(Arc::new)
+        }
         (None, None) => {
             diags
                 .error(
@@ -1355,7 +1474,7 @@ fn behavior(
         },
         _ => None,
     };
-    if let (Some(cache), Target::Origin(i)) = (&cache, target)
+    if let (Some(cache), Target::Origin(i), Some(_)) = (&cache, target, &b.cache_policy_id)
         && let Some(o) = ctx.origins.get(i)
         && matches!(o.kind, OriginKind::S3 { .. })
         && cache.headers.selects_with("host", |a, b| a == b)
@@ -1509,10 +1628,14 @@ fn methods(allowed: Option<&wire::AllowedMethods>, p: &str, diags: &mut Diagnost
 }
 
 /// Legacy `ForwardedValues` → the same key/forward rules a cache policy yields (§2.7).
+///
+/// For an S3 origin (`s3`), forwarding every header (`*`) is refused and `Host` is not keyed:
+/// CloudFront accepts `Host` in the list but does not cache on it for S3 origins.
 fn legacy_cache(
     fv: &wire::ForwardedValues,
     b: &wire::CacheBehavior,
     p: &str,
+    s3: bool,
     diags: &mut Diagnostics,
 ) -> Option<CacheSettings> {
     let fp = format!("{p}.ForwardedValues");
@@ -1550,8 +1673,26 @@ fn legacy_cache(
             return None;
         }
     };
-    let headers = names_of(fv.headers.as_ref(), &format!("{fp}.Headers"), diags);
+    let mut headers = names_of(fv.headers.as_ref(), &format!("{fp}.Headers"), diags);
     let forward_all_headers = headers.iter().any(|h| h == "*");
+    if s3 && forward_all_headers {
+        diags
+            .error(
+                "InvalidHeadersForS3Origin",
+                format!("{fp}.Headers"),
+                "forwarding every header (*) is not valid when the origin is an S3 bucket",
+            )
+            .hint("list the headers S3 needs, such as Origin, Access-Control-Request-Headers and Access-Control-Request-Method for CORS");
+        return None;
+    }
+    if s3 && headers.iter().any(|h| h.eq_ignore_ascii_case("host")) {
+        headers.retain(|h| !h.eq_ignore_ascii_case("host"));
+        diags.note(
+            "host-not-keyed-for-s3",
+            format!("{fp}.Headers"),
+            "Host is not part of the cache key: for an S3 origin CloudFront neither caches on Host nor forwards it",
+        );
+    }
     if forward_all_headers && min != 0 {
         diags
             .error(

@@ -138,6 +138,12 @@ impl ControlPlane {
         crate::cloudwatch::router(self.inner.clone(), telemetry)
     }
 
+    /// `pages` (the binary's `/metrics` and `/dashboard`) behind the configured access keys:
+    /// HTTP Basic (access key id and secret) or SigV4. Open when no access keys are configured.
+    pub fn guard(&self, pages: axum::Router) -> axum::Router {
+        crate::guard::guard(self.inner.clone(), pages)
+    }
+
     /// The snapshot currently published.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.snapshot.lock().clone()
@@ -169,6 +175,18 @@ impl Inner {
             return Ok(());
         }
         crate::sigv4::verify(req, &self.access_keys, util::now_ms() / 1000)
+    }
+
+    /// True when access keys are configured (the APIs and the pages ask for one).
+    pub(crate) fn has_access_keys(&self) -> bool {
+        !self.access_keys.is_empty()
+    }
+
+    /// True when `id` is a configured access key whose secret is `secret` (compared in constant time).
+    pub(crate) fn has_access_key(&self, id: &str, secret: &str) -> bool {
+        self.access_keys.iter().any(|k| {
+            k.access_key_id == id && crate::sigv4::constant_time_eq(k.secret_access_key.as_bytes(), secret.as_bytes())
+        })
     }
 
     /// A read-only view of the state.
@@ -214,7 +232,7 @@ impl Inner {
     /// Builds the snapshot of `state`; returns it with its error diagnostics,
     /// each as (id-based key, message worded for `subject`, API error code).
     fn build(&self, state: &State, subject: &Subject) -> (Snapshot, Vec<Labeled>) {
-        let (resources, labels) = state.resources();
+        let (resources, labels) = state.resources(subject);
         let (snapshot, found) = check(&resources);
         let labeled = found
             .iter()

@@ -16,7 +16,8 @@
 //! [`EdgeLink`], which the binary implements), run functions itself
 //! (TestFunction goes through [`FunctionTester`]), or serve anything outside
 //! `/2020-05-31/`, `/key-value-stores/` and the CloudWatch routes (the binary
-//! adds `/metrics`, `/dashboard` and `/healthz`).
+//! adds `/metrics`, `/dashboard` and `/healthz`, putting the first two behind
+//! [`ControlPlane::guard`] when access keys are configured).
 //!
 //! # Wiring (for `cachalot serve`)
 //!
@@ -80,6 +81,7 @@ mod cloudwatch;
 mod control;
 mod edge;
 mod error;
+mod guard;
 mod http_layer;
 mod sigv4;
 mod state;

@@ -288,11 +288,18 @@ impl State {
     }
 
     /// The resources the edge serves: every distribution, custom policy,
-    /// LIVE function and key value store.
-    pub(crate) fn resources(&self) -> (Resources, Labels) {
+    /// LIVE function and key value store. The distribution a change is about comes last,
+    /// so that a domain name it shares with another is reported on it, naming the other.
+    pub(crate) fn resources(&self, subject: &Subject) -> (Resources, Labels) {
         let mut r = Resources::default();
         let mut labels = Labels::default();
-        for d in self.distributions.values() {
+        let changed = match subject {
+            Subject::Distribution(id) => Some(id.as_str()),
+            _ => None,
+        };
+        let (others, last): (Vec<_>, Vec<_>) =
+            self.distributions.values().partition(|d| Some(d.id.as_str()) != changed);
+        for d in others.into_iter().chain(last) {
             if let Some(config) = &d.typed {
                 r.distributions.push(DistributionResource {
                     id: d.id.clone(),

@@ -3,6 +3,7 @@
 //! Handlers are synchronous functions of the control plane and one request;
 //! the HTTP layer (`crate::http_layer`) runs them off the async runtime.
 
+mod defaults;
 mod distributions;
 mod functions;
 mod kvs;
@@ -160,6 +161,16 @@ pub(crate) fn typed<T: DeserializeOwned>(value: &Value, root: &str) -> Result<T,
     }
 }
 
+/// The errors among `diags` as one API error: the first one's code (CloudFront's, or
+/// `InvalidArgument` for Cachalot's own kebab-case codes) and every message with its path.
+pub(crate) fn errors_of(diags: &Diagnostics) -> Option<ApiError> {
+    let errors: Vec<_> = diags.items().iter().filter(|d| d.severity == cachalot_config::Severity::Error).collect();
+    let first = errors.first()?;
+    let message = errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect::<Vec<_>>().join("; ");
+    let code = if first.code.contains('-') { "InvalidArgument" } else { first.code.as_str() };
+    Some(ApiError::new(code, message))
+}
+
 /// A required string member of a JSON document.
 pub(crate) fn required_str<'a>(v: &'a Value, member: &str, root: &str) -> Result<&'a str, ApiError> {
     v.get(member).and_then(Value::as_str).ok_or_else(|| ApiError::malformed(format!("{root}.{member} is required")))
@@ -263,7 +274,7 @@ pub(crate) fn route(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
 
 /// The error for a request no handler takes: names the CloudFront operation
 /// when the model has one at that method and path.
-fn unsupported(req: &Request) -> ApiError {
+pub(super) fn unsupported(req: &Request) -> ApiError {
     let path = req.raw_path.as_str();
     for op in Schema::cloudfront().operations() {
         let (template, query) = op.uri.split_once('?').unwrap_or((op.uri.as_str(), ""));

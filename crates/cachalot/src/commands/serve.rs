@@ -28,6 +28,10 @@ pub(crate) struct Args {
     /// Address of the admin listener (API, metrics, dashboard) [default: 127.0.0.1:9400].
     #[arg(long, value_name = "ADDR")]
     admin: Option<String>,
+    /// Serve /metrics, /dashboard and /healthz on this address of their own instead of the admin
+    /// listener (no credentials asked there: bind it where only your monitoring reaches).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Folder of the embedded state store [default: ./.cachalot].
     #[arg(long, value_name = "DIR", conflicts_with = "store")]
     state: Option<PathBuf>,
@@ -55,8 +59,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let pops = pops(&setup, args.listen.as_deref());
     let admin =
         args.admin.clone().or_else(|| setup.file.admin.clone()).unwrap_or_else(|| file::DEFAULT_ADMIN.to_owned());
+    let metrics = args.metrics.clone().or_else(|| setup.file.metrics.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(setup, pops, admin, location))
+    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, location))
 }
 
 fn init_logging(filter: &str) {
@@ -89,12 +94,19 @@ fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
     pops
 }
 
+/// Where the admin listener and, when separate, the monitoring pages listen.
+struct Listeners {
+    admin: String,
+    metrics: Option<String>,
+}
+
 async fn serve(
     setup: Setup,
     pops: Vec<PopConfig>,
-    admin: String,
+    listeners: Listeners,
     location: cachalot_control::StoreLocation,
 ) -> anyhow::Result<ExitCode> {
+    let admin = listeners.admin;
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
     let settings = EdgeSettings {
@@ -185,27 +197,37 @@ async fn serve(
 
     let admin_listener = bind(&admin, "the admin listener").await?;
     let admin_addr = admin_listener.local_addr()?;
-    tracing::info!("admin listening on http://{admin_addr} (API, CloudWatch, /metrics, /dashboard)");
+    let apis = control.router().merge(control.cloudwatch_router(telemetry.clone()));
+    let pages = crate::dashboard::router(telemetry.clone(), misses);
+    let admin_router = match &listeners.metrics {
+        Some(addr) => {
+            let listener = bind(addr, "the metrics listener").await?;
+            tracing::info!("admin listening on http://{admin_addr} (API, CloudWatch)");
+            tracing::info!(
+                "metrics listening on http://{} (/metrics, /dashboard, /healthz; no credentials asked)",
+                listener.local_addr()?
+            );
+            tasks.push(tokio::spawn(serve_http(listener, crate::dashboard::health().merge(pages), stop_rx.clone())));
+            apis
+        }
+        None => {
+            tracing::info!("admin listening on http://{admin_addr} (API, CloudWatch, /metrics, /dashboard)");
+            if !control.is_open() {
+                tracing::info!(
+                    "/metrics and /dashboard ask for an access key: HTTP Basic (access key id, secret) or SigV4; \
+                     --metrics ADDR serves them on a listener of their own instead"
+                );
+            }
+            apis.merge(crate::dashboard::health()).merge(control.guard(pages))
+        }
+    };
     if control.is_open() {
         tracing::warn!("the admin API accepts ANY credentials: no AccessKeys are configured");
     }
     if let cachalot_control::StoreLocation::Dir(dir) = &location {
         tracing::info!("state in {}", dir.display());
     }
-    let router = control
-        .router()
-        .merge(control.cloudwatch_router(telemetry.clone()))
-        .merge(crate::dashboard::router(telemetry.clone(), misses));
-    let admin_services =
-        move |_conn: cachalot_proxy::ConnInfo| hyper_util::service::TowerToHyperService::new(router.clone());
-    let admin_task = tokio::spawn(cachalot_proxy::serve_http(
-        admin_listener,
-        None,
-        cachalot_proxy::ListenerLimits::default(),
-        stop_rx.clone(),
-        Duration::from_secs(10),
-        admin_services,
-    ));
+    let admin_task = tokio::spawn(serve_http(admin_listener, admin_router, stop_rx.clone()));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
@@ -219,6 +241,21 @@ async fn serve(
     let _ = tokio::task::spawn_blocking(move || logs.shutdown()).await;
     tracing::info!("access logs flushed; stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `router` on `listener` until `stop` turns true, with the listener limits
+/// (idle and header timeouts, connection cap, descriptor back-off) the POPs have.
+async fn serve_http(listener: tokio::net::TcpListener, router: axum::Router, stop: tokio::sync::watch::Receiver<bool>) {
+    let services = move |_: cachalot_proxy::ConnInfo| hyper_util::service::TowerToHyperService::new(router.clone());
+    cachalot_proxy::serve_http(
+        listener,
+        None,
+        cachalot_proxy::ListenerLimits::default(),
+        stop,
+        Duration::from_secs(10),
+        services,
+    )
+    .await;
 }
 
 fn aliases(a: &[String]) -> String {
