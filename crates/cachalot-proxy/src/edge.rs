@@ -34,6 +34,15 @@ pub struct PopSettings {
     pub cache_bytes: u64,
 }
 
+/// A regional edge cache this node hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionalCacheSettings {
+    /// Region.
+    pub region: String,
+    /// Memory tier size in bytes.
+    pub cache_bytes: u64,
+}
+
 /// How to build an edge.
 #[derive(Debug, Clone)]
 pub struct EdgeSettings {
@@ -49,8 +58,8 @@ pub struct EdgeSettings {
     pub max_object_bytes: u64,
     /// Connection limits of the POP listeners.
     pub listener: ListenerLimits,
-    /// Regions whose regional edge cache this node hosts for its fleet (`RegionalCaches`).
-    pub regional_caches: Vec<String>,
+    /// Regional edge caches this node hosts for its fleet (`RegionalCaches`).
+    pub regional_caches: Vec<RegionalCacheSettings>,
 }
 
 impl Default for EdgeSettings {
@@ -161,7 +170,13 @@ impl Edge {
             Topology::Regions(r) => r,
             Topology::EveryRegion => BTreeSet::new(),
         };
-        let hosted: BTreeSet<String> = settings.regional_caches.iter().cloned().collect();
+        let hosted: BTreeSet<String> = settings.regional_caches.iter().map(|r| r.region.clone()).collect();
+        // Hosted RECs exist from the start, with their own sizes; others are made when first needed.
+        let recs: HashMap<String, Tier> = settings
+            .regional_caches
+            .iter()
+            .map(|r| (r.region.clone(), Tier::new(&format!("REC:{}", r.region), r.cache_bytes)))
+            .collect();
         let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone());
         let pops = settings
             .pops
@@ -188,7 +203,7 @@ impl Edge {
                 fleet: ArcSwap::from_pointee(FleetView::default()),
                 tier_pool: Arc::new(crate::origin::Pool::new(origins.tls_config())),
                 pops,
-                recs: Mutex::new(HashMap::new()),
+                recs: Mutex::new(recs),
                 regional_cache_bytes: settings.regional_cache_bytes,
                 origins,
                 clock,

@@ -31,7 +31,7 @@ mod tier;
 mod viewer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use edge::{Edge, EdgeSettings, PopSettings};
+pub use edge::{Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
 pub use listener::{ListenerLimits, TrackedBody, serve_http, serve_pop, tls_acceptor};
 pub use summary::{Layer, NoObserver, Observer, RequestSummary};
 pub use tier::server::serve_regional;

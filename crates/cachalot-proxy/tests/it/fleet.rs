@@ -27,7 +27,10 @@ async fn node(config: &str, clock: &Arc<ManualClock>, pop_region: Option<&str>, 
             .map(|r| PopSettings { id: format!("POP-{r}"), region: r.to_owned(), cache_bytes: 64 << 20 })
             .into_iter()
             .collect(),
-        regional_caches: hosts.map(str::to_owned).into_iter().collect(),
+        regional_caches: hosts
+            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.to_owned(), cache_bytes: 64 << 20 })
+            .into_iter()
+            .collect(),
         max_object_bytes: 1 << 20,
         ..EdgeSettings::default()
     };

@@ -50,6 +50,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(url)) => setup::from_origin(url)?,
         (None, None) => Setup::default(),
     };
+    if args.store.is_none() && !setup.file.regional_caches.is_empty() {
+        return Err(hinted(
+            "RegionalCaches serve the other nodes of a fleet, and this node is not in one",
+            "start every node with --store postgres://USER@HOST:PORT/DB, or remove RegionalCaches",
+        ));
+    }
     let location = match (&args.store, &args.state, &setup.file.state) {
         (Some(url), _, _) => cachalot_control::StoreLocation::Url(url.clone()),
         (None, Some(dir), _) => cachalot_control::StoreLocation::Dir(dir.clone()),
@@ -116,6 +122,12 @@ async fn serve(
             .collect(),
         buckets,
         origin_addresses: setup.file.origin_addresses.clone().into_iter().collect(),
+        regional_caches: setup
+            .file
+            .regional_caches
+            .iter()
+            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.region.clone(), cache_bytes: r.cache_bytes })
+            .collect(),
         ..EdgeSettings::default()
     };
     let telemetry = Arc::new(
@@ -182,6 +194,21 @@ async fn serve(
                 Duration::from_secs(10),
             )));
         }
+    }
+    for rec in &setup.file.regional_caches {
+        let listener = bind(&rec.listen, &format!("the regional cache of {}", rec.region)).await?;
+        tracing::info!(
+            "regional edge cache of {} listening on http://{} (fleet tiers only)",
+            rec.region,
+            listener.local_addr()?
+        );
+        tasks.push(tokio::spawn(cachalot_proxy::serve_regional(
+            edge.clone(),
+            rec.region.clone(),
+            listener,
+            stop_rx.clone(),
+            Duration::from_secs(10),
+        )));
     }
     for d in &snapshot.distributions {
         tracing::info!("distribution {} serving {}{}", d.id, d.domain_name, aliases(&d.aliases));
