@@ -136,7 +136,7 @@ impl Body for EdgeBody {
                         Poll::Ready(Some(Err(e))) => {
                             *rest = None;
                             this.finish(false);
-                            return Poll::Ready(Some(Err(Box::new(e))));
+                            return Poll::Ready(Some(Err(e)));
                         }
                         Poll::Ready(None) => {
                             *rest = None;

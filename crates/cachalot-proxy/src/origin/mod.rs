@@ -3,10 +3,12 @@
 
 mod pool;
 pub mod s3;
+mod stream;
 mod viewer_body;
 
-pub use pool::{OriginRequestBody, OriginStream};
+pub use pool::OriginRequestBody;
 pub(crate) use pool::{Pool, PoolKey};
+pub use stream::{OriginStream, StreamError};
 pub use viewer_body::ViewerBody;
 
 use bytes::Bytes;
@@ -169,7 +171,10 @@ impl Origins {
                 Ok(OriginResponse {
                     status: r.status,
                     headers: r.headers,
-                    body: OriginBody::Full(r.body),
+                    body: match r.body {
+                        s3::S3Body::Bytes(b) => OriginBody::Full(b),
+                        s3::S3Body::File(file, len) => OriginBody::Stream(OriginStream::file(file, len)),
+                    },
                     first_byte_ms: started.elapsed().as_millis() as u64,
                 })
             }
@@ -238,7 +243,7 @@ impl Origins {
             match tokio::time::timeout(remaining(read_timeout), sender.send_request(req)).await {
                 Ok(Ok(resp)) => {
                     let (parts, incoming) = resp.into_parts();
-                    let stream = OriginStream::new(incoming, self.pool.clone(), key, sender, keepalive);
+                    let stream = self.pool.stream(incoming, key, sender, keepalive);
                     return Ok(OriginResponse {
                         status: parts.status,
                         headers: parts.headers,

@@ -7,7 +7,7 @@
 //! connection goes back to the pool when its response body has been read to the end
 //! and leaves it after the origin's keep-alive timeout.
 
-use super::OriginError;
+use super::{OriginError, OriginStream};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Either, Full};
@@ -94,7 +94,7 @@ impl Pool {
         sender: Sender,
         keepalive: Duration,
     ) -> OriginStream {
-        OriginStream::new(incoming, self.clone(), key, sender, keepalive)
+        OriginStream::http(HttpStream::new(incoming, self.clone(), key, sender, keepalive))
     }
 
     /// Returns a connection whose response has been read completely.
@@ -159,9 +159,9 @@ where
     Ok(sender)
 }
 
-/// An origin's response body, read as it arrives; its connection returns to the pool
-/// once the body has been read to the end.
-pub struct OriginStream {
+/// An HTTP origin's response body, read as it arrives; its connection returns to the
+/// pool once the body has been read to the end.
+pub(crate) struct HttpStream {
     inner: Incoming,
     checkin: Option<Checkin>,
 }
@@ -173,9 +173,9 @@ struct Checkin {
     keepalive: Duration,
 }
 
-impl OriginStream {
+impl HttpStream {
     pub(crate) fn new(inner: Incoming, pool: Arc<Pool>, key: PoolKey, sender: Sender, keepalive: Duration) -> Self {
-        let mut stream = OriginStream { inner, checkin: Some(Checkin { pool, key, sender, keepalive }) };
+        let mut stream = HttpStream { inner, checkin: Some(Checkin { pool, key, sender, keepalive }) };
         if stream.inner.is_end_stream() {
             stream.release();
         }
@@ -189,7 +189,7 @@ impl OriginStream {
     }
 }
 
-impl Body for OriginStream {
+impl Body for HttpStream {
     type Data = Bytes;
     type Error = hyper::Error;
 
