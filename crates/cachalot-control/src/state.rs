@@ -257,34 +257,70 @@ impl State {
         let mut s = State::default();
         let mut problems = Vec::new();
         for (key, bytes) in records {
-            let (kind, rest) = key.split_once('/').unwrap_or((key.as_str(), ""));
-            let ok = match kind {
-                "distribution" => parse::<DistributionRecord>(&bytes)
-                    .map(|r| s.distributions.insert(r.id.clone(), Arc::new(r.with_typed())))
-                    .is_some(),
-                "invalidation" => parse::<InvalidationRecord>(&bytes)
-                    .map(|r| s.invalidations.insert((r.distribution_id.clone(), r.id.clone()), Arc::new(r)))
-                    .is_some(),
-                "function" => {
-                    parse::<FunctionRecord>(&bytes).map(|r| s.functions.insert(r.name.clone(), Arc::new(r))).is_some()
-                }
-                "key-value-store" => {
-                    parse::<KvsRecord>(&bytes).map(|r| s.kvs.insert(r.name.clone(), Arc::new(r))).is_some()
-                }
-                "monitoring" => parse::<Value>(&bytes).map(|v| s.monitoring.insert(rest.to_owned(), v)).is_some(),
-                "tags" => parse::<Vec<(String, String)>>(&bytes).map(|t| s.tags.insert(rest.to_owned(), t)).is_some(),
-                other => match PolicyKind::ALL.iter().find(|k| k.segment() == other) {
-                    Some(k) => parse::<PolicyRecord>(&bytes)
-                        .map(|r| s.policies[k.index()].insert(r.id.clone(), Arc::new(r)))
-                        .is_some(),
-                    None => false,
-                },
-            };
-            if !ok {
+            if s.apply(&key, Some(&bytes)).is_err() {
                 problems.push(format!("stored record {key} could not be read and is ignored"));
             }
         }
         (s, problems)
+    }
+
+    /// Sets (or with `None` removes) one stored record. Returns whether the edge serves
+    /// what it changed; `Err` when the record cannot be read (it is then left out).
+    pub(crate) fn apply(&mut self, key: &str, bytes: Option<&[u8]>) -> Result<bool, ()> {
+        let (kind, rest) = key.split_once('/').unwrap_or((key, ""));
+        fn put<T: DeserializeOwned>(bytes: Option<&[u8]>, f: impl FnOnce(Option<T>)) -> Result<(), ()> {
+            match bytes {
+                None => f(None),
+                Some(b) => f(Some(parse::<T>(b).ok_or(())?)),
+            }
+            Ok(())
+        }
+        match kind {
+            "distribution" => put::<DistributionRecord>(bytes, |r| match r {
+                Some(r) => drop(self.distributions.insert(r.id.clone(), Arc::new(r.with_typed()))),
+                None => drop(self.distributions.remove(rest)),
+            })
+            .map(|()| true),
+            "invalidation" => put::<InvalidationRecord>(bytes, |r| match r {
+                Some(r) => drop(self.invalidations.insert((r.distribution_id.clone(), r.id.clone()), Arc::new(r))),
+                None => {
+                    let (d, i) = rest.split_once('/').unwrap_or((rest, ""));
+                    drop(self.invalidations.remove(&(d.to_owned(), i.to_owned())))
+                }
+            })
+            .map(|()| false),
+            "function" => put::<FunctionRecord>(bytes, |r| match r {
+                Some(r) => drop(self.functions.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.functions.remove(rest)),
+            })
+            .map(|()| true),
+            "key-value-store" => put::<KvsRecord>(bytes, |r| match r {
+                Some(r) => drop(self.kvs.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.kvs.remove(rest)),
+            })
+            .map(|()| true),
+            "monitoring" => put::<Value>(bytes, |v| match v {
+                Some(v) => drop(self.monitoring.insert(rest.to_owned(), v)),
+                None => drop(self.monitoring.remove(rest)),
+            })
+            .map(|()| false),
+            "tags" => put::<Vec<(String, String)>>(bytes, |t| match t {
+                Some(t) => drop(self.tags.insert(rest.to_owned(), t)),
+                None => drop(self.tags.remove(rest)),
+            })
+            .map(|()| false),
+            other => match PolicyKind::ALL.iter().find(|k| k.segment() == other) {
+                Some(k) => {
+                    let map = &mut self.policies[k.index()];
+                    put::<PolicyRecord>(bytes, |r| match r {
+                        Some(r) => drop(map.insert(r.id.clone(), Arc::new(r))),
+                        None => drop(map.remove(rest)),
+                    })
+                    .map(|()| true)
+                }
+                None => Err(()),
+            },
+        }
     }
 
     /// The resources the edge serves: every distribution, custom policy,

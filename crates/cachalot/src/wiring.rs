@@ -36,6 +36,28 @@ impl EdgeLink for EdgeBridge {
         tracing::info!("invalidation of {} path(s) on {distribution_id} removed {removed} object(s)", paths.len());
         Ok(())
     }
+
+    fn fleet(&self, view: &cachalot_control::FleetView) {
+        let regional_caches = view
+            .regional_caches
+            .iter()
+            .map(|(region, hosts)| {
+                let parents = hosts
+                    .iter()
+                    .map(|(node_id, address)| cachalot_proxy::FleetParent {
+                        node_id: node_id.clone(),
+                        address: address.clone(),
+                    })
+                    .collect();
+                (region.clone(), parents)
+            })
+            .collect();
+        self.edge.set_fleet(cachalot_proxy::FleetView {
+            node_id: view.node_id.clone(),
+            secret: view.secret.clone(),
+            regional_caches,
+        });
+    }
 }
 
 /// TestFunction on the same engine as the edge and `cachalot function test`.

@@ -32,10 +32,10 @@ pub(crate) struct Args {
     /// listener (no credentials asked there: bind it where only your monitoring reaches).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
-    /// Folder of the embedded state store [default: ./.cachalot].
-    #[arg(long, value_name = "DIR", conflicts_with = "store")]
+    /// State folder [default: ./.cachalot]: the embedded store, or with --store this node's own files.
+    #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// External state store URL (postgres://…).
+    /// Fleet store: postgres://USER@HOST:PORT/DB (every node naming it is one fleet).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
     /// Log filter (error, warn, info, debug, trace or a tracing filter).
@@ -56,18 +56,45 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             "start every node with --store postgres://USER@HOST:PORT/DB, or remove RegionalCaches",
         ));
     }
-    let location = match (&args.store, &args.state, &setup.file.state) {
-        (Some(url), _, _) => cachalot_control::StoreLocation::Url(url.clone()),
-        (None, Some(dir), _) => cachalot_control::StoreLocation::Dir(dir.clone()),
-        (None, None, Some(dir)) => cachalot_control::StoreLocation::Dir(setup.base.join(dir)),
-        (None, None, None) => cachalot_control::StoreLocation::Dir(PathBuf::from(file::DEFAULT_STATE)),
+    let state_dir = match (&args.state, &setup.file.state) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => setup.base.join(dir),
+        (None, None) => PathBuf::from(file::DEFAULT_STATE),
     };
     let pops = pops(&setup, args.listen.as_deref());
     let admin =
         args.admin.clone().or_else(|| setup.file.admin.clone()).unwrap_or_else(|| file::DEFAULT_ADMIN.to_owned());
     let metrics = args.metrics.clone().or_else(|| setup.file.metrics.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, location))
+    let store = match args.store {
+        None => Store::Embedded(state_dir),
+        Some(url) => {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(hinted(
+                    format!("--store {url}: not a PostgreSQL URL"),
+                    "use postgres://USER@HOST:PORT/DB (add ?sslmode=require for TLS)",
+                ));
+            }
+            let node_id = setup.file.node_id.clone().unwrap_or_else(host_name);
+            Store::Fleet { url, node_id, state_dir }
+        }
+    };
+    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, store))
+}
+
+/// Where the control plane's state lives.
+enum Store {
+    Embedded(PathBuf),
+    Fleet { url: String, node_id: String, state_dir: PathBuf },
+}
+
+/// This machine's host name (the default node id).
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let name: String = name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    if name.is_empty() { "node".to_owned() } else { name }
 }
 
 fn init_logging(filter: &str) {
@@ -110,7 +137,7 @@ async fn serve(
     setup: Setup,
     pops: Vec<PopConfig>,
     listeners: Listeners,
-    location: cachalot_control::StoreLocation,
+    store: Store,
 ) -> anyhow::Result<ExitCode> {
     let admin = listeners.admin;
     let buckets: HashMap<String, PathBuf> =
@@ -148,6 +175,28 @@ async fn serve(
         Arc::new(cachalot_proxy::SystemClock),
         observer.clone(),
     );
+    let location = match store {
+        Store::Embedded(dir) => cachalot_control::StoreLocation::Dir(dir),
+        Store::Fleet { url, node_id, state_dir } => {
+            let node = cachalot_control::NodeInfo {
+                id: node_id,
+                pops: pops
+                    .iter()
+                    .map(|p| cachalot_control::NodePop { id: p.id.clone(), region: p.region.clone() })
+                    .collect(),
+                regional_caches: setup
+                    .file
+                    .regional_caches
+                    .iter()
+                    .map(|r| cachalot_control::NodeRegionalCache { region: r.region.clone(), address: r.listen.clone() })
+                    .collect(),
+                admin: admin.clone(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            tracing::info!("node {} joining the fleet at {}", node.id, redact(&url));
+            cachalot_control::StoreLocation::Fleet(cachalot_control::FleetSettings { url, node, state_dir })
+        }
+    };
     // The control plane loads the store, merges the config file's resources and publishes the first snapshot.
     let control = cachalot_control::ControlPlane::open(
         location.clone(),
@@ -283,6 +332,18 @@ async fn serve_http(listener: tokio::net::TcpListener, router: axum::Router, sto
         services,
     )
     .await;
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn aliases(a: &[String]) -> String {
