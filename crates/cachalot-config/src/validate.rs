@@ -1629,8 +1629,9 @@ fn methods(allowed: Option<&wire::AllowedMethods>, p: &str, diags: &mut Diagnost
 
 /// Legacy `ForwardedValues` → the same key/forward rules a cache policy yields (§2.7).
 ///
-/// For an S3 origin (`s3`), forwarding every header (`*`) is refused and `Host` is not keyed:
-/// CloudFront accepts `Host` in the list but does not cache on it for S3 origins.
+/// For an S3 origin (`s3`), `Host` is not keyed: CloudFront accepts it in the list but does not
+/// cache on it for S3 origins
+/// (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/header-caching.html>).
 fn legacy_cache(
     fv: &wire::ForwardedValues,
     b: &wire::CacheBehavior,
@@ -1675,16 +1676,6 @@ fn legacy_cache(
     };
     let mut headers = names_of(fv.headers.as_ref(), &format!("{fp}.Headers"), diags);
     let forward_all_headers = headers.iter().any(|h| h == "*");
-    if s3 && forward_all_headers {
-        diags
-            .error(
-                "InvalidHeadersForS3Origin",
-                format!("{fp}.Headers"),
-                "forwarding every header (*) is not valid when the origin is an S3 bucket",
-            )
-            .hint("list the headers S3 needs, such as Origin, Access-Control-Request-Headers and Access-Control-Request-Method for CORS");
-        return None;
-    }
     if s3 && headers.iter().any(|h| h.eq_ignore_ascii_case("host")) {
         headers.retain(|h| !h.eq_ignore_ascii_case("host"));
         diags.note(

@@ -69,12 +69,6 @@ impl std::fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
-/// The control plane. Cheap to clone; all clones share one state.
-#[derive(Clone)]
-pub struct ControlPlane {
-    pub(crate) inner: Arc<Inner>,
-}
-
 pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     pub(crate) backend: Backend,
@@ -102,7 +96,10 @@ pub(crate) struct Inner {
 /// (the AWS CLI's waiter sleeps 60 s between polls).
 pub const DEFAULT_DEPLOY_DELAY: Duration = Duration::ZERO;
 
-impl ControlPlane {
+/// An error of a build: (comparison key independent of the request, message worded for it, API code).
+type Labeled = (String, String, String);
+
+impl Inner {
     /// Opens the store, merges `initial` (the `--config` resources) into it,
     /// publishes the first snapshot to `edge` and resumes unfinished invalidations.
     ///
@@ -110,13 +107,13 @@ impl ControlPlane {
     /// (distributions, policies), name (functions, key value stores) is
     /// replaced by the config's version (with a new ETag when it changed);
     /// resources created through the API that the config does not name stay.
-    pub fn open(
+    pub(crate) fn open(
         location: StoreLocation,
         initial: Resources,
         access_keys: Vec<AccessKey>,
         edge: Arc<dyn EdgeLink>,
         tester: Option<Arc<dyn FunctionTester>>,
-    ) -> Result<ControlPlane, OpenError> {
+    ) -> Result<Arc<Inner>, OpenError> {
         let (backend, records, applied, signal) = match location {
             StoreLocation::Dir(dir) => {
                 let store = Store::open(&dir).map_err(OpenError::Store)?;
@@ -163,47 +160,19 @@ impl ControlPlane {
             Some(signal) => crate::fleet::node::spawn(Arc::downgrade(&inner), signal),
             None => spawn_invalidation_worker(Arc::downgrade(&inner)),
         }
-        Ok(ControlPlane { inner })
-    }
-
-    /// The axum router serving `/2020-05-31/…` (CloudFront) and
-    /// `/key-value-stores/…` (the key value store data API).
-    pub fn router(&self) -> axum::Router {
-        crate::http_layer::router(self.inner.clone())
-    }
-
-    /// CloudWatch's `GetMetricStatistics` (`POST /` and the RPCv2 CBOR path) on `telemetry`'s
-    /// numbers, behind the same SigV4 check as the CloudFront API.
-    pub fn cloudwatch_router(&self, telemetry: Arc<cachalot_telemetry::Telemetry>) -> axum::Router {
-        crate::cloudwatch::router(self.inner.clone(), telemetry)
-    }
-
-    /// `pages` (the binary's `/metrics` and `/dashboard`) behind the configured access keys:
-    /// HTTP Basic (access key id and secret) or SigV4. Open when no access keys are configured.
-    pub fn guard(&self, pages: axum::Router) -> axum::Router {
-        crate::guard::guard(self.inner.clone(), pages)
+        Ok(inner)
     }
 
     /// The snapshot currently published.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner.snapshot.lock().clone()
+    pub(crate) fn current_snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.lock().clone()
     }
 
-    /// True when no access keys are configured: the API accepts any (or no) credentials.
-    pub fn is_open(&self) -> bool {
-        self.inner.access_keys.is_empty()
+    /// Sets how long distributions report `InProgress` after a change.
+    pub(crate) fn set_deploy_delay(&self, delay: Duration) {
+        self.deploy_delay_ms.store(delay.as_millis().min(i64::MAX as u128) as i64, Ordering::Relaxed);
     }
 
-    /// Sets how long distributions report `InProgress` after a change (default zero).
-    pub fn set_deploy_delay(&self, delay: Duration) {
-        self.inner.deploy_delay_ms.store(delay.as_millis().min(i64::MAX as u128) as i64, Ordering::Relaxed);
-    }
-}
-
-/// An error of a build: (comparison key independent of the request, message worded for it, API code).
-type Labeled = (String, String, String);
-
-impl Inner {
     pub(crate) fn deploy_delay_ms(&self) -> i64 {
         self.deploy_delay_ms.load(Ordering::Relaxed)
     }
