@@ -2,12 +2,12 @@
 
 use crate::edge::{EdgeLink, FunctionTester};
 use crate::error::ApiError;
+use crate::fleet::{Fleet, NodeInfo, NodeStatus};
 use crate::sigv4::SignedRequest;
 use crate::state::{
     DistributionRecord, FunctionRecord, FunctionStage, InvalidationRecord, KvsRecord, PolicyKind, PolicyRecord, State,
     Subject, Txn,
 };
-use crate::fleet::{Fleet, NodeInfo, NodeStatus};
 use crate::store::{Store, StoreError};
 use crate::util;
 use cachalot_config::file::AccessKey;
@@ -99,6 +99,9 @@ pub const DEFAULT_DEPLOY_DELAY: Duration = Duration::ZERO;
 /// An error of a build: (comparison key independent of the request, message worded for it, API code).
 type Labeled = (String, String, String);
 
+/// A validated snapshot to publish, with the keys of the errors it still carries.
+type Built = (Arc<Snapshot>, HashSet<String>);
+
 impl Inner {
     /// Opens the store, merges `initial` (the `--config` resources) into it,
     /// publishes the first snapshot to `edge` and resumes unfinished invalidations.
@@ -123,8 +126,9 @@ impl Inner {
             StoreLocation::Fleet(settings) => {
                 let signal = Arc::new(crate::fleet::node::Signal::default());
                 let wake = signal.clone();
-                let fleet = Fleet::open(&settings.url, settings.node, &settings.state_dir, Arc::new(move || wake.raise()))
-                    .map_err(OpenError::Store)?;
+                let fleet =
+                    Fleet::open(&settings.url, settings.node, &settings.state_dir, Arc::new(move || wake.raise()))
+                        .map_err(OpenError::Store)?;
                 let (records, applied) = fleet.replica().map_err(OpenError::Store)?;
                 let records = records.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
                 (Backend::Fleet(fleet), records, applied, Some(signal))
@@ -251,7 +255,7 @@ impl Inner {
         state: &State,
         subject: &Subject,
         f: impl FnOnce(&mut Txn) -> Result<R, ApiError>,
-    ) -> Result<(Txn, R, Option<(Arc<Snapshot>, HashSet<String>)>), ApiError> {
+    ) -> Result<(Txn, R, Option<Built>), ApiError> {
         let mut txn = Txn::new(state.clone());
         let result = f(&mut txn)?;
         let built = if txn.affects_edge {
@@ -270,7 +274,7 @@ impl Inner {
         Ok((txn, result, built))
     }
 
-    fn publish_built(&self, built: Option<(Arc<Snapshot>, HashSet<String>)>) {
+    fn publish_built(&self, built: Option<Built>) {
         if let Some((snapshot, errors)) = built {
             *self.known_errors.lock() = errors;
             *self.snapshot.lock() = snapshot.clone();
@@ -293,6 +297,16 @@ impl Inner {
         let snapshot = Arc::new(snapshot);
         *self.snapshot.lock() = snapshot.clone();
         self.edge.publish(snapshot);
+    }
+
+    /// The fleet's nodes as `GET /fleet` shows them.
+    pub(crate) fn fleet_status(&self) -> serde_json::Value {
+        let nodes = self.nodes.lock().clone();
+        crate::fleet::status_json(
+            &nodes,
+            self.fleet().map(|f| f.node.id.as_str()),
+            self.applied.load(Ordering::Acquire),
+        )
     }
 
     /// The fleet store, when this node is in a fleet.

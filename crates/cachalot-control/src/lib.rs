@@ -95,8 +95,8 @@ pub use control::{DEFAULT_DEPLOY_DELAY, FleetSettings, OpenError, StoreLocation}
 pub use edge::{
     EdgeLink, FleetView, FunctionTestError, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge,
 };
-pub use fleet::{NODE_TIMEOUT, NodeInfo, NodePop, NodeRegionalCache, NodeStatus};
 pub use error::ApiError;
+pub use fleet::{NODE_TIMEOUT, NodeInfo, NodePop, NodeRegionalCache, NodeStatus};
 pub use http_layer::MAX_BODY_BYTES;
 pub use plane::ControlPlane;
 pub use state::ACCOUNT_ID;

@@ -52,6 +52,21 @@ impl ControlPlane {
         crate::guard::guard(self.inner.clone(), pages)
     }
 
+    /// `GET /fleet`: the fleet's nodes as JSON (`{"Fleet": false, "Nodes": []}` outside a fleet).
+    pub fn fleet_router(&self) -> axum::Router {
+        let inner = self.inner.clone();
+        axum::Router::new().route(
+            "/fleet",
+            axum::routing::get(move || {
+                let inner = inner.clone();
+                async move {
+                    let body = serde_json::to_vec_pretty(&inner.fleet_status()).unwrap_or_default();
+                    ([(http::header::CONTENT_TYPE, "application/json")], body)
+                }
+            }),
+        )
+    }
+
     /// The snapshot currently published.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.current_snapshot()

@@ -134,9 +134,7 @@ impl PgCluster {
     pub fn database(&self) -> String {
         let name = format!("test_{}", self.databases.fetch_add(1, Ordering::SeqCst));
         let port = self.port.to_string();
-        let created = self
-            .run("createdb", &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", &name])
-            .unwrap_or(false);
+        let created = self.run("createdb", &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", &name]).unwrap_or(false);
         assert!(created, "createdb {name} failed");
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }

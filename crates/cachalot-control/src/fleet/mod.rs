@@ -98,7 +98,12 @@ pub(crate) struct Changes {
 impl Fleet {
     /// Connects (in the background) to the store at `url`; the node's replica lives in
     /// `replica_dir`. `on_change` runs after every notification and reconnection.
-    pub(crate) fn open(url: &str, node: NodeInfo, replica_dir: &Path, on_change: pg::Notify) -> Result<Fleet, StoreError> {
+    pub(crate) fn open(
+        url: &str,
+        node: NodeInfo,
+        replica_dir: &Path,
+        on_change: pg::Notify,
+    ) -> Result<Fleet, StoreError> {
         let replica = Store::open_file(replica_dir, crate::store::REPLICA_FILE)?;
         let pg = Pg::start(url, on_change)?;
         Ok(Fleet { pg, replica, node })
@@ -182,8 +187,7 @@ impl Fleet {
                 for (key, value) in &changes {
                     c.execute(&insert, &[key, value, &seq]).await?;
                 }
-                c.execute(&format!("SELECT pg_notify('{}', $1)", schema::CHANGES_CHANNEL), &[&seq.to_string()])
-                    .await?;
+                c.execute(&format!("SELECT pg_notify('{}', $1)", schema::CHANGES_CHANNEL), &[&seq.to_string()]).await?;
                 c.batch_execute("COMMIT").await?;
                 Ok(seq)
             })
@@ -193,7 +197,8 @@ impl Fleet {
 
     /// Ends the open write transaction; a session that cannot is dropped (which aborts it).
     fn finish(&self, statement: &'static str) {
-        let done = self.pg.call(Session::Write, STATEMENT_TIMEOUT, move |c| async move { c.batch_execute(statement).await });
+        let done =
+            self.pg.call(Session::Write, STATEMENT_TIMEOUT, move |c| async move { c.batch_execute(statement).await });
         if done.is_err() {
             self.pg.drop_session(Session::Write);
         }
@@ -282,4 +287,33 @@ fn to_changes(rows: &[tokio_postgres::Row], from: u64) -> Changes {
         })
         .collect();
     Changes { records, seq }
+}
+
+/// `GET /fleet`: every node of the fleet as the store last reported it (JSON).
+pub(crate) fn status_json(nodes: &[NodeStatus], self_id: Option<&str>, applied: u64) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|n| {
+            let heartbeat = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(n.heartbeat_ms) * 1_000_000)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_default();
+            serde_json::json!({
+                "Id": n.info.id,
+                "Pops": n.info.pops,
+                "RegionalCaches": n.info.regional_caches,
+                "Admin": n.info.admin,
+                "Version": n.info.version,
+                "LastHeartbeat": heartbeat,
+                "ConfigVersion": n.applied_seq,
+                "Alive": n.alive,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "Fleet": self_id.is_some(),
+        "Self": self_id,
+        "ConfigVersion": applied,
+        "Nodes": nodes,
+    })
 }

@@ -58,11 +58,15 @@ pub(crate) fn join(inner: &Arc<Inner>, initial: Resources) {
 fn rejoin(inner: &Arc<Inner>) {
     inner.catch_up();
     let pending = inner.pending_initial.lock().take();
-    if let Some(resources) = pending
-        && let Err(e) = inner.merge_initial(resources.clone())
-    {
-        tracing::warn!("the config file's resources are not in the fleet store yet (will retry): {e}");
-        *inner.pending_initial.lock() = Some(resources);
+    if let Some(resources) = pending {
+        match inner.merge_initial(resources.clone()) {
+            // Merged resources are reported, not refused: publish what the state now holds.
+            Ok(()) => inner.publish_all(),
+            Err(e) => {
+                tracing::warn!("the config file's resources are not in the fleet store yet (will retry): {e}");
+                *inner.pending_initial.lock() = Some(resources);
+            }
+        }
     }
     heartbeat(inner);
     purge_missed(inner);
@@ -72,12 +76,12 @@ fn rejoin(inner: &Arc<Inner>) {
 pub(crate) fn spawn(inner: Weak<Inner>, signal: Arc<Signal>) {
     let follower = inner.clone();
     let spawned = std::thread::Builder::new().name("cachalot-fleet-follower".into()).spawn(move || {
-        let mut was_up = true;
+        let mut was_up = follower.upgrade().is_some_and(|i| i.fleet().is_some_and(|f| f.pg.is_up()));
         loop {
             signal.wait(Duration::from_secs(1));
             let Some(inner) = follower.upgrade() else { return };
             let up = inner.fleet().is_some_and(|f| f.pg.is_up());
-            if up && !was_up {
+            if up && (!was_up || inner.pending_initial.lock().is_some()) {
                 rejoin(&inner);
             }
             was_up = up;

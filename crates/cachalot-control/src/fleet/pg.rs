@@ -173,8 +173,8 @@ fn tls_for(url: &str) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>
             let mut roots = rustls::RootCertStore::empty();
             match param("sslrootcert") {
                 Some(file) => {
-                    let pem = std::fs::read(&file)
-                        .map_err(|e| StoreError(format!("cannot read sslrootcert {file}: {e}")))?;
+                    let pem =
+                        std::fs::read(&file).map_err(|e| StoreError(format!("cannot read sslrootcert {file}: {e}")))?;
                     for cert in rustls_pemfile_certs(&pem) {
                         roots.add(cert).map_err(|e| StoreError(format!("sslrootcert {file}: {e}")))?;
                     }
@@ -293,7 +293,9 @@ async fn supervise(shared: Arc<Shared>) {
                         _ => "timed out".to_owned(),
                     };
                     if !warned {
-                        tracing::warn!("the fleet store is unreachable ({why}); serving the last configuration, retrying");
+                        tracing::warn!(
+                            "the fleet store is unreachable ({why}); serving the last configuration, retrying"
+                        );
                         warned = true;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));

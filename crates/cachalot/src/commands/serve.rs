@@ -93,7 +93,8 @@ fn host_name() -> String {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .unwrap_or_default();
-    let name: String = name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    let name: String =
+        name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
     if name.is_empty() { "node".to_owned() } else { name }
 }
 
@@ -133,12 +134,7 @@ struct Listeners {
     metrics: Option<String>,
 }
 
-async fn serve(
-    setup: Setup,
-    pops: Vec<PopConfig>,
-    listeners: Listeners,
-    store: Store,
-) -> anyhow::Result<ExitCode> {
+async fn serve(setup: Setup, pops: Vec<PopConfig>, listeners: Listeners, store: Store) -> anyhow::Result<ExitCode> {
     let admin = listeners.admin;
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
@@ -188,7 +184,10 @@ async fn serve(
                     .file
                     .regional_caches
                     .iter()
-                    .map(|r| cachalot_control::NodeRegionalCache { region: r.region.clone(), address: r.listen.clone() })
+                    .map(|r| cachalot_control::NodeRegionalCache {
+                        region: r.region.clone(),
+                        address: r.listen.clone(),
+                    })
                     .collect(),
                 admin: admin.clone(),
                 version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -274,7 +273,7 @@ async fn serve(
     let admin_listener = bind(&admin, "the admin listener").await?;
     let admin_addr = admin_listener.local_addr()?;
     let apis = control.router().merge(control.cloudwatch_router(telemetry.clone()));
-    let pages = crate::dashboard::router(telemetry.clone(), misses);
+    let pages = crate::dashboard::router(telemetry.clone(), misses).merge(control.fleet_router());
     let admin_router = match &listeners.metrics {
         Some(addr) => {
             let listener = bind(addr, "the metrics listener").await?;
