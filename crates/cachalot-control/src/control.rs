@@ -82,6 +82,8 @@ pub(crate) struct Inner {
     pub(crate) pending_initial: Mutex<Option<Resources>>,
     /// The fleet view last given to the edge.
     pub(crate) fleet_view: Mutex<crate::edge::FleetView>,
+    /// This node's metrics, once the CloudWatch routes are made (flushed to a fleet store).
+    pub(crate) telemetry: std::sync::OnceLock<Arc<cachalot_telemetry::Telemetry>>,
     pub(crate) edge: Arc<dyn EdgeLink>,
     pub(crate) tester: Option<Arc<dyn FunctionTester>>,
     access_keys: Vec<AccessKey>,
@@ -146,6 +148,7 @@ impl Inner {
             purged: Mutex::new(HashSet::new()),
             pending_initial: Mutex::new(None),
             fleet_view: Mutex::new(crate::edge::FleetView::default()),
+            telemetry: std::sync::OnceLock::new(),
             edge,
             tester,
             access_keys,

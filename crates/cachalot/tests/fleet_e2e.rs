@@ -273,6 +273,36 @@ fn invalidations_reach_every_node() {
         assert!(header(&n.get("/img/cat.jpg").1, "x-cache").starts_with("Miss"), "{} still had the object", n.id);
     }
     assert_eq!(origin.hits("/img/cat.jpg"), 6);
+
+    // CloudWatch on any node answers with the fleet's sums (each node writes its numbers every 10 s).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (start, end) = ((now - 3600).to_string(), (now + 120).to_string());
+    eventually("CloudWatch sums the fleet", Duration::from_secs(25), || {
+        let got = aws_json(
+            &nodes[1],
+            &[
+                "cloudwatch",
+                "get-metric-statistics",
+                "--namespace",
+                "AWS/CloudFront",
+                "--metric-name",
+                "Requests",
+                "--dimensions",
+                "Name=DistributionId,Value=E1FLEETDIST01",
+                "Name=Region,Value=Global",
+                "--start-time",
+                &start,
+                "--end-time",
+                &end,
+                "--period",
+                "86400",
+                "--statistics",
+                "Sum",
+            ],
+        );
+        let sum: f64 = got["Datapoints"].as_array().map_or(0.0, |d| d.iter().filter_map(|p| p["Sum"].as_f64()).sum());
+        sum == 9.0
+    });
 }
 
 /// POPs of two nodes send their misses to the regional cache a third node hosts.

@@ -242,6 +242,57 @@ impl Fleet {
             .collect())
     }
 
+    /// Writes this node's per-minute CloudWatch numbers: `(distribution id, minute, data)`.
+    pub(crate) fn flush_metrics(&self, rows: Vec<(String, i64, String)>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let node = self.node.id.clone();
+        self.pg.call(Session::Read, STATEMENT_TIMEOUT, move |c| async move {
+            let upsert = c
+                .prepare(
+                    "INSERT INTO cachalot_metrics (node_id, distribution_id, minute, data) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (node_id, distribution_id, minute) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .await?;
+            for (dist, minute, data) in &rows {
+                c.execute(&upsert, &[&node, dist, minute, data]).await?;
+            }
+            // Minutes CloudWatch no longer answers for (26 hours) are dropped.
+            let oldest = rows.iter().map(|r| r.1).max().unwrap_or(0) - 26 * 60;
+            c.execute("DELETE FROM cachalot_metrics WHERE node_id = $1 AND minute < $2", &[&node, &oldest]).await?;
+            Ok(())
+        })
+    }
+
+    /// The other nodes' minutes of `distribution` in `[from, to)`: `(minute, data)`.
+    pub(crate) fn remote_minutes(
+        &self,
+        distribution: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let (node, dist) = (self.node.id.clone(), distribution.to_owned());
+        let rows = self.pg.call(Session::Read, STATEMENT_TIMEOUT, move |c| async move {
+            c.query(
+                "SELECT minute, data FROM cachalot_metrics
+                 WHERE distribution_id = $1 AND minute >= $2 AND minute < $3 AND node_id <> $4",
+                &[&dist, &from, &to, &node],
+            )
+            .await
+        })?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Distributions any other node has CloudWatch numbers for.
+    pub(crate) fn remote_distributions(&self) -> Result<Vec<String>, StoreError> {
+        let node = self.node.id.clone();
+        let rows = self.pg.call(Session::Read, STATEMENT_TIMEOUT, move |c| async move {
+            c.query("SELECT DISTINCT distribution_id FROM cachalot_metrics WHERE node_id <> $1", &[&node]).await
+        })?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Records that this node purged invalidation `id` of `distribution`.
     pub(crate) fn acknowledge(&self, distribution: &str, id: &str) -> Result<(), StoreError> {
         let (d, i, n) = (distribution.to_owned(), id.to_owned(), self.node.id.clone());

@@ -106,14 +106,32 @@ pub(crate) fn spawn(inner: Weak<Inner>, signal: Arc<Signal>) {
         tracing::error!("cannot start the fleet follower: {e}");
     }
     let spawned = std::thread::Builder::new().name("cachalot-fleet-heartbeat".into()).spawn(move || {
-        loop {
+        for tick in 1u64.. {
             std::thread::sleep(Duration::from_secs(1));
             let Some(inner) = inner.upgrade() else { return };
             heartbeat(&inner);
+            if tick.is_multiple_of(METRICS_EVERY_SECS) {
+                flush_metrics(&inner);
+            }
         }
     });
     if let Err(e) = spawned {
         tracing::error!("cannot start the fleet heartbeat: {e}");
+    }
+}
+
+/// How often a node writes its CloudWatch numbers to the store.
+const METRICS_EVERY_SECS: u64 = 10;
+
+/// Writes this node's recent per-minute numbers to the store, for fleet-wide CloudWatch.
+fn flush_metrics(inner: &Arc<Inner>) {
+    let (Some(fleet), Some(telemetry)) = (inner.fleet(), inner.telemetry.get()) else { return };
+    let now_minute =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64 / 60);
+    // The last few minutes can still change (requests finishing late); older ones were written already.
+    let rows = telemetry.metrics().export_minutes(now_minute - 3);
+    if let Err(e) = fleet.flush_metrics(rows) {
+        tracing::debug!("CloudWatch numbers not written to the fleet store yet: {e}");
     }
 }
 
