@@ -130,6 +130,49 @@ impl PgCluster {
         let _ = self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
     }
 
+    /// Turns TLS on with this certificate and key (PEM), restarting the server.
+    pub fn enable_tls(&self, cert_pem: &str, key_pem: &str) -> bool {
+        let data = PathBuf::from(self.data());
+        let written = std::fs::write(data.join("server.crt"), cert_pem).is_ok()
+            && std::fs::write(data.join("server.key"), key_pem).is_ok()
+            && std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, b"ssl = on\n"))
+                .is_ok();
+        if !written {
+            return false;
+        }
+        if self.as_nobody {
+            let _ = Command::new("chown")
+                .arg("nobody:nogroup")
+                .arg(data.join("server.crt"))
+                .arg(data.join("server.key"))
+                .status();
+        }
+        let _ = Command::new("chmod").arg("600").arg(data.join("server.key")).status();
+        self.stop_immediately();
+        self.resume()
+    }
+
+    /// Runs `sql` with `psql` on `database`; returns its output (unaligned, tuples only).
+    pub fn query(&self, database: &str, sql: &str) -> Option<String> {
+        let exe = self.bin.join("psql");
+        let mut cmd = if self.as_nobody {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        let port = self.port.to_string();
+        let out = cmd
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", database, "-At", "-c", sql])
+            .output()
+            .ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// A new empty database; returns its `postgres://` URL.
     pub fn database(&self) -> String {
         let name = format!("test_{}", self.databases.fetch_add(1, Ordering::SeqCst));

@@ -313,7 +313,7 @@ fn a_regional_cache_on_its_own_node() {
     let dir = TempDir::new("fleet-regional");
     let origin = Origin::start();
     let rec_port = free_port();
-    let _rec = Node::start("rec", &dir.0, &store, &origin, "us-west-2", Some(("eu-west-2", rec_port)));
+    let mut rec = Node::start("rec", &dir.0, &store, &origin, "us-west-2", Some(("eu-west-2", rec_port)));
     let a = Node::start("a", &dir.0, &store, &origin, "eu-west-2", None);
     let b = Node::start("b", &dir.0, &store, &origin, "eu-west-2", None);
     eventually("the fleet knows the regional cache", Duration::from_secs(5), || {
@@ -332,6 +332,11 @@ fn a_regional_cache_on_its_own_node() {
     // A viewer cannot use the regional cache's listener.
     let (refused, _, _) = http_get(format!("127.0.0.1:{rec_port}").parse().unwrap(), "/shared.bin", &[("host", HOST)]);
     assert_eq!(refused, 403);
+    // The regional cache's node is killed: POPs go to the origin, before and after the fleet notices.
+    rec.kill_9();
+    let (status, _, body) = a.get("/after-the-kill.bin");
+    assert_eq!((status, body.as_slice()), (200, &b"body of /after-the-kill.bin"[..]), "{}", a.log());
+    assert!(a.log().contains("regional cache skipped"), "{}", a.log());
 }
 
 /// The store goes down: nodes keep serving, writes answer 503 at once; when it is back
@@ -398,4 +403,116 @@ fn a_killed_node_is_not_waited_for_and_catches_up() {
     let fleet = nodes[1].fleet();
     let versions: Vec<&Value> = fleet["Nodes"].as_array().unwrap().iter().map(|n| &n["ConfigVersion"]).collect();
     assert_eq!(fleet["ConfigVersion"], *versions[0], "the restarted node applied what was written meanwhile: {fleet}");
+}
+
+/// Property: under concurrent conflicting updates through several nodes (boto3, each
+/// client retrying on PreconditionFailed), the acknowledged writes form one chain —
+/// each one's If-Match is the ETag the previous one produced — and the final state is
+/// the last of them: some serial order of exactly the acknowledged writes.
+#[test]
+fn concurrent_updates_are_serialisable() {
+    let Some(cluster) = PgCluster::require() else { return };
+    let store = cluster.database();
+    let dir = TempDir::new("fleet-serial");
+    let origin = Origin::start();
+    let nodes: Vec<Node> =
+        ["a", "b", "c"].iter().map(|id| Node::start(id, &dir.0, &store, &origin, "us-east-1", None)).collect();
+    let python = aws_cli().expect("python3").with_file_name("python");
+    let script = r#"
+import boto3, json, sys, threading
+from botocore.config import Config
+endpoints = sys.argv[1:]
+acked, lock = [], threading.Lock()
+def client(url):
+    return boto3.client("cloudfront", endpoint_url=url, region_name="us-east-1", aws_access_key_id="AKID",
+                        aws_secret_access_key="s", config=Config(retries={"max_attempts": 1}))
+def worker(w, url):
+    cf = client(url)
+    for i in range(8):
+        while True:
+            cur = cf.get_distribution_config(Id="E1FLEETDIST01")
+            cfg = cur["DistributionConfig"]
+            cfg["Comment"] = f"w{w}-{i}"
+            try:
+                out = cf.update_distribution(Id="E1FLEETDIST01", IfMatch=cur["ETag"], DistributionConfig=cfg)
+            except cf.exceptions.PreconditionFailed:
+                continue
+            with lock:
+                acked.append({"if_match": cur["ETag"], "etag": out["ETag"], "comment": cfg["Comment"]})
+            break
+threads = [threading.Thread(target=worker, args=(w, endpoints[w % len(endpoints)])) for w in range(6)]
+first = client(endpoints[0]).get_distribution_config(Id="E1FLEETDIST01")["ETag"]
+[t.start() for t in threads]
+[t.join() for t in threads]
+final = client(endpoints[-1]).get_distribution_config(Id="E1FLEETDIST01")
+print(json.dumps({"first": first, "acked": acked, "final_etag": final["ETag"],
+                  "final_comment": final["DistributionConfig"]["Comment"]}))
+"#;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(nodes.iter().map(|n| format!("http://{}", n.admin)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acked = result["acked"].as_array().unwrap();
+    assert_eq!(acked.len(), 48, "every worker's writes were acknowledged once");
+    // Follow the chain from the first ETag: every acknowledged write, exactly once, in one order.
+    let mut by_if_match = std::collections::HashMap::new();
+    for w in acked {
+        assert!(by_if_match.insert(w["if_match"].as_str().unwrap(), w).is_none(), "two writes won on one ETag");
+    }
+    let mut etag = result["first"].as_str().unwrap();
+    let mut last = None;
+    for _ in 0..acked.len() {
+        let w = by_if_match.get(etag).unwrap_or_else(|| panic!("the chain breaks at {etag}"));
+        etag = w["etag"].as_str().unwrap();
+        last = Some(w);
+    }
+    let last = last.unwrap();
+    assert_eq!(result["final_etag"], last["etag"]);
+    assert_eq!(result["final_comment"], last["comment"]);
+}
+
+/// `--store …?sslmode=require` encrypts the store's connections (rustls); `verify-full`
+/// checks the server's certificate against `sslrootcert`.
+#[test]
+fn the_store_connection_uses_tls_when_the_url_asks() {
+    let Some(cluster) = PgCluster::require() else { return };
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.subject_alt_names.push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let cert = params.self_signed(&key).unwrap();
+    assert!(cluster.enable_tls(&cert.pem(), &key.serialize_pem()), "PostgreSQL did not restart with TLS");
+    let url = cluster.database();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let dir = TempDir::new("fleet-tls");
+    std::fs::write(dir.0.join("ca.pem"), cert.pem()).unwrap();
+    let origin = Origin::start();
+    let require = format!("{url}?sslmode=require");
+    let verify = format!("{url}?sslmode=verify-full&sslrootcert={}", dir.0.join("ca.pem").display());
+    let a = Node::start("a", &dir.0, &require, &origin, "us-east-1", None);
+    let b = Node::start("b", &dir.0, &verify, &origin, "us-east-1", None);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.fleet()["Nodes"].as_array().is_none_or(|n| n.len() != 2) {
+        assert!(Instant::now() < deadline, "both nodes joined:\n{}\n{}", a.log(), b.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let encrypted = cluster
+        .query(&db, "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.datname = current_database() AND a.pid <> pg_backend_pid()")
+        .unwrap();
+    let plain = cluster
+        .query(&db, "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE NOT s.ssl AND a.datname = current_database() AND a.pid <> pg_backend_pid()")
+        .unwrap();
+    assert_eq!((encrypted.as_str(), plain.as_str()), ("6", "0"), "three sessions per node, all encrypted");
+    assert_eq!(b.get("/tls").0, 200);
+    // A certificate that does not chain to sslrootcert is refused: that node does not join.
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let other = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&other_key).unwrap();
+    std::fs::write(dir.0.join("other.pem"), other.pem()).unwrap();
+    let wrong = format!("{url}?sslmode=verify-full&sslrootcert={}", dir.0.join("other.pem").display());
+    let c = Node::start("c", &dir.0, &wrong, &origin, "us-east-1", None);
+    assert!(c.log().contains("the fleet store is unreachable"), "{}", c.log());
+    assert_eq!(a.fleet()["Nodes"].as_array().map(Vec::len), Some(2), "c never joined");
 }

@@ -197,12 +197,19 @@ fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'st
     rustls::pki_types::CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect()
 }
 
-/// The URL without the parameters tokio-postgres does not know (`sslrootcert`).
+/// The URL as tokio-postgres reads it: without `sslrootcert`, and with `verify-ca` /
+/// `verify-full` as `require` (the certificate is checked by the TLS connector, [`tls_for`]).
 fn connect_url(url: &str) -> String {
     match url.split_once('?') {
         None => url.to_owned(),
         Some((base, query)) => {
-            let kept: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("sslrootcert=")).collect();
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| !kv.starts_with("sslrootcert="))
+                .map(
+                    |kv| if matches!(kv, "sslmode=verify-ca" | "sslmode=verify-full") { "sslmode=require" } else { kv },
+                )
+                .collect();
             if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) }
         }
     }
