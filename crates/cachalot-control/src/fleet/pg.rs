@@ -48,8 +48,18 @@ impl Sessions {
 
 /// The node's connections to the store.
 pub(crate) struct Pg {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
     shared: Arc<Shared>,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // Dropped from the binary's own runtime at exit: its connections just close.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 struct Shared {
@@ -81,7 +91,7 @@ impl Pg {
             notify,
         });
         runtime.spawn(supervise(shared.clone()));
-        Ok(Pg { runtime, shared })
+        Ok(Pg { runtime: Some(runtime), shared })
     }
 
     /// Whether every session is connected.
@@ -119,8 +129,11 @@ impl Pg {
         let Some(client) = client else {
             return Err(StoreError::unavailable("the fleet store is not connected"));
         };
+        let Some(runtime) = &self.runtime else {
+            return Err(StoreError::unavailable("the fleet store connection is closed"));
+        };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let task = self.runtime.spawn(async move {
+        let task = runtime.spawn(async move {
             let _ = tx.send(f(client).await);
         });
         let received = rx.recv_timeout(timeout);

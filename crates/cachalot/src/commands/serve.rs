@@ -113,6 +113,10 @@ fn init_logging(filter: &str) {
 
 fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
     let mut pops = setup.file.pops.clone();
+    // A node that only hosts regional caches for its fleet needs no POP.
+    if pops.is_empty() && !setup.file.regional_caches.is_empty() && listen.is_none() {
+        return pops;
+    }
     if pops.is_empty() {
         pops.push(PopConfig {
             id: file::DEFAULT_POP_ID.to_owned(),
