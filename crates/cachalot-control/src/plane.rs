@@ -67,6 +67,11 @@ impl ControlPlane {
         )
     }
 
+    /// The fleet's nodes, as `GET /fleet` shows them.
+    pub fn fleet_status(&self) -> serde_json::Value {
+        self.inner.fleet_status()
+    }
+
     /// The snapshot currently published.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.current_snapshot()

@@ -96,21 +96,25 @@ impl TopMisses {
     }
 }
 
+/// The fleet's nodes as JSON (`cachalot_control::ControlPlane::fleet_status`).
+pub(crate) type FleetStatus = Arc<dyn Fn() -> Value + Send + Sync>;
+
 #[derive(Clone)]
 struct Pages {
     telemetry: Arc<Telemetry>,
     misses: Arc<TopMisses>,
+    fleet: FleetStatus,
 }
 
 /// `/metrics`, `/dashboard`, `/dashboard/data` and `GET /` (to the dashboard): what access keys
 /// protect when they are configured (see `cachalot_control::ControlPlane::guard`).
-pub(crate) fn router(telemetry: Arc<Telemetry>, misses: Arc<TopMisses>) -> Router {
+pub(crate) fn router(telemetry: Arc<Telemetry>, misses: Arc<TopMisses>, fleet: FleetStatus) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/dashboard") }))
         .route("/metrics", get(metrics))
         .route("/dashboard", get(|| async { Html(PAGE) }))
         .route("/dashboard/data", get(data))
-        .with_state(Pages { telemetry, misses })
+        .with_state(Pages { telemetry, misses, fleet })
 }
 
 /// `/healthz`: always open, so that health checks need no credentials.
@@ -123,7 +127,9 @@ async fn metrics(State(p): State<Pages>) -> impl IntoResponse {
 }
 
 async fn data(State(p): State<Pages>) -> impl IntoResponse {
-    let body = dashboard_data(&p.telemetry, &p.misses, SystemTime::now()).to_string();
+    let mut data = dashboard_data(&p.telemetry, &p.misses, SystemTime::now());
+    data["fleet"] = (p.fleet)();
+    let body = data.to_string();
     ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body)
 }
 

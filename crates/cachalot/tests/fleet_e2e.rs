@@ -241,6 +241,12 @@ fn writes_propagate_and_a_race_has_one_winner() {
     let fleet = nodes[0].fleet();
     assert_eq!(fleet["Nodes"].as_array().unwrap().len(), 3, "{fleet}");
     assert!(fleet["Nodes"].as_array().unwrap().iter().all(|n| n["Alive"] == true), "{fleet}");
+    // The dashboard shows the same nodes.
+    let (status, _, body) = http_get(nodes[2].admin, "/dashboard/data", &[]);
+    assert_eq!(status, 200);
+    let data: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(data["fleet"]["Nodes"].as_array().map(Vec::len), Some(3), "{data}");
+    assert_eq!(data["fleet"]["Self"], "c");
 }
 
 /// CreateInvalidation through any node purges every node's caches; it reads InProgress

@@ -277,7 +277,9 @@ async fn serve(setup: Setup, pops: Vec<PopConfig>, listeners: Listeners, store: 
     let admin_listener = bind(&admin, "the admin listener").await?;
     let admin_addr = admin_listener.local_addr()?;
     let apis = control.router().merge(control.cloudwatch_router(telemetry.clone()));
-    let pages = crate::dashboard::router(telemetry.clone(), misses).merge(control.fleet_router());
+    let fleet_control = control.clone();
+    let fleet_status: crate::dashboard::FleetStatus = Arc::new(move || fleet_control.fleet_status());
+    let pages = crate::dashboard::router(telemetry.clone(), misses, fleet_status).merge(control.fleet_router());
     let admin_router = match &listeners.metrics {
         Some(addr) => {
             let listener = bind(addr, "the metrics listener").await?;
