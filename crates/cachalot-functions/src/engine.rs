@@ -196,8 +196,11 @@ fn run_once<'js>(
     let names = instance.names.restore(ctx).map_err(internal)?;
     let (event_object, known) = bridge::build_event(ctx, &names, event).map_err(|e| failure(ctx, e))?;
     let raw_query = event.request.raw_query.as_deref();
-    let returned: Value<'js> =
-        run.call((factory, event_object, raw_query, now_ms, event.event_type.as_str())).map_err(|e| failure(ctx, e))?;
+    // Math.random's seed: fresh for each invocation, from the thread's generator.
+    let seed = (fastrand::u32(..), fastrand::u32(..));
+    let returned: Value<'js> = run
+        .call((factory, event_object, raw_query, now_ms, event.event_type.as_str(), seed.0, seed.1))
+        .map_err(|e| failure(ctx, e))?;
     let value = if let Some(promise) = returned.as_promise() { settle(ctx, promise)? } else { returned };
     // Work the handler left queued (unawaited promises) still runs within the budget.
     while ctx.execute_pending_job() {}

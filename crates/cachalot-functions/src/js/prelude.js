@@ -16,14 +16,70 @@
   const RealDate = Date;
   const ObjectFreeze = Object.freeze;
   const defineProperty = Object.defineProperty;
+  const imul = Math.imul;
 
-  // Per-invocation state, reset by run().
+  // ---- per-invocation state ------------------------------------------------------------------
+  //
+  // Every variable below is all the mutable state this prelude keeps. Everything else it
+  // builds is frozen before user code loads. run() sets each of these at the start of every
+  // invocation (startInvocation), so nothing one invocation leaves here reaches the next.
+
+  // What Date reads: the invocation's start time.
   let fixedNow = 0;
+  // "viewer-request" or "viewer-response".
   let eventType = "";
+  // Characters console.log may still write.
   let logRemaining = 0;
   // cloudfront-js-1.0 "byte strings" made by helpers: hashing treats them as bytes, not UTF-8.
   // Created on first use in an invocation.
   let byteStrings = null;
+  // Math.random's generator (xoshiro128**), seeded afresh for each invocation.
+  let rng0 = 0;
+  let rng1 = 0;
+  let rng2 = 0;
+  let rng3 = 0;
+
+  const startInvocation = (now, type, seed0, seed1) => {
+    fixedNow = now;
+    eventType = type;
+    logRemaining = maxLogBytes;
+    byteStrings = null;
+    // splitmix32 spreads the two seed words over the generator's four.
+    let z = seed0 >>> 0;
+    const spread = () => {
+      z = (z + 0x9e3779b9) | 0;
+      let t = z ^ (z >>> 16);
+      t = imul(t, 0x21f0aaad);
+      t ^= t >>> 15;
+      t = imul(t, 0x735a2d97);
+      return (t ^ (t >>> 15)) >>> 0;
+    };
+    rng0 = spread();
+    rng1 = spread() ^ (seed1 >>> 0);
+    rng2 = spread();
+    rng3 = spread() | 1;
+  };
+
+  const nextRandom32 = () => {
+    const result = imul(rotl(imul(rng1, 5), 7), 9) >>> 0;
+    const t = rng1 << 9;
+    rng2 ^= rng0;
+    rng3 ^= rng1;
+    rng1 ^= rng2;
+    rng0 ^= rng3;
+    rng2 ^= t;
+    rng3 = rotl(rng3, 11);
+    return result;
+  };
+
+  const rotl = (x, k) => (x << k) | (x >>> (32 - k));
+
+  // A double in [0, 1) from 53 random bits.
+  function random() {
+    const high = nextRandom32() >>> 5;
+    const low = nextRandom32() >>> 6;
+    return (high * 67108864 + low) / 9007199254740992;
+  }
 
   const markBytes = (s) => {
     if (typeof s === "string") (byteStrings || (byteStrings = new Set())).add(s);
@@ -541,6 +597,17 @@
     delete globalThis[name];
   }
 
+  // Math.random: one sequence per invocation (the engine's generator lives as long as the
+  // context, so a function could read how far earlier invocations drew).
+  defineProperty(Math, "random", { value: random, writable: true, configurable: true });
+
+  // The engine's V8-style stack-trace hooks write to the context itself, past any freezing:
+  // a formatter set by one invocation would format every later error. CloudFront's runtime
+  // has none of them.
+  for (const name of ["prepareStackTrace", "stackTraceLimit", "captureStackTrace"]) {
+    delete Error[name];
+  }
+
   // ---- lockdown -------------------------------------------------------------------------------
 
   // Data properties of shared prototypes that code commonly assigns on its own objects
@@ -610,11 +677,8 @@
     // Starts an invocation: fresh per-invocation state, a fresh instance of the user's
     // top-level code, then the handler call with the event the engine built. Returns what the
     // handler returned (maybe a promise).
-    run(factory, event, rawQuery, now, type) {
-      fixedNow = now;
-      eventType = type;
-      logRemaining = maxLogBytes;
-      byteStrings = null;
+    run(factory, event, rawQuery, now, type, seed0, seed1) {
+      startInvocation(now, type, seed0, seed1);
       defineProperty(event.request, "rawQueryString", {
         value: function rawQueryString() {
           return rawQuery == null ? undefined : rawQuery;
