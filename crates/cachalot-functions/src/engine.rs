@@ -6,8 +6,10 @@
 //! cache. An invocation calls the factory for fresh top-level state, then the
 //! handler, under a memory limit (set just above the instance's measured
 //! baseline), a stack limit and a CPU-time budget enforced by QuickJS's
-//! interrupt handler. An instance that was interrupted, ran out of memory or
-//! stack, or left work queued is dropped and rebuilt on the next call.
+//! interrupt handler. An instance outlives failures: after a throttle or an
+//! out-of-memory error the garbage is collected and any work left queued is
+//! discarded without running user code ([`discard_pending_jobs`]), so a hostile
+//! function costs its time budget per call, not the price of a new instance.
 
 use crate::Runtime as JsRuntime;
 use crate::bridge::{self, EventData, ReadError, SavedNames, Serializer};
@@ -24,6 +26,7 @@ use rquickjs::{
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,6 +49,8 @@ pub(crate) struct Program {
     pub(crate) created: SystemTime,
     /// Instances on other threads hold a weak reference and are evicted once it is gone.
     pub(crate) alive: Arc<()>,
+    /// Engine instances built for this program so far, on every thread.
+    pub(crate) instances_built: AtomicU64,
 }
 
 /// Raw result of one invocation, before validation.
@@ -83,6 +88,8 @@ struct Instance {
     state: Rc<RefCell<InvocationState>>,
     started: Rc<Cell<Option<ThreadTime>>>,
     interrupted: Rc<Cell<bool>>,
+    /// Set while queued work is being discarded: every interrupt check stops the code.
+    discarding: Rc<Cell<bool>>,
     alive: Weak<()>,
 }
 
@@ -147,16 +154,45 @@ pub(crate) fn invoke(program: &Program, event: &EventData<'_>) -> RawInvocation 
     };
 
     let result = if instance.interrupted.get() { Err(RawFailure::Throttled) } else { result };
-    let reusable = result.is_ok() || matches!(result, Err(RawFailure::Thrown(_) | RawFailure::Invalid(_)));
-    let reusable = reusable && !instance.runtime.is_job_pending();
     let (logs, origin) = {
         let mut state = instance.state.borrow_mut();
         (std::mem::take(&mut state.logs), std::mem::take(&mut state.origin))
     };
+    if matches!(result, Err(RawFailure::OutOfMemory)) {
+        // What the failed invocation allocated goes now, not at the next request's expense.
+        instance.runtime.run_gc();
+    }
+    // Work the invocation left queued (it failed before the queue was drained) must never
+    // run in a later invocation; an instance whose queue cannot be emptied is dropped.
+    let reusable = !instance.runtime.is_job_pending() || discard_pending_jobs(&instance, &program.limits);
     if reusable {
         put_back(program.id, instance);
     }
     RawInvocation { result, logs, origin, compute_utilization: utilization(elapsed, program.limits.time_budget) }
+}
+
+/// Most queued jobs one failed invocation's leftovers may hold before its instance is dropped.
+const MAX_DISCARDED_JOBS: usize = 100_000;
+
+/// Empties the job queue without running user code: with a one-byte stack limit every call
+/// into JavaScript fails at once with a stack overflow, so a queued reaction or thenable job
+/// only settles its promise as rejected (which may queue the next reaction, failing the same
+/// way), and the interrupt handler stops any resumed async function at its next check. Returns
+/// false when jobs are still queued after [`MAX_DISCARDED_JOBS`].
+fn discard_pending_jobs(instance: &Instance, limits: &Limits) -> bool {
+    instance.discarding.set(true);
+    instance.runtime.set_max_stack_size(1);
+    let mut left = MAX_DISCARDED_JOBS;
+    while left > 0 && instance.runtime.is_job_pending() {
+        // The error a failed job leaves pending on its context is cleared with it.
+        if let Err(exception) = instance.runtime.execute_pending_job() {
+            exception.0.with(|ctx| drop(ctx.catch()));
+        }
+        left -= 1;
+    }
+    instance.runtime.set_max_stack_size(limits.max_stack_bytes);
+    instance.discarding.set(false);
+    !instance.runtime.is_job_pending()
 }
 
 /// Share of the budget used, rounded up so that any work shows as at least 1.
@@ -293,19 +329,27 @@ const COMPILE_MEMORY_ALLOWANCE: usize = 1024 * 1024;
 fn build(program: &Program) -> Result<Instance, String> {
     let runtime = Runtime::new().map_err(|e| e.to_string())?;
     runtime.set_max_stack_size(program.limits.max_stack_bytes);
+    program.instances_built.fetch_add(1, Ordering::Relaxed);
     let started: Rc<Cell<Option<ThreadTime>>> = Rc::new(Cell::new(None));
     let limit = Rc::new(Cell::new(COMPILE_TIME_LIMIT));
     let interrupted = Rc::new(Cell::new(false));
+    let discarding = Rc::new(Cell::new(false));
     {
         let started = started.clone();
         let limit = limit.clone();
         let interrupted = interrupted.clone();
-        runtime.set_interrupt_handler(Some(Box::new(move || match started.get() {
-            Some(start) if start.elapsed() > limit.get() => {
-                interrupted.set(true);
-                true
+        let discarding = discarding.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            if discarding.get() {
+                return true;
             }
-            _ => false,
+            match started.get() {
+                Some(start) if start.elapsed() > limit.get() => {
+                    interrupted.set(true);
+                    true
+                }
+                _ => false,
+            }
         })));
     }
     let context = Context::custom::<Intrinsics>(&runtime).map_err(|e| e.to_string())?;
@@ -372,6 +416,7 @@ fn build(program: &Program) -> Result<Instance, String> {
         state,
         started,
         interrupted,
+        discarding,
         alive: Arc::downgrade(&program.alive),
     })
 }
@@ -532,6 +577,38 @@ fn iso8601(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queued_work_is_discarded_without_running() {
+        // The handler queues reactions (plain, async, with loops) and fails: they must be gone
+        // afterwards without having run (a run would have logged into the instance's state).
+        let code = r#"
+            function handler(event) {
+                var p = Promise.resolve();
+                for (var i = 0; i < 50; i++) p = p.then(function () { console.log('reaction ran'); });
+                Promise.resolve().then(console.log);
+                (async function () { await null; console.log('async resumed'); for (;;) {} })();
+                throw new Error('fails with work queued');
+            }"#;
+        let function = crate::Function::compile("queued", JsRuntime::Js2, code, Vec::new(), Limits::default()).unwrap();
+        let request = crate::Request::from_http("GET", "/", Vec::<(&str, &[u8])>::new());
+        let context = crate::EventContext::default();
+        let data = EventData {
+            event_type: crate::EventType::ViewerRequest,
+            context: &context,
+            viewer_ip: "",
+            request: &request,
+            response: None,
+        };
+        let raw = invoke(&function.program, &data);
+        assert!(matches!(raw.result, Err(RawFailure::Thrown(ref m)) if m.contains("fails with work queued")));
+        INSTANCES.with(|cell| {
+            let map = cell.borrow();
+            let instance = map.get(&function.program.id).expect("the instance is kept");
+            assert!(!instance.runtime.is_job_pending());
+            assert!(instance.state.borrow().logs.is_empty(), "{:?}", instance.state.borrow().logs);
+        });
+    }
 
     #[test]
     fn utilization_rounds_up_and_caps() {

@@ -186,6 +186,7 @@ impl Function {
             limits,
             created,
             alive: Arc::new(()),
+            instances_built: AtomicU64::new(0),
         };
         engine::preload(&program).map_err(|message| CompileError::Syntax { message })?;
         Ok(Arc::new(Function { name: name.into(), program }))
@@ -223,6 +224,13 @@ impl Function {
     /// The limits it runs under.
     pub fn limits(&self) -> &Limits {
         &self.program.limits
+    }
+
+    /// How many engine instances have been built for this function so far: one per thread
+    /// that ran it (the compiling thread included), plus one whenever an instance had to be
+    /// replaced. Failures (throttling, running out of memory, exceptions) do not replace it.
+    pub fn engine_instances_built(&self) -> u64 {
+        self.program.instances_built.load(Ordering::Relaxed)
     }
 
     /// Runs the function for a viewer request.
