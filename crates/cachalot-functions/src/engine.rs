@@ -153,7 +153,7 @@ pub(crate) fn invoke(program: &Program, event: &EventData<'_>) -> RawInvocation 
         attempt += 1;
     };
 
-    let result = if instance.interrupted.get() { Err(RawFailure::Throttled) } else { result };
+    let result = budget_outcome(result, elapsed, program.limits.time_budget, instance.interrupted.get());
     let (logs, origin) = {
         let mut state = instance.state.borrow_mut();
         (std::mem::take(&mut state.logs), std::mem::take(&mut state.origin))
@@ -193,6 +193,18 @@ fn discard_pending_jobs(instance: &Instance, limits: &Limits) -> bool {
     instance.runtime.set_max_stack_size(limits.max_stack_bytes);
     instance.discarding.set(false);
     !instance.runtime.is_job_pending()
+}
+
+/// An invocation that ran past its budget is throttled, whether the interrupt handler stopped
+/// it or it finished late: the handler only gets a chance between bytecode instructions, so a
+/// single long built-in call (`'x'.repeat(1900000)`) can overrun the budget several times.
+fn budget_outcome<T>(
+    result: Result<T, RawFailure>,
+    elapsed: Duration,
+    budget: Duration,
+    interrupted: bool,
+) -> Result<T, RawFailure> {
+    if interrupted || elapsed > budget { Err(RawFailure::Throttled) } else { result }
 }
 
 /// Share of the budget used, rounded up so that any work shows as at least 1.
@@ -608,6 +620,18 @@ mod tests {
             assert!(!instance.runtime.is_job_pending());
             assert!(instance.state.borrow().logs.is_empty(), "{:?}", instance.state.borrow().logs);
         });
+    }
+
+    #[test]
+    fn finishing_past_the_budget_is_throttled() {
+        let budget = Duration::from_millis(1);
+        let ok = |elapsed, interrupted| budget_outcome(Ok(()), elapsed, budget, interrupted);
+        assert!(ok(Duration::from_micros(999), false).is_ok());
+        assert!(ok(budget, false).is_ok());
+        assert!(matches!(ok(Duration::from_micros(1001), false), Err(RawFailure::Throttled)));
+        assert!(matches!(ok(Duration::from_micros(10), true), Err(RawFailure::Throttled)));
+        let thrown = budget_outcome::<()>(Err(RawFailure::Thrown("x".into())), Duration::from_millis(7), budget, false);
+        assert!(matches!(thrown, Err(RawFailure::Throttled)));
     }
 
     #[test]
