@@ -16,6 +16,7 @@ use crate::bridge::{self, EventData, ReadError, SavedNames, Serializer};
 use crate::codec::{self, Encoding};
 use crate::limits::Limits;
 use crate::origin::OriginOverride;
+use crate::source::{CODE_FILE_NAME, SourceMap};
 use cachalot_config::model::KeyValueStore;
 use cpu_time::ThreadTime;
 use rquickjs::context::{EvalOptions, intrinsic};
@@ -32,9 +33,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PRELUDE: &str = include_str!("js/prelude.js");
 
-/// File name user code is compiled under (shows in stack traces and error messages).
-pub(crate) const CODE_FILE_NAME: &str = "function.js";
-
 /// Most instances one thread keeps; beyond this the cache is cleared of dead and excess entries.
 const MAX_INSTANCES_PER_THREAD: usize = 64;
 
@@ -43,7 +41,10 @@ const MAX_INSTANCES_PER_THREAD: usize = 64;
 pub(crate) struct Program {
     pub(crate) id: u64,
     pub(crate) runtime: JsRuntime,
+    /// The factory expression wrapping the user's code.
     pub(crate) factory_source: String,
+    /// Turns the factory's positions in messages back into the user's.
+    pub(crate) positions: SourceMap,
     pub(crate) stores: Vec<Arc<KeyValueStore>>,
     pub(crate) limits: Limits,
     pub(crate) created: SystemTime,
@@ -198,13 +199,19 @@ fn discard_pending_jobs(instance: &Instance, limits: &Limits) -> bool {
 /// An invocation that ran past its budget is throttled, whether the interrupt handler stopped
 /// it or it finished late: the handler only gets a chance between bytecode instructions, so a
 /// single long built-in call (`'x'.repeat(1900000)`) can overrun the budget several times.
+/// Running out of memory is reported as such: the memory limit is what stopped the code.
 fn budget_outcome<T>(
     result: Result<T, RawFailure>,
     elapsed: Duration,
     budget: Duration,
     interrupted: bool,
 ) -> Result<T, RawFailure> {
-    if interrupted || elapsed > budget { Err(RawFailure::Throttled) } else { result }
+    match result {
+        _ if interrupted => Err(RawFailure::Throttled),
+        Err(RawFailure::OutOfMemory) => Err(RawFailure::OutOfMemory),
+        _ if elapsed > budget => Err(RawFailure::Throttled),
+        other => other,
+    }
 }
 
 /// Share of the budget used, rounded up so that any work shows as at least 1.
@@ -632,6 +639,8 @@ mod tests {
         assert!(matches!(ok(Duration::from_micros(10), true), Err(RawFailure::Throttled)));
         let thrown = budget_outcome::<()>(Err(RawFailure::Thrown("x".into())), Duration::from_millis(7), budget, false);
         assert!(matches!(thrown, Err(RawFailure::Throttled)));
+        let oom = budget_outcome::<()>(Err(RawFailure::OutOfMemory), Duration::from_millis(7), budget, false);
+        assert!(matches!(oom, Err(RawFailure::OutOfMemory)));
     }
 
     #[test]

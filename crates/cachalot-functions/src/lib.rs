@@ -160,8 +160,10 @@ pub struct Function {
 
 impl Function {
     /// Checks and compiles `code`. Refuses what CloudFront refuses at create time: code over
-    /// the size limit, syntax errors, `const`/`let` under `cloudfront-js-1.0`, imports of
-    /// anything but `cloudfront`, and code without a `handler` function. `key_value_stores`
+    /// the size limit, syntax errors, syntax `cloudfront-js-1.0` does not have (`const`, `let`,
+    /// `class`, `async`, `?.`, `??`…), imports of anything but the runtime's modules
+    /// (`cloudfront`, `crypto`, `querystring`, `buffer`; cloudfront-js-2.0 only), and code
+    /// without a `handler` function. Positions in messages are the user's (`function.js:L:C`). `key_value_stores`
     /// are the stores associated with the function (`cf.kvs()` reads the first; `cf.kvs(id)`
     /// picks one by id or name).
     pub fn compile(
@@ -171,7 +173,7 @@ impl Function {
         key_value_stores: Vec<Arc<KeyValueStore>>,
         limits: Limits,
     ) -> Result<Arc<Function>, CompileError> {
-        let factory_source = source::prepare(code, runtime, &limits)?;
+        let prepared = source::prepare(code, runtime, &limits)?;
         if !source::declares_handler(code) {
             return Err(CompileError::MissingHandler);
         }
@@ -181,14 +183,21 @@ impl Function {
         let program = Program {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             runtime,
-            factory_source,
+            factory_source: prepared.factory,
+            positions: prepared.positions,
             stores: key_value_stores,
             limits,
             created,
             alive: Arc::new(()),
             instances_built: AtomicU64::new(0),
         };
-        engine::preload(&program).map_err(|message| CompileError::Syntax { message })?;
+        engine::preload(&program).map_err(|message| {
+            let message = program.positions.rewrite(&message);
+            match message.strip_prefix("SyntaxError: ") {
+                Some(rest) => CompileError::Syntax { message: rest.to_owned() },
+                None => CompileError::Load { message },
+            }
+        })?;
         Ok(Arc::new(Function { name: name.into(), program }))
     }
 
@@ -287,7 +296,9 @@ impl Function {
                 Err(error(FunctionErrorKind::Validation, format!("the handler's result is not valid: {message}")))
             }
             Ok(None) => Err(error(FunctionErrorKind::Validation, "the handler must return an object".into())),
-            Err(RawFailure::Thrown(message)) => Err(error(FunctionErrorKind::Execution, message)),
+            Err(RawFailure::Thrown(message)) => {
+                Err(error(FunctionErrorKind::Execution, self.program.positions.rewrite(&message)))
+            }
             Err(RawFailure::OutOfMemory) => Err(error(
                 FunctionErrorKind::Execution,
                 format!("the function exceeded its memory limit of {} bytes", self.program.limits.memory_bytes),

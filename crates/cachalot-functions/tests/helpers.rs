@@ -197,3 +197,30 @@ fn modern_syntax_runs_on_js2() {
         assert_eq!(v, json!("1:2"));
     }
 }
+
+#[test]
+fn modules_import_in_every_form() {
+    // Default, named (renamed), namespace and combined imports of the four modules bind the
+    // same objects `require` returns; the module object is each module's default export.
+    let prologue = "import crypto, { createHash, createHmac as hmac } from 'crypto';\n\
+                    import * as qs from 'querystring';\n\
+                    import { parse, stringify as encode } from 'querystring';\n\
+                    import buffer, { Buffer as B } from 'buffer';\n\
+                    import cf, { kvs } from 'cloudfront';\n\
+                    import 'crypto';";
+    let v = eval(
+        Runtime::Js2,
+        prologue,
+        "return [\
+           crypto === require('crypto'), createHash === crypto.createHash, hmac === crypto.createHmac,\
+           createHash('sha256').update('a').digest('hex').slice(0, 8),\
+           qs === require('querystring'), parse('x=1&x=2').x, encode({ a: 'b c' }),\
+           buffer.Buffer === Buffer, B === Buffer, B.from('hi').toString('hex'),\
+           typeof cf.kvs, kvs === cf.kvs, await kvs().get('k')];",
+        vec![store("s", &[("k", "v")])],
+    );
+    assert_eq!(
+        v,
+        json!([true, true, true, "ca978112", true, ["1", "2"], "a=b%20c", true, true, "6869", "function", true, "v"])
+    );
+}

@@ -406,3 +406,32 @@ fn one_long_built_in_call_past_the_budget_is_throttled() {
         assert_eq!(e.compute_utilization, 100);
     }
 }
+
+#[test]
+fn error_positions_are_the_users() {
+    // Line 1 shares its line with the engine's wrapper; the end of the file is followed by it.
+    for runtime in BOTH {
+        let code = "function handler(e) { throw new Error('line one'); }";
+        let f = Function::compile("one-line", runtime, code, Vec::new(), limits()).unwrap();
+        let e = f.viewer_request(&request("GET", "/", &[])).unwrap_err();
+        // The engine points at `Error(`, column 33 of the user's line.
+        assert_eq!(e.message, "Error: line one (function.js:1:33)", "{runtime}");
+
+        let err = Function::compile("bad", runtime, "function handler(e) {\n  var = 1;\n}", Vec::new(), limits())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("SyntaxError: ") && !err.contains("SyntaxError: SyntaxError"), "{err}");
+        assert!(err.ends_with("(function.js:2:7)"), "{runtime}: {err}");
+
+        let err = Function::compile(
+            "cut",
+            runtime,
+            "function handler(e) { return e.request; }\nvar x =",
+            Vec::new(),
+            limits(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.ends_with("(function.js:2:8)"), "{runtime}: a position past the end of the file: {err}");
+    }
+}

@@ -512,6 +512,10 @@
     },
   };
 
+  // What import declarations bind (cloudfront-js-2.0): each module's default export is the
+  // module object; named imports are its properties.
+  const modules = ObjectFreeze({ cloudfront, crypto, querystring, buffer: bufferModule });
+
   // ---- cloudfront-js-1.0 String byte helpers ----------------------------------------------------
 
   const sliceOf = (s, start, end) => String(s).slice(start === undefined ? 0 : start, end);
@@ -686,7 +690,7 @@
         writable: true,
         configurable: true,
       });
-      const handler = factory(cloudfront);
+      const handler = factory(modules);
       if (typeof handler !== "function") throw new TypeError("handler is not a function");
       return handler(event);
     },
