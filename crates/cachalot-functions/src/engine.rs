@@ -105,6 +105,11 @@ pub(crate) fn preload(program: &Program) -> Result<(), String> {
     Ok(())
 }
 
+/// Builds an instance of `program` and drops it: whether the code loads at all.
+pub(crate) fn load(program: &Program) -> Result<(), String> {
+    build(program).map(drop)
+}
+
 /// Runs one invocation on this thread.
 pub(crate) fn invoke(program: &Program, event: &EventData<'_>) -> RawInvocation {
     // `try_with`: the cache may already be gone when a thread is being torn down.

@@ -173,31 +173,10 @@ impl Function {
         key_value_stores: Vec<Arc<KeyValueStore>>,
         limits: Limits,
     ) -> Result<Arc<Function>, CompileError> {
-        let prepared = source::prepare(code, runtime, &limits)?;
-        if !source::declares_handler(code) {
-            return Err(CompileError::MissingHandler);
-        }
-        // Reported by `kvs.meta()` as the stores' creation and update time.
-        #[allow(clippy::disallowed_methods)]
-        let created = SystemTime::now();
-        let program = Program {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            runtime,
-            factory_source: prepared.factory,
-            positions: prepared.positions,
-            stores: key_value_stores,
-            limits,
-            created,
-            alive: Arc::new(()),
-            instances_built: AtomicU64::new(0),
-        };
-        engine::preload(&program).map_err(|message| {
-            let message = program.positions.rewrite(&message);
-            match message.strip_prefix("SyntaxError: ") {
-                Some(rest) => CompileError::Syntax { message: rest.to_owned() },
-                None => CompileError::Load { message },
-            }
-        })?;
+        let program = Program::new(runtime, code, key_value_stores, limits)?;
+        // The compiling thread keeps the instance: configurations are usually published (and
+        // functions compiled) where they are then run.
+        engine::preload(&program).map_err(|message| program.load_error(&message))?;
         Ok(Arc::new(Function { name: name.into(), program }))
     }
 
@@ -323,9 +302,71 @@ impl Function {
     }
 }
 
+impl Program {
+    /// Checks and prepares `code` (everything but loading it into an engine).
+    fn new(
+        runtime: Runtime,
+        code: &str,
+        stores: Vec<Arc<KeyValueStore>>,
+        limits: Limits,
+    ) -> Result<Program, CompileError> {
+        let prepared = source::prepare(code, runtime, &limits)?;
+        if !source::declares_handler(code) {
+            return Err(CompileError::MissingHandler);
+        }
+        // Reported by `kvs.meta()` as the stores' creation and update time.
+        #[allow(clippy::disallowed_methods)]
+        let created = SystemTime::now();
+        Ok(Program {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            runtime,
+            factory_source: prepared.factory,
+            positions: prepared.positions,
+            stores,
+            limits,
+            created,
+            alive: Arc::new(()),
+            instances_built: AtomicU64::new(0),
+        })
+    }
+
+    /// What the engine said when loading the code failed, as a compile error at the user's positions.
+    fn load_error(&self, message: &str) -> CompileError {
+        let message = self.positions.rewrite(message);
+        match message.strip_prefix("SyntaxError: ") {
+            Some(rest) => CompileError::Syntax { message: rest.to_owned() },
+            None => CompileError::Load { message },
+        }
+    }
+}
+
+/// Whether `code` can run as a CloudFront Function under `runtime`: everything
+/// [`Function::compile`] checks, with the code loaded into a throwaway engine (so syntax the
+/// engine refuses is found too). The one check behind `CreateFunction`/`UpdateFunction`,
+/// `serve --config` and `lint`, so they refuse exactly what the edge could not run.
+pub fn check(runtime: Runtime, code: &str) -> Result<(), CompileError> {
+    let program = Program::new(runtime, code, Vec::new(), Limits::default())?;
+    engine::load(&program).map_err(|message| program.load_error(&message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_refuses_what_cannot_run_and_accepts_the_rest() {
+        assert!(check(Runtime::Js2, "import crypto from 'crypto';\nfunction handler(e) { return e.request; }").is_ok());
+        let errors = [
+            (Runtime::Js2, "function handler(e) {\n  var = 1;\n}", "SyntaxError: "),
+            (Runtime::Js1, "const x = 1; function handler(e) { return e.request; }", "`const`"),
+            (Runtime::Js2, "import fs from 'fs'; function handler(e) { return e.request; }", "'fs'"),
+            (Runtime::Js2, "function other() {}", "no function named `handler`"),
+        ];
+        for (runtime, code, expected) in errors {
+            let e = check(runtime, code).unwrap_err().to_string();
+            assert!(e.contains(expected), "{code}: {e}");
+        }
+    }
 
     fn assert_send_sync<T: Send + Sync>() {}
 
