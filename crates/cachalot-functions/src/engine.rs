@@ -110,8 +110,8 @@ pub(crate) fn load(program: &Program) -> Result<(), String> {
     build(program).map(drop)
 }
 
-/// Runs one invocation on this thread.
-pub(crate) fn invoke(program: &Program, event: &EventData<'_>) -> RawInvocation {
+/// Runs one invocation on this thread; `Date` in the function reads `now`.
+pub(crate) fn invoke(program: &Program, event: &EventData<'_>, now: SystemTime) -> RawInvocation {
     // `try_with`: the cache may already be gone when a thread is being torn down.
     let cached = INSTANCES.try_with(|cell| cell.borrow_mut().remove(&program.id)).ok().flatten();
     let instance = match cached {
@@ -129,9 +129,8 @@ pub(crate) fn invoke(program: &Program, event: &EventData<'_>) -> RawInvocation 
             };
         }
     };
-    // `Date` inside a function reads the invocation's start time, so the runtime reads the clock.
-    #[allow(clippy::disallowed_methods)]
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64);
+    // What `Date` reads in the function: the invocation's start time.
+    let now_ms = now.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64);
 
     let mut attempt = 0;
     let (result, elapsed) = loop {
@@ -624,7 +623,7 @@ mod tests {
             request: &request,
             response: None,
         };
-        let raw = invoke(&function.program, &data);
+        let raw = invoke(&function.program, &data, SystemTime::now());
         assert!(matches!(raw.result, Err(RawFailure::Thrown(ref m)) if m.contains("fails with work queued")));
         INSTANCES.with(|cell| {
             let map = cell.borrow();

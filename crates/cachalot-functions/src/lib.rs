@@ -78,7 +78,7 @@ pub use origin::{
     CustomOriginUpdate, OriginAccessControlUpdate, OriginOverride, OriginShieldUpdate, OriginTimeouts, OriginUpdate,
     RequestOriginGroup,
 };
-pub use testing::{TestError, TestResult, test_function};
+pub use testing::{ERROR_MESSAGE_PREFIX, TestError, TestResult, test_function, test_function_at};
 
 use engine::{Program, RawFailure};
 use std::fmt;
@@ -221,10 +221,21 @@ impl Function {
         self.program.instances_built.load(Ordering::Relaxed)
     }
 
-    /// Runs the function for a viewer request.
+    /// Runs the function for a viewer request, now.
     pub fn viewer_request(
         &self,
         event: &ViewerRequestEvent,
+    ) -> Result<Invocation<ViewerRequestOutcome>, FunctionError> {
+        // `Date` in a function reads the invocation's start time: the runtime reads the clock.
+        #[allow(clippy::disallowed_methods)]
+        self.viewer_request_at(event, SystemTime::now())
+    }
+
+    /// Runs the function for a viewer request started at `now` (what `Date` reads in the function).
+    pub fn viewer_request_at(
+        &self,
+        event: &ViewerRequestEvent,
+        now: SystemTime,
     ) -> Result<Invocation<ViewerRequestOutcome>, FunctionError> {
         let data = bridge::EventData {
             event_type: EventType::ViewerRequest,
@@ -233,7 +244,7 @@ impl Function {
             request: &event.request,
             response: None,
         };
-        let raw = engine::invoke(&self.program, &data);
+        let raw = engine::invoke(&self.program, &data, now);
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let returned = output::viewer_request_result(&value, &event.request, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
@@ -246,8 +257,18 @@ impl Function {
         Ok(Invocation { outcome, compute_utilization: raw.compute_utilization, logs: raw.logs })
     }
 
-    /// Runs the function for a viewer response; returns the response to send.
+    /// Runs the function for a viewer response, now; returns the response to send.
     pub fn viewer_response(&self, event: &ViewerResponseEvent) -> Result<Invocation<Response>, FunctionError> {
+        #[allow(clippy::disallowed_methods)]
+        self.viewer_response_at(event, SystemTime::now())
+    }
+
+    /// Runs the function for a viewer response started at `now` (what `Date` reads in the function).
+    pub fn viewer_response_at(
+        &self,
+        event: &ViewerResponseEvent,
+        now: SystemTime,
+    ) -> Result<Invocation<Response>, FunctionError> {
         let data = bridge::EventData {
             event_type: EventType::ViewerResponse,
             context: &event.context,
@@ -255,7 +276,7 @@ impl Function {
             request: &event.request,
             response: Some(&event.response),
         };
-        let raw = engine::invoke(&self.program, &data);
+        let raw = engine::invoke(&self.program, &data, now);
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let response = output::viewer_response_result(&value, &event.response, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
