@@ -213,6 +213,7 @@ fn parse_event(event: &Value) -> Result<TestEvent, TestError> {
         headers: headers_at(request_obj, "request.headers")?,
         cookies: map_at(request_obj, "cookies", "request.cookies")?,
         raw_query,
+        query_assigned: false,
     };
     if !is_response {
         return Ok(TestEvent::Request(ViewerRequestEvent { context: ctx, viewer_ip, request }));
