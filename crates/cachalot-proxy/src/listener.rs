@@ -73,6 +73,8 @@ pub async fn serve_pop(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(true).max_buf_size(64 * 1024).timer(hyper_util::rt::TokioTimer::new());
+    // CloudFront writes HTTP/1.1 header names capitalised per word (`X-Cache`, `X-Custom-Header`).
+    builder.http1().title_case_headers(true);
     builder.http1().header_read_timeout(Duration::from_secs(30));
     builder.http2().max_concurrent_streams(256);
     let builder = Arc::new(builder);

@@ -141,3 +141,28 @@ async fn a_query_string_a_function_sorts_is_the_one_keyed_and_forwarded() {
     let queries: Vec<Option<String>> = origin.requests().iter().map(|r| r.query().map(str::to_owned)).collect();
     assert_eq!(queries, [Some("a=0&a=1&b=2".to_owned())]);
 }
+
+/// HTTP/1.1 responses name their headers capitalised per word, as CloudFront writes them,
+/// those a function adds included (functions must add them in lower case).
+#[tokio::test]
+async fn http1_response_header_names_are_capitalised() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = TestOrigin::start_with(|_| Reply::ok("yes").header("x-origin-header", "o")).await;
+    let add = r#"function handler(event) { var res = event.response; res.headers['x-added-by-function'] = { value: 'f' }; return res; }"#;
+    let (_edge, pop) = start_with_functions(&origin, &[("viewer-response", "add", add)]).await;
+    let mut stream = tokio::net::TcpStream::connect(pop).await.unwrap();
+    stream
+        .write_all(b"GET /page HTTP/1.1\r\nHost: d111111abcdef8.cloudfront.net\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let head = &text[..text.find("\r\n\r\n").expect("a complete head")];
+    for name in
+        ["X-Added-By-Function: f", "X-Origin-Header: o", "X-Cache: ", "Via: ", "X-Amz-Cf-Pop: ", "Content-Length: "]
+    {
+        assert!(head.contains(&format!("\r\n{name}")), "{name} missing in:\n{head}");
+    }
+    assert!(!head.contains("\r\nx-"), "a lower-case header name in:\n{head}");
+}
