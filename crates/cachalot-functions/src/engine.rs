@@ -524,6 +524,22 @@ fn natives<'js>(
 
     native.set("unescapeLossy", JsFunction::new(ctx.clone(), |text: String| codec::unescape_lossy(&text))?)?;
 
+    // TextDecoder: bytes (one per char) as UTF-8 text, U+FFFD for invalid sequences, or null
+    // when `fatal` and the bytes are not UTF-8.
+    native.set(
+        "decodeUtf8",
+        JsFunction::new(ctx.clone(), |bytes: String, fatal: bool| -> Option<String> {
+            let bytes = codec::latin1_bytes(&bytes);
+            if fatal { String::from_utf8(bytes).ok() } else { Some(String::from_utf8_lossy(&bytes).into_owned()) }
+        })?,
+    )?;
+
+    // atob: the bytes of forgiving-base64 text as a byte string, or null when it is not base64.
+    native.set(
+        "forgivingBase64",
+        JsFunction::new(ctx.clone(), |text: String| codec::forgiving_base64(&text).map(|b| codec::latin1_string(&b)))?,
+    )?;
+
     let count = program.stores.len();
     native.set("kvsCount", JsFunction::new(ctx.clone(), move || count)?)?;
 
