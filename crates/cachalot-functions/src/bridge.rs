@@ -123,20 +123,36 @@ impl<'js> Names<'js> {
 /// reading the result back finds unchanged values here instead of converting them again.
 /// (A JavaScript string is immutable, so the same string value has the same text; equal
 /// property names are the same atom.)
+///
+/// Results are read in about the order the event was built, so each search starts where the
+/// previous one ended and wraps around: most lookups succeed at the first entry tried.
 #[derive(Default)]
 pub(crate) struct Known<'a, 'js> {
     strings: Vec<(Value<'js>, &'a str)>,
     names: Vec<(Atom<'js>, &'a str)>,
+    next_string: std::cell::Cell<usize>,
+    next_name: std::cell::Cell<usize>,
 }
 
 impl<'js> Known<'_, 'js> {
     fn string(&self, value: &Value<'js>) -> Option<&str> {
-        self.strings.iter().find(|(v, _)| v == value).map(|(_, s)| *s)
+        let found = find_from(&self.strings, self.next_string.get(), |(v, _)| v == value)?;
+        self.next_string.set(found + 1);
+        Some(self.strings[found].1)
     }
 
     fn name(&self, atom: &Atom<'js>) -> Option<&str> {
-        self.names.iter().find(|(a, _)| a == atom).map(|(_, s)| *s)
+        let found = find_from(&self.names, self.next_name.get(), |(a, _)| a == atom)?;
+        self.next_name.set(found + 1);
+        Some(self.names[found].1)
     }
+}
+
+/// Index of the first item matching `f`, searching from `start` to the end, then from the beginning.
+fn find_from<T>(items: &[T], start: usize, f: impl Fn(&T) -> bool) -> Option<usize> {
+    let start = start.min(items.len());
+    let (before, after) = items.split_at(start);
+    after.iter().position(&f).map(|i| start + i).or_else(|| before.iter().position(&f))
 }
 
 struct Builder<'a, 'js> {
@@ -150,7 +166,7 @@ struct Builder<'a, 'js> {
 
 impl<'a, 'js> Builder<'a, 'js> {
     fn new(ctx: &Ctx<'js>, names: &'a Names<'js>) -> Self {
-        let mut known = Known { strings: Vec::with_capacity(64), names: Vec::with_capacity(64) };
+        let mut known = Known { strings: Vec::with_capacity(64), names: Vec::with_capacity(64), ..Known::default() };
         known.names.extend(names.0.iter().cloned().zip(NAMES));
         Self {
             ctx: ctx.clone(),

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PRELUDE: &str = include_str!("js/prelude.js");
 
@@ -87,11 +87,36 @@ struct Instance {
     context: Context,
     runtime: Runtime,
     state: Rc<RefCell<InvocationState>>,
-    started: Rc<Cell<Option<ThreadTime>>>,
+    started: Rc<Cell<Option<Started>>>,
     interrupted: Rc<Cell<bool>>,
     /// Set while queued work is being discarded: every interrupt check stops the code.
     discarding: Rc<Cell<bool>>,
     alive: Weak<()>,
+}
+
+/// When the code being timed started, by the wall clock (cheap to read) and by the thread's
+/// CPU clock (a system call): the CPU time spent is at most the wall time, so the CPU clock is
+/// read again only once the wall time exceeds the budget.
+#[derive(Clone, Copy)]
+struct Started {
+    wall: Instant,
+    cpu: ThreadTime,
+}
+
+impl Started {
+    fn now() -> Self {
+        // Compute utilization and the budget are measured on the clocks.
+        #[allow(clippy::disallowed_methods)]
+        let wall = Instant::now();
+        Started { wall, cpu: ThreadTime::now() }
+    }
+
+    /// CPU time used so far, or the wall time when that is within `limit` (the CPU time is
+    /// then within it too): what counts against the budget.
+    fn elapsed(&self, limit: Duration) -> Duration {
+        let wall = self.wall.elapsed();
+        if wall <= limit { wall } else { self.cpu.elapsed() }
+    }
 }
 
 thread_local! {
@@ -140,10 +165,10 @@ pub(crate) fn invoke(program: &Program, event: &EventData<'_>, now: SystemTime) 
             state.origin = OriginOverride::default();
         }
         instance.interrupted.set(false);
-        let start = ThreadTime::now();
+        let start = Started::now();
         instance.started.set(Some(start));
         let result = instance.context.with(|ctx| run_once(&ctx, &instance, program, event, now_ms));
-        let elapsed = start.elapsed();
+        let elapsed = start.elapsed(program.limits.time_budget);
         instance.started.set(None);
         // Cyclic garbage left by earlier requests counts against the memory limit until QuickJS
         // collects it; when a request runs out of memory, collect and run it once more.
@@ -264,7 +289,7 @@ fn run_once<'js>(
     // Math.random's seed: fresh for each invocation, from the thread's generator.
     let seed = (fastrand::u32(..), fastrand::u32(..));
     let returned: Value<'js> = run
-        .call((factory, event_object, raw_query, now_ms, event.event_type.as_str(), seed.0, seed.1))
+        .call((factory, event_object, raw_query, now_ms, event_type_code(event.event_type), seed.0, seed.1))
         .map_err(|e| failure(ctx, e))?;
     let value = if let Some(promise) = returned.as_promise() { settle(ctx, promise)? } else { returned };
     // Work the handler left queued (unawaited promises) still runs within the budget.
@@ -278,6 +303,14 @@ fn run_once<'js>(
         ReadError::TooLarge => RawFailure::OutOfMemory,
         ReadError::Invalid(message) => RawFailure::Invalid(message),
     })
+}
+
+/// The event type as the prelude's `run` takes it (a number: no string to create per call).
+fn event_type_code(event_type: crate::EventType) -> u8 {
+    match event_type {
+        crate::EventType::ViewerRequest => 0,
+        crate::EventType::ViewerResponse => 1,
+    }
 }
 
 fn settle<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> Result<Value<'js>, RawFailure> {
@@ -359,7 +392,7 @@ fn build(program: &Program) -> Result<Instance, String> {
     let runtime = Runtime::new().map_err(|e| e.to_string())?;
     runtime.set_max_stack_size(program.limits.max_stack_bytes);
     program.instances_built.fetch_add(1, Ordering::Relaxed);
-    let started: Rc<Cell<Option<ThreadTime>>> = Rc::new(Cell::new(None));
+    let started: Rc<Cell<Option<Started>>> = Rc::new(Cell::new(None));
     let limit = Rc::new(Cell::new(COMPILE_TIME_LIMIT));
     let interrupted = Rc::new(Cell::new(false));
     let discarding = Rc::new(Cell::new(false));
@@ -373,7 +406,7 @@ fn build(program: &Program) -> Result<Instance, String> {
                 return true;
             }
             match started.get() {
-                Some(start) if start.elapsed() > limit.get() => {
+                Some(start) if start.elapsed(limit.get()) > limit.get() => {
                     interrupted.set(true);
                     true
                 }
@@ -413,7 +446,7 @@ fn build(program: &Program) -> Result<Instance, String> {
         let mut options = EvalOptions::default();
         options.strict = true;
         options.filename = Some(CODE_FILE_NAME.into());
-        started.set(Some(ThreadTime::now()));
+        started.set(Some(Started::now()));
         let factory = ctx.eval_with_options::<JsFunction<'_>, _>(program.factory_source.as_str(), options);
         started.set(None);
         if interrupted.get() {

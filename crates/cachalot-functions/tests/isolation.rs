@@ -136,7 +136,7 @@ fn function_code(runtime: Runtime, prologue: &str, body: &str) -> String {
              var isAttacker = secret.indexOf('{NEEDLE}') >= 0;\n\
              var found = [];\n\
              var marks = [];\n\
-             var extra = [];\n\
+             var extra = [['rawQueryString', r.rawQueryString]];\n\
              {extra_roots}\n\
              {body}\n\
              r.headers['x-found'] = {{ value: found.join(' | ') }};\n\

@@ -28,6 +28,8 @@
   let fixedNow = 0;
   // "viewer-request" or "viewer-response".
   let eventType = "";
+  // What request.rawQueryString() returns: the query string as received, or undefined.
+  let rawQuery = undefined;
   // Characters console.log may still write.
   let logRemaining = 0;
   // cloudfront-js-1.0 "byte strings" made by helpers: hashing treats them as bytes, not UTF-8.
@@ -39,9 +41,10 @@
   let rng2 = 0;
   let rng3 = 0;
 
-  const startInvocation = (now, type, seed0, seed1) => {
+  const startInvocation = (now, type, query, seed0, seed1) => {
     fixedNow = now;
-    eventType = type;
+    eventType = type === 1 ? "viewer-response" : "viewer-request";
+    rawQuery = query == null ? undefined : query;
     logRemaining = maxLogBytes;
     byteStrings = null;
     // splitmix32 spreads the two seed words over the generator's four.
@@ -1132,21 +1135,24 @@
     ObjectFreeze(obj);
   }
 
+  // request.rawQueryString(): one frozen function for every invocation, reading that
+  // invocation's query; a non-enumerable own method of the request, as on CloudFront.
+  const rawQueryString = () => rawQuery;
+  const rawQueryStringProperty = ObjectFreeze({
+    value: ObjectFreeze(rawQueryString),
+    writable: true,
+    configurable: true,
+  });
+
   // ---- host interface -------------------------------------------------------------------------
 
   return ObjectFreeze({
     // Starts an invocation: fresh per-invocation state, a fresh instance of the user's
     // top-level code, then the handler call with the event the engine built. Returns what the
     // handler returned (maybe a promise).
-    run(factory, event, rawQuery, now, type, seed0, seed1) {
-      startInvocation(now, type, seed0, seed1);
-      defineProperty(event.request, "rawQueryString", {
-        value: function rawQueryString() {
-          return rawQuery == null ? undefined : rawQuery;
-        },
-        writable: true,
-        configurable: true,
-      });
+    run(factory, event, query, now, type, seed0, seed1) {
+      startInvocation(now, type, query, seed0, seed1);
+      defineProperty(event.request, "rawQueryString", rawQueryStringProperty);
       const handler = factory(modules);
       if (typeof handler !== "function") throw new TypeError("handler is not a function");
       return handler(event);
