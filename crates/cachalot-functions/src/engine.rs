@@ -286,10 +286,8 @@ fn run_once<'js>(
     let names = instance.names.restore(ctx).map_err(internal)?;
     let (event_object, known) = bridge::build_event(ctx, &names, event).map_err(|e| failure(ctx, e))?;
     let raw_query = event.request.raw_query.as_deref();
-    // Math.random's seed: fresh for each invocation, from the thread's generator.
-    let seed = (fastrand::u32(..), fastrand::u32(..));
     let returned: Value<'js> = run
-        .call((factory, event_object, raw_query, now_ms, event_type_code(event.event_type), seed.0, seed.1))
+        .call((factory, event_object, raw_query, now_ms, event_type_code(event.event_type)))
         .map_err(|e| failure(ctx, e))?;
     let value = if let Some(promise) = returned.as_promise() { settle(ctx, promise)? } else { returned };
     // Work the handler left queued (unawaited promises) still runs within the budget.
@@ -562,6 +560,10 @@ fn natives<'js>(
     )?;
 
     native.set("unescapeLossy", JsFunction::new(ctx.clone(), |text: String| codec::unescape_lossy(&text))?)?;
+
+    // Math.random's seed words: from the thread's generator, drawn when an invocation first
+    // calls Math.random.
+    native.set("randomWord", JsFunction::new(ctx.clone(), || fastrand::u32(..))?)?;
 
     // TextDecoder: bytes (one per char) as UTF-8 text, U+FFFD for invalid sequences, or null
     // when `fatal` and the bytes are not UTF-8.

@@ -35,20 +35,25 @@
   // cloudfront-js-1.0 "byte strings" made by helpers: hashing treats them as bytes, not UTF-8.
   // Created on first use in an invocation.
   let byteStrings = null;
-  // Math.random's generator (xoshiro128**), seeded afresh for each invocation.
+  // Math.random's generator (xoshiro128**), seeded afresh for each invocation on first use.
+  let rngSeeded = false;
   let rng0 = 0;
   let rng1 = 0;
   let rng2 = 0;
   let rng3 = 0;
 
-  const startInvocation = (now, type, query, seed0, seed1) => {
+  const startInvocation = (now, type, query) => {
     fixedNow = now;
     eventType = type === 1 ? "viewer-response" : "viewer-request";
     rawQuery = query == null ? undefined : query;
     logRemaining = maxLogBytes;
     byteStrings = null;
-    // splitmix32 spreads the two seed words over the generator's four.
-    let z = seed0 >>> 0;
+    rngSeeded = false;
+  };
+
+  // Seeds the generator from the host's random source (splitmix32 spreads one word over four).
+  const seedRandom = () => {
+    let z = native.randomWord() >>> 0;
     const spread = () => {
       z = (z + 0x9e3779b9) | 0;
       let t = z ^ (z >>> 16);
@@ -58,9 +63,10 @@
       return (t ^ (t >>> 15)) >>> 0;
     };
     rng0 = spread();
-    rng1 = spread() ^ (seed1 >>> 0);
+    rng1 = spread() ^ (native.randomWord() >>> 0);
     rng2 = spread();
     rng3 = spread() | 1;
+    rngSeeded = true;
   };
 
   const nextRandom32 = () => {
@@ -79,6 +85,7 @@
 
   // A double in [0, 1) from 53 random bits.
   function random() {
+    if (!rngSeeded) seedRandom();
     const high = nextRandom32() >>> 5;
     const low = nextRandom32() >>> 6;
     return (high * 67108864 + low) / 9007199254740992;
@@ -1150,8 +1157,8 @@
     // Starts an invocation: fresh per-invocation state, a fresh instance of the user's
     // top-level code, then the handler call with the event the engine built. Returns what the
     // handler returned (maybe a promise).
-    run(factory, event, query, now, type, seed0, seed1) {
-      startInvocation(now, type, query, seed0, seed1);
+    run(factory, event, query, now, type) {
+      startInvocation(now, type, query);
       defineProperty(event.request, "rawQueryString", rawQueryStringProperty);
       const handler = factory(modules);
       if (typeof handler !== "function") throw new TypeError("handler is not a function");
