@@ -228,9 +228,10 @@ fn discard_pending_jobs(instance: &Instance, limits: &Limits) -> bool {
 /// How many budgets an invocation the interrupt handler did not stop may take before it is
 /// throttled anyway. The handler only gets a chance between bytecode instructions, so a single
 /// long built-in call (`'x'.repeat(1900000)`, about 6.6 budgets) overruns unchecked; the margin
-/// keeps the host's own hiccups from throttling an innocent invocation (one call of a 30 µs
-/// function in 100,000 measured 1.7 ms of thread CPU time on a shared two-core VM).
-const LATE_FINISH_BUDGETS: u32 = 2;
+/// keeps the host's own hiccups from throttling an innocent invocation: on a shared two-core VM
+/// a 25 µs function measured up to 1.7 ms of thread CPU time (4 calls in 300,000), and once over
+/// 2 ms in a 100,000-call benchmark (a VM's stolen time can count as the thread's).
+const LATE_FINISH_BUDGETS: u32 = 4;
 
 /// Whether the invocation is throttled: the interrupt handler stopped it, or it finished more
 /// than [`LATE_FINISH_BUDGETS`] budgets late. Running out of memory is reported as such: the
@@ -696,8 +697,8 @@ mod tests {
         let ok = |elapsed, interrupted| budget_outcome(Ok(()), elapsed, budget, interrupted);
         assert!(ok(Duration::from_micros(999), false).is_ok());
         assert!(ok(budget, false).is_ok());
-        assert!(ok(Duration::from_micros(1999), false).is_ok(), "within the margin for the host's hiccups");
-        assert!(matches!(ok(Duration::from_micros(2001), false), Err(RawFailure::Throttled)));
+        assert!(ok(Duration::from_micros(3999), false).is_ok(), "within the margin for the host's hiccups");
+        assert!(matches!(ok(Duration::from_micros(4001), false), Err(RawFailure::Throttled)));
         assert!(matches!(ok(Duration::from_micros(10), true), Err(RawFailure::Throttled)));
         let thrown = budget_outcome::<()>(Err(RawFailure::Thrown("x".into())), Duration::from_millis(7), budget, false);
         assert!(matches!(thrown, Err(RawFailure::Throttled)));
