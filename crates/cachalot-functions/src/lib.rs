@@ -1,13 +1,15 @@
 //! CloudFront Functions runtime: compiles a function once, runs it per request.
 //!
 //! This crate owns the event model (CloudFront's event structure version `1.0`),
-//! the JavaScript engine (QuickJS through `rquickjs`), the limits (10 KB of code,
-//! a memory cap, a CPU-time budget reported as compute utilization, stack depth,
-//! 10 KB of logs), the helper modules (`crypto`, `querystring`, the String byte
-//! helpers, `Buffer`, the `cloudfront` module with key value stores and origin
-//! modification) and validation of what a function returns. It also owns the
-//! TestFunction result shape ([`test_function`]), shared by the CLI and the
-//! control plane.
+//! the JavaScript engine (QuickJS through `rquickjs`) and the isolation of one
+//! invocation from the next, the limits (10 KB of code, a memory cap, a CPU-time
+//! budget reported as compute utilization, stack depth, 10 KB of logs), the helper
+//! modules (`crypto`, `querystring`, the String byte helpers, `Buffer`, `atob`/`btoa`,
+//! `TextEncoder`/`TextDecoder`, the `cloudfront` module with key value stores and
+//! origin modification) and validation of what a function returns. It also owns the
+//! TestFunction result shape ([`test_function`]), shared by the CLI and the control
+//! plane, and [`check`], whether code can run at all, shared by CreateFunction,
+//! `serve --config` and `lint`.
 //!
 //! It must not know proxy internals: the edge turns HTTP into events with
 //! [`Request::from_http`] / [`Response::from_http`] and applies the outcome itself.
@@ -373,6 +375,29 @@ pub fn check(runtime: Runtime, code: &str) -> Result<(), CompileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_import_checks_know_exactly_what_each_module_exports() {
+        // source::MODULES (what named imports may name) against the prelude's module objects.
+        for (module, exports) in source::MODULES {
+            let code = format!(
+                "import m from '{module}';\nfunction handler(e) {{ return {{ statusCode: 200, body: Object.keys(m).sort().join(',') }}; }}"
+            );
+            let f = Function::compile("modules", Runtime::Js2, &code, Vec::new(), Limits::default()).unwrap();
+            let Ok(Invocation { outcome: ViewerRequestOutcome::Respond(response), .. }) =
+                f.viewer_request(&ViewerRequestEvent {
+                    context: EventContext::default(),
+                    viewer_ip: String::new(),
+                    request: Request::from_http("GET", "/", Vec::<(&str, &[u8])>::new()),
+                })
+            else {
+                panic!("{module}: no response")
+            };
+            let mut expected = exports.to_vec();
+            expected.sort_unstable();
+            assert_eq!(response.body, Some(Body::Text(expected.join(","))), "{module}");
+        }
+    }
 
     #[test]
     fn check_refuses_what_cannot_run_and_accepts_the_rest() {
