@@ -60,6 +60,22 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Setup> {
             },
             (None, None) => continue,
         };
+        // Code the edge could not run would answer 503 on every request of its behaviors.
+        if let Ok(runtime) = f.runtime.parse::<cachalot_functions::Runtime>()
+            && let Err(problem) = cachalot_functions::check(runtime, &code)
+        {
+            let field = if f.code.is_some() { "Code" } else { "CodeFile" };
+            problems.push(Diagnostic {
+                severity: Severity::Error,
+                code: "InvalidArgument".into(),
+                path: format!("$.Functions[{i}].{field}"),
+                message: format!("function {} cannot run under {runtime}: {problem}", f.name),
+                hint: Some(
+                    "function.js:LINE:COLUMN is a position in the function's code; `cachalot function test` runs it on an event"
+                        .into(),
+                ),
+            });
+        }
         functions.push(FunctionCode {
             name: f.name.clone(),
             runtime: f.runtime.clone(),
