@@ -75,6 +75,46 @@ pub struct ConfigModel {
     pops: HashMap<String, String>,
     /// What was assumed for this config.
     pub notices: Vec<String>,
+    /// Every behavior, by [`Decision::section`].
+    behaviors: HashMap<u64, BehaviorInfo>,
+}
+
+/// What the doctor needs to know about one behavior.
+#[derive(Debug, Clone)]
+pub struct BehaviorInfo {
+    /// `pattern (distribution)`, for messages.
+    pub label: String,
+    /// The behavior stores nothing (MaxTTL 0, or legacy forward-all-headers).
+    pub caching_disabled: bool,
+    /// Query strings in the key.
+    pub query: NameRule,
+    /// Cookies in the key.
+    pub cookies: NameRule,
+    /// Headers in the key (lower-case names).
+    pub headers: Vec<String>,
+    /// TTL settings, seconds.
+    pub min_ttl: u64,
+    /// See `min_ttl`.
+    pub default_ttl: u64,
+    /// See `min_ttl`.
+    pub max_ttl: u64,
+    /// The viewer-request function, when there is one.
+    pub function: Option<String>,
+    /// The function's code puts a per-request value (random number, clock) into the request.
+    pub function_varies_key: bool,
+}
+
+/// Whether function code writes a per-request value (a random number or the clock) into the
+/// request's query string, headers, cookies or URI.
+pub fn code_varies_key(code: &str) -> bool {
+    let per_request = ["Math.random", "Date.now", "new Date", "crypto.", "performance.now"];
+    let writes = ["querystring", "headers", "cookies", ".uri"];
+    per_request.iter().any(|p| code.contains(p)) && writes.iter().any(|w| code.contains(w))
+}
+
+/// The section id of a behavior: stable across runs.
+fn section_of(distribution: &str, index: usize) -> u64 {
+    hash64(format!("{distribution}\u{1f}{index}").as_bytes())
 }
 
 impl ConfigModel {
@@ -98,7 +138,36 @@ impl ConfigModel {
                 }
             }
         }
-        ConfigModel { label: label.to_owned(), snapshot, pops, notices }
+        let mut behaviors = HashMap::new();
+        for d in &snapshot.distributions {
+            for (i, b) in d.behaviors.iter().enumerate() {
+                let code = b.viewer_request_function.as_ref().and_then(|f| inputs.function_code.get(f));
+                behaviors.insert(
+                    section_of(&d.id, i),
+                    BehaviorInfo {
+                        label: format!("{} ({})", b.path_pattern.as_str(), d.id),
+                        caching_disabled: b.cache.caching_disabled(),
+                        query: b.cache.query_strings.clone(),
+                        cookies: b.cache.cookies.clone(),
+                        headers: match &b.cache.headers {
+                            NameRule::Only(h) => h.clone(),
+                            _ => Vec::new(),
+                        },
+                        min_ttl: b.cache.min_ttl,
+                        default_ttl: b.cache.default_ttl,
+                        max_ttl: b.cache.max_ttl,
+                        function: b.viewer_request_function.clone(),
+                        function_varies_key: code.is_some_and(|c| code_varies_key(c)),
+                    },
+                );
+            }
+        }
+        ConfigModel { label: label.to_owned(), snapshot, pops, notices, behaviors }
+    }
+
+    /// The behavior of a [`Decision::section`].
+    pub fn behavior(&self, section: u64) -> Option<&BehaviorInfo> {
+        self.behaviors.get(&section)
     }
 
     /// The region of a POP: the config's `Pops` entry, else the POP code's airport.
@@ -153,6 +222,8 @@ pub struct Decision {
     pub routed: bool,
     /// The key has headers: 0 none, 1 `Accept` (or `Accept-Language`), 2 others.
     pub keyed_headers: u8,
+    /// The behavior ([`ConfigModel::behavior`]); 0 when not routed.
+    pub section: u64,
 }
 
 fn small_hash(s: &str) -> u32 {
@@ -232,6 +303,7 @@ impl ConfigModel {
             region: small_hash(&format!("rec:{region}")),
             shield,
             behavior: index as u16,
+            section: section_of(&d.id, index),
             routed: true,
             keyed_headers: match &cache.headers {
                 NameRule::Only(h) if h.iter().any(|n| n.starts_with("accept") && n != "accept-encoding") => 1,
@@ -830,7 +902,7 @@ mod tests {
     use super::*;
 
     fn decision(key: u64, ttl: u32) -> Decision {
-        Decision { key, ttl, region: 7, shield: 0, behavior: 0, routed: true, keyed_headers: 0 }
+        Decision { key, ttl, region: 7, shield: 0, behavior: 0, routed: true, keyed_headers: 0, section: 1 }
     }
 
     #[test]
