@@ -115,8 +115,11 @@ impl Request {
         h
     }
 
+    /// The same request (path, query string, cookies, `User-Agent`) at the same POP.
     fn identical(&self) -> u64 {
-        self.key_under(dim::QUERY | dim::COOKIE | dim::AGENT) ^ self.path.rotate_left(7)
+        self.key_under(dim::QUERY | dim::COOKIE | dim::AGENT)
+            ^ self.path.rotate_left(7)
+            ^ u64::from(self.pop).rotate_left(41)
     }
 }
 
@@ -171,6 +174,8 @@ pub enum Class {
     Premature {
         /// Age of the copy, in seconds.
         age: u64,
+        /// Index (in the inferred order) of the request that fetched the copy.
+        against: usize,
     },
     /// Many paths lost their copies at one moment, young ones too: an invalidation.
     Invalidated,
@@ -210,6 +215,8 @@ pub struct Inference {
     pub sections: BTreeMap<u64, SectionModel>,
     /// Moments (Unix seconds) at which many paths missed while still fresh.
     pub invalidations: Vec<u64>,
+    /// Per path: the oldest age (seconds) at which it was served from cache, plus one.
+    pub lifetimes: HashMap<u64, u64>,
 }
 
 /// A section's key: known from the config, or to be inferred.
@@ -230,8 +237,8 @@ pub enum KeyKnowledge {
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    /// The key's copy, fetched at this time, is fresh.
-    Fresh(u64),
+    /// The key's copy, fetched at this time by this request, is fresh.
+    Fresh(u64, usize),
     /// The key's copy, fetched at this time, has expired.
     Stale(u64),
     NewBeside(usize),
@@ -288,7 +295,7 @@ fn simulate(reqs: &[Request], dims: Dims, life: &Lifetimes, shared: bool) -> (Ve
     let mut states = Vec::with_capacity(reqs.len());
     let mut matched = 0usize;
     // (scope, key) → (fetched at, index); per scope the two latest fetches of distinct keys.
-    let mut copies: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut copies: HashMap<(u64, u64), (u64, usize)> = HashMap::new();
     let mut latest: HashMap<u64, [(u64, u64, usize); 2]> = HashMap::new();
     let mut current = None;
     for (i, r) in reqs.iter().enumerate() {
@@ -301,8 +308,8 @@ fn simulate(reqs: &[Request], dims: Dims, life: &Lifetimes, shared: bool) -> (Ve
         let k = r.key_under(dims);
         let ttl = life.of(r.path, r.config_ttl);
         let state = match copies.get(&(scope, k)) {
-            Some(&at) if r.ts.saturating_sub(at) < ttl => State::Fresh(at),
-            Some(&at) => State::Stale(at),
+            Some(&(at, by)) if r.ts.saturating_sub(at) < ttl => State::Fresh(at, by),
+            Some(&(at, _)) => State::Stale(at),
             None => {
                 let other = latest.get(&scope).and_then(|l| {
                     l.iter().find(|(key, at, _)| *key != k && *at != u64::MAX && r.ts.saturating_sub(*at) < ttl)
@@ -314,15 +321,15 @@ fn simulate(reqs: &[Request], dims: Dims, life: &Lifetimes, shared: bool) -> (Ve
             }
         };
         let hit = r.logged != Logged::Miss;
-        matched += usize::from(matches!(state, State::Fresh(_)) == hit);
+        matched += usize::from(matches!(state, State::Fresh(..)) == hit);
         let fetch = match r.logged {
             Logged::Miss | Logged::Refresh => true,
             // A hit the model did not expect: the copy was there (cached before the log
             // starts, or refreshed elsewhere): take it as fetched now.
-            Logged::Hit => !matches!(state, State::Fresh(_)),
+            Logged::Hit => !matches!(state, State::Fresh(..)),
         };
         if fetch {
-            copies.insert((scope, k), r.ts);
+            copies.insert((scope, k), (r.ts, i));
             let l = latest.entry(scope).or_insert([(0, u64::MAX, 0), (0, u64::MAX, 0)]);
             if l[0].0 == k {
                 l[0] = (k, r.ts, i);
@@ -366,9 +373,9 @@ fn shares_a_tier(reqs: &[Request], dims: Dims, life: &Lifetimes) -> bool {
     hits > misses
 }
 
-/// Whether a section never serves from cache: (almost) no hits, and some identical request
-/// missed twice.
-fn never_reused(reqs: &[Request]) -> bool {
+/// Whether requests never get served from cache: (almost) no hits, and some identical request
+/// at one POP missed again less than `within` seconds after it first did.
+fn never_reused(reqs: &[Request], within: u64) -> bool {
     if reqs.iter().all(|r| r.config_ttl == 0) {
         return true;
     }
@@ -376,8 +383,10 @@ fn never_reused(reqs: &[Request]) -> bool {
     if hits * 50 > reqs.len() {
         return false;
     }
-    let mut seen: HashMap<u64, ()> = HashMap::new();
-    reqs.iter().filter(|r| r.logged == Logged::Miss).any(|r| seen.insert(r.identical(), ()).is_some())
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    reqs.iter()
+        .filter(|r| r.logged == Logged::Miss)
+        .any(|r| seen.insert(r.identical(), r.ts).is_some_and(|before| r.ts.saturating_sub(before) < within))
 }
 
 /// Infers each section's model and classifies every request. `knowledge(section)` says
@@ -386,26 +395,33 @@ pub fn infer(mut requests: Vec<Request>, knowledge: impl Fn(u64) -> KeyKnowledge
     requests.sort_unstable_by_key(|r| (r.section, r.path, r.ts, r.seq));
     let mut classes = vec![Class::Hit; requests.len()];
     let mut sections = BTreeMap::new();
+    let mut all_lifetimes = HashMap::new();
     let mut start = 0;
     while start < requests.len() {
         let section = requests[start].section;
         let end = requests[start..].iter().position(|r| r.section != section).map_or(requests.len(), |i| start + i);
         let reqs = &requests[start..end];
-        let model = infer_section(reqs, knowledge(section), &mut classes[start..end], start);
+        let (model, life) = infer_section(reqs, knowledge(section), &mut classes[start..end], start);
         sections.insert(section, model);
+        all_lifetimes.extend(life);
         start = end;
     }
     let invalidations = find_invalidations(&requests, &mut classes, &sections);
-    Inference { requests, classes, sections, invalidations }
+    Inference { requests, classes, sections, invalidations, lifetimes: all_lifetimes }
 }
 
-fn infer_section(reqs: &[Request], knowledge: KeyKnowledge, classes: &mut [Class], offset: usize) -> SectionModel {
+fn infer_section(
+    reqs: &[Request],
+    knowledge: KeyKnowledge,
+    classes: &mut [Class],
+    offset: usize,
+) -> (SectionModel, HashMap<u64, u64>) {
     let logged_class = |r: &Request| match r.logged {
         Logged::Hit => Class::Hit,
         Logged::Refresh => Class::Refresh,
         Logged::Miss => Class::NotReused,
     };
-    if never_reused(reqs) {
+    if never_reused(reqs, u64::MAX) {
         for (c, r) in classes.iter_mut().zip(reqs) {
             *c = logged_class(r);
         }
@@ -413,7 +429,7 @@ fn infer_section(reqs: &[Request], knowledge: KeyKnowledge, classes: &mut [Class
             KeyKnowledge::Known { extra, hidden } => (dim::CONFIG | extra, hidden),
             KeyKnowledge::Infer => (0, false),
         };
-        return SectionModel {
+        let model = SectionModel {
             dims,
             never_reused: true,
             shared: false,
@@ -422,6 +438,7 @@ fn infer_section(reqs: &[Request], knowledge: KeyKnowledge, classes: &mut [Class
             hidden,
             requests: reqs.len() as u64,
         };
+        return (model, HashMap::new());
     }
     let n = reqs.len();
     let margin = (n / 100).max(3);
@@ -465,17 +482,34 @@ fn infer_section(reqs: &[Request], knowledge: KeyKnowledge, classes: &mut [Class
         *c = match (r.logged, s) {
             (Logged::Hit, _) => Class::Hit,
             (Logged::Refresh, _) => Class::Refresh,
-            (Logged::Miss, State::Fresh(at)) => Class::Premature { age: r.ts.saturating_sub(at) },
+            (Logged::Miss, State::Fresh(at, by)) => {
+                Class::Premature { age: r.ts.saturating_sub(at), against: offset + by }
+            }
             (Logged::Miss, State::Stale(at)) => Class::Expired { age: r.ts.saturating_sub(at) },
             (Logged::Miss, State::NewBeside(idx)) => Class::Fragmented { against: offset + idx },
             (Logged::Miss, State::New) => Class::Cold,
         };
     }
+    // A path never served from cache, not even to an identical request, in a section that
+    // otherwise caches (an origin sending no-store for some paths only).
+    let mut start = 0;
+    while start < reqs.len() {
+        let path = reqs[start].path;
+        let end = reqs[start..].iter().position(|r| r.path != path).map_or(reqs.len(), |i| start + i);
+        if never_reused(&reqs[start..end], life.default) {
+            for c in &mut classes[start..end] {
+                if !matches!(c, Class::Hit | Class::Refresh) {
+                    *c = Class::NotReused;
+                }
+            }
+        }
+        start = end;
+    }
     let mut paths: Vec<u64> = life.by_path.values().copied().collect();
     paths.sort_unstable();
     let lifetime = paths.get(paths.len() / 2).copied();
     let longest = paths.last().copied();
-    SectionModel { dims, never_reused: false, shared, lifetime, longest, hidden, requests: n as u64 }
+    (SectionModel { dims, never_reused: false, shared, lifetime, longest, hidden, requests: n as u64 }, life.by_path)
 }
 
 /// Whether part `d` takes more than one value in the section.
@@ -520,7 +554,7 @@ fn find_invalidations(reqs: &[Request], classes: &mut [Class], sections: &BTreeM
             continue;
         }
         match classes[i] {
-            Class::Premature { age } | Class::Expired { age } => {
+            Class::Premature { age, .. } | Class::Expired { age } => {
                 lost.push(Span { from, to: r.ts, index: i });
                 let longest = sections.get(&r.section).and_then(|m| m.longest).unwrap_or(u64::MAX);
                 if age.saturating_mul(5) < longest.saturating_mul(4) {
