@@ -128,14 +128,23 @@ impl ConfigModel {
         for d in &snapshot.distributions {
             for b in &d.behaviors {
                 if let Some(f) = &b.viewer_request_function {
+                    let varies = inputs.function_code.get(f).is_some_and(|c| code_varies_key(c));
                     notices.push(format!(
-                        "{label}: behavior {} has viewer-request function {f}; it is not run, requests are keyed as logged",
-                        b.path_pattern.as_str()
+                        "{label}: behavior {} has viewer-request function {f}; it is not run, requests are keyed as \
+                         logged{}",
+                        b.path_pattern.as_str(),
+                        if varies {
+                            ", except that its code writes a per-request value into the request, so every request is \
+                             its own key"
+                        } else {
+                            ""
+                        }
                     ));
                 }
                 if matches!(&b.cache.headers, NameRule::Only(h) if h.iter().any(|n| n == "accept")) {
                     notices.push(format!(
-                        "{label}: behavior {} keys Accept, which standard logs do not record; every viewer is taken to send the same Accept",
+                        "{label}: behavior {} keys Accept, which standard logs do not record; each viewer is taken to \
+                         send what its browser family sends",
                         b.path_pattern.as_str()
                     ));
                 }
@@ -679,8 +688,13 @@ impl LineSink for ReplaySink<'_> {
             status: status.unwrap_or(200),
         };
         let mut decisions = [Decision::default(); 2];
+        self.seq += 1;
         for (i, c) in self.configs.iter().enumerate() {
             decisions[i] = c.decide(&view, pop_name, secs, &mut self.scratch);
+            // A function writing a per-request value into the request: every request its own key.
+            if c.behavior(decisions[i].section).is_some_and(|b| b.function_varies_key) {
+                decisions[i].key = hash64(&[&decisions[i].key.to_le_bytes()[..], &self.seq.to_le_bytes()[..]].concat());
+            }
         }
         // Requests no config routes (another distribution's traffic) are skipped and counted.
         if decisions[..self.configs.len()].iter().all(|d| !d.routed) {
@@ -691,7 +705,6 @@ impl LineSink for ReplaySink<'_> {
         let pop = *self.pops.entry(pop_name.to_owned()).or_insert(next);
         let path_hash = hash64(path.as_bytes());
         let logged = logged_served(&result, &line.result_type(Field::EdgeDetailedResultType));
-        self.seq += 1;
         let value = |v: &str| if v.is_empty() { 0 } else { hash64(v.as_bytes()) };
         // The config the log was served under (the baseline) tells the key; without one it is inferred.
         let (section, key, config_ttl) = match self.configs.get(1) {

@@ -50,10 +50,12 @@ struct Verdict {
     all: Vec<String>,
 }
 
+/// POP or `ALL`, predicted with `--baseline`, predicted from the log alone, measured.
+type ReplayRow = (String, Option<f64>, Option<f64>, Option<f64>);
+
 #[derive(Debug, Clone)]
 struct ReplayCheck {
-    /// (POP or `ALL`, predicted, measured).
-    rows: Vec<(String, Option<f64>, Option<f64>)>,
+    rows: Vec<ReplayRow>,
     uncertainty: Option<f64>,
 }
 
@@ -311,17 +313,29 @@ fn run() -> Matrix {
                 &root,
             );
             assert!(r.is_object(), "replay {}: {e}", s.name);
+            let (_, alone, e) =
+                cachalot(&["replay", &logs_arg, "--config", "fixed-logs.json", "--format", "json"], &root);
+            assert!(alone.is_object(), "replay {} without --baseline: {e}", s.name);
             let fixed = root.join("fixed-logs").join(&s.name).display().to_string();
             let (_, m, e) = cachalot(&["analyze", &fixed, "--format", "json"], &root);
             assert!(m.is_object(), "analyze fixed {}: {e}", s.name);
-            let mut rows =
-                vec![("ALL".to_owned(), r["total"]["candidate"]["hit_ratio"].as_f64(), m["hit_ratio"].as_f64())];
+            let mut rows = vec![(
+                "ALL".to_owned(),
+                r["total"]["candidate"]["hit_ratio"].as_f64(),
+                alone["total"]["candidate"]["hit_ratio"].as_f64(),
+                m["hit_ratio"].as_f64(),
+            )];
             for pop in POPS {
                 let measured = m["by_pop"]
                     .as_array()
                     .and_then(|a| a.iter().find(|p| p["key"] == pop))
                     .and_then(|p| p["hit_ratio"].as_f64());
-                rows.push((pop.to_owned(), r["pops"][pop]["candidate"]["hit_ratio"].as_f64(), measured));
+                rows.push((
+                    pop.to_owned(),
+                    r["pops"][pop]["candidate"]["hit_ratio"].as_f64(),
+                    alone["pops"][pop]["candidate"]["hit_ratio"].as_f64(),
+                    measured,
+                ));
             }
             ReplayCheck { rows, uncertainty: r["total"]["candidate_uncertainty"].as_f64() }
         });
@@ -356,7 +370,7 @@ fn render(scenarios: &[Scenario], rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<26} {:>5}  {:<48} {:<48} {:<48}  REPLAY (predicted / measured: ALL, {}, {}) ± uncertainty",
+        "{:<26} {:>5}  {:<48} {:<48} {:<48}  REPLAY (with --baseline / from the log / measured: ALL, {}, {}) ±",
         "SCENARIO", "REQS", "PROBE (got / expected)", "ANALYZE", "ANALYZE --config", POPS[0], POPS[1]
     );
     for (s, r) in scenarios.iter().zip(rows) {
@@ -373,12 +387,9 @@ fn render(scenarios: &[Scenario], rows: &[Row]) -> String {
             Some(c) => {
                 c.rows
                     .iter()
-                    .map(|(_, p, m)| {
-                        format!(
-                            "{}/{}",
-                            p.map_or("-".into(), |p| format!("{p:.1}")),
-                            m.map_or("-".into(), |m| format!("{m:.1}"))
-                        )
+                    .map(|(_, p, a, m)| {
+                        let f = |v: &Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+                        format!("{}/{}/{}", f(p), f(a), f(m))
                     })
                     .collect::<Vec<_>>()
                     .join("  ")
@@ -490,11 +501,15 @@ fn replay_predicts_every_fix_within_two_points() {
     let mut wrong = Vec::new();
     for (s, r) in m.scenarios.iter().zip(&m.rows).filter(|(_, r)| !r.edge_log_defect) {
         let Some(check) = &r.replay else { continue };
-        for (pop, predicted, measured) in &check.rows {
-            match (predicted, measured) {
-                (Some(p), Some(m)) if (p - m).abs() <= REPLAY_TOLERANCE => {}
-                _ => wrong
-                    .push(format!("{} {pop}: replay predicted {predicted:?}, the edge measured {measured:?}", s.name)),
+        for (pop, with_baseline, alone, measured) in &check.rows {
+            for (how, predicted) in [("with --baseline", with_baseline), ("from the log alone", alone)] {
+                match (predicted, measured) {
+                    (Some(p), Some(m)) if (p - m).abs() <= REPLAY_TOLERANCE => {}
+                    _ => wrong.push(format!(
+                        "{} {pop}: replay {how} predicted {predicted:?}, the edge measured {measured:?}",
+                        s.name
+                    )),
+                }
             }
         }
     }
