@@ -459,7 +459,11 @@ fn infer_section(
                 if dims & d != 0 || !varies(reqs, d) {
                     continue;
                 }
-                let trial = dims | d;
+                // `User-Agent` determines the browser family: keying it makes the family redundant.
+                let trial = if d == dim::AGENT { (dims | d) & !dim::FAMILY } else { dims | d };
+                if d == dim::FAMILY && dims & dim::AGENT != 0 {
+                    continue;
+                }
                 let trial_life = lifetimes(reqs, trial);
                 let (_, score) = simulate(reqs, trial, &trial_life, shared);
                 if score >= best + margin && choice.is_none_or(|(_, s)| score > s) {
@@ -534,8 +538,11 @@ pub const INVALIDATION_PATHS: usize = 3;
 /// invalidation empties every cache: each object's next request misses, however recently it
 /// was fetched; an expiry takes copies one by one at their lifetime), and reclassifies those
 /// misses as [`Class::Invalidated`]. A moment counts when at least [`INVALIDATION_PATHS`]
-/// objects lost their copy across it, two of them younger than their section's copies live,
-/// and at least four in five of the objects requested across it lost theirs.
+/// objects lost their copy across it, and at least four in five of the objects requested
+/// across it lost theirs, and either two of them were younger than their section's copies
+/// live, or none of them lost a copy at any other time (copies fetched together, as after a
+/// cold start, are all as old at the invalidation; an expiry would take them again one
+/// lifetime later, an invalidation does not recur).
 fn find_invalidations(reqs: &[Request], classes: &mut [Class], sections: &BTreeMap<u64, SectionModel>) -> Vec<u64> {
     /// An object's copy between two requests at one POP: `(from, to]`.
     struct Span {
@@ -545,23 +552,32 @@ fn find_invalidations(reqs: &[Request], classes: &mut [Class], sections: &BTreeM
     }
     let mut lost: Vec<Span> = Vec::new();
     let mut young: Vec<(u64, u64)> = Vec::new();
+    let mut losses: HashMap<(u64, u32), u32> = HashMap::new();
+    let mut owner: Vec<(u64, u32)> = Vec::new();
     let mut kept: Vec<(u64, u64)> = Vec::new();
     let mut previous: HashMap<(u64, u32), u64> = HashMap::new();
     for (i, r) in reqs.iter().enumerate() {
-        let prev = previous.insert((r.path, r.pop), r.ts);
+        let model = sections.get(&r.section);
+        // POPs that share a tier lose and refill copies together: one history for all of them.
+        let scope = if model.is_some_and(|m| m.shared) { u32::MAX } else { r.pop };
+        let prev = previous.insert((r.path, scope), r.ts);
         let Some(from) = prev else { continue };
-        if sections.get(&r.section).is_some_and(|m| m.hidden) {
+        if model.is_some_and(|m| m.hidden) {
             continue;
         }
         match classes[i] {
             Class::Premature { age, .. } | Class::Expired { age } => {
                 lost.push(Span { from, to: r.ts, index: i });
+                *losses.entry((r.path, scope)).or_default() += 1;
+                owner.push((r.path, scope));
                 let longest = sections.get(&r.section).and_then(|m| m.longest).unwrap_or(u64::MAX);
                 if age.saturating_mul(5) < longest.saturating_mul(4) {
                     young.push((from, r.ts));
                 }
             }
-            Class::Hit | Class::Refresh => kept.push((from, r.ts)),
+            // A copy kept across a moment was requested before it and hit after it: the two
+            // requests are at least a second apart.
+            Class::Hit | Class::Refresh if r.ts > from + 1 => kept.push((from, r.ts)),
             _ => {}
         }
     }
@@ -572,22 +588,26 @@ fn find_invalidations(reqs: &[Request], classes: &mut [Class], sections: &BTreeM
         ends.sort_unstable();
         (starts, ends)
     }
-    fn covering(s: &(Vec<u64>, Vec<u64>), t: u64) -> usize {
-        s.0.partition_point(|&x| x < t) - s.1.partition_point(|&x| x < t)
+    // Copies lost around second `t`: the last request before may be in `t` itself, so
+    // `from <= t <= to`.
+    fn losing(s: &(Vec<u64>, Vec<u64>), t: u64) -> usize {
+        s.0.partition_point(|&x| x <= t).saturating_sub(s.1.partition_point(|&x| x < t))
+    }
+    // Copies that surely outlived second `t`: requested before it and hit after it.
+    fn keeping(s: &(Vec<u64>, Vec<u64>), t: u64) -> usize {
+        s.0.partition_point(|&x| x < t).saturating_sub(s.1.partition_point(|&x| x <= t))
     }
     let lost_index = sorted(lost.iter().map(|s| (s.from, s.to)));
     let young_index = sorted(young.into_iter());
     let kept_index = sorted(kept.into_iter());
     let mut candidates: Vec<(usize, u64)> = lost
         .iter()
-        .map(|s| s.to)
+        .flat_map(|s| [s.from, s.to])
         .collect::<BTreeSet<u64>>()
         .into_iter()
         .filter_map(|t| {
-            let l = covering(&lost_index, t);
-            let ok = l >= INVALIDATION_PATHS
-                && covering(&young_index, t) >= 2
-                && l * 5 >= (l + covering(&kept_index, t)) * 4;
+            let l = losing(&lost_index, t);
+            let ok = l >= INVALIDATION_PATHS && l * 5 >= (l + keeping(&kept_index, t)) * 4;
             ok.then_some((l, t))
         })
         .collect();
@@ -597,15 +617,20 @@ fn find_invalidations(reqs: &[Request], classes: &mut [Class], sections: &BTreeM
     let mut taken = vec![false; lost.len()];
     for (_, t) in candidates {
         let covered: Vec<usize> =
-            (0..lost.len()).filter(|&j| !taken[j] && lost[j].from < t && t <= lost[j].to).collect();
+            (0..lost.len()).filter(|&j| !taken[j] && lost[j].from <= t && t <= lost[j].to).collect();
         if covered.len() < INVALIDATION_PATHS {
             continue;
         }
+        let isolated = covered.iter().all(|&j| losses.get(&owner[j]).copied() == Some(1));
+        if losing(&young_index, t) < 2 && !isolated {
+            continue;
+        }
+        // Reported as the first miss it caused.
+        moments.push(covered.iter().map(|&j| lost[j].to).min().unwrap_or(t));
         for j in covered {
             taken[j] = true;
             classes[lost[j].index] = Class::Invalidated;
         }
-        moments.push(t);
     }
     moments.sort_unstable();
     moments

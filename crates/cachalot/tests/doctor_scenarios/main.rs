@@ -35,7 +35,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use support::{Serve, TempDir, free_port};
 
-const SEED: u64 = 17;
+/// The seed of the viewers and their schedule (`CACHALOT_SCENARIO_SEED` to try others).
+fn seed() -> u64 {
+    std::env::var("CACHALOT_SCENARIO_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(17)
+}
 /// How far a prediction may be from the edge's measurement, in percentage points.
 const REPLAY_TOLERANCE: f64 = 2.0;
 
@@ -69,11 +72,15 @@ struct Row {
     /// logging, not of the doctor): analyze and replay verdicts cannot be judged on it.
     edge_log_defect: bool,
     requests: u64,
+    /// Invalidations found by `analyze` (alone, with `--config`).
+    invalidations: (usize, usize),
 }
 
 struct Matrix {
     scenarios: Vec<Scenario>,
     rows: Vec<Row>,
+    /// The AWS CLI was there to invalidate half-way.
+    invalidated: bool,
     table: String,
     _dir: TempDir,
 }
@@ -225,8 +232,8 @@ fn run() -> Matrix {
     }
     let origin_port = origin::start(scenarios.clone());
     let duration_ms = seconds() * 1000;
-    let people = viewers::viewers(SEED);
-    let plan = viewers::schedule(&scenarios, &people, duration_ms, SEED);
+    let people = viewers::viewers(seed());
+    let plan = viewers::schedule(&scenarios, &people, duration_ms, seed());
 
     // The probes, on an edge of their own so their junk requests stay out of the logs.
     let (probe_pops, probe_admin) = ([free_port(), free_port()], free_port());
@@ -256,6 +263,9 @@ fn run() -> Matrix {
 
     // The scenarios as specified, then with their fixes, under the same schedule.
     let aws = support::aws_cli();
+    if aws.is_none() {
+        eprintln!("SKIPPED: the invalidation half-way (no python3 for the AWS CLI)");
+    }
     let mut measured_runs = Vec::new();
     for (variant, folder) in [(Variant::AsSpecified, "logs"), (Variant::Fixed, "fixed-logs")] {
         let (pops, admin) = ([free_port(), free_port()], free_port());
@@ -346,6 +356,10 @@ fn run() -> Matrix {
             replay,
             edge_log_defect: edge_log_defect(&logs),
             requests: plain["requests"].as_u64().unwrap_or(0),
+            invalidations: (
+                plain["invalidations"].as_array().map_or(0, Vec::len),
+                with_config["invalidations"].as_array().map_or(0, Vec::len),
+            ),
         });
     }
     let table = render(&scenarios, &rows);
@@ -359,7 +373,7 @@ fn run() -> Matrix {
         }
         std::fs::write(keep.join("table.txt"), &table).unwrap();
     }
-    Matrix { scenarios, rows, table, _dir: dir }
+    Matrix { scenarios, rows, invalidated: aws.is_some(), table, _dir: dir }
 }
 
 fn show(v: &Option<String>) -> &str {
@@ -514,6 +528,18 @@ fn replay_predicts_every_fix_within_two_points() {
         }
     }
     assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), m.table);
+}
+
+/// An invalidation half-way is found as one, with the config and without (not as a short TTL).
+#[test]
+fn analyze_finds_the_invalidation() {
+    let m = matrix();
+    for (s, r) in m.scenarios.iter().zip(&m.rows).filter(|(s, _)| s.traffic.invalidate_at_half) {
+        if !m.invalidated {
+            continue;
+        }
+        assert_eq!(r.invalidations, (1, 1), "{}: invalidations found (alone, with --config)\n{}", s.name, m.table);
+    }
 }
 
 /// Every scenario got real traffic, every fault has a fix to replay, the healthy ones none.
