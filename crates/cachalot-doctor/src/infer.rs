@@ -258,10 +258,16 @@ impl Lifetimes {
     }
 }
 
+/// A path's own lifetime is trusted from this many hits on; a path seen less takes its
+/// section's (a copy refetched after two hits says little about how long copies live).
+const LIFETIME_HITS: u32 = 3;
+
 /// The oldest age at which each path was served from cache (against the latest fetch of the
-/// same key anywhere), plus one second of log resolution.
+/// same key anywhere), plus one second of log resolution; paths seen served fewer than
+/// [`LIFETIME_HITS`] times take the section's median.
 fn lifetimes(reqs: &[Request], dims: Dims) -> Lifetimes {
     let mut by_path: HashMap<u64, u64> = HashMap::new();
+    let mut hits: HashMap<u64, u32> = HashMap::new();
     let mut fetched: HashMap<u64, u64> = HashMap::new();
     let mut current = None;
     for r in reqs {
@@ -276,6 +282,7 @@ fn lifetimes(reqs: &[Request], dims: Dims) -> Lifetimes {
                     let age = r.ts.saturating_sub(at) + 1;
                     let e = by_path.entry(r.path).or_insert(0);
                     *e = (*e).max(age);
+                    *hits.entry(r.path).or_default() += 1;
                 }
             }
             Logged::Refresh | Logged::Miss => {
@@ -283,9 +290,17 @@ fn lifetimes(reqs: &[Request], dims: Dims) -> Lifetimes {
             }
         }
     }
-    let mut all: Vec<u64> = by_path.values().copied().collect();
-    all.sort_unstable();
-    let default = all.get(all.len() / 2).copied().unwrap_or(u64::MAX);
+    let median = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v.get(v.len() / 2).copied()
+    };
+    let trusted: Vec<u64> =
+        by_path.iter().filter(|(p, _)| hits.get(*p).copied().unwrap_or(0) >= LIFETIME_HITS).map(|(_, l)| *l).collect();
+    let default = match median(trusted) {
+        Some(d) => d,
+        None => median(by_path.values().copied().collect()).unwrap_or(u64::MAX),
+    };
+    by_path.retain(|p, _| hits.get(p).copied().unwrap_or(0) >= LIFETIME_HITS);
     Lifetimes { by_path, default }
 }
 
