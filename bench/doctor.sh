@@ -40,6 +40,8 @@ cat >"$WORK/candidate.json" <<'EOF'
   "Distributions": [{"Id": "E0BENCH0DOCTOR", "DomainName": "d0bench0doctor.cloudfront.net", "DistributionConfig": {
     "CallerReference": "bench", "Comment": "", "Enabled": true,
     "Aliases": {"Quantity": 1, "Items": ["www.example.com"]},
+    "ViewerCertificate": {"ACMCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0be0c0be-0c0b-e0c0-be0c-0be0c0be0c0b",
+      "SSLSupportMethod": "sni-only", "MinimumProtocolVersion": "TLSv1.2_2021"},
     "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "origin.example.com",
       "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}]},
     "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",

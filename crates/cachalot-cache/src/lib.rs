@@ -11,4 +11,4 @@ pub mod object;
 pub mod tier;
 
 pub use object::CachedObject;
-pub use tier::{FlightResult, Follower, Join, Leader, Lookup, Tier};
+pub use tier::{Attachment, FlightResult, Follower, Join, Leader, Lookup, Tier};

@@ -76,17 +76,7 @@ impl CachedObject {
 
     /// A copy refreshed by a 304 at `now_ms`: new freshness, headers updated by the 304's.
     pub fn refreshed(&self, now_ms: u64, ttl_secs: u64, not_modified_headers: &HeaderMap) -> CachedObject {
-        let mut headers = self.headers.clone();
-        for name in not_modified_headers.keys() {
-            // RFC 9111 §4.3.4: stored headers are updated by the 304's, except the body framing.
-            if matches!(name.as_str(), "content-length" | "content-encoding" | "transfer-encoding" | "content-range") {
-                continue;
-            }
-            headers.remove(name);
-            for v in not_modified_headers.get_all(name) {
-                headers.append(name.clone(), v.clone());
-            }
-        }
+        let headers = cachalot_policy::conditional::merge_not_modified(&self.headers, not_modified_headers);
         CachedObject { headers, stored_at_ms: now_ms, ttl_secs, ..self.clone() }
     }
 }

@@ -38,6 +38,32 @@ pub enum Join {
     Follower(Follower),
 }
 
+/// The viewers waiting on a flight. When the last one goes, the fetch is abandoned
+/// (its `on_abandoned` runs): a viewer leaving never stops a fetch that others still
+/// wait for, and a fetch nobody waits for is not finished for nothing (§6.6).
+#[derive(Default)]
+struct Viewers {
+    on_abandoned: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Drop for Viewers {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_abandoned.get_mut().take() {
+            f();
+        }
+    }
+}
+
+/// One viewer's hold on a flight (see [`Leader::attach`]).
+pub struct Attachment(Arc<Viewers>);
+
+impl Attachment {
+    /// Runs `on_abandoned` once every viewer attached to the flight has gone.
+    pub fn when_abandoned(&self, on_abandoned: impl FnOnce() + Send + 'static) {
+        *self.0.on_abandoned.lock() = Some(Box::new(on_abandoned));
+    }
+}
+
 /// The fetching request of a flight.
 pub struct Leader {
     tier: Arc<TierInner>,
@@ -45,9 +71,17 @@ pub struct Leader {
     tx: watch::Sender<Option<FlightResult>>,
     epoch: u64,
     done: bool,
+    viewers: Option<Arc<Viewers>>,
 }
 
 impl Leader {
+    /// Separates the leading viewer from the fetch, so the fetch can run on its own
+    /// (in another task) while the viewer, like every follower, only holds an
+    /// [`Attachment`]. Without this the leader itself keeps the flight wanted.
+    pub fn attach(&mut self) -> Attachment {
+        Attachment(self.viewers.take().unwrap_or_default())
+    }
+
     /// The purge epoch when the flight started: an object fetched by this flight is
     /// not stored if an invalidation that matches it arrived meanwhile.
     pub fn epoch(&self) -> u64 {
@@ -77,6 +111,7 @@ impl Drop for Leader {
 /// A request waiting on another's fetch.
 pub struct Follower {
     rx: watch::Receiver<Option<FlightResult>>,
+    _attached: Option<Attachment>,
 }
 
 impl Follower {
@@ -93,8 +128,13 @@ impl Follower {
     }
 }
 
+struct Flight {
+    tx: watch::Sender<Option<FlightResult>>,
+    viewers: std::sync::Weak<Viewers>,
+}
+
 struct TierInner {
-    flights: Mutex<HashMap<CacheKey, watch::Sender<Option<FlightResult>>>>,
+    flights: Mutex<HashMap<CacheKey, Flight>>,
     purges: Mutex<Vec<(u64, Arc<str>, InvalidationPath)>>,
     epoch: AtomicU64,
 }
@@ -188,12 +228,21 @@ impl Tier {
     /// Joins the fetch for `key`: the first caller leads, later ones follow until it completes.
     pub fn join(&self, key: &CacheKey) -> Join {
         let mut flights = self.inner.flights.lock();
-        if let Some(tx) = flights.get(key) {
-            return Join::Follower(Follower { rx: tx.subscribe() });
+        if let Some(f) = flights.get(key) {
+            let attached = f.viewers.upgrade().map(Attachment);
+            return Join::Follower(Follower { rx: f.tx.subscribe(), _attached: attached });
         }
         let (tx, _rx) = watch::channel(None);
-        flights.insert(key.clone(), tx.clone());
-        Join::Leader(Leader { tier: self.inner.clone(), key: key.clone(), tx, epoch: self.epoch(), done: false })
+        let viewers = Arc::new(Viewers::default());
+        flights.insert(key.clone(), Flight { tx: tx.clone(), viewers: Arc::downgrade(&viewers) });
+        Join::Leader(Leader {
+            tier: self.inner.clone(),
+            key: key.clone(),
+            tx,
+            epoch: self.epoch(),
+            done: false,
+            viewers: Some(viewers),
+        })
     }
 
     /// Invalidates every object of `distribution_id` matching one of `paths`; returns how many were removed.
@@ -351,5 +400,22 @@ mod tests {
         let Join::Follower(f) = tier.join(&k) else { panic!("second caller follows") };
         drop(leader);
         assert!(matches!(f.wait().await, FlightResult::NotShared));
+    }
+
+    #[tokio::test]
+    async fn a_fetch_is_abandoned_only_when_every_viewer_has_gone() {
+        let tier = Tier::new("T", 1 << 20);
+        let k = key("/e");
+        let Join::Leader(mut leader) = tier.join(&k) else { panic!("first caller leads") };
+        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let leading_viewer = leader.attach();
+        let flag = abandoned.clone();
+        leading_viewer.when_abandoned(move || flag.store(true, Ordering::SeqCst));
+        let Join::Follower(follower) = tier.join(&k) else { panic!("second caller follows") };
+        drop(leading_viewer);
+        assert!(!abandoned.load(Ordering::SeqCst), "a follower still waits");
+        drop(follower);
+        assert!(abandoned.load(Ordering::SeqCst), "nobody waits any more");
+        drop(leader);
     }
 }

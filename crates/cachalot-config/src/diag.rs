@@ -78,6 +78,11 @@ impl Diagnostics {
         self.push(Severity::Warning, code, path.into(), message.into())
     }
 
+    /// Records a note: accepted and acted on as documented, worth knowing.
+    pub fn note(&mut self, code: &str, path: impl Into<String>, message: impl Into<String>) -> &mut Diagnostic {
+        self.push(Severity::Note, code, path.into(), message.into())
+    }
+
     fn push(&mut self, severity: Severity, code: &str, path: String, message: String) -> &mut Diagnostic {
         self.items.push(Diagnostic { severity, code: code.to_owned(), path, message, hint: None });
         self.items.last_mut().expect("just pushed")

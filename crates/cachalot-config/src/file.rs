@@ -1,7 +1,7 @@
 //! The `--config` file: node settings plus CloudFront resources in the AWS CLI's JSON shapes.
 //!
 //! **API boundary.** The top-level keys are Cachalot's own (`Pops`, `Admin`,
-//! `State`, `Buckets`, `AccessKeys`, …); every resource inside uses exactly the
+//! `Metrics`, `State`, `Buckets`, `AccessKeys`, …); every resource inside uses exactly the
 //! shape the AWS CLI prints, and the envelopes the CLI prints
 //! (`{"ETag", "DistributionConfig"}`, `{"CachePolicy": {...}}`) are accepted as
 //! they are so output can be pasted unchanged. Parsing is pure: the binary reads
@@ -38,6 +38,17 @@ pub struct PopConfig {
     pub cache_bytes: u64,
     /// HTTPS listener, with certificate and key files (PEM).
     pub tls: Option<TlsListener>,
+}
+
+/// A regional edge cache this node hosts for its fleet (`RegionalCaches`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionalCacheConfig {
+    /// The region whose POPs send their misses here.
+    pub region: String,
+    /// Listener other nodes' POPs reach it on.
+    pub listen: String,
+    /// Memory tier size in bytes.
+    pub cache_bytes: u64,
 }
 
 /// An HTTPS listener of a POP.
@@ -91,10 +102,16 @@ pub struct KeyValueStoreEntry {
 /// A parsed config file.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigFile {
+    /// This node's id in a fleet (`Node.Id`; default: the host name).
+    pub node_id: Option<String>,
     /// POPs (empty: the default POP).
     pub pops: Vec<PopConfig>,
+    /// Regional edge caches this node hosts for the fleet.
+    pub regional_caches: Vec<RegionalCacheConfig>,
     /// Admin listener.
     pub admin: Option<String>,
+    /// A listener of its own for `/metrics`, `/dashboard` and `/healthz` (else they are on the admin listener).
+    pub metrics: Option<String>,
     /// State folder.
     pub state: Option<String>,
     /// Bucket name → local folder.
@@ -119,8 +136,11 @@ pub struct ConfigFile {
 }
 
 const TOP_LEVEL: &[&str] = &[
+    "Node",
     "Pops",
+    "RegionalCaches",
     "Admin",
+    "Metrics",
     "State",
     "Buckets",
     "OriginAddresses",
@@ -162,6 +182,7 @@ pub fn parse(text: &str) -> (ConfigFile, Diagnostics) {
         }
     }
     out.admin = string_at(&root, "Admin", &mut diags);
+    out.metrics = string_at(&root, "Metrics", &mut diags);
     out.state = string_at(&root, "State", &mut diags);
     out.buckets = string_map_at(&root, "Buckets", &mut diags);
     out.origin_addresses = string_map_at(&root, "OriginAddresses", &mut diags);
@@ -169,6 +190,45 @@ pub fn parse(text: &str) -> (ConfigFile, Diagnostics) {
         if let Some(p) = pop(item, &format!("$.Pops[{i}]"), &mut diags) {
             out.pops.push(p);
         }
+    }
+    if let Some(node) = root.get("Node") {
+        match node.get("Id").and_then(Value::as_str) {
+            Some(id) if valid_node_id(id) => out.node_id = Some(id.to_owned()),
+            _ => {
+                diags
+                    .error(
+                        "invalid-config",
+                        "$.Node.Id",
+                        "a node needs an Id: letters, digits, `-`, `_` and `.`, at most 64",
+                    )
+                    .hint("for example {\"Node\": {\"Id\": \"node-a\"}}; without Node the host name is used");
+            }
+        }
+    }
+    for (i, item) in array_at(&root, "RegionalCaches", &mut diags).iter().enumerate() {
+        let path = format!("$.RegionalCaches[{i}]");
+        let region = item.get("Region").and_then(Value::as_str).filter(|r| !r.is_empty());
+        let listen = item.get("Listen").and_then(Value::as_str).filter(|l| !l.is_empty());
+        let (Some(region), Some(listen)) = (region, listen) else {
+            diags
+                .error("invalid-config", path, "a regional cache needs a Region and a Listen address")
+                .hint("for example {\"Region\": \"eu-west-2\", \"Listen\": \"127.0.0.1:8100\"}");
+            continue;
+        };
+        let cache_bytes = size_at(item, "CacheSize", &path, &mut diags).unwrap_or(DEFAULT_CACHE_BYTES);
+        if out.regional_caches.iter().any(|r: &RegionalCacheConfig| r.region == region) {
+            diags.error(
+                "invalid-config",
+                format!("{path}.Region"),
+                format!("this node hosts {region}'s regional cache twice"),
+            );
+            continue;
+        }
+        out.regional_caches.push(RegionalCacheConfig {
+            region: region.to_owned(),
+            listen: listen.to_owned(),
+            cache_bytes,
+        });
     }
     let mut pop_ids = std::collections::HashSet::new();
     for (i, p) in out.pops.iter().enumerate() {
@@ -387,18 +447,7 @@ fn pop(item: &Value, path: &str, diags: &mut Diagnostics) -> Option<PopConfig> {
     let listen = map.get("Listen").and_then(Value::as_str).map(str::to_owned);
     let region =
         map.get("Region").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| region_for_pop(&id).to_owned());
-    let cache_bytes = match map.get("CacheSize") {
-        None => DEFAULT_CACHE_BYTES,
-        Some(v) => match parse_size(v) {
-            Some(n) => n,
-            None => {
-                diags
-                    .error("invalid-config", format!("{path}.CacheSize"), format!("cannot read {v} as a size"))
-                    .hint("use bytes (268435456) or a string such as \"256MiB\" or \"2GB\"");
-                DEFAULT_CACHE_BYTES
-            }
-        },
-    };
+    let cache_bytes = size_at(item, "CacheSize", path, diags).unwrap_or(DEFAULT_CACHE_BYTES);
     let tls = match (map.get("TlsListen"), map.get("Certificate"), map.get("PrivateKey")) {
         (None, None, None) => None,
         (Some(Value::String(l)), Some(Value::String(c)), Some(Value::String(k))) => {
@@ -420,6 +469,23 @@ fn pop(item: &Value, path: &str, diags: &mut Diagnostics) -> Option<PopConfig> {
         return None;
     }
     Some(PopConfig { id, listen, region, cache_bytes, tls })
+}
+
+/// A node id: what `Node.Id` accepts.
+pub fn valid_node_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The size at `item[key]`, reporting an unreadable one.
+fn size_at(item: &Value, key: &str, path: &str, diags: &mut Diagnostics) -> Option<u64> {
+    let v = item.get(key)?;
+    let size = parse_size(v);
+    if size.is_none() {
+        diags
+            .error("invalid-config", format!("{path}.{key}"), format!("cannot read {v} as a size"))
+            .hint("use bytes (268435456) or a string such as \"256MiB\" or \"2GB\"");
+    }
+    size
 }
 
 /// Parses `268435456`, `"256MiB"`, `"2GB"`, `"512k"`.

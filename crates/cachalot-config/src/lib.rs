@@ -7,7 +7,8 @@
 //!
 //! [`validate`] turns wire into model and reports every problem at once as
 //! [`diag::Diagnostic`]s; [`file`] reads the `--config` file; [`managed`] holds
-//! CloudFront's managed policies by their real ids.
+//! CloudFront's managed policies by their real ids; [`origin_override`] is a per-request
+//! change to an origin that a CloudFront Function asks for.
 //!
 //! This crate performs no I/O and never reads the clock.
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -18,6 +19,7 @@ pub mod file;
 mod lenient;
 pub mod managed;
 pub mod model;
+pub mod origin_override;
 pub mod validate;
 pub mod wire;
 

@@ -4,7 +4,7 @@
 //! control plane can answer with the code the AWS CLI expects.
 
 use crate::compiled::{HostTable, PathPattern};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::managed;
 use crate::model::{
     Behavior, CacheSettings, CorsSettings, CustomErrorResponse, Distribution, FunctionCode, HeaderForwarding,
@@ -43,6 +43,51 @@ pub struct Resources {
     pub key_value_stores: Vec<KeyValueStore>,
 }
 
+/// The kinds of resource in a [`Resources`] value that validation reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    /// A distribution.
+    Distribution,
+    /// A custom cache policy.
+    CachePolicy,
+    /// A custom origin request policy.
+    OriginRequestPolicy,
+    /// A custom response headers policy.
+    ResponseHeadersPolicy,
+}
+
+impl ResourceKind {
+    /// The member holding the resource's configuration, where its diagnostics' paths start
+    /// (`DistributionConfig`, `CachePolicyConfig`, …).
+    pub fn config_root(self) -> &'static str {
+        match self {
+            ResourceKind::Distribution => "DistributionConfig",
+            ResourceKind::CachePolicy => "CachePolicyConfig",
+            ResourceKind::OriginRequestPolicy => "OriginRequestPolicyConfig",
+            ResourceKind::ResponseHeadersPolicy => "ResponseHeadersPolicyConfig",
+        }
+    }
+}
+
+/// One resource of a [`Resources`] value: its kind and its position in that kind's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResourceRef {
+    /// Which list.
+    pub kind: ResourceKind,
+    /// Position in the list.
+    pub index: usize,
+}
+
+/// A diagnostic about one resource. Its `path` starts at the resource: the config member
+/// (`DistributionConfig.Origins.Items[0].DomainName`) or a member beside it (`DomainName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDiagnostic {
+    /// The resource at fault.
+    pub resource: ResourceRef,
+    /// What is wrong, located inside the resource.
+    pub diagnostic: Diagnostic,
+}
+
 /// JSON paths at which each kind of resource lives, for diagnostics.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -66,44 +111,80 @@ impl Paths {
             response_headers_policy: |i| format!("$.ResponseHeadersPolicies[{i}].ResponseHeadersPolicyConfig"),
         }
     }
+
+    /// The full path of `relative` (a [`ResourceDiagnostic`] path) inside resource `at`.
+    pub fn place(&self, at: ResourceRef, relative: &str) -> String {
+        let prefix = match at.kind {
+            ResourceKind::Distribution => (self.distribution)(at.index),
+            ResourceKind::CachePolicy => (self.cache_policy)(at.index),
+            ResourceKind::OriginRequestPolicy => (self.origin_request_policy)(at.index),
+            ResourceKind::ResponseHeadersPolicy => (self.response_headers_policy)(at.index),
+        };
+        let root = at.kind.config_root();
+        match relative.strip_prefix(root) {
+            Some(rest) => format!("{prefix}{rest}"),
+            // A member beside the config (a distribution's DomainName).
+            None => {
+                let outer = prefix.strip_suffix(&format!(".{root}")).unwrap_or(&prefix);
+                format!("{outer}.{relative}")
+            }
+        }
+    }
 }
 
 /// Builds the snapshot the edge serves. Invalid resources are left out and
 /// reported; the caller decides whether errors are fatal.
 pub fn build_snapshot(resources: &Resources, paths: &Paths) -> (Snapshot, Diagnostics) {
+    let (snapshot, found) = check(resources);
     let mut diags = Diagnostics::new();
-    let policies = PolicyIndex::build(resources, paths, &mut diags);
+    diags.extend(
+        found.into_iter().map(|f| Diagnostic { path: paths.place(f.resource, &f.diagnostic.path), ..f.diagnostic }),
+    );
+    (snapshot, diags)
+}
+
+/// Validates every resource and builds the snapshot of the valid ones. Each diagnostic names
+/// the resource it is about, with a path inside that resource, in the order found.
+pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
+    let mut found = Vec::new();
+    let policies = PolicyIndex::check(resources, &mut found);
     let functions: HashMap<String, Arc<FunctionCode>> =
         resources.functions.iter().map(|f| (f.name.clone(), Arc::new(f.clone()))).collect();
 
     let mut distributions = Vec::new();
+    // Every domain name and alias, by the distribution that claimed it first: a later
+    // distribution naming one is the one at fault, whether or not it has other problems.
     let mut seen_hosts: HashMap<String, String> = HashMap::new();
     for (i, res) in resources.distributions.iter().enumerate() {
-        let path = (paths.distribution)(i);
-        if let Some(d) = distribution(res, &policies, &functions, &path, &mut diags) {
-            let mut duplicate = false;
-            for (j, host) in std::iter::once(&d.domain_name).chain(d.aliases.iter()).enumerate() {
-                let key = host.to_ascii_lowercase();
-                if let Some(other) = seen_hosts.get(&key) {
-                    let at = if j == 0 {
-                        // DomainName sits beside DistributionConfig, not inside it.
-                        let outer = path.strip_suffix(".DistributionConfig").unwrap_or(&path);
-                        format!("{outer}.DomainName")
-                    } else {
-                        format!("{path}.Aliases.Items[{}]", j - 1)
-                    };
-                    diags
-                        .error("CNAMEAlreadyExists", at, format!("{host} is already used by distribution {other}"))
-                        .hint("each domain name and alias may belong to one distribution only");
-                    duplicate = true;
-                } else {
-                    seen_hosts.insert(key, d.id.clone());
-                }
-            }
-            if !duplicate {
-                distributions.push(Arc::new(d));
-            }
+        let mut diags = Diagnostics::new();
+        let path = ResourceKind::Distribution.config_root();
+        let aliases = res.config.aliases.as_ref().map_or(&[][..], |a| &a.items[..]);
+        let mut duplicate = false;
+        for (j, host) in std::iter::once(&res.domain_name).chain(aliases).enumerate() {
+            let key = host.to_ascii_lowercase();
+            let Some(other) = seen_hosts.get(&key) else {
+                seen_hosts.insert(key, res.id.clone());
+                continue;
+            };
+            // DomainName sits beside DistributionConfig, not inside it.
+            let at = if j == 0 { "DomainName".to_owned() } else { format!("{path}.Aliases.Items[{}]", j - 1) };
+            let message = if *other == res.id {
+                format!("{host} is listed twice")
+            } else {
+                format!("{host} is already used by distribution {other}")
+            };
+            diags
+                .error("CNAMEAlreadyExists", at, message)
+                .hint("each domain name and alias may belong to one distribution only");
+            duplicate = true;
         }
+        if let Some(d) = distribution(res, &policies, &functions, path, &mut diags)
+            && !duplicate
+        {
+            distributions.push(Arc::new(d));
+        }
+        let resource = ResourceRef { kind: ResourceKind::Distribution, index: i };
+        found.extend(diags.into_vec().into_iter().map(|diagnostic| ResourceDiagnostic { resource, diagnostic }));
     }
     let hosts = HostTable::new(distributions.iter().enumerate().map(|(i, d)| {
         let mut names: Vec<&str> = vec![d.domain_name.as_str()];
@@ -111,7 +192,7 @@ pub fn build_snapshot(resources: &Resources, paths: &Paths) -> (Snapshot, Diagno
         (i, names)
     }));
     let key_value_stores = resources.key_value_stores.iter().map(|k| (k.name.clone(), Arc::new(k.clone()))).collect();
-    (Snapshot { distributions, hosts, functions, key_value_stores }, diags)
+    (Snapshot { distributions, hosts, functions, key_value_stores }, found)
 }
 
 /// Resolved policies by id, managed ones included.
@@ -124,6 +205,20 @@ pub struct PolicyIndex {
 impl PolicyIndex {
     /// Validates and indexes every policy in `resources` plus the managed ones.
     pub fn build(resources: &Resources, paths: &Paths, diags: &mut Diagnostics) -> Self {
+        let mut found = Vec::new();
+        let index = Self::check(resources, &mut found);
+        diags.extend(
+            found.into_iter().map(|f| Diagnostic { path: paths.place(f.resource, &f.diagnostic.path), ..f.diagnostic }),
+        );
+        index
+    }
+
+    /// [`PolicyIndex::build`] with each diagnostic naming its policy.
+    fn check(resources: &Resources, found: &mut Vec<ResourceDiagnostic>) -> Self {
+        let mut report = |kind: ResourceKind, index: usize, diags: Diagnostics| {
+            let resource = ResourceRef { kind, index };
+            found.extend(diags.into_vec().into_iter().map(|diagnostic| ResourceDiagnostic { resource, diagnostic }));
+        };
         let mut cache = HashMap::new();
         for p in managed::cache_policies() {
             if let Some(s) = cache_policy(&p.cache_policy_config, "managed", &mut Diagnostics::new()) {
@@ -131,9 +226,12 @@ impl PolicyIndex {
             }
         }
         for (i, p) in resources.cache_policies.iter().enumerate() {
-            if let Some(s) = cache_policy(&p.cache_policy_config, &(paths.cache_policy)(i), diags) {
+            let kind = ResourceKind::CachePolicy;
+            let mut diags = Diagnostics::new();
+            if let Some(s) = cache_policy(&p.cache_policy_config, kind.config_root(), &mut diags) {
                 cache.insert(p.id.clone(), Arc::new(s));
             }
+            report(kind, i, diags);
         }
         let mut origin_request = HashMap::new();
         for p in managed::origin_request_policies() {
@@ -143,10 +241,12 @@ impl PolicyIndex {
             }
         }
         for (i, p) in resources.origin_request_policies.iter().enumerate() {
-            let path = (paths.origin_request_policy)(i);
-            if let Some(s) = origin_request_policy(&p.origin_request_policy_config, &path, diags) {
+            let kind = ResourceKind::OriginRequestPolicy;
+            let mut diags = Diagnostics::new();
+            if let Some(s) = origin_request_policy(&p.origin_request_policy_config, kind.config_root(), &mut diags) {
                 origin_request.insert(p.id.clone(), Arc::new(s));
             }
+            report(kind, i, diags);
         }
         let mut response_headers = HashMap::new();
         for p in managed::response_headers_policies() {
@@ -157,10 +257,14 @@ impl PolicyIndex {
             }
         }
         for (i, p) in resources.response_headers_policies.iter().enumerate() {
-            let path = (paths.response_headers_policy)(i);
-            if let Some(s) = response_headers_policy(&p.id, &p.response_headers_policy_config, &path, diags) {
+            let kind = ResourceKind::ResponseHeadersPolicy;
+            let mut diags = Diagnostics::new();
+            if let Some(s) =
+                response_headers_policy(&p.id, &p.response_headers_policy_config, kind.config_root(), &mut diags)
+            {
                 response_headers.insert(p.id.clone(), Arc::new(s));
             }
+            report(kind, i, diags);
         }
         Self { cache, origin_request, response_headers }
     }
@@ -205,7 +309,11 @@ fn name_rule(
     too_many_code: &str,
     diags: &mut Diagnostics,
 ) -> Option<NameRule> {
-    let list_path = format!("{path}.{list_field}");
+    // The list is the behavior field's sibling: `…CookiesConfig.CookieBehavior` → `…CookiesConfig.Cookies`.
+    let list_path = match path.rsplit_once('.') {
+        Some((parent, _)) => format!("{parent}.{list_field}"),
+        None => list_field.to_owned(),
+    };
     let names = names_of(list, &list_path, diags);
     if names.len() > MAX_NAMES_PER_LIST {
         diags
@@ -827,7 +935,9 @@ fn distribution(
                     "ResponsePagePath must start with /",
                 );
             }
-            if page.is_some() != response_code.is_some() {
+            // An invalid ResponseCode is reported above; only a missing one breaks the pair.
+            let response_code_given = e.response_code.as_deref().is_some_and(|s| !s.is_empty());
+            if page.is_some() != response_code_given {
                 diags
                     .error("InvalidArgument", p.clone(), "ResponsePagePath and ResponseCode must be given together")
                     .hint("set both to replace the error page, or neither to only set ErrorCachingMinTTL");
@@ -889,6 +999,7 @@ fn distribution(
     {
         diags.error("InvalidArgument", format!("{path}.PriceClass"), format!("unknown PriceClass \"{pc}\""));
     }
+    viewer_certificate(cfg.viewer_certificate.as_ref(), !aliases.is_empty(), path, diags);
     for (field, set) in [
         ("ViewerCertificate", cfg.viewer_certificate.is_some()),
         ("Restrictions", cfg.restrictions.as_ref().is_some_and(restricts)),
@@ -922,6 +1033,107 @@ fn distribution(
         http_version,
         cache_tag_header: cfg.cache_tag_config.as_ref().map(|c| c.header_name.to_ascii_lowercase()),
     })
+}
+
+/// The certificate rules CloudFront applies to `ViewerCertificate`
+/// (<https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html>):
+/// aliases need a certificate of their own, an ACM certificate must be in us-east-1, and
+/// SSLv3 is refused with SNI.
+fn viewer_certificate(cert: Option<&serde_json::Value>, has_aliases: bool, path: &str, diags: &mut Diagnostics) {
+    let text =
+        |name: &str| cert.and_then(|c| c.get(name)).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
+    let default_certificate = cert
+        .and_then(|c| c.get("CloudFrontDefaultCertificate"))
+        .is_none_or(|v| v.as_bool().or_else(|| v.as_str().map(|s| s == "true")).unwrap_or(false));
+    let acm = text("ACMCertificateArn");
+    let own_certificate = acm.is_some() || text("IAMCertificateId").is_some();
+    let vpath = format!("{path}.ViewerCertificate");
+    if has_aliases && !own_certificate {
+        diags
+            .error(
+                "InvalidViewerCertificate",
+                vpath.clone(),
+                "a distribution with Aliases needs a certificate covering them; the default certificate covers only *.cloudfront.net",
+            )
+            .hint("set ACMCertificateArn to a us-east-1 certificate for every alias, with SSLSupportMethod sni-only");
+    }
+    if own_certificate && cert.and_then(|c| c.get("CloudFrontDefaultCertificate")).is_some() && default_certificate {
+        diags
+            .error(
+                "InvalidViewerCertificate",
+                format!("{vpath}.CloudFrontDefaultCertificate"),
+                "CloudFrontDefaultCertificate cannot be true together with a certificate of your own",
+            )
+            .hint("remove CloudFrontDefaultCertificate or set it to false");
+    }
+    if let Some(arn) = acm {
+        match acm_region(arn) {
+            Some("us-east-1") => {}
+            Some(region) => {
+                diags
+                    .error(
+                        "InvalidViewerCertificate",
+                        format!("{vpath}.ACMCertificateArn"),
+                        format!("the certificate is in {region}; CloudFront uses ACM certificates from us-east-1 only"),
+                    )
+                    .hint("request or import the certificate in US East (N. Virginia), us-east-1");
+            }
+            None => {
+                diags
+                    .error(
+                        "InvalidViewerCertificate",
+                        format!("{vpath}.ACMCertificateArn"),
+                        format!("\"{arn}\" is not an ACM certificate ARN"),
+                    )
+                    .hint("write arn:aws:acm:us-east-1:<account>:certificate/<id>");
+            }
+        }
+    }
+    if own_certificate
+        && text("MinimumProtocolVersion") == Some("SSLv3")
+        && text("SSLSupportMethod") == Some("sni-only")
+    {
+        diags
+            .error(
+                "InvalidMinimumProtocolVersion",
+                format!("{vpath}.MinimumProtocolVersion"),
+                "SSLv3 is not accepted with SSLSupportMethod sni-only; SNI needs TLSv1 or later",
+            )
+            .hint("choose a TLS security policy such as TLSv1.2_2021");
+    }
+}
+
+/// The region of `arn:aws:acm:<region>:<account>:certificate/<id>`.
+fn acm_region(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_, partition, service, region, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let ok = arn_ == "arn"
+        && partition.starts_with("aws")
+        && service == "acm"
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("certificate/").is_some_and(|id| !id.is_empty());
+    ok.then_some(region)
+}
+
+/// Checks CloudFront's API makes on a distribution that a config file is exempt from: a
+/// config file may address origins by IP (`serve --origin http://127.0.0.1:8000`, local
+/// servers), the API refuses an IP address as an origin's domain name.
+pub fn distribution_request(cfg: &wire::DistributionConfig, path: &str, diags: &mut Diagnostics) {
+    for (i, o) in cfg.origins.items.iter().enumerate() {
+        let host = o.domain_name.trim_start_matches('[').trim_end_matches(']');
+        if host.parse::<std::net::IpAddr>().is_ok() {
+            diags
+                .error(
+                    "InvalidArgument",
+                    format!("{path}.Origins.Items[{i}].DomainName"),
+                    "The parameter origin name cannot be an IP address.",
+                )
+                .hint("use a host name: localhost, or a name the node config's OriginAddresses maps to the address");
+        }
+    }
 }
 
 fn restricts(v: &serde_json::Value) -> bool {
@@ -1210,7 +1422,10 @@ fn behavior(
                 }
             }
         }
-        (None, Some(fv)) => legacy_cache(fv, b, p, diags).map(Arc::new),
+        (None, Some(fv)) => {
+            let s3 = matches!(target, Target::Origin(i) if ctx.origins.get(i).is_some_and(|o| matches!(o.kind, OriginKind::S3 { .. })));
+            legacy_cache(fv, b, p, s3, diags).map(Arc::new)
+        }
         (None, None) => {
             diags
                 .error(
@@ -1259,7 +1474,7 @@ fn behavior(
         },
         _ => None,
     };
-    if let (Some(cache), Target::Origin(i)) = (&cache, target)
+    if let (Some(cache), Target::Origin(i), Some(_)) = (&cache, target, &b.cache_policy_id)
         && let Some(o) = ctx.origins.get(i)
         && matches!(o.kind, OriginKind::S3 { .. })
         && cache.headers.selects_with("host", |a, b| a == b)
@@ -1413,10 +1628,15 @@ fn methods(allowed: Option<&wire::AllowedMethods>, p: &str, diags: &mut Diagnost
 }
 
 /// Legacy `ForwardedValues` → the same key/forward rules a cache policy yields (§2.7).
+///
+/// For an S3 origin (`s3`), `Host` is not keyed: CloudFront accepts it in the list but does not
+/// cache on it for S3 origins
+/// (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/header-caching.html>).
 fn legacy_cache(
     fv: &wire::ForwardedValues,
     b: &wire::CacheBehavior,
     p: &str,
+    s3: bool,
     diags: &mut Diagnostics,
 ) -> Option<CacheSettings> {
     let fp = format!("{p}.ForwardedValues");
@@ -1454,8 +1674,16 @@ fn legacy_cache(
             return None;
         }
     };
-    let headers = names_of(fv.headers.as_ref(), &format!("{fp}.Headers"), diags);
+    let mut headers = names_of(fv.headers.as_ref(), &format!("{fp}.Headers"), diags);
     let forward_all_headers = headers.iter().any(|h| h == "*");
+    if s3 && headers.iter().any(|h| h.eq_ignore_ascii_case("host")) {
+        headers.retain(|h| !h.eq_ignore_ascii_case("host"));
+        diags.note(
+            "host-not-keyed-for-s3",
+            format!("{fp}.Headers"),
+            "Host is not part of the cache key: for an S3 origin CloudFront neither caches on Host nor forwards it",
+        );
+    }
     if forward_all_headers && min != 0 {
         diags
             .error(

@@ -68,10 +68,7 @@ async fn serve(inner: Arc<Inner>, req: axum::extract::Request, api: Api) -> axum
                 .filter(|p| !p.is_empty())
                 .map(|p| {
                     let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    let dec = |s: &str| {
-                        percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
-                    };
-                    (dec(k), dec(v))
+                    (crate::util::form_decode(k), crate::util::form_decode(v))
                 })
                 .collect();
             let request =
@@ -79,7 +76,7 @@ async fn serve(inner: Arc<Inner>, req: axum::extract::Request, api: Api) -> axum
             let worker = inner.clone();
             // Handlers write to the store (fsync) and hold the state lock: keep them off the async workers.
             match tokio::task::spawn_blocking(move || match api {
-                Api::CloudFront => worker.handle(&request),
+                Api::CloudFront => api::handle(&worker, &request),
                 Api::KeyValueStore => api::kvs_data_api(&worker, &request),
             })
             .await

@@ -7,7 +7,7 @@
 //! change is validated and durably committed.
 
 use cachalot_config::model::{FunctionCode, KeyValueStore};
-use cachalot_config::validate::{DistributionResource, Resources};
+use cachalot_config::validate::{DistributionResource, ResourceKind, ResourceRef, Resources};
 use cachalot_config::wire;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -193,11 +193,58 @@ pub(crate) struct State {
     pub(crate) tags: BTreeMap<String, Vec<(String, String)>>,
 }
 
-/// Labels of the resources in a [`Resources`] value, by position.
+/// Which resource a change is about, to word its diagnostics relative to the request document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subject {
+    None,
+    Distribution(String),
+    Policy(PolicyKind, String),
+}
+
+/// The ids of the resources in a [`Resources`] value, by position.
 #[derive(Debug, Default)]
 pub(crate) struct Labels {
     pub(crate) distributions: Vec<String>,
     pub(crate) policies: [Vec<String>; 3],
+}
+
+impl Labels {
+    /// The resource at `at`, by id.
+    pub(crate) fn of(&self, at: ResourceRef) -> Named<'_> {
+        let (policy, ids) = match at.kind {
+            ResourceKind::Distribution => (None, &self.distributions),
+            ResourceKind::CachePolicy => (Some(PolicyKind::Cache), &self.policies[0]),
+            ResourceKind::OriginRequestPolicy => (Some(PolicyKind::OriginRequest), &self.policies[1]),
+            ResourceKind::ResponseHeadersPolicy => (Some(PolicyKind::ResponseHeaders), &self.policies[2]),
+        };
+        Named { policy, id: ids.get(at.index).map_or("", String::as_str) }
+    }
+}
+
+/// A stored resource named by kind and id, for diagnostics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Named<'a> {
+    /// `None` for a distribution.
+    policy: Option<PolicyKind>,
+    id: &'a str,
+}
+
+impl Named<'_> {
+    /// `relative` (a path inside this resource) as the client of a change about `subject`
+    /// reads it: as is inside the document it sent, prefixed with the resource otherwise.
+    pub(crate) fn path(&self, relative: &str, subject: &Subject) -> String {
+        let own = match (subject, self.policy) {
+            (Subject::Distribution(d), None) => d == self.id,
+            (Subject::Policy(k, p), Some(kind)) => *k == kind && p == self.id,
+            _ => false,
+        };
+        if own {
+            relative.to_owned()
+        } else {
+            let what = self.policy.map_or("distribution", PolicyKind::words);
+            format!("({what} {}) {relative}", self.id)
+        }
+    }
 }
 
 impl State {
@@ -210,42 +257,85 @@ impl State {
         let mut s = State::default();
         let mut problems = Vec::new();
         for (key, bytes) in records {
-            let (kind, rest) = key.split_once('/').unwrap_or((key.as_str(), ""));
-            let ok = match kind {
-                "distribution" => parse::<DistributionRecord>(&bytes)
-                    .map(|r| s.distributions.insert(r.id.clone(), Arc::new(r.with_typed())))
-                    .is_some(),
-                "invalidation" => parse::<InvalidationRecord>(&bytes)
-                    .map(|r| s.invalidations.insert((r.distribution_id.clone(), r.id.clone()), Arc::new(r)))
-                    .is_some(),
-                "function" => {
-                    parse::<FunctionRecord>(&bytes).map(|r| s.functions.insert(r.name.clone(), Arc::new(r))).is_some()
-                }
-                "key-value-store" => {
-                    parse::<KvsRecord>(&bytes).map(|r| s.kvs.insert(r.name.clone(), Arc::new(r))).is_some()
-                }
-                "monitoring" => parse::<Value>(&bytes).map(|v| s.monitoring.insert(rest.to_owned(), v)).is_some(),
-                "tags" => parse::<Vec<(String, String)>>(&bytes).map(|t| s.tags.insert(rest.to_owned(), t)).is_some(),
-                other => match PolicyKind::ALL.iter().find(|k| k.segment() == other) {
-                    Some(k) => parse::<PolicyRecord>(&bytes)
-                        .map(|r| s.policies[k.index()].insert(r.id.clone(), Arc::new(r)))
-                        .is_some(),
-                    None => false,
-                },
-            };
-            if !ok {
+            if s.apply(&key, Some(&bytes)).is_err() {
                 problems.push(format!("stored record {key} could not be read and is ignored"));
             }
         }
         (s, problems)
     }
 
+    /// Sets (or with `None` removes) one stored record. Returns whether the edge serves
+    /// what it changed; `Err` when the record cannot be read (it is then left out).
+    pub(crate) fn apply(&mut self, key: &str, bytes: Option<&[u8]>) -> Result<bool, ()> {
+        let (kind, rest) = key.split_once('/').unwrap_or((key, ""));
+        fn put<T: DeserializeOwned>(bytes: Option<&[u8]>, f: impl FnOnce(Option<T>)) -> Result<(), ()> {
+            match bytes {
+                None => f(None),
+                Some(b) => f(Some(parse::<T>(b).ok_or(())?)),
+            }
+            Ok(())
+        }
+        match kind {
+            "distribution" => put::<DistributionRecord>(bytes, |r| match r {
+                Some(r) => drop(self.distributions.insert(r.id.clone(), Arc::new(r.with_typed()))),
+                None => drop(self.distributions.remove(rest)),
+            })
+            .map(|()| true),
+            "invalidation" => put::<InvalidationRecord>(bytes, |r| match r {
+                Some(r) => drop(self.invalidations.insert((r.distribution_id.clone(), r.id.clone()), Arc::new(r))),
+                None => {
+                    let (d, i) = rest.split_once('/').unwrap_or((rest, ""));
+                    drop(self.invalidations.remove(&(d.to_owned(), i.to_owned())))
+                }
+            })
+            .map(|()| false),
+            "function" => put::<FunctionRecord>(bytes, |r| match r {
+                Some(r) => drop(self.functions.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.functions.remove(rest)),
+            })
+            .map(|()| true),
+            "key-value-store" => put::<KvsRecord>(bytes, |r| match r {
+                Some(r) => drop(self.kvs.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.kvs.remove(rest)),
+            })
+            .map(|()| true),
+            "monitoring" => put::<Value>(bytes, |v| match v {
+                Some(v) => drop(self.monitoring.insert(rest.to_owned(), v)),
+                None => drop(self.monitoring.remove(rest)),
+            })
+            .map(|()| false),
+            "tags" => put::<Vec<(String, String)>>(bytes, |t| match t {
+                Some(t) => drop(self.tags.insert(rest.to_owned(), t)),
+                None => drop(self.tags.remove(rest)),
+            })
+            .map(|()| false),
+            other => match PolicyKind::ALL.iter().find(|k| k.segment() == other) {
+                Some(k) => {
+                    let map = &mut self.policies[k.index()];
+                    put::<PolicyRecord>(bytes, |r| match r {
+                        Some(r) => drop(map.insert(r.id.clone(), Arc::new(r))),
+                        None => drop(map.remove(rest)),
+                    })
+                    .map(|()| true)
+                }
+                None => Err(()),
+            },
+        }
+    }
+
     /// The resources the edge serves: every distribution, custom policy,
-    /// LIVE function and key value store.
-    pub(crate) fn resources(&self) -> (Resources, Labels) {
+    /// LIVE function and key value store. The distribution a change is about comes last,
+    /// so that a domain name it shares with another is reported on it, naming the other.
+    pub(crate) fn resources(&self, subject: &Subject) -> (Resources, Labels) {
         let mut r = Resources::default();
         let mut labels = Labels::default();
-        for d in self.distributions.values() {
+        let changed = match subject {
+            Subject::Distribution(id) => Some(id.as_str()),
+            _ => None,
+        };
+        let (others, last): (Vec<_>, Vec<_>) =
+            self.distributions.values().partition(|d| Some(d.id.as_str()) != changed);
+        for d in others.into_iter().chain(last) {
             if let Some(config) = &d.typed {
                 r.distributions.push(DistributionResource {
                     id: d.id.clone(),

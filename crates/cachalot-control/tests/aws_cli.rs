@@ -10,32 +10,6 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn venv() -> PathBuf {
-    if let Some(v) = std::env::var_os("CACHALOT_AWS_VENV") {
-        return v.into();
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/aws-venv")
-}
-
-fn ensure_venv(python3: &str) -> PathBuf {
-    let venv = venv();
-    let py = venv.join("bin/python");
-    let ready = py.is_file()
-        && venv.join("bin/aws").is_file()
-        && Command::new(&py).args(["-c", "import boto3, awscli"]).status().is_ok_and(|s| s.success());
-    if !ready {
-        let status = Command::new(python3).arg("-m").arg("venv").arg(&venv).status().unwrap();
-        assert!(status.success(), "python3 -m venv {} failed", venv.display());
-        let status = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../requirements-test.txt"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "pip install awscli boto3 failed");
-    }
-    py
-}
-
 #[test]
 fn aws_cli_and_boto3_run_the_seed_commands() {
     let python3 = "python3";
@@ -43,7 +17,7 @@ fn aws_cli_and_boto3_run_the_seed_commands() {
         println!("SKIPPED: python3 is not installed; the AWS CLI / boto3 test did not run");
         return;
     }
-    let py = ensure_venv(python3);
+    let py = common::ensure_venv(python3);
     let state = common::TempDir::new("aws-cli");
     let server = common::Server::start(&state.0, &[]);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aws_cli/run.py");

@@ -202,15 +202,20 @@ async fn config_resources_are_merged_and_win_for_their_ids() {
     let r = call(&addr, "GET", "/2020-05-31/cache-policy?Type=custom", &[], b"").await;
     assert!(r.body.contains("<Name>from-config</Name>"), "{}", r.body);
 
+    // A fleet store URL the client cannot use is refused at once, naming what is wrong.
     let fleet = ControlPlane::open(
-        StoreLocation::Url("postgres://db/cachalot".into()),
+        StoreLocation::Fleet(cachalot_control::FleetSettings {
+            url: "postgres://db/cachalot?sslmode=sometimes".into(),
+            node: cachalot_control::NodeInfo { id: "n".into(), ..Default::default() },
+            state_dir: dir.join("node"),
+        }),
         Resources::default(),
         Vec::new(),
         edge,
         None,
     );
     let message = fleet.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.contains("not supported yet"), "{message}");
+    assert!(message.contains("sslmode=sometimes"), "{message}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

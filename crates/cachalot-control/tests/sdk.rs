@@ -684,3 +684,43 @@ async fn sigv4_is_verified_when_access_keys_are_configured() {
     let unknown = client(&env.url, "AKIDOTHER", "s3cret");
     assert_eq!(code(unknown.list_distributions().send().await.unwrap_err()), "InvalidClientTokenId");
 }
+
+/// An account holds at most 500 distributions; the next CreateDistribution is refused with
+/// `TooManyDistributions` (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html>).
+#[tokio::test]
+async fn the_distributions_quota_is_enforced() {
+    let distributions: Vec<String> = (0..500)
+        .map(|i| {
+            format!(
+                r#"{{"Id": "EQUOTA{i:08}", "DomainName": "dquota{i:08}.cloudfront.net", "DistributionConfig": {{
+                    "CallerReference": "quota-{i}", "Comment": "", "Enabled": true,
+                    "Origins": {{"Quantity": 1, "Items": [{{"Id": "o", "DomainName": "example.com",
+                        "CustomOriginConfig": {{"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only"}}}}]}},
+                    "DefaultCacheBehavior": {{"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
+                        "CachePolicyId": "{CACHING_OPTIMIZED}"}}}}}}"#
+            )
+        })
+        .collect();
+    let (file, diags) = cachalot_config::file::parse(&format!(r#"{{"Distributions": [{}]}}"#, distributions.join(",")));
+    assert!(!diags.has_errors(), "{:?}", diags.items());
+    let dir = std::env::temp_dir().join(format!("cachalot-sdk-{}", fastrand::u64(..)));
+    let resources = Resources { distributions: file.distributions, ..Resources::default() };
+    let control =
+        ControlPlane::open(StoreLocation::Dir(dir.clone()), resources, Vec::new(), RecordingEdge::new(), None).unwrap();
+    let env = Env {
+        client: client(&serve(&control).await, "test", "test"),
+        edge: RecordingEdge::new(),
+        url: String::new(),
+        control,
+        dir,
+    };
+    let e = env
+        .client
+        .create_distribution()
+        .distribution_config(distribution_config("one-too-many", CACHING_OPTIMIZED, true, None))
+        .send()
+        .await;
+    assert_eq!(code(e.unwrap_err()), "TooManyDistributions");
+    let listed = env.client.list_distributions().max_items(1000).send().await.unwrap();
+    assert_eq!(listed.distribution_list().unwrap().quantity(), 500);
+}

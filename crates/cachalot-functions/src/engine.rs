@@ -13,7 +13,7 @@ use crate::Runtime as JsRuntime;
 use crate::bridge::{self, EventData, ReadError, SavedNames, Serializer};
 use crate::codec::{self, Encoding};
 use crate::limits::Limits;
-use crate::origin::OriginOverride;
+use crate::origin::{OriginOverride, RecordHelperCall as _};
 use cachalot_config::model::KeyValueStore;
 use cpu_time::ThreadTime;
 use rquickjs::context::{EvalOptions, intrinsic};

@@ -114,6 +114,30 @@ pub fn choose(
     }
 }
 
+/// Rewrites the headers of a response the edge compressed with `coding` (§5.4):
+/// `Content-Encoding` set, a strong `ETag` weakened (an invalid one dropped), and
+/// `Vary: Accept-Encoding` added unless already there.
+pub fn encoded_headers(headers: &mut HeaderMap, coding: Coding) {
+    use http::{HeaderValue, header};
+    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
+    let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).map(compressed_etag);
+    match etag.flatten().and_then(|e| HeaderValue::from_str(&e).ok()) {
+        Some(weak) => {
+            headers.insert(header::ETAG, weak);
+        }
+        None => {
+            headers.remove(header::ETAG);
+        }
+    }
+    let varies = headers
+        .get_all(header::VARY)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|n| n.trim().eq_ignore_ascii_case("accept-encoding"))));
+    if !varies {
+        headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+}
+
 /// The ETag after compression: strong ETags are weakened, weak ones kept, invalid ones dropped.
 pub fn compressed_etag(etag: &str) -> Option<String> {
     if etag.starts_with("W/\"") {

@@ -178,6 +178,47 @@ pub fn origin_request(
     OriginRequest { path_and_query, host, headers }
 }
 
+/// Hop-by-hop headers never relayed from an origin to viewers.
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// An origin response's headers as viewers get them (§2.4, §6.1): hop-by-hop headers
+/// and `Content-Length` removed (the edge frames the body itself), `Set-Cookie`
+/// removed unless cookies are forwarded (or `strip_set_cookie`: the origin's
+/// `no-cache="Set-Cookie"`), and `Vary` limited to what the edge keys or forwards.
+pub fn viewer_response_headers(
+    origin: &HeaderMap,
+    cache: &CacheSettings,
+    orp: &OriginRequestSettings,
+    strip_set_cookie: bool,
+) -> HeaderMap {
+    let cookies_forwarded = !cache.cookies.is_none() || !orp.cookies.is_none();
+    let mut out = HeaderMap::with_capacity(origin.len());
+    for (name, value) in origin {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || n == "content-length" {
+            continue;
+        }
+        if n == "set-cookie" && (!cookies_forwarded || strip_set_cookie) {
+            continue;
+        }
+        if n == "vary" {
+            let forwards = |h: &str| {
+                forwards_header(cache, orp, h)
+                    || (h == "user-agent" && forwards_header(cache, orp, "cloudfront-is-mobile-viewer"))
+            };
+            if let Some(kept) = value.to_str().ok().and_then(|v| crate::range::filter_vary(v, forwards))
+                && let Ok(v) = HeaderValue::from_str(&kept)
+            {
+                out.append(name.clone(), v);
+            }
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

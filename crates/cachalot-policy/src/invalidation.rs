@@ -50,6 +50,24 @@ impl InvalidationPath {
     }
 }
 
+/// Most cache tags kept per object.
+pub const MAX_TAGS_PER_OBJECT: usize = 50;
+
+/// The cache tags an origin response carries in the distribution's tag header
+/// (comma-separated, case-insensitive: kept lower-case, at most
+/// [`MAX_TAGS_PER_OBJECT`]), matched later by `#tag` invalidations.
+pub fn cache_tags(headers: &http::HeaderMap, tag_header: &str) -> Vec<String> {
+    headers
+        .get_all(tag_header)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .take(MAX_TAGS_PER_OBJECT)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

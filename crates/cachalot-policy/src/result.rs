@@ -5,6 +5,7 @@
 //! `x-edge-detailed-result-type`) and of the `x-cache` header, so logs written by
 //! Cachalot and by CloudFront read the same and the doctor parses both.
 
+use crate::tiers::Layer;
 use std::fmt;
 use std::str::FromStr;
 
@@ -190,10 +191,37 @@ impl ResultType {
             _ => DetailedResultType::Error,
         }
     }
+}
 
-    /// True for results served from a cache (CacheHitRate's numerator).
-    pub fn is_hit(self) -> bool {
-        matches!(self, ResultType::Hit | ResultType::RefreshHit)
+/// How the edge came by the response a viewer gets: the one fact `x-cache`, the
+/// log's result types and `Server-Timing` are all derived from (§8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// A copy held by a cache tier: fresh, shared by a collapsed fetch, or expired but
+    /// served while it revalidates or while the origin fails.
+    Cached(Layer),
+    /// An expired copy revalidated by the origin (`304`).
+    Refreshed,
+    /// Fetched from the origin, or passed through to it uncached.
+    Origin,
+    /// CloudFront answered itself: an error page, a redirect, a function's response
+    /// or a function's failure.
+    Generated(ResultType, DetailedResultType),
+}
+
+impl Served {
+    /// The result types to send and log for a response with `status`, where
+    /// `origin_status` is the status of the object or origin response behind it (a
+    /// custom error page or a viewer-response function may have changed the status).
+    pub fn classify(self, status: u16, origin_status: u16) -> (ResultType, DetailedResultType) {
+        match self {
+            Served::Generated(r, d) => (r, d),
+            _ if status >= 400 || origin_status >= 400 => (ResultType::Error, DetailedResultType::Error),
+            Served::Cached(Layer::Shield) => (ResultType::Hit, DetailedResultType::OriginShieldHit),
+            Served::Cached(_) => (ResultType::Hit, DetailedResultType::Hit),
+            Served::Refreshed => (ResultType::RefreshHit, DetailedResultType::RefreshHit),
+            Served::Origin => (ResultType::Miss, DetailedResultType::Miss),
+        }
     }
 }
 
@@ -211,5 +239,18 @@ mod tests {
             assert_eq!(d.as_str().parse::<DetailedResultType>(), Ok(*d));
         }
         assert_eq!(ResultType::Hit.x_cache(), "Hit from cloudfront");
+    }
+
+    #[test]
+    fn served_classifies_as_cloudfront_logs() {
+        assert_eq!(Served::Cached(Layer::Edge).classify(200, 200), (ResultType::Hit, DetailedResultType::Hit));
+        assert_eq!(Served::Cached(Layer::Regional).classify(206, 200).0, ResultType::Hit);
+        assert_eq!(Served::Cached(Layer::Shield).classify(200, 200).1, DetailedResultType::OriginShieldHit);
+        assert_eq!(Served::Refreshed.classify(304, 200).0, ResultType::RefreshHit);
+        assert_eq!(Served::Origin.classify(200, 200), (ResultType::Miss, DetailedResultType::Miss));
+        assert_eq!(Served::Origin.classify(200, 404).0, ResultType::Error, "a custom error page for a 404");
+        assert_eq!(Served::Cached(Layer::Edge).classify(404, 404).0, ResultType::Error);
+        let redirect = Served::Generated(ResultType::Redirect, DetailedResultType::Redirect);
+        assert_eq!(redirect.classify(301, 301).0, ResultType::Redirect);
     }
 }

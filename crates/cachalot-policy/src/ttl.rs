@@ -212,6 +212,17 @@ pub fn storage(
     }
 }
 
+/// Whether an expired copy may stand in for a failed origin (§3.6): always, unless
+/// the origin set `stale-if-error`, whose window after expiry then applies
+/// (`stale-if-error=0` opts out). `stored` are the copy's headers.
+pub fn may_serve_stale_on_error(stored: &HeaderMap, expires_at_ms: u64, now_ms: u64) -> bool {
+    let cc = CacheControl::parse(stored.get_all(http::header::CACHE_CONTROL).iter().filter_map(|v| v.to_str().ok()));
+    match cc.stale_if_error {
+        Some(window) => now_ms < expires_at_ms.saturating_add(window.saturating_mul(1000)),
+        None => true,
+    }
+}
+
 fn vary_star(headers: &HeaderMap) -> bool {
     headers.get_all(http::header::VARY).iter().any(|v| v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim() == "*")))
 }

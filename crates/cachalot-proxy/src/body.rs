@@ -1,9 +1,9 @@
 //! Response bodies the edge sends: a cached object, a relayed origin stream, or
 //! nothing — and a hook that fires when the body is done, for the access log.
 
+use crate::origin::OriginStream;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,7 +28,7 @@ enum Kind {
     /// Buffered prefix chunks, then the rest of an origin body.
     Relay {
         prefix: VecDeque<Bytes>,
-        rest: Option<Incoming>,
+        rest: Option<OriginStream>,
         idle: Option<Pin<Box<tokio::time::Sleep>>>,
         read_timeout: Duration,
     },
@@ -49,7 +49,7 @@ impl EdgeBody {
     }
 
     /// Already-read chunks followed by the rest of an origin body, each read bounded by `read_timeout`.
-    pub fn relay(prefix: Vec<Bytes>, rest: Incoming, read_timeout: Duration) -> Self {
+    pub fn relay(prefix: Vec<Bytes>, rest: OriginStream, read_timeout: Duration) -> Self {
         EdgeBody {
             kind: Kind::Relay { prefix: prefix.into(), rest: Some(rest), idle: None, read_timeout },
             sent: 0,
@@ -70,10 +70,22 @@ impl EdgeBody {
     }
 }
 
+impl EdgeBody {
+    /// Whether every byte has been handed out. The server may drop a body as soon as
+    /// it has sent `Content-Length` bytes, without polling it to its end.
+    fn drained(&self) -> bool {
+        match &self.kind {
+            Kind::Empty | Kind::Full(None) => true,
+            Kind::Full(Some(_)) => false,
+            Kind::Relay { prefix, rest, .. } => prefix.is_empty() && rest.as_ref().is_none_or(|r| r.is_end_stream()),
+        }
+    }
+}
+
 impl Drop for EdgeBody {
     fn drop(&mut self) {
         // Dropped before the end: the viewer went away (or the body was never polled).
-        let complete = matches!(self.kind, Kind::Empty | Kind::Full(None));
+        let complete = self.drained();
         self.finish(complete);
     }
 }
@@ -124,7 +136,7 @@ impl Body for EdgeBody {
                         Poll::Ready(Some(Err(e))) => {
                             *rest = None;
                             this.finish(false);
-                            return Poll::Ready(Some(Err(Box::new(e))));
+                            return Poll::Ready(Some(Err(e)));
                         }
                         Poll::Ready(None) => {
                             *rest = None;
@@ -148,11 +160,7 @@ impl Body for EdgeBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Kind::Empty => true,
-            Kind::Full(b) => b.is_none(),
-            Kind::Relay { .. } => false,
-        }
+        self.drained()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -49,44 +49,10 @@ pub(crate) fn cloudfront_headers(
     }
 }
 
-/// Whether the viewer's conditional headers match `obj` (RFC 9110 §13.1.2–13.1.3).
-pub(crate) fn viewer_not_modified(request: &HeaderMap, obj: &CachedObject) -> bool {
-    if obj.status != 200 {
-        return false;
-    }
-    if let Some(inm) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        let Some(etag) = obj.etag().and_then(|v| v.to_str().ok()) else { return false };
-        let weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-        let ours = weak(etag);
-        return inm.split(',').any(|t| t.trim() == "*" || weak(t) == ours);
-    }
-    if let Some(ims) = request.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
-        let (Ok(since), Some(Ok(modified))) = (
-            httpdate::parse_http_date(ims),
-            obj.last_modified().and_then(|v| v.to_str().ok()).map(httpdate::parse_http_date),
-        ) else {
-            return false;
-        };
-        return modified <= since;
-    }
-    false
-}
-
-/// Headers a 304 carries (RFC 9110 §15.4.5).
-const NOT_MODIFIED_KEEP: &[HeaderName] = &[
-    header::CACHE_CONTROL,
-    header::CONTENT_LOCATION,
-    header::DATE,
-    header::ETAG,
-    header::EXPIRES,
-    header::VARY,
-    header::LAST_MODIFIED,
-];
-
 /// A `304 Not Modified` for `obj`.
 pub(crate) fn not_modified_response(obj: &CachedObject) -> Response<EdgeBody> {
     let mut headers = HeaderMap::new();
-    for name in NOT_MODIFIED_KEEP {
+    for name in cachalot_policy::conditional::NOT_MODIFIED_HEADERS {
         for v in obj.headers.get_all(name) {
             headers.append(name.clone(), v.clone());
         }
@@ -118,11 +84,13 @@ pub(crate) fn object_for_viewer(
     head: bool,
     conditionals: bool,
 ) -> (Response<EdgeBody>, Option<(u64, u64)>) {
-    if conditionals && viewer_not_modified(request, obj) {
+    if conditionals && cachalot_policy::conditional::viewer_not_modified(request, obj.status, &obj.headers) {
         return (not_modified_response(obj), None);
     }
     let range = request.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let Some(range) = range.filter(|_| obj.status == 200 && if_range_matches(request, obj)) else {
+    let Some(range) =
+        range.filter(|_| obj.status == 200 && cachalot_policy::conditional::if_range_matches(request, &obj.headers))
+    else {
         return (object_response(obj, head), None);
     };
     let len = obj.body.len() as u64;
@@ -178,15 +146,6 @@ pub(crate) fn object_for_viewer(
             (resp, Some((first, last)))
         }
     }
-}
-
-/// `If-Range`: the range applies only when the validator still matches (strong comparison).
-fn if_range_matches(request: &HeaderMap, obj: &CachedObject) -> bool {
-    let Some(v) = request.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) else { return true };
-    if v.starts_with('"') {
-        return obj.etag().and_then(|e| e.to_str().ok()) == Some(v);
-    }
-    obj.last_modified().and_then(|lm| lm.to_str().ok()) == Some(v)
 }
 
 /// A CloudFront-generated HTML error page.

@@ -3,16 +3,22 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::ids;
+use crate::listener::ListenerLimits;
 use crate::origin::Origins;
-use crate::summary::{Layer, NoObserver, Observer};
+use crate::summary::{NoObserver, Observer};
+use crate::tier::{FleetParent, FleetView, Hop, HopKind};
 use arc_swap::ArcSwap;
 use cachalot_cache::Tier;
 use cachalot_config::Snapshot;
 use cachalot_config::model::Origin;
 use cachalot_functions::{Function, Limits};
+use cachalot_policy::CacheKey;
+use cachalot_policy::Layer;
 use cachalot_policy::invalidation::InvalidationPath;
+use cachalot_policy::tiers::Topology;
 use http::HeaderValue;
 use parking_lot::Mutex;
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,21 +34,32 @@ pub struct PopSettings {
     pub cache_bytes: u64,
 }
 
+/// A regional edge cache this node hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionalCacheSettings {
+    /// Region.
+    pub region: String,
+    /// Memory tier size in bytes.
+    pub cache_bytes: u64,
+}
+
 /// How to build an edge.
 #[derive(Debug, Clone)]
 pub struct EdgeSettings {
     /// POPs, each with its own cache.
     pub pops: Vec<PopSettings>,
-    /// Size of each regional edge cache.
+    /// Size of each regional edge cache (a region's REC also serves as Origin Shield).
     pub regional_cache_bytes: u64,
-    /// Size of each Origin Shield cache.
-    pub shield_cache_bytes: u64,
     /// S3 bucket name → folder.
     pub buckets: HashMap<String, PathBuf>,
     /// Origin host name → `host:port` to connect to instead.
     pub origin_addresses: HashMap<String, String>,
     /// Origin bodies up to this size are buffered (and cacheable); larger ones are relayed.
     pub max_object_bytes: u64,
+    /// Connection limits of the POP listeners.
+    pub listener: ListenerLimits,
+    /// Regional edge caches this node hosts for its fleet (`RegionalCaches`).
+    pub regional_caches: Vec<RegionalCacheSettings>,
 }
 
 impl Default for EdgeSettings {
@@ -54,10 +71,11 @@ impl Default for EdgeSettings {
                 cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
             }],
             regional_cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
-            shield_cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
             buckets: HashMap::new(),
             origin_addresses: HashMap::new(),
             max_object_bytes: 64 * 1024 * 1024,
+            listener: ListenerLimits::default(),
+            regional_caches: Vec::new(),
         }
     }
 }
@@ -103,13 +121,24 @@ pub(crate) struct Pop {
 pub(crate) struct EdgeInner {
     pub(crate) published: ArcSwap<Published>,
     pub(crate) pops: Vec<Pop>,
-    regional: HashMap<String, Tier>,
-    shields: Mutex<HashMap<String, Tier>>,
-    shield_cache_bytes: u64,
+    /// Regions this node's POPs share (they get a REC here even outside a fleet).
+    shared: BTreeSet<String>,
+    /// Regions whose REC this node hosts for the fleet.
+    pub(crate) hosted: BTreeSet<String>,
+    /// Which regions have a regional edge cache (shared, hosted, or hosted elsewhere in the fleet).
+    topology: ArcSwap<Topology>,
+    /// The fleet: who hosts which REC, and the tier secret.
+    pub(crate) fleet: ArcSwap<FleetView>,
+    /// Regional edge caches by region, made when first needed.
+    recs: Mutex<HashMap<String, Tier>>,
+    regional_cache_bytes: u64,
+    /// Connections to parent tiers on other nodes.
+    pub(crate) tier_pool: Arc<crate::origin::Pool>,
     pub(crate) origins: Origins,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) max_object_bytes: u64,
+    pub(crate) listener_limits: ListenerLimits,
 }
 
 /// The data plane. Cheap to clone.
@@ -137,16 +166,18 @@ impl Edge {
         clock: Arc<dyn Clock>,
         observer: Arc<dyn Observer>,
     ) -> Self {
-        let mut per_region: HashMap<&str, usize> = HashMap::new();
-        for p in &settings.pops {
-            *per_region.entry(p.region.as_str()).or_default() += 1;
-        }
-        // A regional cache only adds hits when POPs share it.
-        let regional = per_region
+        let shared = match Topology::shared_by_pops(settings.pops.iter().map(|p| p.region.as_str())) {
+            Topology::Regions(r) => r,
+            Topology::EveryRegion => BTreeSet::new(),
+        };
+        let hosted: BTreeSet<String> = settings.regional_caches.iter().map(|r| r.region.clone()).collect();
+        // Hosted RECs exist from the start, with their own sizes; others are made when first needed.
+        let recs: HashMap<String, Tier> = settings
+            .regional_caches
             .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|(r, _)| ((*r).to_owned(), Tier::new(&format!("REC:{r}"), settings.regional_cache_bytes)))
+            .map(|r| (r.region.clone(), Tier::new(&format!("REC:{}", r.region), r.cache_bytes)))
             .collect();
+        let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone());
         let pops = settings
             .pops
             .iter()
@@ -166,14 +197,19 @@ impl Edge {
         Edge {
             inner: Arc::new(EdgeInner {
                 published: ArcSwap::from_pointee(Published::compile(snapshot, None)),
+                topology: ArcSwap::from_pointee(Topology::Regions(shared.union(&hosted).cloned().collect())),
+                shared,
+                hosted,
+                fleet: ArcSwap::from_pointee(FleetView::default()),
+                tier_pool: Arc::new(crate::origin::Pool::new(origins.tls_config())),
                 pops,
-                regional,
-                shields: Mutex::new(HashMap::new()),
-                shield_cache_bytes: settings.shield_cache_bytes,
-                origins: Origins::new(settings.buckets, settings.origin_addresses),
+                recs: Mutex::new(recs),
+                regional_cache_bytes: settings.regional_cache_bytes,
+                origins,
                 clock,
                 observer,
                 max_object_bytes: settings.max_object_bytes,
+                listener_limits: settings.listener,
             }),
         }
     }
@@ -182,6 +218,14 @@ impl Edge {
     pub fn publish(&self, snapshot: Arc<Snapshot>) {
         let previous = self.inner.published.load_full();
         self.inner.published.store(Arc::new(Published::compile(snapshot, Some(&previous))));
+    }
+
+    /// Tells the edge who hosts which regional edge cache in the fleet, and the tier secret.
+    pub fn set_fleet(&self, fleet: FleetView) {
+        let mut regions: BTreeSet<String> = self.inner.shared.union(&self.inner.hosted).cloned().collect();
+        regions.extend(fleet.regional_caches.iter().filter(|(_, h)| !h.is_empty()).map(|(r, _)| r.clone()));
+        self.inner.topology.store(Arc::new(Topology::Regions(regions)));
+        self.inner.fleet.store(Arc::new(fleet));
     }
 
     /// The snapshot being served.
@@ -201,10 +245,7 @@ impl Edge {
         for pop in &self.inner.pops {
             removed += pop.tier.purge(distribution_id, paths);
         }
-        for tier in self.inner.regional.values() {
-            removed += tier.purge(distribution_id, paths);
-        }
-        for tier in self.inner.shields.lock().values() {
+        for tier in self.inner.recs.lock().values() {
             removed += tier.purge(distribution_id, paths);
         }
         removed
@@ -218,7 +259,7 @@ impl Edge {
             .iter()
             .map(|p| (p.tier.name().to_owned(), p.tier.entry_count(), p.tier.weighted_size()))
             .collect();
-        for t in self.inner.regional.values().chain(self.inner.shields.lock().values()) {
+        for t in self.inner.recs.lock().values() {
             out.push((t.name().to_owned(), t.entry_count(), t.weighted_size()));
         }
         out
@@ -226,27 +267,49 @@ impl Edge {
 }
 
 impl EdgeInner {
-    /// The tiers a miss at `pop` walks through for `origin`, nearest first.
-    pub(crate) fn tiers_for(&self, pop: usize, origin: &Origin) -> Vec<(Tier, Layer)> {
+    /// The tiers a miss at `pop` walks for `origin` and `key`, nearest first (§6.5).
+    pub(crate) fn tiers_for(&self, pop: usize, origin: &Origin, key: &CacheKey) -> Vec<Hop> {
         let p = &self.pops[pop];
-        let mut out = vec![(p.tier.clone(), Layer::Edge)];
-        let regional = self.regional.get(&p.region);
-        if let Some(r) = regional {
-            out.push((r.clone(), Layer::Regional));
-        }
-        if let Some(region) = &origin.shield_region {
-            // When the POP's own regional cache is in the shield region it is the shield;
-            // a hit there is logged as a plain hit (§6.5), so no extra tier.
-            if regional.is_none() || *region != p.region {
-                let tier = self
-                    .shields
-                    .lock()
-                    .entry(region.clone())
-                    .or_insert_with(|| Tier::new(&format!("Shield:{region}"), self.shield_cache_bytes))
-                    .clone();
-                out.push((tier, Layer::Shield));
-            }
+        let path = cachalot_policy::tiers::path(&self.topology.load(), &p.region, origin.shield_region.as_deref());
+        let mut out = Vec::with_capacity(1 + path.len());
+        out.push(Hop { region: None, layer: Layer::Edge, kind: HopKind::Local(p.tier.clone()) });
+        out.extend(self.hops(path.into_iter().map(|h| (h.region, h.layer)), key));
+        out
+    }
+
+    /// Where each REC hop is served for `key`: here, when no node of the fleet hosts the
+    /// region or rendezvous hashing picks this node; else by the chosen parents, best first.
+    pub(crate) fn hops(&self, path: impl IntoIterator<Item = (String, Layer)>, key: &CacheKey) -> Vec<Hop> {
+        let fleet = self.fleet.load();
+        let mut out = Vec::new();
+        for (region, layer) in path {
+            let hosts = fleet.regional_caches.get(&region).filter(|h| !h.is_empty());
+            let kind = match hosts {
+                Some(hosts) => {
+                    let ids: Vec<&str> = hosts.iter().map(|h| h.node_id.as_str()).collect();
+                    let ranked: Vec<FleetParent> = cachalot_policy::tiers::rank_parents(key.as_str(), &ids)
+                        .into_iter()
+                        .map(|i| hosts[i].clone())
+                        .collect();
+                    if ranked.first().is_some_and(|f| f.node_id == fleet.node_id) && self.hosted.contains(&region) {
+                        HopKind::Local(self.rec(&region))
+                    } else {
+                        HopKind::Remote(ranked.into_iter().filter(|h| h.node_id != fleet.node_id).collect())
+                    }
+                }
+                None => HopKind::Local(self.rec(&region)),
+            };
+            out.push(Hop { region: Some(region), layer, kind });
         }
         out
+    }
+
+    /// The REC of `region` in this process.
+    pub(crate) fn rec(&self, region: &str) -> Tier {
+        self.recs
+            .lock()
+            .entry(region.to_owned())
+            .or_insert_with_key(|region| Tier::new(&format!("REC:{region}"), self.regional_cache_bytes))
+            .clone()
     }
 }

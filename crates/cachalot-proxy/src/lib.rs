@@ -27,10 +27,13 @@ mod ids;
 mod listener;
 pub mod origin;
 pub mod summary;
+mod tier;
 mod viewer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use edge::{Edge, EdgeSettings, PopSettings};
-pub use listener::{serve_pop, tls_acceptor};
+pub use edge::{Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
+pub use listener::{ListenerLimits, TrackedBody, serve_http, serve_pop, tls_acceptor};
 pub use summary::{Layer, NoObserver, Observer, RequestSummary};
+pub use tier::server::serve_regional;
+pub use tier::{FleetParent, FleetView};
 pub use viewer::ConnInfo;

@@ -6,30 +6,7 @@ use http::Method;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// The tier that answered a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
-    /// This POP's cache.
-    Edge,
-    /// The regional edge cache.
-    Regional,
-    /// The Origin Shield cache.
-    Shield,
-    /// The origin itself.
-    Origin,
-}
-
-impl Layer {
-    /// `Server-Timing` spelling.
-    pub fn server_timing(self) -> &'static str {
-        match self {
-            Layer::Edge => "EDGE",
-            Layer::Regional => "REC",
-            Layer::Shield => "Origin Shield",
-            Layer::Origin => "Origin",
-        }
-    }
-}
+pub use cachalot_policy::Layer;
 
 /// One request, as logged.
 #[derive(Debug, Clone)]

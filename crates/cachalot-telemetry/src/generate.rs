@@ -11,6 +11,7 @@
 //! request rate with small out-of-order jitter, as in real files.
 
 use crate::format::{LogRecord, ResultType};
+use crate::rng::SeededRng;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -120,66 +121,6 @@ pub struct GeneratedRequest {
     pub record: LogRecord,
 }
 
-/// splitmix64 seeding a xoshiro256** generator.
-#[derive(Debug, Clone)]
-struct Rng([u64; 4]);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut x = seed;
-        let mut next = || {
-            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        Rng([next(), next(), next(), next()])
-    }
-
-    fn u64(&mut self) -> u64 {
-        let s = &mut self.0;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn f64(&mut self) -> f64 {
-        (self.u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[0, n)`; 0 when `n` is 0.
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { ((u128::from(self.u64()) * u128::from(n)) >> 64) as u64 }
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.f64() < p
-    }
-
-    /// Zipf-like rank in `[0, n)`: rank r has weight about 1/(r+1).
-    fn zipf(&mut self, n: usize) -> usize {
-        let n = n.max(1) as f64;
-        let r = ((n + 1.0).powf(self.f64()) - 1.0).floor();
-        (r as usize).min(n as usize - 1)
-    }
-
-    fn token(&mut self, len: usize, alphabet: &[u8]) -> String {
-        (0..len).map(|_| char::from(*self.pick(alphabet))).collect()
-    }
-}
-
 const POPS: [&str; 16] = [
     "IAD89-C1", "LHR50-C1", "FRA56-P5", "NRT57-P2", "SFO53-C1", "GRU3-C1", "SYD1-C1", "DFW56-P1", "CDG50-C1",
     "SIN2-P1", "AMS1-C1", "ORD58-P4", "BOM78-P4", "HEL50-C2", "JFK52-C1", "SEA19-C1",
@@ -218,7 +159,7 @@ struct Dist {
 /// The generator: an endless iterator of requests (take as many as needed).
 pub struct Generator {
     cfg: GenConfig,
-    rng: Rng,
+    rng: SeededRng,
     dists: Vec<Dist>,
     pops: Vec<&'static str>,
     n: u64,
@@ -228,7 +169,7 @@ pub struct Generator {
 impl Generator {
     /// A generator for `cfg`.
     pub fn new(cfg: GenConfig) -> Generator {
-        let mut rng = Rng::new(cfg.seed);
+        let mut rng = SeededRng::new(cfg.seed);
         let dists = (0..cfg.distributions.max(1))
             .map(|i| {
                 let id = format!("E{}", rng.token(13, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
@@ -437,7 +378,7 @@ impl Generator {
     }
 }
 
-fn path_info(rng: &mut Rng, rank: usize) -> PathInfo {
+fn path_info(rng: &mut SeededRng, rank: usize) -> PathInfo {
     match rank % 10 {
         0 => PathInfo {
             path: format!("/static/js/app-{}.js", rng.token(8, HEXDIGITS)),

@@ -9,7 +9,8 @@
 //! - [`sink`]: the background writer of `<prefix><DistributionId>.YYYY-MM-DD-HH.<unique>.gz`;
 //! - [`outcome`]: the one definition of how a request counts (errors, cacheable, hit);
 //! - [`metrics`] and [`series`]: Prometheus counters and `GetMetricStatistics`;
-//! - [`generate`]: a deterministic generator of realistic logs for benchmarks and fixtures.
+//! - [`generate`]: a deterministic generator of realistic logs for benchmarks and fixtures;
+//! - [`rng`]: the seeded pseudo-random generator both of them draw from.
 //!
 //! **Must not**: depend on the proxy or the control plane (only `cachalot-config` is
 //! used), block a request on disk I/O, read the clock on the request path (the record's
@@ -75,6 +76,7 @@
 //! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod civil;
 pub mod format;
@@ -82,6 +84,7 @@ pub mod generate;
 pub mod metrics;
 pub mod outcome;
 pub mod parse;
+pub mod rng;
 pub mod series;
 pub mod sink;
 

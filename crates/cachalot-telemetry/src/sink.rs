@@ -12,9 +12,17 @@
 //!   is complete, with the two header lines. Flushes happen every `flush_interval`, when the
 //!   wall clock crosses an hour, on [`LogSink::flush`] and on [`LogSink::shutdown`] — so an
 //!   hour may have several files, as on CloudFront.
+//! - **A crash loses at most a second.** Open files are flushed to disk (a gzip sync flush)
+//!   at most a second after lines arrive, and each temporary file is locked by its writer
+//!   for as long as it writes it. A temporary file that nobody holds is an orphan of a
+//!   writer that died (`kill -9`, power loss): the sink salvages its complete lines into a
+//!   published file, in every folder it writes to or is told to [`watch`](LogSink::watch),
+//!   at start and at every flush. A live writer's file, even another process's, is never
+//!   touched.
 
 use crate::civil::{self, Civil};
 use crate::format;
+use crate::rng::SeededRng;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::collections::HashMap;
@@ -102,12 +110,15 @@ pub struct SinkStats {
     pub files: AtomicU64,
     /// I/O errors met.
     pub write_errors: AtomicU64,
+    /// Lines salvaged from files a crashed writer left behind.
+    pub recovered: AtomicU64,
 }
 
 enum Msg {
     Line { dest: Arc<LogDestination>, hour: i64, line: Vec<u8> },
     Flush(SyncSender<()>),
     Shutdown(SyncSender<()>),
+    Watch(PathBuf),
 }
 
 /// The background log writer (see the module docs).
@@ -129,7 +140,12 @@ impl LogSink {
     pub fn start(config: SinkConfig) -> io::Result<LogSink> {
         let (tx, rx) = mpsc::sync_channel(config.capacity.max(1));
         let stats = Arc::new(SinkStats::default());
-        let writer = Writer { open: HashMap::new(), stats: stats.clone(), ids: UniqueIds::new() };
+        let writer = Writer {
+            open: HashMap::new(),
+            stats: stats.clone(),
+            ids: UniqueIds::new(),
+            watched: std::collections::HashSet::new(),
+        };
         let interval = config.flush_interval.max(Duration::from_millis(1));
         let worker =
             std::thread::Builder::new().name("cachalot-logs".into()).spawn(move || run(rx, writer, interval))?;
@@ -155,6 +171,12 @@ impl LogSink {
                 false
             }
         }
+    }
+
+    /// Salvages, now and at every flush, the files a crashed writer left in `dir` (log
+    /// folders are also watched from their first line on).
+    pub fn watch(&self, dir: &Path) {
+        let _ = self.tx.send(Msg::Watch(dir.to_path_buf()));
     }
 
     /// Publishes everything queued so far and waits until it is on disk.
@@ -215,12 +237,14 @@ fn run(rx: Receiver<Msg>, mut writer: Writer, interval: Duration) {
             writer.publish_all();
             deadline = next_deadline(interval);
         }
+        writer.sync_due();
         if handled > 0 {
             std::thread::sleep(BATCH_PAUSE);
             continue;
         }
-        // Idle: park until a message or the next scheduled flush.
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        // Idle: park until a message, the next sync flush or the next scheduled flush.
+        let wake = writer.next_sync().map_or(deadline, |t| t.min(deadline));
+        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(msg) => {
                 if !handle(msg, &rx, &mut writer) {
                     return;
@@ -246,6 +270,7 @@ fn handle(msg: Msg, rx: &Receiver<Msg>, writer: &mut Writer) -> bool {
             writer.publish_all();
             let _ = ack.send(());
         }
+        Msg::Watch(dir) => writer.watch(dir),
         Msg::Shutdown(ack) => {
             // Lines queued after Shutdown (submitted concurrently) still get written.
             while let Ok(msg) = rx.try_recv() {
@@ -274,13 +299,20 @@ struct OpenFile {
     final_path: PathBuf,
     encoder: GzEncoder<BufWriter<File>>,
     lines: u64,
+    /// Lines written since the last sync flush, and when the first of them came.
+    unsynced_since: Option<Instant>,
 }
 
 struct Writer {
     open: HashMap<(Arc<LogDestination>, i64), OpenFile>,
     stats: Arc<SinkStats>,
     ids: UniqueIds,
+    /// Folders searched for files a crashed writer left.
+    watched: std::collections::HashSet<PathBuf>,
 }
+
+/// Longest time a written line stays only in memory.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
 
 impl Writer {
     fn append(&mut self, dest: Arc<LogDestination>, hour: i64, line: &[u8]) {
@@ -298,7 +330,10 @@ impl Writer {
         }
         let Some(file) = self.open.get_mut(&key) else { return };
         match file.encoder.write_all(line) {
-            Ok(()) => file.lines += 1,
+            Ok(()) => {
+                file.lines += 1;
+                file.unsynced_since.get_or_insert_with(now);
+            }
             Err(e) => {
                 let lost = file.lines + 1;
                 if let Some(file) = self.open.remove(&key) {
@@ -312,6 +347,9 @@ impl Writer {
     fn create(&mut self, dest: &LogDestination, hour: i64) -> io::Result<OpenFile> {
         let dir = dest.directory();
         fs::create_dir_all(&dir)?;
+        if !self.watched.contains(&dir) {
+            self.watch(dir.clone());
+        }
         let (final_path, tmp_path) = loop {
             let name = dest.file_name(hour, &self.ids.next());
             let final_path = dir.join(&name);
@@ -321,15 +359,84 @@ impl Writer {
             }
         };
         let file = File::options().write(true).create_new(true).open(&tmp_path)?;
+        // Held until the file is published: tells recovery (in any process) that it is alive.
+        file.try_lock().map_err(|e| io::Error::other(format!("cannot lock {}: {e}", tmp_path.display())))?;
         // Fast compression: the writer shares the cores with the edge (about 5:1 on log lines).
         let mut encoder = GzEncoder::new(BufWriter::with_capacity(64 << 10, file), Compression::fast());
         let mut header = Vec::with_capacity(512);
         format::write_header(&mut header);
         encoder.write_all(&header)?;
-        Ok(OpenFile { tmp_path, final_path, encoder, lines: 0 })
+        Ok(OpenFile { tmp_path, final_path, encoder, lines: 0, unsynced_since: None })
+    }
+
+    /// Sync-flushes files holding lines older than [`SYNC_EVERY`], so a crash loses little.
+    fn sync_due(&mut self) {
+        let now = now();
+        let mut failed = Vec::new();
+        for (key, file) in &mut self.open {
+            if file.unsynced_since.is_some_and(|t| now.duration_since(t) >= SYNC_EVERY) {
+                file.unsynced_since = None;
+                if let Err(e) = file.encoder.flush() {
+                    failed.push((key.clone(), e));
+                }
+            }
+        }
+        for (key, e) in failed {
+            if let Some(file) = self.open.remove(&key) {
+                let _ = fs::remove_file(&file.tmp_path);
+                self.io_error(&file.tmp_path, &e, file.lines);
+            }
+        }
+    }
+
+    /// When the oldest unsynced line is due to be flushed to disk.
+    fn next_sync(&self) -> Option<Instant> {
+        self.open.values().filter_map(|f| f.unsynced_since).min().map(|t| t + SYNC_EVERY)
+    }
+
+    /// Remembers `dir` and salvages what crashed writers left there.
+    fn watch(&mut self, dir: PathBuf) {
+        self.recover(&dir);
+        self.watched.insert(dir);
+    }
+
+    fn recover_all(&mut self) {
+        let dirs: Vec<PathBuf> = self.watched.iter().cloned().collect();
+        for dir in dirs {
+            self.recover(&dir);
+        }
+    }
+
+    /// Publishes the complete lines of every orphaned temporary file in `dir`.
+    fn recover(&mut self, dir: &Path) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(final_name) =
+                name.to_str().and_then(|n| n.strip_prefix('.')).and_then(|n| n.strip_suffix(".tmp")).map(str::to_owned)
+            else {
+                continue;
+            };
+            let tmp = entry.path();
+            if self.open.values().any(|f| f.tmp_path == tmp) {
+                continue;
+            }
+            match recover_file(&tmp, &dir.join(&final_name)) {
+                Ok(Some(lines)) => {
+                    self.stats.recovered.fetch_add(lines, Ordering::Relaxed);
+                    tracing::info!(path = %tmp.display(), lines, "published an access log file a crashed writer left");
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(path = %tmp.display(), error = %e, "could not recover an access log file");
+                }
+            }
+        }
     }
 
     fn publish_all(&mut self) {
+        self.recover_all();
         for (_, file) in self.open.drain() {
             let lines = file.lines;
             let tmp = file.tmp_path.clone();
@@ -355,6 +462,56 @@ impl Writer {
     }
 }
 
+#[allow(clippy::disallowed_methods, reason = "the writer thread times its own flushes")]
+fn now() -> Instant {
+    Instant::now()
+}
+
+/// Salvages an orphaned temporary file: its complete log lines (a crash cuts the gzip
+/// stream and maybe a line) go to `final_path` as a complete file, and the temporary
+/// file is removed. `Ok(None)` when a live writer holds the file.
+#[allow(clippy::disallowed_methods, reason = "salvaging log files is the writer thread's job")]
+fn recover_file(tmp: &Path, final_path: &Path) -> io::Result<Option<u64>> {
+    let file = File::open(tmp)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(fs::TryLockError::Error(e)) => return Err(e),
+    }
+    let mut text = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(io::BufReader::new(&file));
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        match io::Read::read(&mut decoder, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let lines: Vec<&[u8]> =
+        text[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty() && !l.starts_with(b"#")).collect();
+    if !lines.is_empty() {
+        let target = match final_path.to_str().and_then(|p| p.strip_suffix(".gz")) {
+            Some(stem) if final_path.exists() => PathBuf::from(format!("{stem}R.gz")),
+            _ => final_path.to_path_buf(),
+        };
+        let staging = tmp.with_extension("recovering");
+        let mut out = GzEncoder::new(BufWriter::new(File::create(&staging)?), Compression::fast());
+        let mut header = Vec::with_capacity(512);
+        format::write_header(&mut header);
+        out.write_all(&header)?;
+        for line in &lines {
+            out.write_all(line)?;
+            out.write_all(b"\n")?;
+        }
+        let inner = out.finish()?.into_inner().map_err(|e| e.into_error())?;
+        inner.sync_data()?;
+        fs::rename(&staging, target)?;
+    }
+    fs::remove_file(tmp)?;
+    Ok(Some(lines.len() as u64))
+}
+
 fn publish(file: OpenFile) -> io::Result<()> {
     let buffered = file.encoder.finish()?;
     let inner = buffered.into_inner().map_err(|e| e.into_error())?;
@@ -366,7 +523,7 @@ fn publish(file: OpenFile) -> io::Result<()> {
 /// Unique file-name parts in CloudFront's style (uppercase letters and digits), different
 /// across threads, restarts and machines sharing a folder with overwhelming probability.
 struct UniqueIds {
-    state: u64,
+    rng: SeededRng,
 }
 
 impl UniqueIds {
@@ -375,16 +532,11 @@ impl UniqueIds {
         let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let mut h = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&(nanos, std::process::id(), std::thread::current().id()), &mut h);
-        UniqueIds { state: std::hash::Hasher::finish(&h) }
+        UniqueIds { rng: SeededRng::new(std::hash::Hasher::finish(&h)) }
     }
 
     fn next(&mut self) -> String {
-        // splitmix64
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
+        let z = self.rng.u64();
         const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         (0..12).map(|i| char::from(ALPHABET[((z >> (i * 5)) & 31) as usize])).collect()
     }

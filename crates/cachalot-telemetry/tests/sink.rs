@@ -203,3 +203,49 @@ fn distribution_ctx_from_config_maps_the_bucket() {
     let err = DistributionCtx::from_config(dist, &BTreeMap::new()).unwrap_err();
     assert_eq!(err.bucket, "my-logs");
 }
+
+/// A writer killed mid-file (`kill -9`, power loss) leaves `.<name>.tmp` with a gzip
+/// stream cut short: the next sink publishes its complete lines and removes it, but
+/// never touches a file a live writer still holds.
+#[test]
+fn files_left_by_a_crashed_writer_are_published() {
+    use flate2::write::GzEncoder;
+    use std::io::Write as _;
+    let dir = TempDir::new("sink-recover");
+    let logs = dir.0.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let name = "E1EXAMPLE.2024-03-01-11.ABCDEF12.gz";
+    let orphan = logs.join(format!(".{name}.tmp"));
+    {
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut header = Vec::new();
+        cachalot_telemetry::format::write_header(&mut header);
+        gz.write_all(&header).unwrap();
+        for i in 0..3 {
+            let mut line = Vec::new();
+            cachalot_telemetry::format::write_record(
+                &mut line,
+                &record("d1.cloudfront.net", format!("id-{i}"), BOUNDARY),
+            );
+            gz.write_all(&line).unwrap();
+        }
+        gz.write_all(b"2024-03-01\t11:00:00\tLHR50-C1\ttruncated line without its end").unwrap();
+        gz.flush().unwrap();
+        // No gzip trailer: the stream was cut where the crash happened.
+        std::fs::write(&orphan, gz.get_ref()).unwrap();
+    }
+    let live = logs.join(".E1EXAMPLE.2024-03-01-11.LIVE0001.gz.tmp");
+    std::fs::write(&live, b"being written").unwrap();
+    let holder = std::fs::File::open(&live).unwrap();
+    holder.try_lock().unwrap();
+
+    let telemetry = Telemetry::new(TelemetryConfig::default()).unwrap();
+    telemetry.sink().watch(&logs);
+    telemetry.sink().flush();
+    assert!(!orphan.exists(), "the orphan was not taken");
+    assert!(live.exists(), "a live writer's file was touched");
+    let ids: Vec<String> = LogReader::open(logs.join(name)).unwrap().map(|r| r.unwrap().request_id).collect();
+    assert_eq!(ids, ["id-0", "id-1", "id-2"], "complete lines only, none twice");
+    assert_eq!(telemetry.sink().stats().recovered.load(std::sync::atomic::Ordering::Relaxed), 3);
+    drop(holder);
+}

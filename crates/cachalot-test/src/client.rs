@@ -47,3 +47,38 @@ pub async fn request(addr: SocketAddr, method: Method, path: &str, headers: &[(&
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     Reply { status: parts.status, headers: parts.headers, body }
 }
+
+/// Any request over HTTP/2 (prior knowledge, plain TCP). `Host` becomes the `:authority`.
+pub async fn request_h2(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Reply, hyper::Error> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the POP");
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let host =
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")).map_or("d111111abcdef8.cloudfront.net", |h| h.1);
+    let mut builder = Request::builder().method(method).uri(format!("http://{host}{path}"));
+    for (n, v) in headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("host")) {
+        builder = builder.header(*n, *v);
+    }
+    let resp = sender.send_request(builder.body(Full::new(body)).expect("request")).await?;
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    Ok(Reply { status: parts.status, headers: parts.headers, body })
+}
+
+/// Writes `raw` bytes on a new connection and returns everything the server sends
+/// until it closes the connection (or 10 seconds pass).
+pub async fn raw_exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect to the POP");
+    stream.write_all(raw).await.expect("write the request");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    out
+}

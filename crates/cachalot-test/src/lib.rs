@@ -6,8 +6,9 @@
 
 mod client;
 mod origin;
+pub mod pg;
 
-pub use client::{Reply as ClientReply, get, request};
+pub use client::{Reply as ClientReply, get, raw_exchange, request, request_h2};
 pub use origin::{Failure, Recorded, Reply, TestOrigin};
 
 use cachalot_config::validate::{Paths, Resources, build_snapshot};
@@ -87,4 +88,17 @@ pub fn single_origin_config(origin: &str, default_behavior_extra: &str, extra_to
         sep = if default_behavior_extra.trim().is_empty() { "" } else { ",\n        " },
         top_sep = if extra_top_level.trim().is_empty() { "" } else { ",\n  " },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_throwaway_postgres_cluster_starts_and_stops() {
+        let Some(cluster) = crate::pg::PgCluster::require() else { return };
+        let url = cluster.database();
+        assert!(url.starts_with("postgres://postgres@127.0.0.1:"), "{url}");
+        cluster.stop_immediately();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", cluster.port)).is_err(), "stopped");
+        assert!(cluster.resume(), "started again");
+    }
 }

@@ -1,5 +1,7 @@
 //! The admin listener's own pages: `/metrics` (Prometheus), `/dashboard` (a self-contained
-//! live page) with its data at `/dashboard/data`, and `/healthz`.
+//! live page) with its data at `/dashboard/data`, and `/healthz`. They are served on the admin
+//! listener, behind the access keys when some are configured, or on a listener of their own
+//! (`--metrics ADDR`, `"Metrics"` in the config).
 //!
 //! The dashboard reads the telemetry registry (the same numbers as `/metrics` and
 //! CloudWatch) plus [`TopMisses`], the one thing the registry does not keep: which paths
@@ -100,15 +102,20 @@ struct Pages {
     misses: Arc<TopMisses>,
 }
 
-/// `/metrics`, `/dashboard`, `/dashboard/data`, `/healthz` and `GET /` (to the dashboard).
+/// `/metrics`, `/dashboard`, `/dashboard/data` and `GET /` (to the dashboard): what access keys
+/// protect when they are configured (see `cachalot_control::ControlPlane::guard`).
 pub(crate) fn router(telemetry: Arc<Telemetry>, misses: Arc<TopMisses>) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/dashboard") }))
-        .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/dashboard", get(|| async { Html(PAGE) }))
         .route("/dashboard/data", get(data))
         .with_state(Pages { telemetry, misses })
+}
+
+/// `/healthz`: always open, so that health checks need no credentials.
+pub(crate) fn health() -> Router {
+    Router::new().route("/healthz", get(|| async { "ok\n" }))
 }
 
 async fn metrics(State(p): State<Pages>) -> impl IntoResponse {

@@ -36,6 +36,28 @@ impl EdgeLink for EdgeBridge {
         tracing::info!("invalidation of {} path(s) on {distribution_id} removed {removed} object(s)", paths.len());
         Ok(())
     }
+
+    fn fleet(&self, view: &cachalot_control::FleetView) {
+        let regional_caches = view
+            .regional_caches
+            .iter()
+            .map(|(region, hosts)| {
+                let parents = hosts
+                    .iter()
+                    .map(|(node_id, address)| cachalot_proxy::FleetParent {
+                        node_id: node_id.clone(),
+                        address: address.clone(),
+                    })
+                    .collect();
+                (region.clone(), parents)
+            })
+            .collect();
+        self.edge.set_fleet(cachalot_proxy::FleetView {
+            node_id: view.node_id.clone(),
+            secret: view.secret.clone(),
+            regional_caches,
+        });
+    }
 }
 
 /// TestFunction on the same engine as the edge and `cachalot function test`.
@@ -88,10 +110,14 @@ impl TelemetryObserver {
                     DistributionCtx::new(&d.id)
                 }
             };
-            if let Some(dest) = ctx.log_destination()
-                && let Err(e) = std::fs::create_dir_all(dest.directory())
-            {
-                tracing::warn!("cannot create the log folder {} of {}: {e}", dest.directory().display(), d.id);
+            if let Some(dest) = ctx.log_destination() {
+                match std::fs::create_dir_all(dest.directory()) {
+                    // Files a crashed run left there are published now.
+                    Ok(()) => self.telemetry.sink().watch(&dest.directory()),
+                    Err(e) => {
+                        tracing::warn!("cannot create the log folder {} of {}: {e}", dest.directory().display(), d.id)
+                    }
+                }
             }
             map.insert(Arc::from(d.id.as_str()), ctx);
         }

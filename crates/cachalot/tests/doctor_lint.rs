@@ -58,12 +58,14 @@ fn text_output_snapshot() {
 
 const DIST: &str = r#"{"ETag": "E2QWRUHEXAMPLE", "DistributionConfig": {
   "CallerReference": "site", "Comment": "", "Enabled": true,
-  "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "assets.s3.amazonaws.com",
-     "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+  "Origins": {"Quantity": 2, "Items": [{"Id": "s3", "DomainName": "assets.s3.amazonaws.com",
+     "S3OriginConfig": {"OriginAccessIdentity": ""}},
+     {"Id": "img", "DomainName": "img.example.com",
+      "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}]},
   "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all", "Compress": true,
      "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"},
   "CacheBehaviors": {"Quantity": 2, "Items": [
-     {"PathPattern": "/img/*", "TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all", "Compress": true,
+     {"PathPattern": "/img/*", "TargetOriginId": "img", "ViewerProtocolPolicy": "allow-all", "Compress": true,
       "ForwardedValues": {"QueryString": false, "Cookies": {"Forward": "none"}, "Headers": {"Quantity": 1, "Items": ["*"]}},
       "MinTTL": 0, "DefaultTTL": 86400, "MaxTTL": 31536000},
      {"PathPattern": "/img/thumbs/*", "TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all", "Compress": true,

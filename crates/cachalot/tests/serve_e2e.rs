@@ -6,6 +6,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 use support::{Serve, TempDir, copy_dir, header, http_get};
 
 fn examples() -> PathBuf {
@@ -260,4 +261,97 @@ fn probe_reaches_a_self_signed_tls_pop_with_insecure() {
     assert!(code == Some(0) || code == Some(1), "{stderr}\n{}", serve.log());
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(stdout.contains("Hit from cloudfront"), "{report}");
+}
+
+/// CPU seconds a process has used (utime + stime from /proc, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
+}
+
+/// Out of file descriptors, the listeners back off (one warning, no busy loop) and
+/// answer again as soon as descriptors are free.
+#[test]
+fn running_out_of_descriptors_backs_off_and_recovers() {
+    let dir = TempDir::new("emfile");
+    let serve = Serve::start_with_fd_limit(&["--state", "state"], &dir.0, 64);
+    let mut held = Vec::new();
+    for _ in 0..120 {
+        match std::net::TcpStream::connect(serve.pop) {
+            Ok(c) => held.push(c),
+            Err(_) => break,
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_seconds(serve.child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = cpu_seconds(serve.child.id()) - before;
+    assert!(spent < 0.5, "the accept loop spun at the descriptor limit: {spent:.2} CPU seconds in 2 s");
+    assert!(serve.log().contains("cannot accept connections"), "no warning was logged:\n{}", serve.log());
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(mut c) = std::net::TcpStream::connect(serve.admin) {
+            use std::io::{Read as _, Write as _};
+            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut out = String::new();
+            let _ = c.read_to_string(&mut out);
+            if out.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the admin listener never answered again:\n{}", serve.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(serve.stop().success());
+}
+
+/// `kill -9` while access logs are being written: the next start publishes the lines
+/// that had reached the disk (all requests older than a second), and leaves no
+/// temporary file behind.
+#[test]
+fn access_log_lines_survive_kill_9() {
+    let dir = TempDir::new("log-crash");
+    copy_dir(&examples(), &dir.0.join("examples"));
+    let mut serve = Serve::start(&["--config", "examples/cachalot.json", "--state", "state"], &dir.0);
+    for i in 0..20 {
+        let (status, _, _) = http_get(serve.pop, &format!("/?n={i}"), &[]);
+        assert_eq!(status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    let logs = dir.0.join(".cachalot/logs/cloudfront");
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(dir).map_or_else(
+            |_| Vec::new(),
+            |d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        )
+    };
+    assert!(names(&logs).iter().any(|n| n.ends_with(".tmp")), "the crash left its temporary file: {:?}", names(&logs));
+    let restarted =
+        Serve::start_on(&["--config", "examples/cachalot.json", "--state", "state"], &dir.0, serve.pop, serve.admin);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let lines = loop {
+        let published: Vec<String> = names(&logs).into_iter().filter(|n| n.ends_with(".gz")).collect();
+        let lines: usize = published
+            .iter()
+            .map(|n| {
+                let mut text = String::new();
+                use std::io::Read as _;
+                let _ =
+                    flate2::read::GzDecoder::new(std::fs::File::open(logs.join(n)).unwrap()).read_to_string(&mut text);
+                text.lines().filter(|l| !l.starts_with('#')).count()
+            })
+            .sum();
+        if lines >= 20 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(lines, 20, "{}", restarted.log());
+    assert!(!names(&logs).iter().any(|n| n.ends_with(".tmp")), "{:?}", names(&logs));
+    assert!(restarted.stop().success());
 }

@@ -1,11 +1,12 @@
 //! Distributions, their invalidations, monitoring subscriptions and tags.
 
-use super::{Request, Response, check_quantities, page, required_str, typed};
-use crate::control::{Inner, Subject};
+use super::{Request, Response, check_quantities, defaults, errors_of, page, required_str, typed};
+use crate::control::Inner;
 use crate::error::ApiError;
+use crate::state::Subject;
 use crate::state::{ACCOUNT_ID, DistributionRecord, InvalidationRecord, PolicyKind, State};
 use crate::util;
-use cachalot_config::{managed, wire};
+use cachalot_config::{Diagnostics, managed, validate, wire};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -15,36 +16,20 @@ const MAX_PATHS_IN_PROGRESS: usize = 3000;
 const MAX_WILDCARDS_IN_PROGRESS: usize = 15;
 /// Longest invalidation path.
 const MAX_PATH_LEN: usize = 4000;
+/// Distributions per account and tags per resource: CloudFront's default quotas
+/// (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html>).
+const MAX_DISTRIBUTIONS: usize = 500;
+const MAX_TAGS: usize = 50;
 
 fn no_such(id: &str) -> ApiError {
     ApiError::new("NoSuchDistribution", format!("The specified distribution does not exist: {id}"))
 }
 
-/// Fills the defaults CloudFront reports for members a request left out.
-fn normalize(config: &mut Value) {
-    let Value::Object(map) = config else { return };
-    let defaults = [
-        ("Aliases", json!({"Quantity": 0})),
-        ("DefaultRootObject", json!("")),
-        ("OriginGroups", json!({"Quantity": 0})),
-        ("CacheBehaviors", json!({"Quantity": 0})),
-        ("CustomErrorResponses", json!({"Quantity": 0})),
-        ("Comment", json!("")),
-        ("Logging", json!({"Enabled": false, "IncludeCookies": false, "Bucket": "", "Prefix": ""})),
-        ("PriceClass", json!("PriceClass_All")),
-        (
-            "ViewerCertificate",
-            json!({"CloudFrontDefaultCertificate": true, "SSLSupportMethod": "vip",
-                   "MinimumProtocolVersion": "TLSv1", "CertificateSource": "cloudfront"}),
-        ),
-        ("Restrictions", json!({"GeoRestriction": {"RestrictionType": "none", "Quantity": 0}})),
-        ("WebACLId", json!("")),
-        ("HttpVersion", json!("http2")),
-        ("IsIPV6Enabled", json!(true)),
-    ];
-    for (k, v) in defaults {
-        map.entry(k).or_insert(v);
-    }
+/// The config as CloudFront returns it: every member the request left out at its default.
+fn with_defaults(config: &Value) -> Value {
+    let mut config = config.clone();
+    defaults::distribution_config(&mut config);
+    config
 }
 
 /// Reads a `DistributionConfig` document (and tags, for `?WithTags`).
@@ -64,7 +49,12 @@ fn config_from(req: &Request, with_tags: bool) -> Result<(Value, Vec<(String, St
     if typed_config.caller_reference.is_empty() {
         return Err(ApiError::invalid("DistributionConfig.CallerReference must not be empty"));
     }
-    normalize(&mut config);
+    let mut diags = Diagnostics::new();
+    validate::distribution_request(&typed_config, "DistributionConfig", &mut diags);
+    if let Some(e) = errors_of(&diags) {
+        return Err(e);
+    }
+    defaults::distribution_config(&mut config);
     Ok((config, tags))
 }
 
@@ -73,9 +63,42 @@ fn tags_of(v: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> {
     for t in v.and_then(|t| t.get("Items")).and_then(Value::as_array).into_iter().flatten() {
         let key = required_str(t, "Key", "Tags.Items[]")?;
         let value = t.get("Value").and_then(Value::as_str).unwrap_or_default();
+        check_tag(key, value)?;
         out.push((key.to_owned(), value.to_owned()));
     }
+    check_tag_count(out.len())?;
     Ok(out)
+}
+
+/// CloudFront's tag restrictions
+/// (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/tagging.html>): a key of
+/// 1 to 128 characters, a value of at most 256, both of letters, digits, spaces and `_ . : / = + - @`,
+/// and no key starting with the reserved `aws:`.
+fn check_tag(key: &str, value: &str) -> Result<(), ApiError> {
+    let allowed = |c: char| c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c);
+    let invalid = |what: String| {
+        ApiError::new("InvalidTagging", format!("{what}; tags are letters, digits, spaces and _ . : / = + - @"))
+    };
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(invalid(format!("tag key \"{key}\" must be 1 to 128 characters")));
+    }
+    if value.chars().count() > 256 {
+        return Err(invalid(format!("the value of tag {key} is longer than 256 characters")));
+    }
+    if let Some(bad) = key.chars().chain(value.chars()).find(|c| !allowed(*c)) {
+        return Err(invalid(format!("tag {key} contains {bad:?}")));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(ApiError::new("InvalidTagging", format!("tag key {key} uses the prefix aws:, reserved for AWS")));
+    }
+    Ok(())
+}
+
+fn check_tag_count(n: usize) -> Result<(), ApiError> {
+    if n > MAX_TAGS {
+        return Err(ApiError::new("InvalidTagging", format!("{n} tags; a resource can have at most {MAX_TAGS}")));
+    }
+    Ok(())
 }
 
 fn status(cp: &Inner, d: &DistributionRecord) -> &'static str {
@@ -103,7 +126,7 @@ fn distribution_json(cp: &Inner, s: &State, d: &DistributionRecord) -> Value {
         "DomainName": d.domain_name,
         "ActiveTrustedSigners": {"Enabled": false, "Quantity": 0},
         "ActiveTrustedKeyGroups": {"Enabled": false, "Quantity": 0},
-        "DistributionConfig": d.config,
+        "DistributionConfig": with_defaults(&d.config),
     })
 }
 
@@ -115,13 +138,13 @@ fn summary_json(cp: &Inner, d: &DistributionRecord) -> Value {
     out.insert("Status".into(), json!(status(cp, d)));
     out.insert("LastModifiedTime".into(), json!(util::iso8601(d.last_modified)));
     out.insert("DomainName".into(), json!(d.domain_name));
-    if let Value::Object(c) = &d.config {
+    if let Value::Object(c) = with_defaults(&d.config) {
         for (k, v) in c {
             if !matches!(
                 k.as_str(),
                 "CallerReference" | "DefaultRootObject" | "Logging" | "ContinuousDeploymentPolicyId"
             ) {
-                out.insert(k.clone(), v.clone());
+                out.insert(k, v);
             }
         }
     }
@@ -145,6 +168,12 @@ pub(super) fn create(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
         typed: None,
     };
     let body = cp.mutate(Subject::Distribution(id.clone()), |txn| {
+        if txn.state.distributions.len() >= MAX_DISTRIBUTIONS {
+            return Err(ApiError::new(
+                "TooManyDistributions",
+                format!("an account can have at most {MAX_DISTRIBUTIONS} distributions; delete one first"),
+            ));
+        }
         if let Some(other) = txn.state.distributions.values().find(|d| d.caller_reference() == caller) {
             return Err(ApiError::new(
                 "DistributionAlreadyExists",
@@ -168,7 +197,7 @@ pub(super) fn get(cp: &Inner, id: &str, config_only: bool) -> Result<Response, A
     cp.read(|s| {
         let d = s.distributions.get(id).ok_or_else(|| no_such(id))?;
         let resp = if config_only {
-            Response::xml(200, "DistributionConfig", "DistributionConfig", &d.config)
+            Response::xml(200, "DistributionConfig", "DistributionConfig", &with_defaults(&d.config))
         } else {
             Response::xml(200, "Distribution", "Distribution", &distribution_json(cp, s, d))
         };
@@ -248,7 +277,8 @@ pub(super) fn list_by_policy(cp: &Inner, req: &Request, by: &str, id: &str) -> R
         "distributionsByCachePolicyId" => PolicyKind::Cache,
         "distributionsByOriginRequestPolicyId" => PolicyKind::OriginRequest,
         "distributionsByResponseHeadersPolicyId" => PolicyKind::ResponseHeaders,
-        _ => return Err(ApiError::new("UnknownOperation", format!("no CloudFront operation matches GET /{by}/{id}"))),
+        // The other ListDistributionsBy* operations (web ACL, key group, VPC origin, …).
+        _ => return Err(super::unsupported(req)),
     };
     let max = req.max_items()?;
     let managed = match kind {
@@ -512,11 +542,25 @@ fn resource_exists(s: &State, arn: &str) -> bool {
     }
 }
 
+/// The `Resource` parameter: a CloudFront ARN (the model's pattern
+/// `arn:aws(-cn)?:cloudfront::[0-9]+:.*`); anything else is `InvalidArgument`, while a
+/// well-formed ARN of nothing that exists is `NoSuchResource`.
 fn resource_param(req: &Request) -> Result<String, ApiError> {
-    req.param("Resource")
+    let arn = req
+        .param("Resource")
         .filter(|r| !r.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::invalid("the Resource query parameter (an ARN) is required"))
+        .ok_or_else(|| ApiError::invalid("the Resource query parameter (an ARN) is required"))?;
+    let well_formed = ["arn:aws:cloudfront::", "arn:aws-cn:cloudfront::"]
+        .iter()
+        .find_map(|prefix| arn.strip_prefix(prefix))
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(account, _)| !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit()));
+    if !well_formed {
+        return Err(ApiError::invalid(format!(
+            "{arn} is not a CloudFront resource ARN (arn:aws:cloudfront::<account>:<type>/<id>)"
+        )));
+    }
+    Ok(arn.to_owned())
 }
 
 pub(super) fn list_tags(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
@@ -561,6 +605,7 @@ pub(super) fn tag(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
         let mut tags = txn.state.tags.get(&arn).cloned().unwrap_or_default();
         tags.retain(|(k, _)| !remove.contains(k) && !add.iter().any(|(a, _)| a == k));
         tags.extend(add.iter().cloned());
+        check_tag_count(tags.len())?;
         txn.put_tags(&arn, tags);
         Ok(())
     })?;

@@ -5,9 +5,10 @@
 //! republishes the snapshot, so every associated behavior runs the new code.
 
 use super::{Request, Response, check_quantities, page, required_str};
-use crate::control::{Inner, Subject};
+use crate::control::Inner;
 use crate::edge::{FunctionTestError, FunctionTestRequest};
 use crate::error::ApiError;
+use crate::state::Subject;
 use crate::state::{FunctionRecord, FunctionStage, State, runtime_of};
 use crate::util;
 use base64::Engine as _;
@@ -121,7 +122,7 @@ pub(super) fn create(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
         return Err(ApiError::invalid(format!("function name \"{name}\" must be 1 to 64 letters, digits, - or _")));
     }
     let now = util::now_ms();
-    let (body, etag) = cp.mutate(Subject::None, |txn| {
+    let (body, etag, arn) = cp.mutate(Subject::None, |txn| {
         if txn.state.functions.contains_key(&name) {
             return Err(ApiError::new("FunctionAlreadyExists", format!("A function named {name} already exists.")));
         }
@@ -134,12 +135,14 @@ pub(super) fn create(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
         };
         let etag = rec.development.etag.clone();
         let body = summary(&txn.state, &rec, "DEVELOPMENT");
+        let arn = rec.arn();
         txn.put_function(rec);
-        Ok((body, etag))
+        Ok((body, etag, arn))
     })?;
+    // CloudFront's Location names the function by its ARN, not its name.
     Ok(Response::xml(201, "FunctionSummary", "FunctionSummary", &body)
         .etag(&etag)
-        .header("location", format!("{}/2020-05-31/function/{name}", req.base_url())))
+        .header("location", format!("{}/2020-05-31/function/{arn}", req.base_url())))
 }
 
 pub(super) fn describe(cp: &Inner, req: &Request, name: &str) -> Result<Response, ApiError> {
@@ -286,14 +289,13 @@ pub(super) fn test(cp: &Inner, req: &Request, name: &str) -> Result<Response, Ap
         FunctionTestError::InvalidEvent(m) => ApiError::invalid(format!("EventObject: {m}")),
         FunctionTestError::Failed(m) => ApiError::new("TestFunctionFailed", m),
     })?;
-    let mut out = json!({
+    // Every member is present, FunctionExecutionLogs too when the function logged nothing.
+    let out = json!({
         "FunctionSummary": summary_json,
         "ComputeUtilization": result.compute_utilization,
+        "FunctionExecutionLogs": result.execution_logs,
         "FunctionErrorMessage": result.error_message,
         "FunctionOutput": result.output,
     });
-    if !result.execution_logs.is_empty() {
-        out["FunctionExecutionLogs"] = json!(result.execution_logs);
-    }
     Ok(Response::xml(200, "TestResult", "TestResult", &out))
 }

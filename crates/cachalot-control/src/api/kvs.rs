@@ -9,9 +9,10 @@
 //! so functions at the edge read the new values at once.
 
 use super::{Request, Response, page, required_str};
-use crate::control::{Inner, Subject};
+use crate::control::Inner;
 use crate::error::ApiError;
 use crate::state::KvsRecord;
+use crate::state::Subject;
 use crate::util;
 use serde_json::{Value, json};
 
@@ -233,7 +234,8 @@ fn change_items(
 
 /// Routes one data API request (`segments` follow `/key-value-stores/`).
 pub(crate) fn data_api(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
-    cp.authenticate(req).map_err(|e| data_error("AccessDeniedException", 403, format!("{}: {}", e.code, e.message)))?;
+    cp.authenticate(&req.signed())
+        .map_err(|e| data_error("AccessDeniedException", 403, format!("{}: {}", e.code, e.message)))?;
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", [arn]) => cp.read(|s| {

@@ -3,6 +3,7 @@
 //! Handlers are synchronous functions of the control plane and one request;
 //! the HTTP layer (`crate::http_layer`) runs them off the async runtime.
 
+mod defaults;
 mod distributions;
 mod functions;
 mod kvs;
@@ -12,6 +13,7 @@ pub(crate) use kvs::{data_api as kvs_data_api, data_error_response as kvs_error_
 
 use crate::control::Inner;
 use crate::error::ApiError;
+use crate::sigv4::SignedRequest;
 use crate::xml::{self, schema::Schema};
 use bytes::Bytes;
 use cachalot_config::Diagnostics;
@@ -38,6 +40,17 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    /// What its SigV4 signature covers.
+    pub(crate) fn signed(&self) -> SignedRequest<'_> {
+        SignedRequest {
+            method: self.method.as_str(),
+            raw_path: &self.raw_path,
+            raw_query: &self.raw_query,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+
     /// The first value of query parameter `name`.
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -148,6 +161,16 @@ pub(crate) fn typed<T: DeserializeOwned>(value: &Value, root: &str) -> Result<T,
     }
 }
 
+/// The errors among `diags` as one API error: the first one's code (CloudFront's, or
+/// `InvalidArgument` for Cachalot's own kebab-case codes) and every message with its path.
+pub(crate) fn errors_of(diags: &Diagnostics) -> Option<ApiError> {
+    let errors: Vec<_> = diags.items().iter().filter(|d| d.severity == cachalot_config::Severity::Error).collect();
+    let first = errors.first()?;
+    let message = errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect::<Vec<_>>().join("; ");
+    let code = if first.code.contains('-') { "InvalidArgument" } else { first.code.as_str() };
+    Some(ApiError::new(code, message))
+}
+
 /// A required string member of a JSON document.
 pub(crate) fn required_str<'a>(v: &'a Value, member: &str, root: &str) -> Result<&'a str, ApiError> {
     v.get(member).and_then(Value::as_str).ok_or_else(|| ApiError::malformed(format!("{root}.{member} is required")))
@@ -192,6 +215,12 @@ pub(crate) fn page<T: Clone>(items: &[(String, T)], marker: Option<&str>, max: u
     let taken: Vec<T> = rest.iter().take(max).map(|(_, v)| v.clone()).collect();
     let next = (rest.len() > max).then(|| rest[max - 1].0.clone());
     (taken, next)
+}
+
+/// Runs one CloudFront API request: authentication, then its operation.
+pub(crate) fn handle(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
+    cp.authenticate(&req.signed())?;
+    route(cp, req)
 }
 
 /// Routes one CloudFront API request.
@@ -245,7 +274,7 @@ pub(crate) fn route(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
 
 /// The error for a request no handler takes: names the CloudFront operation
 /// when the model has one at that method and path.
-fn unsupported(req: &Request) -> ApiError {
+pub(super) fn unsupported(req: &Request) -> ApiError {
     let path = req.raw_path.as_str();
     for op in Schema::cloudfront().operations() {
         let (template, query) = op.uri.split_once('?').unwrap_or((op.uri.as_str(), ""));

@@ -5,9 +5,10 @@
 //! deleting one `IllegalDelete` (both 400), since CloudFront's own error for
 //! this is not documented.
 
-use super::{Request, Response, check_quantities, page, typed};
-use crate::control::{Inner, Subject};
+use super::{Request, Response, check_quantities, defaults, errors_of, page, typed};
+use crate::control::Inner;
 use crate::error::ApiError;
+use crate::state::Subject;
 use crate::state::{PolicyKind, PolicyRecord};
 use crate::util;
 use cachalot_config::{managed, wire};
@@ -51,7 +52,16 @@ fn managed_etag(id: &str) -> String {
 }
 
 fn envelope(kind: PolicyKind, id: &str, last_modified: i64, config: &Value) -> Value {
-    json!({"Id": id, "LastModifiedTime": util::iso8601(last_modified), config_root(kind): config})
+    json!({"Id": id, "LastModifiedTime": util::iso8601(last_modified), config_root(kind): with_defaults(kind, config)})
+}
+
+/// The config as CloudFront returns it: a cache policy's TTLs filled in when the request left them out.
+fn with_defaults(kind: PolicyKind, config: &Value) -> Value {
+    let mut config = config.clone();
+    if kind == PolicyKind::Cache {
+        defaults::cache_policy_config(&mut config);
+    }
+    config
 }
 
 /// Parses and validates a policy config from the request body.
@@ -74,11 +84,8 @@ fn config_from(req: &Request, kind: PolicyKind) -> Result<Value, ApiError> {
             cachalot_config::validate::response_headers_policy("new", &c, &root, &mut diags).is_some()
         }
     };
-    let errors: Vec<_> = diags.items().iter().filter(|d| d.severity == cachalot_config::Severity::Error).collect();
-    if let Some(first) = errors.first() {
-        let message = errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect::<Vec<_>>().join("; ");
-        let code = if first.code.contains('-') { "InvalidArgument" } else { first.code.as_str() };
-        return Err(ApiError::new(code, message));
+    if let Some(e) = errors_of(&diags) {
+        return Err(e);
     }
     if !ok {
         return Err(ApiError::invalid(format!("the {} is not valid", kind.words())));
@@ -128,7 +135,7 @@ pub(super) fn get(cp: &Inner, kind: PolicyKind, id: &str, config_only: bool) -> 
     };
     let resp = if config_only {
         let root = config_root(kind);
-        Response::xml(200, &root, &root, &config)
+        Response::xml(200, &root, &root, &with_defaults(kind, &config))
     } else {
         Response::xml(200, kind.name(), kind.name(), &envelope(kind, id, modified, &config))
     };

@@ -69,3 +69,31 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// The Python virtualenv with the AWS CLI and boto3: `$CACHALOT_AWS_VENV`, else `target/aws-venv`.
+pub fn venv() -> PathBuf {
+    if let Some(v) = std::env::var_os("CACHALOT_AWS_VENV") {
+        return v.into();
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/aws-venv")
+}
+
+/// The venv's python, creating the venv (`pip install -r requirements-test.txt`) when it is missing.
+pub fn ensure_venv(python3: &str) -> PathBuf {
+    let venv = venv();
+    let py = venv.join("bin/python");
+    let ready = py.is_file()
+        && venv.join("bin/aws").is_file()
+        && Command::new(&py).args(["-c", "import boto3, awscli"]).status().is_ok_and(|s| s.success());
+    if !ready {
+        let status = Command::new(python3).arg("-m").arg("venv").arg(&venv).status().unwrap();
+        assert!(status.success(), "python3 -m venv {} failed", venv.display());
+        let status = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../requirements-test.txt"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "pip install awscli boto3 failed");
+    }
+    py
+}

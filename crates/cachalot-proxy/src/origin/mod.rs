@@ -1,32 +1,30 @@
-//! The origin side: pooled keep-alive clients honouring each origin's connection
-//! attempts and timeouts, and folder-backed S3 buckets.
+//! The origin side: pooled keep-alive connections honouring each origin's connection
+//! attempts and timeouts (`pool`), and folder-backed S3 buckets (`s3`).
 
+mod pool;
 pub mod s3;
+mod stream;
+mod viewer_body;
+
+pub use pool::OriginRequestBody;
+pub(crate) use pool::{Pool, PoolKey};
+pub use stream::{OriginStream, StreamError};
+pub use viewer_body::ViewerBody;
 
 use bytes::Bytes;
 use cachalot_config::model::{Origin, OriginKind, OriginProtocolPolicy};
 use cachalot_policy::DetailedResultType;
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Body of a request to an origin.
-pub type OriginRequestBody = Either<Full<Bytes>, Incoming>;
-
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, OriginRequestBody>;
-
 /// An origin's response body.
 pub enum OriginBody {
     /// Streamed from an HTTP origin.
-    Stream(Incoming),
+    Stream(OriginStream),
     /// Complete (folder-backed S3).
     Full(Bytes),
 }
@@ -87,6 +85,18 @@ impl OriginError {
     }
 }
 
+impl OriginError {
+    /// The error a parent tier reported (its status, detailed result type and message).
+    pub(crate) fn from_parent(status: u16, detailed: &str, message: String) -> Self {
+        match detailed {
+            "OriginDnsError" => OriginError::Dns(message),
+            "OriginConnectError" => OriginError::Connect(message),
+            "OriginCommError" if status == 504 => OriginError::Timeout,
+            _ => OriginError::Read(message),
+        }
+    }
+}
+
 impl std::fmt::Display for OriginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -103,27 +113,23 @@ pub struct OriginCall<'a> {
     /// Method.
     pub method: Method,
     /// Path (origin path included) and query.
-    pub path_and_query: &'a str,
+    pub path_and_query: String,
     /// Headers, `Host` included.
     pub headers: HeaderMap,
     /// Body, when the viewer sent one.
-    pub body: Option<Incoming>,
+    pub body: Option<ViewerBody>,
     /// The viewer came over HTTPS (for `match-viewer`).
     pub viewer_https: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ClientKey {
-    connect_timeout_secs: u32,
-    keepalive_secs: u32,
+    /// TLS server name to send instead of the origin's domain name.
+    pub server_name: Option<&'a str>,
 }
 
 /// All origin connections of the edge.
 pub struct Origins {
-    clients: Mutex<HashMap<ClientKey, HttpClient>>,
+    pool: Arc<Pool>,
+    tls: Arc<rustls::ClientConfig>,
     buckets: HashMap<String, PathBuf>,
     addresses: HashMap<String, String>,
-    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Origins {
@@ -132,40 +138,26 @@ impl Origins {
     pub fn new(buckets: HashMap<String, PathBuf>, addresses: HashMap<String, String>) -> Self {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots_anchors());
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-            .expect("ring supports the default protocol versions");
-        Origins { clients: Mutex::new(HashMap::new()), buckets, addresses, tls: Arc::new(tls) }
-    }
-
-    fn client(&self, origin: &Origin) -> HttpClient {
-        let key = ClientKey {
-            connect_timeout_secs: origin.connection_timeout_secs,
-            keepalive_secs: origin.keepalive_timeout_secs,
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = match rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
+            Ok(b) => b.with_root_certificates(roots).with_no_client_auth(),
+            // The ring provider supports the default versions; keep a working client regardless.
+            Err(_) => rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
         };
-        let mut clients = self.clients.lock();
-        clients
-            .entry(key)
-            .or_insert_with(|| {
-                let mut http = HttpConnector::new();
-                http.enforce_http(false);
-                http.set_nodelay(true);
-                http.set_connect_timeout(Some(Duration::from_secs(u64::from(key.connect_timeout_secs))));
-                let https = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config((*self.tls).clone())
-                    .https_or_http()
-                    .enable_http1()
-                    .wrap_connector(http);
-                Client::builder(TokioExecutor::new())
-                    .pool_idle_timeout(Duration::from_secs(u64::from(key.keepalive_secs)))
-                    .pool_max_idle_per_host(256)
-                    .build(https)
-            })
-            .clone()
+        let tls = Arc::new(tls);
+        Origins { pool: Arc::new(Pool::new(tls.clone())), tls, buckets, addresses }
     }
 
-    /// Sends a request to `origin`, with its connection attempts and timeouts.
+    /// The TLS client settings origin connections use.
+    pub(crate) fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
+    }
+
+    /// Sends a request to `origin`: up to `ConnectionAttempts` attempts to connect, and
+    /// for a request without a body (GET, HEAD) as many attempts to get a response within
+    /// the response timeout (§12.2). `deadline` is the `ResponseCompletionTimeout`.
     pub async fn send(&self, origin: &Origin, call: OriginCall<'_>) -> Result<OriginResponse, OriginError> {
         let started = Instant::now();
         match &origin.kind {
@@ -175,11 +167,14 @@ impl Origins {
                         "no folder is mapped to bucket \"{bucket}\" (add it under Buckets)"
                     )));
                 };
-                let r = s3::serve(folder, &call.method, call.path_and_query, &call.headers).await;
+                let r = s3::serve(folder, &call.method, &call.path_and_query, &call.headers).await;
                 Ok(OriginResponse {
                     status: r.status,
                     headers: r.headers,
-                    body: OriginBody::Full(r.body),
+                    body: match r.body {
+                        s3::S3Body::Bytes(b) => OriginBody::Full(b),
+                        s3::S3Body::File(file, len) => OriginBody::Stream(OriginStream::file(file, len)),
+                    },
                     first_byte_ms: started.elapsed().as_millis() as u64,
                 })
             }
@@ -189,15 +184,13 @@ impl Origins {
                     OriginProtocolPolicy::HttpsOnly => true,
                     OriginProtocolPolicy::MatchViewer => call.viewer_https,
                 };
-                let authority = match self.addresses.get(&origin.domain_name) {
+                let address = match self.addresses.get(&origin.domain_name) {
                     Some(addr) => addr.clone(),
                     None => format!("{}:{}", origin.domain_name, if https { https_port } else { http_port }),
                 };
-                let scheme = if https { "https" } else { "http" };
-                let uri: Uri = format!("{scheme}://{authority}{}", call.path_and_query)
-                    .parse()
-                    .map_err(|e| OriginError::Connect(format!("invalid origin address {authority}: {e}")))?;
-                self.send_http(origin, uri, call, started).await
+                let key =
+                    PoolKey { https, address, server_name: call.server_name.unwrap_or(&origin.domain_name).to_owned() };
+                self.send_http(origin, key, call, started).await
             }
         }
     }
@@ -205,44 +198,72 @@ impl Origins {
     async fn send_http(
         &self,
         origin: &Origin,
-        uri: Uri,
+        key: PoolKey,
         call: OriginCall<'_>,
         started: Instant,
     ) -> Result<OriginResponse, OriginError> {
-        let client = self.client(origin);
-        let read_timeout = Duration::from_secs(u64::from(origin.read_timeout_secs));
-        let connect_timeout = Duration::from_secs(u64::from(origin.connection_timeout_secs));
-        // A request without a body can be replayed on another attempt; one with a body cannot.
+        let read_timeout = Duration::from_secs(u64::from(origin.read_timeout_secs.max(1)));
+        let connect_timeout = Duration::from_secs(u64::from(origin.connection_timeout_secs.max(1)));
+        let keepalive = Duration::from_secs(u64::from(origin.keepalive_timeout_secs));
+        let deadline = origin.response_completion_timeout_secs.map(|s| started + Duration::from_secs(u64::from(s)));
+        // Only a request without a body can be sent again after a response timeout.
         let replayable = call.body.is_none();
         let retry_on_timeout = replayable && (call.method == Method::GET || call.method == Method::HEAD);
-        let attempts = if replayable { origin.connection_attempts.max(1) } else { 1 };
+        let attempts = origin.connection_attempts.clamp(1, 3);
         let mut body = call.body;
         let mut last = OriginError::Connect("no attempt made".to_owned());
-        for _ in 0..attempts {
-            let mut req = Request::builder().method(call.method.clone()).uri(uri.clone());
-            if let Some(h) = req.headers_mut() {
-                *h = call.headers.clone();
-            }
+        let mut attempt = 0;
+        let mut stale_retry_left = true;
+        while attempt < attempts {
+            attempt += 1;
+            let remaining = |limit: Duration| match deadline {
+                Some(d) => limit.min(d.saturating_duration_since(Instant::now())),
+                None => limit,
+            };
+            let checkout = match self.pool.checkout(&key, remaining(connect_timeout)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    if matches!(last, OriginError::Dns(_)) {
+                        return Err(last);
+                    }
+                    continue;
+                }
+            };
+            let mut sender = checkout.sender;
             let req_body = match body.take() {
                 Some(b) => Either::Right(b),
                 None => Either::Left(Full::new(Bytes::new())),
             };
+            let mut req = Request::builder().method(call.method.clone()).uri(call.path_and_query.as_str());
+            if let Some(h) = req.headers_mut() {
+                *h = call.headers.clone();
+            }
             let req = req.body(req_body).map_err(|e| OriginError::Connect(e.to_string()))?;
-            match tokio::time::timeout(connect_timeout + read_timeout, client.request(req)).await {
+            match tokio::time::timeout(remaining(read_timeout), sender.send_request(req)).await {
                 Ok(Ok(resp)) => {
                     let (parts, incoming) = resp.into_parts();
+                    let stream = self.pool.stream(incoming, key, sender, keepalive);
                     return Ok(OriginResponse {
                         status: parts.status,
                         headers: parts.headers,
-                        body: OriginBody::Stream(incoming),
+                        body: OriginBody::Stream(stream),
                         first_byte_ms: started.elapsed().as_millis() as u64,
                     });
                 }
                 Ok(Err(e)) => {
-                    last = classify(&e);
-                    if !matches!(last, OriginError::Connect(_) | OriginError::Dns(_)) {
-                        return Err(last);
+                    // A kept-alive connection the origin closed meanwhile: try a fresh one, once,
+                    // without counting an attempt (nothing reached the origin).
+                    if checkout.reused
+                        && replayable
+                        && stale_retry_left
+                        && (e.is_canceled() || e.is_incomplete_message())
+                    {
+                        stale_retry_left = false;
+                        attempt -= 1;
+                        continue;
                     }
+                    return Err(OriginError::Read(error_text(&e)));
                 }
                 Err(_) => {
                     last = OriginError::Timeout;
@@ -251,12 +272,15 @@ impl Origins {
                     }
                 }
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(OriginError::Timeout);
+            }
         }
         Err(last)
     }
 }
 
-fn classify(e: &hyper_util::client::legacy::Error) -> OriginError {
+fn error_text(e: &hyper::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -264,13 +288,7 @@ fn classify(e: &hyper_util::client::legacy::Error) -> OriginError {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    if text.contains("dns error") || text.contains("failed to lookup address") {
-        OriginError::Dns(text)
-    } else if e.is_connect() {
-        OriginError::Connect(text)
-    } else {
-        OriginError::Read(text)
-    }
+    text
 }
 
 fn webpki_roots_anchors() -> impl Iterator<Item = rustls::pki_types::TrustAnchor<'static>> {

@@ -313,3 +313,62 @@ async fn viewer_conditional_gets_304_from_cache() {
     assert_eq!(get(h.pop(0), "/e", &[("if-none-match", "\"other\"")]).await.status, 200);
     assert_eq!(origin.hits("/e"), 1);
 }
+
+/// A GET on a behavior that caches nothing is a full `200` with `x-cache: Miss`, and it
+/// is logged as a `Miss` — not as an error the viewer never saw (§8.2). Same for MaxTTL 0.
+#[tokio::test]
+async fn non_caching_get_is_logged_as_the_miss_it_was() {
+    let origin = TestOrigin::start_with(|_| Reply::ok("dynamic body").header("cache-control", "max-age=3600")).await;
+    let disabled = cachalot_test::single_origin_config(
+        &origin.authority(),
+        r#""CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad""#,
+        "",
+    );
+    let max_ttl_zero = with_policy(&origin, &policy(0, 0, 0, NONE_HEADERS, NONE_COOKIES, NONE_QUERY));
+    for config in [disabled, max_ttl_zero] {
+        let h = start(&config, &[]).await;
+        for _ in 0..3 {
+            let r = get(h.pop(0), "/api/items", &[]).await;
+            assert_eq!((r.status.as_u16(), r.header("x-cache")), (200, "Miss from cloudfront"));
+            assert_eq!(r.body, "dynamic body");
+        }
+        let head = cachalot_test::request(h.pop(0), http::Method::HEAD, "/api/items", &[], bytes::Bytes::new()).await;
+        assert_eq!(head.header("x-cache"), "Miss from cloudfront");
+        let logged = h.summaries(4).await;
+        let results: Vec<_> =
+            logged.iter().map(|s| (s.result.as_str(), s.response_result.as_str(), s.detailed.as_str())).collect();
+        assert_eq!(results, vec![("Miss", "Miss", "Miss"); 4], "the log says what x-cache said");
+        assert!(logged.iter().take(3).all(|s| s.response_bytes > 12), "the body was sent and counted");
+    }
+}
+
+/// Collapsing survives the viewer that started the fetch: one aborted request plus
+/// many concurrent requests for the same slow object cost the origin one fetch (§6.6).
+#[tokio::test]
+async fn collapsed_fetch_outlives_the_viewer_that_started_it() {
+    let origin = TestOrigin::start_with(|_| {
+        Reply::ok("slow object").header("cache-control", "max-age=300").delay(Duration::from_millis(600))
+    })
+    .await;
+    let config = cachalot_test::single_origin_config(
+        &origin.authority(),
+        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
+        "",
+    );
+    let h = start(&config, &[]).await;
+    let pop = h.pop(0);
+    // The first viewer starts the fetch and goes away before the origin answers.
+    let first = tokio::spawn(async move { get(pop, "/slow.bin", &[]).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..60 {
+        tasks.push(tokio::spawn(async move { get(pop, "/slow.bin", &[]).await }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.abort();
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"slow object"[..]));
+    }
+    assert_eq!(origin.hits("/slow.bin"), 1, "the abandoned leader's fetch was shared");
+}

@@ -59,7 +59,25 @@ pub(crate) async fn start_with(
     pops: &[(&str, &str)],
     buckets: HashMap<String, std::path::PathBuf>,
 ) -> Harness {
-    let snapshot = cachalot_test::snapshot_from_json(config);
+    start_with_limits(config, pops, buckets, cachalot_proxy::ListenerLimits::default()).await
+}
+
+pub(crate) async fn start_with_limits(
+    config: &str,
+    pops: &[(&str, &str)],
+    buckets: HashMap<String, std::path::PathBuf>,
+    listener: cachalot_proxy::ListenerLimits,
+) -> Harness {
+    start_snapshot(cachalot_test::snapshot_from_json(config), pops, buckets, listener).await
+}
+
+/// Starts an edge on an already built snapshot (for configs with functions).
+pub(crate) async fn start_snapshot(
+    snapshot: std::sync::Arc<cachalot_config::Snapshot>,
+    pops: &[(&str, &str)],
+    buckets: HashMap<String, std::path::PathBuf>,
+    listener: cachalot_proxy::ListenerLimits,
+) -> Harness {
     let pops: Vec<(&str, &str)> = if pops.is_empty() { vec![("LOCAL50-C1", "us-east-1")] } else { pops.to_vec() };
     let settings = EdgeSettings {
         pops: pops
@@ -72,6 +90,7 @@ pub(crate) async fn start_with(
             .collect(),
         buckets,
         max_object_bytes: 1 << 20,
+        listener,
         ..EdgeSettings::default()
     };
     let clock = Arc::new(ManualClock::new(START_MS));

@@ -127,3 +127,21 @@ async fn an_expired_object_is_served_when_the_origin_fails() {
     let r = get(h.pop(0), "/s", &[]).await;
     assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"good"[..]));
 }
+
+/// `OriginReadTimeout` bounds the wait for the response headers, whatever the
+/// connection timeout: an origin that answers after the read timeout is a 504, not a late 200 (§12.2).
+#[tokio::test]
+async fn read_timeout_applies_to_the_response_headers() {
+    let origin = TestOrigin::start_with(|_| Reply::ok("late").delay(Duration::from_millis(2500))).await;
+    let config = cachalot_test::single_origin_config(
+        &origin.authority(),
+        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
+        "",
+    )
+    .replace(r#""OriginReadTimeout": 5"#, r#""OriginReadTimeout": 1"#)
+    .replace(r#""Id": "origin","#, r#""Id": "origin", "ConnectionAttempts": 1, "ConnectionTimeout": 10,"#);
+    let h = start(&config, &[]).await;
+    let r = get(h.pop(0), "/late", &[]).await;
+    assert_eq!((r.status.as_u16(), r.header("x-cache")), (504, "Error from cloudfront"));
+    assert_eq!(h.summaries(1).await[0].detailed.as_str(), "OriginCommError");
+}

@@ -28,10 +28,14 @@ pub(crate) struct Args {
     /// Address of the admin listener (API, metrics, dashboard) [default: 127.0.0.1:9400].
     #[arg(long, value_name = "ADDR")]
     admin: Option<String>,
-    /// Folder of the embedded state store [default: ./.cachalot].
-    #[arg(long, value_name = "DIR", conflicts_with = "store")]
+    /// Serve /metrics, /dashboard and /healthz on this address of their own instead of the admin
+    /// listener (no credentials asked there: bind it where only your monitoring reaches).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// State folder [default: ./.cachalot]: the embedded store, or with --store this node's own files.
+    #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// External state store URL (postgres://…).
+    /// Fleet store: postgres://USER@HOST:PORT/DB (every node naming it is one fleet).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
     /// Log filter (error, warn, info, debug, trace or a tracing filter).
@@ -46,17 +50,52 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(url)) => setup::from_origin(url)?,
         (None, None) => Setup::default(),
     };
-    let location = match (&args.store, &args.state, &setup.file.state) {
-        (Some(url), _, _) => cachalot_control::StoreLocation::Url(url.clone()),
-        (None, Some(dir), _) => cachalot_control::StoreLocation::Dir(dir.clone()),
-        (None, None, Some(dir)) => cachalot_control::StoreLocation::Dir(setup.base.join(dir)),
-        (None, None, None) => cachalot_control::StoreLocation::Dir(PathBuf::from(file::DEFAULT_STATE)),
+    if args.store.is_none() && !setup.file.regional_caches.is_empty() {
+        return Err(hinted(
+            "RegionalCaches serve the other nodes of a fleet, and this node is not in one",
+            "start every node with --store postgres://USER@HOST:PORT/DB, or remove RegionalCaches",
+        ));
+    }
+    let state_dir = match (&args.state, &setup.file.state) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => setup.base.join(dir),
+        (None, None) => PathBuf::from(file::DEFAULT_STATE),
     };
     let pops = pops(&setup, args.listen.as_deref());
     let admin =
         args.admin.clone().or_else(|| setup.file.admin.clone()).unwrap_or_else(|| file::DEFAULT_ADMIN.to_owned());
+    let metrics = args.metrics.clone().or_else(|| setup.file.metrics.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(setup, pops, admin, location))
+    let store = match args.store {
+        None => Store::Embedded(state_dir),
+        Some(url) => {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(hinted(
+                    format!("--store {url}: not a PostgreSQL URL"),
+                    "use postgres://USER@HOST:PORT/DB (add ?sslmode=require for TLS)",
+                ));
+            }
+            let node_id = setup.file.node_id.clone().unwrap_or_else(host_name);
+            Store::Fleet { url, node_id, state_dir }
+        }
+    };
+    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, store))
+}
+
+/// Where the control plane's state lives.
+enum Store {
+    Embedded(PathBuf),
+    Fleet { url: String, node_id: String, state_dir: PathBuf },
+}
+
+/// This machine's host name (the default node id).
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let name: String =
+        name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    if name.is_empty() { "node".to_owned() } else { name }
 }
 
 fn init_logging(filter: &str) {
@@ -74,6 +113,10 @@ fn init_logging(filter: &str) {
 
 fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
     let mut pops = setup.file.pops.clone();
+    // A node that only hosts regional caches for its fleet needs no POP.
+    if pops.is_empty() && !setup.file.regional_caches.is_empty() && listen.is_none() {
+        return pops;
+    }
     if pops.is_empty() {
         pops.push(PopConfig {
             id: file::DEFAULT_POP_ID.to_owned(),
@@ -89,12 +132,14 @@ fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
     pops
 }
 
-async fn serve(
-    setup: Setup,
-    pops: Vec<PopConfig>,
+/// Where the admin listener and, when separate, the monitoring pages listen.
+struct Listeners {
     admin: String,
-    location: cachalot_control::StoreLocation,
-) -> anyhow::Result<ExitCode> {
+    metrics: Option<String>,
+}
+
+async fn serve(setup: Setup, pops: Vec<PopConfig>, listeners: Listeners, store: Store) -> anyhow::Result<ExitCode> {
+    let admin = listeners.admin;
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
     let settings = EdgeSettings {
@@ -104,6 +149,12 @@ async fn serve(
             .collect(),
         buckets,
         origin_addresses: setup.file.origin_addresses.clone().into_iter().collect(),
+        regional_caches: setup
+            .file
+            .regional_caches
+            .iter()
+            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.region.clone(), cache_bytes: r.cache_bytes })
+            .collect(),
         ..EdgeSettings::default()
     };
     let telemetry = Arc::new(
@@ -124,6 +175,31 @@ async fn serve(
         Arc::new(cachalot_proxy::SystemClock),
         observer.clone(),
     );
+    let location = match store {
+        Store::Embedded(dir) => cachalot_control::StoreLocation::Dir(dir),
+        Store::Fleet { url, node_id, state_dir } => {
+            let node = cachalot_control::NodeInfo {
+                id: node_id,
+                pops: pops
+                    .iter()
+                    .map(|p| cachalot_control::NodePop { id: p.id.clone(), region: p.region.clone() })
+                    .collect(),
+                regional_caches: setup
+                    .file
+                    .regional_caches
+                    .iter()
+                    .map(|r| cachalot_control::NodeRegionalCache {
+                        region: r.region.clone(),
+                        address: r.listen.clone(),
+                    })
+                    .collect(),
+                admin: admin.clone(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            tracing::info!("node {} joining the fleet at {}", node.id, redact(&url));
+            cachalot_control::StoreLocation::Fleet(cachalot_control::FleetSettings { url, node, state_dir })
+        }
+    };
     // The control plane loads the store, merges the config file's resources and publishes the first snapshot.
     let control = cachalot_control::ControlPlane::open(
         location.clone(),
@@ -171,6 +247,21 @@ async fn serve(
             )));
         }
     }
+    for rec in &setup.file.regional_caches {
+        let listener = bind(&rec.listen, &format!("the regional cache of {}", rec.region)).await?;
+        tracing::info!(
+            "regional edge cache of {} listening on http://{} (fleet tiers only)",
+            rec.region,
+            listener.local_addr()?
+        );
+        tasks.push(tokio::spawn(cachalot_proxy::serve_regional(
+            edge.clone(),
+            rec.region.clone(),
+            listener,
+            stop_rx.clone(),
+            Duration::from_secs(10),
+        )));
+    }
     for d in &snapshot.distributions {
         tracing::info!("distribution {} serving {}{}", d.id, d.domain_name, aliases(&d.aliases));
         if let Some(logging) = &d.logging
@@ -185,25 +276,37 @@ async fn serve(
 
     let admin_listener = bind(&admin, "the admin listener").await?;
     let admin_addr = admin_listener.local_addr()?;
-    tracing::info!("admin listening on http://{admin_addr} (API, CloudWatch, /metrics, /dashboard)");
+    let apis = control.router().merge(control.cloudwatch_router(telemetry.clone()));
+    let pages = crate::dashboard::router(telemetry.clone(), misses).merge(control.fleet_router());
+    let admin_router = match &listeners.metrics {
+        Some(addr) => {
+            let listener = bind(addr, "the metrics listener").await?;
+            tracing::info!("admin listening on http://{admin_addr} (API, CloudWatch)");
+            tracing::info!(
+                "metrics listening on http://{} (/metrics, /dashboard, /healthz; no credentials asked)",
+                listener.local_addr()?
+            );
+            tasks.push(tokio::spawn(serve_http(listener, crate::dashboard::health().merge(pages), stop_rx.clone())));
+            apis
+        }
+        None => {
+            tracing::info!("admin listening on http://{admin_addr} (API, CloudWatch, /metrics, /dashboard)");
+            if !control.is_open() {
+                tracing::info!(
+                    "/metrics and /dashboard ask for an access key: HTTP Basic (access key id, secret) or SigV4; \
+                     --metrics ADDR serves them on a listener of their own instead"
+                );
+            }
+            apis.merge(crate::dashboard::health()).merge(control.guard(pages))
+        }
+    };
     if control.is_open() {
         tracing::warn!("the admin API accepts ANY credentials: no AccessKeys are configured");
     }
     if let cachalot_control::StoreLocation::Dir(dir) = &location {
         tracing::info!("state in {}", dir.display());
     }
-    let router = control
-        .router()
-        .merge(control.cloudwatch_router(telemetry.clone()))
-        .merge(crate::dashboard::router(telemetry.clone(), misses));
-    let mut admin_stop = stop_rx.clone();
-    let admin_task = tokio::spawn(async move {
-        let _ = axum::serve(admin_listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = admin_stop.wait_for(|s| *s).await;
-            })
-            .await;
-    });
+    let admin_task = tokio::spawn(serve_http(admin_listener, admin_router, stop_rx.clone()));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
@@ -217,6 +320,33 @@ async fn serve(
     let _ = tokio::task::spawn_blocking(move || logs.shutdown()).await;
     tracing::info!("access logs flushed; stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `router` on `listener` until `stop` turns true, with the listener limits
+/// (idle and header timeouts, connection cap, descriptor back-off) the POPs have.
+async fn serve_http(listener: tokio::net::TcpListener, router: axum::Router, stop: tokio::sync::watch::Receiver<bool>) {
+    let services = move |_: cachalot_proxy::ConnInfo| hyper_util::service::TowerToHyperService::new(router.clone());
+    cachalot_proxy::serve_http(
+        listener,
+        None,
+        cachalot_proxy::ListenerLimits::default(),
+        stop,
+        Duration::from_secs(10),
+        services,
+    )
+    .await;
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn aliases(a: &[String]) -> String {

@@ -49,9 +49,22 @@ impl Serve {
     }
 
     pub(crate) fn start_on(args: &[&str], workdir: &Path, pop: SocketAddr, admin: SocketAddr) -> Serve {
+        Self::start_under(Command::new(env!("CARGO_BIN_EXE_cachalot")), args, workdir, pop, admin)
+    }
+
+    /// Starts it with at most `limit` open file descriptors (`ulimit -n`).
+    pub(crate) fn start_with_fd_limit(args: &[&str], workdir: &Path, limit: u32) -> Serve {
+        let pop: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_cachalot")]);
+        Self::start_under(sh, args, workdir, pop, admin)
+    }
+
+    fn start_under(mut command: Command, args: &[&str], workdir: &Path, pop: SocketAddr, admin: SocketAddr) -> Serve {
         let stderr_path = workdir.join(format!("serve-{}.log", admin.port()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_cachalot"))
+        let child = command
             .arg("serve")
             .args(args)
             .args(["--listen", &pop.to_string(), "--admin", &admin.to_string(), "--log", "info"])
