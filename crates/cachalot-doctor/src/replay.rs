@@ -3,9 +3,10 @@
 //!
 //! For each config, every request's cache key comes from [`cachalot_policy::cache_key`] and its
 //! TTL from [`cachalot_policy::ttl::storage`] — the functions the edge calls — so a prediction
-//! cannot disagree with the edge about keys or TTLs. Tiers follow the edge: the POP's cache,
-//! then the regional edge cache of the POP's `Region`, then the Origin Shield of the origin's
-//! `OriginShieldRegion` (skipped when that is the POP's own region); a copy found in any tier
+//! cannot disagree with the edge about keys or TTLs. Tiers follow the edge's own path
+//! (`cachalot_policy::tiers::path`): the POP's cache, then the regional edge cache of the POP's
+//! `Region` when it has one, then the Origin Shield of the origin's `OriginShieldRegion`
+//! (visited once when that is the POP's own region); a copy found in any tier
 //! is a hit for the viewer, a fetch from the origin a miss, a revalidated stale copy a
 //! RefreshHit. Time is the log's timestamps (virtual), sorted.
 //!
@@ -27,6 +28,7 @@ use crate::logs::{self, LineSink, LogInput, LogInputError, ReadStats};
 use cachalot_config::file::region_for_pop;
 use cachalot_config::model::{Behavior, Distribution, NameRule, Snapshot, Target};
 use cachalot_policy::ViewerRequest;
+use cachalot_policy::tiers::{self, Layer, Topology};
 use cachalot_telemetry::parse::{LineError, LogLine};
 use cachalot_telemetry::{Field, ResultType};
 use http::{HeaderMap, HeaderValue, Method};
@@ -74,6 +76,9 @@ pub struct ConfigModel {
     pub snapshot: Snapshot,
     /// POP id → region, from the config's `Pops`.
     pops: HashMap<String, String>,
+    /// Which regions have a regional edge cache: those two of the config's POPs share (as a
+    /// single Cachalot node builds them), or every region when the config lists no POP.
+    topology: Topology,
     /// What was assumed for this config.
     pub notices: Vec<String>,
     /// Every behavior, by [`Decision::section`].
@@ -176,7 +181,12 @@ impl ConfigModel {
                 );
             }
         }
-        ConfigModel { label: label.to_owned(), snapshot, pops, notices, behaviors, settings }
+        let topology = if inputs.pops.is_empty() {
+            Topology::EveryRegion
+        } else {
+            Topology::shared_by_pops(inputs.pops.iter().map(|p| p.region.as_str()))
+        };
+        ConfigModel { label: label.to_owned(), snapshot, pops, topology, notices, behaviors, settings }
     }
 
     /// Seconds a response to the decided request is kept when the origin answers `status`
@@ -329,15 +339,24 @@ impl ConfigModel {
             Target::Origin(i) => d.origins.get(i),
             Target::Group(g) => d.origin_groups.get(g).and_then(|g| d.origins.get(g.primary)),
         };
+        // The tiers a miss walks, by the edge's own function. A region has one regional edge
+        // cache whatever role it plays, so both roles share its store. POPs of the config
+        // follow its topology; a POP it does not list (real CloudFront's) has a REC, as
+        // every CloudFront region does.
         let region = self.region_of(pop);
-        let shield = match origin.and_then(|o| o.shield_region.as_deref()) {
-            Some(s) if s != region => small_hash(&format!("shield:{s}")),
-            _ => 0,
-        };
+        let topology = if self.pops.contains_key(pop) { &self.topology } else { &Topology::EveryRegion };
+        let (mut regional, mut shield) = (0, 0);
+        for hop in tiers::path(topology, &region, origin.and_then(|o| o.shield_region.as_deref())) {
+            let store = small_hash(&format!("rec:{}", hop.region));
+            match hop.layer {
+                Layer::Shield => shield = store,
+                _ => regional = store,
+            }
+        }
         Decision {
             key: hash64(key.as_str().as_bytes()),
             ttl,
-            region: small_hash(&format!("rec:{region}")),
+            region: regional,
             shield,
             behavior: index as u16,
             section: section_of(&d.id, index),
@@ -1320,6 +1339,33 @@ mod tests {
         assert_eq!(sim.serve(259_999, 100, &d, 10, false, false), Served::Pop, "fresh again for its TTL");
         assert_eq!(sim.serve(260_000, 100, &d, 10, false, false), Served::Origin, "to the millisecond");
         assert_eq!(sim.serve(0, 100, &decision(2, 0), 10, false, false), Served::Origin, "not stored");
+    }
+
+    /// The regional tier comes from the edge's own path: POPs sharing a region share one, a
+    /// POP alone in its region has none, and a POP the config does not list (CloudFront's) has one.
+    #[test]
+    fn tiers_follow_the_edges_path() {
+        let config = crate::scenario::config_for(crate::Cause::ColdPop).replace("\"eu-central-1\"", "\"eu-west-2\"");
+        let model = crate::scenario::model_of("c", &config).unwrap();
+        let view = RequestView {
+            method: "GET",
+            host: crate::scenario::DOMAIN,
+            host_header: "",
+            path: "/images/a.jpg",
+            query: "",
+            cookie: "",
+            user_agent: "",
+            referer: "",
+            accept: "",
+            accept_encoding: "",
+            status: 200,
+        };
+        let mut scratch = KeyScratch::default();
+        let mut at = |pop: &str| model.decide(&view, pop, 0, &mut scratch).region;
+        let (lhr, fra, iad) = (at("LHR50-C1"), at("FRA56-P5"), at("IAD89-C1"));
+        assert!(lhr != 0 && lhr == fra, "LHR50-C1 and FRA56-P5 now share eu-west-2");
+        assert_eq!(iad, 0, "IAD89-C1 is alone in us-east-1");
+        assert_ne!(at("SEA19-C1"), 0, "a POP the config does not list is CloudFront's");
     }
 
     #[test]
