@@ -545,6 +545,9 @@ fn varies(reqs: &[Request], d: Dims) -> bool {
     false
 }
 
+/// How many candidate moments are examined, strongest first.
+const MOMENTS_EXAMINED: usize = 2_000;
+
 /// Refetches of at least this many objects at one moment, young copies among them, are an
 /// invalidation.
 pub const INVALIDATION_PATHS: usize = 3;
@@ -630,7 +633,9 @@ fn find_invalidations(reqs: &[Request], classes: &mut [Class], sections: &BTreeM
     candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     let mut moments = Vec::new();
     let mut taken = vec![false; lost.len()];
-    for (_, t) in candidates {
+    // Each candidate costs a pass over the lost copies: the strongest ones are enough (an
+    // invalidation covers many objects, so it ranks first).
+    for (_, t) in candidates.into_iter().take(MOMENTS_EXAMINED) {
         let covered: Vec<usize> =
             (0..lost.len()).filter(|&j| !taken[j] && lost[j].from <= t && t <= lost[j].to).collect();
         if covered.len() < INVALIDATION_PATHS {
