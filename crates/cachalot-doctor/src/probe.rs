@@ -17,8 +17,8 @@
 //! regional edge caches, but go directly to the origin"
 //! (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowCloudFrontWorks.html>):
 //! a miss whose `Server-Timing` names a regional edge cache or Origin Shield as the upstream
-//! layer took the caching path, so its key must have changed; no `Server-Timing` at all, or an
-//! `EDGE` upstream layer, is read as caching disabled.
+//! layer took the caching path, so its key must have changed; no `Server-Timing` at all, or
+//! another upstream layer (`EDGE`, `Origin`), is read as caching disabled.
 
 use crate::cause::Cause;
 use cachalot_policy::parse::CacheControl;
