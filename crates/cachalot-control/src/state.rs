@@ -199,6 +199,8 @@ pub(crate) enum Subject {
     None,
     Distribution(String),
     Policy(PolicyKind, String),
+    /// A public key, key group or origin access control (its words and id).
+    Private(&'static str, String),
 }
 
 /// The ids of the resources in a [`Resources`] value, by position.
@@ -206,6 +208,8 @@ pub(crate) enum Subject {
 pub(crate) struct Labels {
     pub(crate) distributions: Vec<String>,
     pub(crate) policies: [Vec<String>; 3],
+    /// Public keys, key groups, origin access controls.
+    pub(crate) private: [Vec<String>; 3],
 }
 
 impl Labels {
@@ -216,8 +220,13 @@ impl Labels {
             ResourceKind::CachePolicy => (Some(PolicyKind::Cache), &self.policies[0]),
             ResourceKind::OriginRequestPolicy => (Some(PolicyKind::OriginRequest), &self.policies[1]),
             ResourceKind::ResponseHeadersPolicy => (Some(PolicyKind::ResponseHeaders), &self.policies[2]),
+            ResourceKind::PublicKey => return Named::private("public key", &self.private[0], at.index),
+            ResourceKind::KeyGroup => return Named::private("key group", &self.private[1], at.index),
+            ResourceKind::OriginAccessControl => {
+                return Named::private("origin access control", &self.private[2], at.index);
+            }
         };
-        Named { policy, id: ids.get(at.index).map_or("", String::as_str) }
+        Named { policy, private: None, id: ids.get(at.index).map_or("", String::as_str) }
     }
 }
 
@@ -226,13 +235,25 @@ impl Labels {
 pub(crate) struct Named<'a> {
     /// `None` for a distribution.
     policy: Option<PolicyKind>,
+    /// Words for a public key, key group or origin access control.
+    private: Option<&'static str>,
     id: &'a str,
 }
 
-impl Named<'_> {
+impl<'a> Named<'a> {
+    fn private(what: &'static str, ids: &'a [String], index: usize) -> Self {
+        Named { policy: None, private: Some(what), id: ids.get(index).map_or("", String::as_str) }
+    }
+
     /// `relative` (a path inside this resource) as the client of a change about `subject`
     /// reads it: as is inside the document it sent, prefixed with the resource otherwise.
     pub(crate) fn path(&self, relative: &str, subject: &Subject) -> String {
+        if let Some(what) = self.private {
+            return match subject {
+                Subject::Private(w, id) if *w == what && id == self.id => relative.to_owned(),
+                _ => format!("({what} {}) {relative}", self.id),
+            };
+        }
         let own = match (subject, self.policy) {
             (Subject::Distribution(d), None) => d == self.id,
             (Subject::Policy(k, p), Some(kind)) => *k == kind && p == self.id,

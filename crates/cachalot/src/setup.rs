@@ -109,6 +109,9 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Setup> {
         response_headers_policies: file.response_headers_policies.clone(),
         functions,
         key_value_stores: stores,
+        public_keys: file.public_keys.clone(),
+        key_groups: file.key_groups.clone(),
+        origin_access_controls: file.origin_access_controls.clone(),
     };
     let (_, diags) =
         cachalot_config::validate::build_snapshot(&resources, &cachalot_config::validate::Paths::config_file());
