@@ -24,6 +24,7 @@
 pub mod compress;
 pub mod conditional;
 pub mod forward;
+pub mod geo;
 pub mod invalidation;
 pub mod key;
 pub mod origin;

@@ -51,6 +51,11 @@ pub struct EdgeSettings {
     pub listener: ListenerLimits,
     /// Regions whose regional edge cache this node hosts for its fleet (`RegionalCaches`).
     pub regional_caches: Vec<String>,
+    /// The viewer-location database (`GeoIpDatabase`) for geo restriction and location headers.
+    pub geo: Option<Arc<crate::geo::GeoDatabase>>,
+    /// Serve behaviors that ask for a protection the edge does not enforce (`UnenforcedProtections: serve`);
+    /// by default they are refused.
+    pub serve_unenforced: bool,
 }
 
 impl Default for EdgeSettings {
@@ -67,6 +72,8 @@ impl Default for EdgeSettings {
             max_object_bytes: 64 * 1024 * 1024,
             listener: ListenerLimits::default(),
             regional_caches: Vec::new(),
+            geo: None,
+            serve_unenforced: false,
         }
     }
 }
@@ -130,6 +137,10 @@ pub(crate) struct EdgeInner {
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) max_object_bytes: u64,
     pub(crate) listener_limits: ListenerLimits,
+    pub(crate) geo: Option<Arc<crate::geo::GeoDatabase>>,
+    pub(crate) serve_unenforced: bool,
+    /// Signed URL and cookie signatures already verified (key, hash, signature, message).
+    pub(crate) verified_signatures: moka::sync::Cache<String, ()>,
 }
 
 /// The data plane. Cheap to clone.
@@ -195,6 +206,9 @@ impl Edge {
                 observer,
                 max_object_bytes: settings.max_object_bytes,
                 listener_limits: settings.listener,
+                geo: settings.geo.clone(),
+                serve_unenforced: settings.serve_unenforced,
+                verified_signatures: moka::sync::Cache::new(100_000),
             }),
         }
     }

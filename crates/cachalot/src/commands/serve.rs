@@ -97,7 +97,25 @@ async fn serve(
 ) -> anyhow::Result<ExitCode> {
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
+    let geo = match &setup.file.geo_ip_database {
+        Some(rel) => {
+            let path = setup.base.join(rel);
+            let db = cachalot_proxy::GeoDatabase::open(&path).map_err(|e| {
+                hinted(
+                    format!("GeoIpDatabase: {e}"),
+                    "name a MaxMind-format (.mmdb) file such as GeoLite2-Country.mmdb",
+                )
+            })?;
+            tracing::info!("viewer locations from {}", path.display());
+            Some(Arc::new(db))
+        }
+        None => None,
+    };
+    let serve_unenforced = setup.file.unenforced_protections == file::UnenforcedProtections::Serve;
+    let geo_missing = geo.is_none();
     let settings = EdgeSettings {
+        geo,
+        serve_unenforced,
         pops: pops
             .iter()
             .map(|p| PopSettings { id: p.id.clone(), region: p.region.clone(), cache_bytes: p.cache_bytes })
@@ -177,6 +195,29 @@ async fn serve(
             && let Some(dir) = setup.file.buckets.get(&logging.bucket)
         {
             tracing::info!("distribution {} logs to {}", d.id, setup.base.join(dir).join(&logging.prefix).display());
+        }
+    }
+    for (dist, behavior, u) in setup::unenforced_protections(&snapshot) {
+        if serve_unenforced {
+            tracing::warn!(
+                "distribution {dist}{behavior}: {} is NOT enforced ({}); served anyway (UnenforcedProtections: serve)",
+                u.what,
+                u.field
+            );
+        } else {
+            tracing::warn!(
+                "distribution {dist}{behavior}: {} is not enforced ({}); its requests are refused",
+                u.what,
+                u.field
+            );
+        }
+    }
+    for d in snapshot.distributions.iter().filter(|d| d.geo_restriction.is_some()) {
+        if geo_missing {
+            tracing::warn!(
+                "distribution {}: geo restriction without GeoIpDatabase: every viewer's country is unknown",
+                d.id
+            );
         }
     }
     if snapshot.distributions.is_empty() {
