@@ -77,6 +77,71 @@ impl PolicyRecord {
     }
 }
 
+/// The private-content resources, which share one lifecycle: public keys, key groups,
+/// origin access controls and (legacy) origin access identities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PrivateKind {
+    PublicKey,
+    KeyGroup,
+    OriginAccessControl,
+    OriginAccessIdentity,
+}
+
+impl PrivateKind {
+    pub(crate) const ALL: [PrivateKind; 4] = [
+        PrivateKind::PublicKey,
+        PrivateKind::KeyGroup,
+        PrivateKind::OriginAccessControl,
+        PrivateKind::OriginAccessIdentity,
+    ];
+
+    /// Record-key prefix.
+    pub(crate) fn segment(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "public-key",
+            PrivateKind::KeyGroup => "key-group",
+            PrivateKind::OriginAccessControl => "origin-access-control",
+            PrivateKind::OriginAccessIdentity => "origin-access-identity",
+        }
+    }
+
+    /// Resource name, e.g. `PublicKey`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "PublicKey",
+            PrivateKind::KeyGroup => "KeyGroup",
+            PrivateKind::OriginAccessControl => "OriginAccessControl",
+            PrivateKind::OriginAccessIdentity => "CloudFrontOriginAccessIdentity",
+        }
+    }
+
+    /// Words for messages.
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "public key",
+            PrivateKind::KeyGroup => "key group",
+            PrivateKind::OriginAccessControl => "origin access control",
+            PrivateKind::OriginAccessIdentity => "origin access identity",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A public key, key group, origin access control or origin access identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PrivateRecord {
+    pub(crate) id: String,
+    /// `PublicKeyConfig` / `KeyGroupConfig` / `OriginAccessControlConfig` /
+    /// `CloudFrontOriginAccessIdentityConfig` JSON.
+    pub(crate) config: Value,
+    pub(crate) etag: String,
+    pub(crate) created: i64,
+    pub(crate) last_modified: i64,
+}
+
 /// A distribution.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DistributionRecord {
@@ -191,6 +256,8 @@ pub(crate) struct State {
     pub(crate) monitoring: BTreeMap<String, Value>,
     /// Tags by resource ARN.
     pub(crate) tags: BTreeMap<String, Vec<(String, String)>>,
+    /// Public keys, key groups, origin access controls, origin access identities, by id.
+    private: [BTreeMap<String, Arc<PrivateRecord>>; 4],
 }
 
 /// Which resource a change is about, to word its diagnostics relative to the request document.
@@ -273,6 +340,10 @@ impl State {
         &self.policies[kind.index()]
     }
 
+    pub(crate) fn private(&self, kind: PrivateKind) -> &BTreeMap<String, Arc<PrivateRecord>> {
+        &self.private[kind.index()]
+    }
+
     /// Rebuilds the state from stored records; unreadable records are reported and skipped.
     pub(crate) fn from_records(records: Vec<(String, Vec<u8>)>) -> (State, Vec<String>) {
         let mut s = State::default();
@@ -298,7 +369,12 @@ impl State {
                     Some(k) => parse::<PolicyRecord>(&bytes)
                         .map(|r| s.policies[k.index()].insert(r.id.clone(), Arc::new(r)))
                         .is_some(),
-                    None => false,
+                    None => match PrivateKind::ALL.iter().find(|k| k.segment() == other) {
+                        Some(k) => parse::<PrivateRecord>(&bytes)
+                            .map(|r| s.private[k.index()].insert(r.id.clone(), Arc::new(r)))
+                            .is_some(),
+                        None => false,
+                    },
                 },
             };
             if !ok {
@@ -341,6 +417,25 @@ impl State {
                 r.response_headers_policies
                     .push(wire::ResponseHeadersPolicy { id: p.id.clone(), response_headers_policy_config: config });
                 labels.policies[2].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::PublicKey).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.public_keys.push(wire::PublicKey { id: p.id.clone(), public_key_config: config });
+                labels.private[0].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::KeyGroup).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.key_groups.push(wire::KeyGroup { id: p.id.clone(), key_group_config: config });
+                labels.private[1].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::OriginAccessControl).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.origin_access_controls
+                    .push(wire::OriginAccessControl { id: p.id.clone(), origin_access_control_config: config });
+                labels.private[2].push(p.id.clone());
             }
         }
         for f in self.functions.values() {
@@ -427,6 +522,18 @@ impl Txn {
     pub(crate) fn delete_policy(&mut self, kind: PolicyKind, id: &str) {
         self.changes.insert(format!("{}/{id}", kind.segment()), None);
         self.state.policies[kind.index()].remove(id);
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn put_private(&mut self, kind: PrivateKind, rec: PrivateRecord) {
+        self.changes.insert(format!("{}/{}", kind.segment(), rec.id), Some(bytes(&rec)));
+        self.state.private[kind.index()].insert(rec.id.clone(), Arc::new(rec));
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn delete_private(&mut self, kind: PrivateKind, id: &str) {
+        self.changes.insert(format!("{}/{id}", kind.segment()), None);
+        self.state.private[kind.index()].remove(id);
         self.affects_edge = true;
     }
 

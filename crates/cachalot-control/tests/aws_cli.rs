@@ -64,3 +64,33 @@ fn aws_cli_and_boto3_run_the_seed_commands() {
     assert!(out.status.success(), "run.py failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
+
+#[test]
+fn aws_cli_manages_public_keys_key_groups_and_origin_access() {
+    let python3 = "python3";
+    if Command::new(python3).arg("--version").output().is_err() {
+        println!("SKIPPED: python3 is not installed; the private-content AWS CLI test did not run");
+        return;
+    }
+    let py = ensure_venv(python3);
+    let state = common::TempDir::new("aws-cli-private");
+    let server = common::Server::start(&state.0, &[]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aws_cli/private.py");
+    let out = Command::new(&py)
+        .arg(&script)
+        .arg(&server.url)
+        .arg(&state.0)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", state.0.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", state.0.join("no-credentials"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(out.status.success(), "private.py failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}

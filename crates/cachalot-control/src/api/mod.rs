@@ -7,6 +7,7 @@ mod distributions;
 mod functions;
 mod kvs;
 mod policies;
+mod private;
 
 pub(crate) use kvs::{data_api as kvs_data_api, data_error_response as kvs_error_response};
 
@@ -227,6 +228,11 @@ pub(crate) fn route(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
             ("DELETE", [id]) => return policies::delete(cp, req, kind, id),
             _ => {}
         }
+    }
+    if let Some((kind, n)) = private::route_of(&segs)
+        && let Some(answer) = private::route(cp, req, kind, &segs[n..])
+    {
+        return answer;
     }
     match (m, segs.as_slice()) {
         ("POST", ["distribution"]) => distributions::create(cp, req),
