@@ -5,6 +5,7 @@
 //! never for Cachalot itself.
 
 mod client;
+pub mod mmdb;
 mod origin;
 
 pub use client::{Reply as ClientReply, get, raw_exchange, request, request_h2};

@@ -215,3 +215,80 @@ async fn signed_urls_and_cookies_from_the_aws_cli_and_botocore() {
     let refused: Vec<_> = logged.iter().filter(|s| s.status == 403).collect();
     assert!(refused.iter().all(|s| s.result.as_str() == "Error"), "refusals are logged as Error");
 }
+
+/// `GET path` from viewer address `from` (any 127.0.0.0/8 address on loopback).
+async fn get_from(from: &str, pop: std::net::SocketAddr, path: &str) -> ClientReply {
+    use http_body_util::BodyExt as _;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(pop).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(path)
+        .header("host", HOST)
+        .header("cloudfront-viewer-country", "XX")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    ClientReply { status: parts.status, headers: parts.headers, body }
+}
+
+fn geo_config(origin: &TestOrigin, restriction: &str) -> String {
+    cachalot_test::single_origin_config(
+        &origin.authority(),
+        // Managed-CachingDisabled with an origin request policy that forwards CloudFront-Viewer-Country.
+        r#""CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "OriginRequestPolicyId": "0a0a0a0a-1111-2222-3333-444444444444""#,
+        r#""OriginRequestPolicies": [{"Id": "0a0a0a0a-1111-2222-3333-444444444444", "OriginRequestPolicyConfig": {
+             "Name": "country", "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": {"Quantity": 1, "Items": ["CloudFront-Viewer-Country"]}},
+             "CookiesConfig": {"CookieBehavior": "none"}, "QueryStringsConfig": {"QueryStringBehavior": "none"}}}]"#,
+    )
+    .replace(r#""Enabled": true,"#, &format!(r#""Enabled": true, "Restrictions": {{"GeoRestriction": {restriction}}},"#))
+}
+
+#[tokio::test]
+async fn geo_restriction_with_a_database_the_test_builds() {
+    let db = cachalot_test::mmdb::ipv4_database(
+        "GeoLite2-Country",
+        &[
+            (
+                "127.0.0.1".parse().unwrap(),
+                32,
+                serde_json::json!({"country": {"iso_code": "DE", "names": {"en": "Germany"}}}),
+            ),
+            (
+                "127.0.0.2".parse().unwrap(),
+                32,
+                serde_json::json!({"country": {"iso_code": "FR", "names": {"en": "France"}}}),
+            ),
+        ],
+    );
+    let geo = std::sync::Arc::new(cachalot_proxy::GeoDatabase::from_bytes(db).unwrap());
+    let origin = TestOrigin::start_with(|r| {
+        Reply::ok(format!(
+            "country {}",
+            r.headers.get("cloudfront-viewer-country").and_then(|v| v.to_str().ok()).unwrap_or("-")
+        ))
+    })
+    .await;
+    for (restriction, allowed, blocked) in [
+        (r#"{"RestrictionType": "whitelist", "Quantity": 1, "Items": ["DE"]}"#, "127.0.0.1", "127.0.0.2"),
+        (r#"{"RestrictionType": "blacklist", "Quantity": 1, "Items": ["DE"]}"#, "127.0.0.2", "127.0.0.1"),
+    ] {
+        let settings =
+            cachalot_proxy::EdgeSettings { geo: Some(geo.clone()), ..cachalot_proxy::EdgeSettings::default() };
+        let h = start_settings(cachalot_test::snapshot_from_json(&geo_config(&origin, restriction)), settings).await;
+        let ok = get_from(allowed, h.pop(0), "/page").await;
+        assert_eq!(ok.status, 200, "{restriction} from {allowed}: {}", String::from_utf8_lossy(&ok.body));
+        // The edge's own CloudFront-Viewer-Country replaces the viewer's.
+        let country = if allowed == "127.0.0.1" { "DE" } else { "FR" };
+        assert_eq!(ok.body, format!("country {country}"));
+        let refused = get_from(blocked, h.pop(0), "/page").await;
+        assert_eq!(refused.status, 403, "{restriction} from {blocked}");
+        assert_eq!(refused.header("x-cache"), "Error from cloudfront");
+        assert!(String::from_utf8_lossy(&refused.body).contains("block access from your country"));
+        let logged = h.summaries(2).await;
+        assert_eq!(logged.iter().find(|s| s.status == 403).unwrap().detailed.as_str(), "ClientGeoBlocked");
+    }
+}
