@@ -53,6 +53,11 @@ pub struct EdgeSettings {
     pub regional_caches: Vec<String>,
     /// The viewer-location database (`GeoIpDatabase`) for geo restriction and location headers.
     pub geo: Option<Arc<crate::geo::GeoDatabase>>,
+    /// Folder-backed buckets (of `buckets`) that answer only requests an origin access control signed.
+    pub private_buckets: std::collections::HashSet<String>,
+    /// The node's credentials, which origin access controls sign with (`None`: made up per process,
+    /// enough for private folder-backed buckets).
+    pub origin_credentials: Option<crate::origin::sigv4::Credentials>,
     /// Serve behaviors that ask for a protection the edge does not enforce (`UnenforcedProtections: serve`);
     /// by default they are refused.
     pub serve_unenforced: bool,
@@ -74,6 +79,8 @@ impl Default for EdgeSettings {
             regional_caches: Vec::new(),
             geo: None,
             serve_unenforced: false,
+            private_buckets: std::collections::HashSet::new(),
+            origin_credentials: None,
         }
     }
 }
@@ -173,7 +180,11 @@ impl Edge {
             Topology::EveryRegion => BTreeSet::new(),
         };
         let hosted: BTreeSet<String> = settings.regional_caches.iter().cloned().collect();
-        let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone());
+        let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone()).with_access(
+            settings.private_buckets.clone(),
+            settings.origin_credentials.clone().unwrap_or_else(crate::origin::sigv4::Credentials::ephemeral),
+            clock.clone(),
+        );
         let pops = settings
             .pops
             .iter()

@@ -1,8 +1,10 @@
 //! The origin side: pooled keep-alive connections honouring each origin's connection
-//! attempts and timeouts (`pool`), and folder-backed S3 buckets (`s3`).
+//! attempts and timeouts (`pool`), folder-backed S3 buckets (`s3`), real S3 buckets over
+//! HTTPS, and origin access control: SigV4 signing of origin requests (`sigv4`).
 
 mod pool;
 pub mod s3;
+pub mod sigv4;
 mod viewer_body;
 
 pub use pool::{OriginRequestBody, OriginStream};
@@ -128,6 +130,11 @@ pub struct Origins {
     tls: Arc<rustls::ClientConfig>,
     buckets: HashMap<String, PathBuf>,
     addresses: HashMap<String, String>,
+    /// Folder-backed buckets that answer only requests an origin access control signed.
+    private_buckets: std::collections::HashSet<String>,
+    /// The node's credentials: what origin access controls sign with.
+    credentials: sigv4::Credentials,
+    clock: Arc<dyn crate::Clock>,
 }
 
 impl Origins {
@@ -145,7 +152,55 @@ impl Origins {
                 .with_no_client_auth(),
         };
         let tls = Arc::new(tls);
-        Origins { pool: Arc::new(Pool::new(tls.clone())), tls, buckets, addresses }
+        Origins {
+            pool: Arc::new(Pool::new(tls.clone())),
+            tls,
+            buckets,
+            addresses,
+            private_buckets: std::collections::HashSet::new(),
+            credentials: sigv4::Credentials::ephemeral(),
+            clock: Arc::new(crate::SystemClock),
+        }
+    }
+
+    /// Sets the private folder-backed buckets, the node's credentials and the clock signatures use.
+    pub fn with_access(
+        mut self,
+        private_buckets: std::collections::HashSet<String>,
+        credentials: sigv4::Credentials,
+        clock: Arc<dyn crate::Clock>,
+    ) -> Self {
+        self.private_buckets = private_buckets;
+        self.credentials = credentials;
+        self.clock = clock;
+        self
+    }
+
+    /// Signs `call` for `origin` when its origin access control says so (`always`, or
+    /// `no-override` without a viewer `Authorization`), as CloudFront does
+    /// (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html>).
+    fn sign_for(&self, origin: &Origin, call: &mut OriginCall<'_>) {
+        let Some(oac) = &origin.access_control else { return };
+        let sign = match oac.signing {
+            cachalot_config::model::Signing::Never => false,
+            cachalot_config::model::Signing::Always => true,
+            cachalot_config::model::Signing::NoOverride => !call.headers.contains_key(http::header::AUTHORIZATION),
+        };
+        if !sign {
+            return;
+        }
+        let payload = if call.body.is_some() { "UNSIGNED-PAYLOAD" } else { sigv4::EMPTY_SHA256 };
+        let region = s3_region(&origin.domain_name);
+        sigv4::sign(
+            &self.credentials,
+            region,
+            &oac.origin_type,
+            &call.method,
+            &call.path_and_query,
+            &mut call.headers,
+            payload,
+            self.clock.now_ms() / 1000,
+        );
     }
 
     /// The TLS client settings origin connections use.
@@ -156,15 +211,40 @@ impl Origins {
     /// Sends a request to `origin`: up to `ConnectionAttempts` attempts to connect, and
     /// for a request without a body (GET, HEAD) as many attempts to get a response within
     /// the response timeout (§12.2). `deadline` is the `ResponseCompletionTimeout`.
-    pub async fn send(&self, origin: &Origin, call: OriginCall<'_>) -> Result<OriginResponse, OriginError> {
+    pub async fn send(&self, origin: &Origin, mut call: OriginCall<'_>) -> Result<OriginResponse, OriginError> {
         let started = Instant::now();
+        self.sign_for(origin, &mut call);
         match &origin.kind {
             OriginKind::S3 { bucket } => {
                 let Some(folder) = self.buckets.get(bucket) else {
-                    return Err(OriginError::Dns(format!(
-                        "no folder is mapped to bucket \"{bucket}\" (add it under Buckets)"
-                    )));
+                    // Not mapped to a folder: the real bucket (or the S3-compatible server
+                    // OriginAddresses names), over HTTPS unless that address says http://.
+                    let (https, address) = match self.addresses.get(&origin.domain_name) {
+                        Some(a) if a.starts_with("https://") => (true, a["https://".len()..].to_owned()),
+                        Some(a) => (false, a.trim_start_matches("http://").to_owned()),
+                        None => (true, format!("{}:443", origin.domain_name)),
+                    };
+                    let key = PoolKey { https, address, server_name: origin.domain_name.clone() };
+                    return self.send_http(origin, key, call, started).await;
                 };
+                if self.private_buckets.contains(bucket)
+                    && !sigv4::verify(
+                        &self.credentials,
+                        "s3",
+                        &call.method,
+                        &call.path_and_query,
+                        &call.headers,
+                        self.clock.now_ms() / 1000,
+                    )
+                {
+                    let r = s3::access_denied();
+                    return Ok(OriginResponse {
+                        status: r.status,
+                        headers: r.headers,
+                        body: OriginBody::Full(r.body),
+                        first_byte_ms: started.elapsed().as_millis() as u64,
+                    });
+                }
                 let r = s3::serve(folder, &call.method, &call.path_and_query, &call.headers).await;
                 Ok(OriginResponse {
                     status: r.status,
@@ -273,6 +353,17 @@ impl Origins {
         }
         Err(last)
     }
+}
+
+/// The region of an S3 endpoint (`bucket.s3.eu-west-2.amazonaws.com`, `bucket.s3-eu-west-2…`);
+/// `us-east-1` for the global endpoint and other names.
+pub fn s3_region(domain: &str) -> &str {
+    let lower_start = domain.find(".s3.").or_else(|| domain.find(".s3-"));
+    let Some(i) = lower_start else { return "us-east-1" };
+    let rest = &domain[i + 4..];
+    let region = rest.split('.').next().unwrap_or("");
+    let looks_like_region = region.split('-').count() >= 3 && region.bytes().last().is_some_and(|b| b.is_ascii_digit());
+    if looks_like_region { region } else { "us-east-1" }
 }
 
 fn error_text(e: &hyper::Error) -> String {

@@ -116,6 +116,8 @@ async fn serve(
     let settings = EdgeSettings {
         geo,
         serve_unenforced,
+        private_buckets: setup.file.private_buckets.iter().cloned().collect(),
+        origin_credentials: node_credentials(),
         pops: pops
             .iter()
             .map(|p| PopSettings { id: p.id.clone(), region: p.region.clone(), cache_bytes: p.cache_bytes })
@@ -260,6 +262,22 @@ async fn serve(
     let _ = tokio::task::spawn_blocking(move || logs.shutdown()).await;
     tracing::info!("access logs flushed; stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The node's AWS credentials, which origin access controls sign origin requests with:
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` from the environment,
+/// as the AWS CLI reads them. Without them the edge makes up credentials of its own, which
+/// private folder-backed buckets trust; real S3 then sees requests it cannot verify.
+fn node_credentials() -> Option<cachalot_proxy::origin::sigv4::Credentials> {
+    let id = std::env::var("AWS_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty())?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok().filter(|s| !s.is_empty())?;
+    let token = std::env::var("AWS_SESSION_TOKEN").ok().filter(|s| !s.is_empty());
+    tracing::info!("origin access controls sign with access key {id}");
+    Some(cachalot_proxy::origin::sigv4::Credentials {
+        access_key_id: id,
+        secret_access_key: secret,
+        session_token: token,
+    })
 }
 
 fn aliases(a: &[String]) -> String {
