@@ -146,8 +146,9 @@ pub(crate) struct EdgeInner {
     pub(crate) listener_limits: ListenerLimits,
     pub(crate) geo: Option<Arc<crate::geo::GeoDatabase>>,
     pub(crate) serve_unenforced: bool,
-    /// Signed URL and cookie signatures already verified (key, hash, signature, message).
-    pub(crate) verified_signatures: moka::sync::Cache<String, ()>,
+    /// Signed URL and cookie signatures already verified (key id, hash, signature, message),
+    /// each with the key that verified it.
+    pub(crate) verified_signatures: moka::sync::Cache<String, Arc<cachalot_config::model::PublicKey>>,
 }
 
 /// The data plane. Cheap to clone.

@@ -160,3 +160,39 @@ fn a_private_bucket_on_an_s3_compatible_server_behind_the_edge() {
     let (status, _, _) = http_get(serve.pop, "/missing.txt", &[("host", "d3withoac.cloudfront.net")]);
     assert_eq!(status, 404, "S3's NoSuchKey reaches the viewer as 404");
 }
+
+#[test]
+fn a_config_asking_for_an_unenforced_protection_is_refused_at_load_unless_the_node_serves_it() {
+    let dir = TempDir::new("unenforced");
+    let mut d = distribution("E4WAF000000001", "d4waf.cloudfront.net", "site", None);
+    d["DistributionConfig"]["WebACLId"] =
+        serde_json::json!("arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/1");
+    std::fs::create_dir_all(dir.0.join("site")).unwrap();
+    std::fs::write(dir.0.join("site/a.txt"), "a").unwrap();
+    let mut config = serde_json::json!({"Buckets": {"site": "site"}, "Distributions": [d]});
+    std::fs::write(dir.0.join("cachalot.json"), config.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
+        .args([
+            "serve",
+            "--config",
+            "cachalot.json",
+            "--state",
+            "state",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unenforced-protection") && stderr.contains("WebACLId"), "{stderr}");
+    config["UnenforcedProtections"] = serde_json::json!("serve");
+    std::fs::write(dir.0.join("cachalot.json"), config.to_string()).unwrap();
+    let serve = Serve::start(&["--config", "cachalot.json", "--state", "state"], &dir.0);
+    let (status, _, _) = http_get(serve.pop, "/a.txt", &[("host", "d4waf.cloudfront.net")]);
+    assert_eq!(status, 200);
+    assert!(serve.log().contains("is NOT enforced"), "{}", serve.log());
+}

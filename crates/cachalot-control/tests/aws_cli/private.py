@@ -69,6 +69,13 @@ for i in range(6):
           f"create-public-key: {out}")
     keys.append((out["PublicKey"]["Id"], config))
 step("create-public-key x6")
+ec_private = os.path.join(WORK, "ec.pem")
+subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ec_private], check=True)
+ec_pem = subprocess.run(["openssl", "ec", "-in", ec_private, "-pubout"], check=True, capture_output=True, text=True).stdout
+ec = aws("cloudfront", "create-public-key", "--public-key-config",
+         write("ec.json", {"CallerReference": f"ec-{time.time()}", "Name": "ecdsa", "EncodedKey": ec_pem}))
+aws("cloudfront", "delete-public-key", "--id", ec["PublicKey"]["Id"], "--if-match", ec["ETag"])
+step("create-public-key with an ECDSA P-256 key")
 key_id, key_config = keys[0]
 got = aws("cloudfront", "get-public-key", "--id", key_id)
 check(got["PublicKey"]["PublicKeyConfig"]["EncodedKey"].strip() == key_config["EncodedKey"].strip(), f"get-public-key: {got}")
@@ -125,6 +132,9 @@ distribution = {
 created = aws("cloudfront", "create-distribution", "--distribution-config", json.dumps(distribution))
 check(created["Distribution"]["DistributionConfig"]["DefaultCacheBehavior"]["TrustedKeyGroups"]["Items"] == [group_id],
       f"create-distribution: {created}")
+active = created["Distribution"]["ActiveTrustedKeyGroups"]
+check(active["Enabled"] and active["Items"][0]["KeyGroupId"] == group_id
+      and active["Items"][0]["KeyPairIds"]["Items"] == [keys[1][0]], f"ActiveTrustedKeyGroups: {active}")
 refused("ResourceInUse", "cloudfront", "delete-key-group", "--id", group_id, "--if-match", group["ETag"])
 bad = json.loads(json.dumps(distribution))
 bad["CallerReference"] += "-bad"

@@ -48,11 +48,14 @@ impl Exchange {
                 signed::encode_base64(&presented.signature),
                 String::from_utf8_lossy(&presented.message)
             );
-            if !self.edge.verified_signatures.contains_key(&memo) {
+            // The entry holds the key it was verified with: a key replaced in a new snapshot
+            // (same id, other material) is a different allocation and verifies afresh.
+            let remembered = self.edge.verified_signatures.get(&memo).is_some_and(|k| std::sync::Arc::ptr_eq(&k, key));
+            if !remembered {
                 if !signed::verify_signature(key, presented.hash, &presented.message, &presented.signature) {
                     return Err(Refusal::AccessDenied);
                 }
-                self.edge.verified_signatures.insert(memo, ());
+                self.edge.verified_signatures.insert(memo, key.clone());
             }
             signed::check_policy(&presented.policy, &req, self.edge.clock.now_ms() / 1000)?;
             Ok(presented)

@@ -99,6 +99,11 @@ fn botocore_sign(py: &Path, args: &[&str]) -> String {
 }
 
 fn config(origin: &TestOrigin, keys: &Keys, group_items: &[&str]) -> String {
+    config_with(origin, keys, group_items, ["k1", "k2"])
+}
+
+/// [`config`] with the key files behind `K1EXAMPLEKEY01` and `K2EXAMPLEKEY02`.
+fn config_with(origin: &TestOrigin, keys: &Keys, group_items: &[&str], files: [&str; 2]) -> String {
     let pem = |k: &str| serde_json::to_string(&keys.public(k)).unwrap();
     let items = group_items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(",");
     cachalot_test::single_origin_config(
@@ -110,8 +115,8 @@ fn config(origin: &TestOrigin, keys: &Keys, group_items: &[&str]) -> String {
                  {{"Id": "K1EXAMPLEKEY01", "PublicKeyConfig": {{"CallerReference": "k1", "Name": "k1", "EncodedKey": {}}}}},
                  {{"Id": "K2EXAMPLEKEY02", "PublicKeyConfig": {{"CallerReference": "k2", "Name": "k2", "EncodedKey": {}}}}}],
                "KeyGroups": [{{"Id": "9c2b6f2e-0c7d-4b61-9f0a-1a2b3c4d5e6f", "KeyGroupConfig": {{"Name": "signers", "Items": [{items}]}}}}]"#,
-            pem("k1"),
-            pem("k2")
+            pem(files[0]),
+            pem(files[1])
         ),
     )
 }
@@ -210,6 +215,9 @@ async fn signed_urls_and_cookies_from_the_aws_cli_and_botocore() {
     let fresh = aws_sign(&py, &keys.private("k1"), "K1EXAMPLEKEY01", &url, now + 9000, None);
     assert_refused(&get(h.pop(0), target(&fresh), &[]).await, "InvalidKey");
     assert_eq!(get(h.pop(0), target(&other), &[]).await.status, 200);
+    // Same key id, other key material: a signature verified before is verified again, and fails.
+    h.edge.publish(cachalot_test::snapshot_from_json(&config_with(&origin, &keys, &["K2EXAMPLEKEY02"], ["k1", "k1"])));
+    assert_refused(&get(h.pop(0), target(&other), &[]).await, "AccessDenied");
 
     let logged = h.summaries(14).await;
     let refused: Vec<_> = logged.iter().filter(|s| s.status == 403).collect();
@@ -291,4 +299,27 @@ async fn geo_restriction_with_a_database_the_test_builds() {
         let logged = h.summaries(2).await;
         assert_eq!(logged.iter().find(|s| s.status == 403).unwrap().detailed.as_str(), "ClientGeoBlocked");
     }
+}
+
+#[tokio::test]
+async fn protections_the_edge_does_not_enforce_are_refused_unless_the_node_serves_them() {
+    let origin = TestOrigin::start_with(|_| Reply::ok("public")).await;
+    let config = cachalot_test::single_origin_config(
+        &origin.authority(),
+        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
+        "",
+    )
+    .replace(
+        r#""Enabled": true,"#,
+        r#""Enabled": true, "WebACLId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1","#,
+    );
+    let snapshot = cachalot_test::snapshot_from_json(&config);
+    assert_eq!(snapshot.distributions[0].unenforced[0].field, "WebACLId");
+    let refusing = start_settings(snapshot.clone(), cachalot_proxy::EdgeSettings::default()).await;
+    let r = get(refusing.pop(0), "/page", &[]).await;
+    assert_eq!((r.status.as_u16(), r.header("x-cache")), (403, "Error from cloudfront"));
+    assert!(origin.requests().is_empty(), "nothing reaches the origin");
+    let serving = cachalot_proxy::EdgeSettings { serve_unenforced: true, ..cachalot_proxy::EdgeSettings::default() };
+    let serving = start_settings(snapshot, serving).await;
+    assert_eq!(get(serving.pop(0), "/page", &[]).await.status, 200);
 }
