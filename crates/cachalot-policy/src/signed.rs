@@ -24,7 +24,7 @@
 //!   denied"); spellings as real CloudFront answers them (AWS knowledge center,
 //!   `cloudfront-troubleshoot-signed-url-cookies`, and captured responses).
 //! - The signing parameters are CloudFront's, not the origin's: they are taken out of the
-//!   query before the cache key is built and before the request is forwarded (§2.2), so
+//!   query before the cache key is built and before the request is forwarded (§2.2, §16 of `docs/cloudfront-rules.md`), so
 //!   every signed URL for one object shares one cache entry.
 //!
 //! Everything here is pure; the caller passes the time and caches verified signatures.
