@@ -239,6 +239,18 @@ impl Edge {
         self.inner.fleet.store(Arc::new(fleet));
     }
 
+    /// `PutObject` to `bucket` (a `Buckets` folder or S3), signed with the node's credentials:
+    /// how access logs reach a log bucket that `Buckets` does not map.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: bytes::Bytes,
+        content_type: &str,
+    ) -> Result<u16, crate::origin::OriginError> {
+        self.inner.origins.put_object(bucket, key, body, content_type).await
+    }
+
     /// The snapshot being served.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.published.load().snapshot.clone()

@@ -98,7 +98,7 @@ impl Drop for Moto {
 fn start_moto(py: &Path, port: u16) -> Moto {
     let child = Command::new(py.with_file_name("moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("INITIAL_NO_AUTH_ACTION_COUNT", "5")
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", "6")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -132,11 +132,16 @@ fn a_private_bucket_on_an_s3_compatible_server_behind_the_edge() {
     let (status, _, _) = http_get(moto, "/clip.txt", &[("host", "media.s3.amazonaws.com")]);
     assert_eq!(status, 403, "the bucket must refuse anonymous requests");
 
+    let mut logged = distribution("E3WITHOAC00001", "d3withoac.cloudfront.net", "media", Some("E2OACEXAMPLE01"));
+    logged["DistributionConfig"]["Logging"] = serde_json::json!(
+        {"Enabled": true, "IncludeCookies": false, "Bucket": "logs.s3.amazonaws.com", "Prefix": "edge/"}
+    );
     let config = serde_json::json!({
-        "OriginAddresses": {"media.s3.amazonaws.com": format!("127.0.0.1:{port}")},
+        "OriginAddresses": {"media.s3.amazonaws.com": format!("127.0.0.1:{port}"),
+                            "logs.s3.amazonaws.com": format!("127.0.0.1:{port}")},
         "OriginAccessControls": oac(),
         "Distributions": [
-            distribution("E3WITHOAC00001", "d3withoac.cloudfront.net", "media", Some("E2OACEXAMPLE01")),
+            logged,
             distribution("E3WITHOUTOAC01", "d3nooac.cloudfront.net", "media", None),
         ]
     });
@@ -159,6 +164,22 @@ fn a_private_bucket_on_an_s3_compatible_server_behind_the_edge() {
     assert_eq!(header(&headers, "x-cache"), "Error from cloudfront");
     let (status, _, _) = http_get(serve.pop, "/missing.txt", &[("host", "d3withoac.cloudfront.net")]);
     assert_eq!(status, 404, "S3's NoSuchKey reaches the viewer as 404");
+
+    // The access logs of a log bucket Buckets does not map are put to S3 (here: the same server).
+    let log = serve.log();
+    assert!(serve.stop().success(), "{log}");
+    let list = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/private/moto_list.py");
+    let out = Command::new(&py).arg(list).args([&endpoint, key_id, secret, "logs"]).output().unwrap();
+    assert!(out.status.success(), "moto_list.py: {}", String::from_utf8_lossy(&out.stderr));
+    let keys = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        keys.lines().any(|k| k.starts_with("edge/E3WITHOAC00001.") && k.ends_with(".gz")),
+        "no log file in the S3 log bucket: {keys:?}"
+    );
+    let spooled: Vec<_> = std::fs::read_dir(dir.0.join("state/log-spool/logs/edge"))
+        .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n.to_string_lossy().ends_with(".gz")).collect())
+        .unwrap_or_default();
+    assert!(spooled.is_empty(), "delivered files are removed from the spool: {spooled:?}");
 }
 
 #[test]

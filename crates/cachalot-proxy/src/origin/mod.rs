@@ -118,6 +118,8 @@ pub struct OriginCall<'a> {
     pub headers: HeaderMap,
     /// Body, when the viewer sent one.
     pub body: Option<ViewerBody>,
+    /// A body the edge itself sends (a log file put to S3), when `body` is `None`.
+    pub payload: Option<Bytes>,
     /// The viewer came over HTTPS (for `match-viewer`).
     pub viewer_https: bool,
     /// TLS server name to send instead of the origin's domain name.
@@ -189,7 +191,16 @@ impl Origins {
         if !sign {
             return;
         }
-        let payload = if call.body.is_some() { "UNSIGNED-PAYLOAD" } else { sigv4::EMPTY_SHA256 };
+        let payload_hash;
+        let payload = match (&call.body, &call.payload) {
+            (Some(_), _) => "UNSIGNED-PAYLOAD",
+            (None, Some(bytes)) => {
+                use sha2::Digest as _;
+                payload_hash = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+                payload_hash.as_str()
+            }
+            (None, None) => sigv4::EMPTY_SHA256,
+        };
         let region = s3_region(&origin.domain_name);
         sigv4::sign(
             &self.credentials,
@@ -201,6 +212,64 @@ impl Origins {
             payload,
             self.clock.now_ms() / 1000,
         );
+    }
+
+    /// `PutObject`: writes `body` as `key` in `bucket` — the folder `Buckets` maps it to, or
+    /// real S3 (the address `OriginAddresses` gives `<bucket>.s3.amazonaws.com`), signed
+    /// with the node's credentials. Returns S3's status.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<u16, OriginError> {
+        let domain = format!("{bucket}.s3.amazonaws.com");
+        let origin = Origin {
+            id: format!("log-bucket-{bucket}"),
+            domain_name: domain.clone(),
+            origin_path: String::new(),
+            custom_headers: Vec::new(),
+            kind: OriginKind::S3 { bucket: bucket.to_owned() },
+            connection_attempts: 3,
+            connection_timeout_secs: 10,
+            read_timeout_secs: 60,
+            keepalive_timeout_secs: 5,
+            response_completion_timeout_secs: None,
+            shield_region: None,
+            access_control: Some(cachalot_config::model::OriginAccess {
+                id: "log-delivery".into(),
+                signing: cachalot_config::model::Signing::Always,
+                origin_type: "s3".into(),
+            }),
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("host", domain.as_str()), ("content-type", content_type)] {
+            if let Ok(v) = http::HeaderValue::from_str(value) {
+                headers.insert(name, v);
+            }
+        }
+        headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(body.len()));
+        let encoded: String = key
+            .split('/')
+            .map(|part| percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC).to_string())
+            .collect::<Vec<_>>()
+            .join("/");
+        let call = OriginCall {
+            method: Method::PUT,
+            path_and_query: format!("/{encoded}"),
+            headers,
+            body: None,
+            payload: Some(body),
+            viewer_https: true,
+            server_name: None,
+        };
+        let resp = self.send(&origin, call).await?;
+        if let OriginBody::Stream(stream) = resp.body {
+            // Read the answer to the end so the connection can be reused.
+            let _ = http_body_util::BodyExt::collect(stream).await;
+        }
+        Ok(resp.status.as_u16())
     }
 
     /// The TLS client settings origin connections use.
@@ -281,7 +350,7 @@ impl Origins {
         let connect_timeout = Duration::from_secs(u64::from(origin.connection_timeout_secs.max(1)));
         let keepalive = Duration::from_secs(u64::from(origin.keepalive_timeout_secs));
         let deadline = origin.response_completion_timeout_secs.map(|s| started + Duration::from_secs(u64::from(s)));
-        // Only a request without a body can be sent again after a response timeout.
+        // Only a request without a streamed body can be sent again after a response timeout.
         let replayable = call.body.is_none();
         let retry_on_timeout = replayable && (call.method == Method::GET || call.method == Method::HEAD);
         let attempts = origin.connection_attempts.clamp(1, 3);
@@ -308,7 +377,7 @@ impl Origins {
             let mut sender = checkout.sender;
             let req_body = match body.take() {
                 Some(b) => Either::Right(b),
-                None => Either::Left(Full::new(Bytes::new())),
+                None => Either::Left(Full::new(call.payload.clone().unwrap_or_default())),
             };
             let mut req = Request::builder().method(call.method.clone()).uri(call.path_and_query.as_str());
             if let Some(h) = req.headers_mut() {

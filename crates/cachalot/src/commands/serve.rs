@@ -137,7 +137,15 @@ async fn serve(
         .iter()
         .map(|(b, dir)| (b.clone(), setup.base.join(dir).to_string_lossy().into_owned()))
         .collect();
-    let observer = Arc::new(TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone()));
+    let log_uploader = Arc::new(crate::wiring::LogUploader::default());
+    let spool = match &location {
+        cachalot_control::StoreLocation::Dir(dir) => dir.join("log-spool"),
+        cachalot_control::StoreLocation::Url(_) => PathBuf::from(file::DEFAULT_STATE).join("log-spool"),
+    };
+    let observer = Arc::new(
+        TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone())
+            .with_s3_logs(spool, log_uploader.clone()),
+    );
     let edge = Edge::with(
         settings,
         Arc::new(cachalot_config::Snapshot::default()),
@@ -250,6 +258,18 @@ async fn serve(
         admin_services,
     ));
 
+    let uploads = {
+        let (edge, uploader, mut stopped) = (edge.clone(), log_uploader.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = stopped.changed() => return,
+                }
+                uploader.deliver(&edge).await;
+            }
+        })
+    };
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
@@ -260,6 +280,11 @@ async fn serve(
     // Every request has finished: its log line is queued; publish them all before exiting.
     let logs = telemetry.clone();
     let _ = tokio::task::spawn_blocking(move || logs.shutdown()).await;
+    let _ = uploads.await;
+    let delivered = log_uploader.deliver(&edge).await;
+    if delivered > 0 {
+        tracing::info!("{delivered} access log files put to S3");
+    }
     tracing::info!("access logs flushed; stopped");
     Ok(ExitCode::SUCCESS)
 }

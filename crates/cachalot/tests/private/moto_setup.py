@@ -1,6 +1,7 @@
-"""Prepares a moto S3 server (started with INITIAL_NO_AUTH_ACTION_COUNT=5, so that these five
+"""Prepares a moto S3 server (started with INITIAL_NO_AUTH_ACTION_COUNT=6, so that these six
 calls are the last it takes unsigned): an IAM user allowed s3:*, its access key, a private
-bucket `media` with one object. Prints the access key id and secret on one line.
+bucket `media` with one object and an empty log bucket `logs`. Prints the access key id and
+secret on one line.
 
 usage: moto_setup.py ENDPOINT_URL
 """
@@ -19,4 +20,5 @@ iam.put_user_policy(UserName="edge", PolicyName="read", PolicyDocument=json.dump
 s3 = boto3.client("s3", **kw)
 s3.create_bucket(Bucket="media")
 s3.put_object(Bucket="media", Key="clip.txt", Body=b"from the S3-compatible server", ContentType="text/plain")
+s3.create_bucket(Bucket="logs")
 print(key["AccessKeyId"], key["SecretAccessKey"])
