@@ -30,10 +30,11 @@ impl Exchange {
         }
         self.location_headers(route, location.as_ref());
         let Some(trusted) = route.behavior.trusted.clone() else { return Ok(()) };
+        // The URL as the viewer asked for it: `/`, not the default root object it stands for.
         let req = SignedRequest {
             https: self.conn.https,
             host: &self.host,
-            path: &self.path,
+            path: self.parts.uri.path(),
             query: self.query.as_deref(),
             headers: &self.parts.headers,
             client_ip: self.conn.remote.ip(),

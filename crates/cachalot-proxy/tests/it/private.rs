@@ -323,3 +323,20 @@ async fn protections_the_edge_does_not_enforce_are_refused_unless_the_node_serve
     let serving = start_settings(snapshot, serving).await;
     assert_eq!(get(serving.pop(0), "/page", &[]).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_signed_url_for_the_root_is_checked_as_requested_not_as_the_default_root_object() {
+    let Some(py) = venv_python() else {
+        println!("SKIPPED: python3 is not installed; signed URLs were not tested with the AWS CLI");
+        return;
+    };
+    let keys = Keys::generate("root");
+    let origin = TestOrigin::start_with(|r| Reply::ok(format!("object {}", r.path()))).await;
+    let config = config(&origin, &keys, &["K1EXAMPLEKEY01"])
+        .replace(r#""Enabled": true,"#, r#""Enabled": true, "DefaultRootObject": "index.html","#);
+    let h = start(&config, &[]).await;
+    let signed =
+        aws_sign(&py, &keys.private("k1"), "K1EXAMPLEKEY01", &format!("http://{HOST}/"), START_MS / 1000 + 60, None);
+    let r = get(h.pop(0), target(&signed), &[]).await;
+    assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"object /index.html"[..]), "{signed}");
+}
