@@ -244,6 +244,7 @@ pub(crate) fn route(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
         ("POST", ["distribution", id, "invalidation"]) => distributions::create_invalidation(cp, req, id),
         ("GET", ["distribution", id, "invalidation"]) => distributions::list_invalidations(cp, req, id),
         ("GET", ["distribution", id, "invalidation", inv]) => distributions::get_invalidation(cp, id, inv),
+        ("GET", ["distributionsByKeyGroupId", id]) => private::list_distributions_by_key_group(cp, req, id),
         ("GET", [by, id]) if by.starts_with("distributionsBy") => distributions::list_by_policy(cp, req, by, id),
         ("GET", ["distributions", id, "monitoring-subscription"]) => distributions::get_monitoring(cp, id),
         ("POST", ["distributions", id, "monitoring-subscription"]) => distributions::create_monitoring(cp, req, id),

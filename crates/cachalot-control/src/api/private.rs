@@ -351,3 +351,26 @@ fn list(cp: &Inner, req: &Request, kind: PrivateKind) -> Result<Response, ApiErr
     let root = format!("{}List", kind.name());
     Ok(Response::xml(200, &root, &root, &list))
 }
+
+/// `ListDistributionsByKeyGroup`: the distributions whose behaviors trust key group `id`.
+pub(super) fn list_distributions_by_key_group(cp: &Inner, req: &Request, id: &str) -> Result<Response, ApiError> {
+    let max = req.max_items()?;
+    let items: Vec<(String, Value)> = cp.read(|s| {
+        if !s.private(PrivateKind::KeyGroup).contains_key(id) {
+            return Err(no_such(PrivateKind::KeyGroup, id));
+        }
+        let users = users(s, PrivateKind::KeyGroup, id);
+        Ok(users.iter().filter_map(|u| u.strip_prefix("distribution ")).map(|d| (d.to_owned(), json!(d))).collect())
+    })?;
+    let marker = req.param("Marker").unwrap_or_default();
+    let (page_items, next) = page(&items, Some(marker), max);
+    let mut list =
+        json!({"Marker": marker, "MaxItems": max, "IsTruncated": next.is_some(), "Quantity": page_items.len()});
+    if let Some(n) = next {
+        list["NextMarker"] = json!(n);
+    }
+    if !page_items.is_empty() {
+        list["Items"] = Value::Array(page_items);
+    }
+    Ok(Response::xml(200, "DistributionIdList", "DistributionIdList", &list))
+}

@@ -136,6 +136,8 @@ active = created["Distribution"]["ActiveTrustedKeyGroups"]
 check(active["Enabled"] and active["Items"][0]["KeyGroupId"] == group_id
       and active["Items"][0]["KeyPairIds"]["Items"] == [keys[1][0]], f"ActiveTrustedKeyGroups: {active}")
 refused("ResourceInUse", "cloudfront", "delete-key-group", "--id", group_id, "--if-match", group["ETag"])
+by_group = aws("cloudfront", "list-distributions-by-key-group", "--key-group-id", group_id)["DistributionIdList"]
+check(by_group["Items"] == [created["Distribution"]["Id"]], f"list-distributions-by-key-group: {by_group}")
 bad = json.loads(json.dumps(distribution))
 bad["CallerReference"] += "-bad"
 bad["DefaultCacheBehavior"]["TrustedKeyGroups"]["Items"] = ["00000000-0000-0000-0000-000000000000"]
