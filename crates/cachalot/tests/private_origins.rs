@@ -217,3 +217,107 @@ fn a_config_asking_for_an_unenforced_protection_is_refused_at_load_unless_the_no
     assert_eq!(status, 200);
     assert!(serve.log().contains("is NOT enforced"), "{}", serve.log());
 }
+
+/// Runs the AWS CLI at `admin`; returns its JSON output.
+fn aws(cli: &Path, admin: std::net::SocketAddr, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(cli)
+        .args(["--endpoint-url", &format!("http://{admin}")])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.trim().to_owned()))
+}
+
+#[test]
+fn keys_and_groups_made_through_the_api_guard_a_distribution_made_through_the_api() {
+    let Some(cli) = support::aws_cli() else {
+        println!("SKIPPED: python3 is not installed; the AWS CLI did not run");
+        return;
+    };
+    let dir = TempDir::new("private-api");
+    std::fs::create_dir_all(dir.0.join("site")).unwrap();
+    std::fs::write(dir.0.join("site/a.txt"), "members only").unwrap();
+    std::fs::write(dir.0.join("cachalot.json"), r#"{"Buckets": {"site": "site"}}"#).unwrap();
+    let mut key_ids = Vec::new();
+    for k in ["k1", "k2"] {
+        let private = dir.0.join(format!("{k}.pem"));
+        assert!(
+            Command::new("openssl")
+                .args(["genrsa", "-traditional", "-out"])
+                .arg(&private)
+                .arg("2048")
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+        let public =
+            Command::new("openssl").arg("rsa").arg("-in").arg(&private).arg("-pubout").output().unwrap().stdout;
+        let config =
+            serde_json::json!({"CallerReference": k, "Name": k, "EncodedKey": String::from_utf8(public).unwrap()});
+        std::fs::write(dir.0.join(format!("{k}.json")), config.to_string()).unwrap();
+    }
+    let serve = Serve::start(&["--config", "cachalot.json", "--state", "state"], &dir.0);
+    for k in ["k1", "k2"] {
+        let spec = format!("file://{}", dir.0.join(format!("{k}.json")).display());
+        let out = aws(&cli, serve.admin, &["cloudfront", "create-public-key", "--public-key-config", &spec]);
+        key_ids.push(out["PublicKey"]["Id"].as_str().unwrap().to_owned());
+    }
+    let group = aws(
+        &cli,
+        serve.admin,
+        &[
+            "cloudfront",
+            "create-key-group",
+            "--key-group-config",
+            &serde_json::json!({"Name": "members", "Items": [key_ids[0]]}).to_string(),
+        ],
+    );
+    let group_id = group["KeyGroup"]["Id"].as_str().unwrap().to_owned();
+    let mut d = distribution("unused", "unused", "site", None)["DistributionConfig"].clone();
+    d["DefaultCacheBehavior"]["TrustedKeyGroups"] =
+        serde_json::json!({"Enabled": true, "Quantity": 1, "Items": [group_id]});
+    aws(&cli, serve.admin, &["cloudfront", "create-distribution", "--distribution-config", &d.to_string()]);
+
+    let url = format!("http://{}/a.txt", serve.pop);
+    let expires =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600).to_string();
+    let key_file = format!("file://{}", dir.0.join("k1.pem").display());
+    let signed = aws(
+        &cli,
+        serve.admin,
+        &[
+            "cloudfront",
+            "sign",
+            "--url",
+            &url,
+            "--key-pair-id",
+            &key_ids[0],
+            "--private-key",
+            &key_file,
+            "--date-less-than",
+            &expires,
+        ],
+    );
+    let signed = signed.as_str().unwrap().trim_start_matches(&format!("http://{}", serve.pop)).to_owned();
+    let (status, _, body) = http_get(serve.pop, &signed, &[]);
+    assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (200, "members only"), "{}", serve.log());
+    assert_eq!(http_get(serve.pop, "/a.txt", &[]).0, 403, "unsigned");
+
+    // The key leaves the group: its signatures are refused from then on.
+    let etag = group["ETag"].as_str().unwrap();
+    let replaced = serde_json::json!({"Name": "members", "Items": [key_ids[1]]}).to_string();
+    aws(
+        &cli,
+        serve.admin,
+        &["cloudfront", "update-key-group", "--id", &group_id, "--if-match", etag, "--key-group-config", &replaced],
+    );
+    let (status, _, body) = http_get(serve.pop, &signed, &[]);
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("<Code>InvalidKey</Code>"));
+}
