@@ -376,6 +376,12 @@ pub fn verify_signature(key: &PublicKey, hash: Hash, message: &[u8], signature: 
             };
             ring::signature::UnparsedPublicKey::new(alg, &key.key).verify(message, signature).is_ok()
         }
+        // ring verifies P-256 over SHA-256 several times faster; it takes uncompressed points only.
+        KeyAlgorithm::EcdsaP256 if hash == Hash::Sha256 && key.key.first() == Some(&4) => {
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, &key.key)
+                .verify(message, signature)
+                .is_ok()
+        }
         KeyAlgorithm::EcdsaP256 => {
             use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
             use sha2::Digest as _;
