@@ -5,6 +5,7 @@
 //! never for Cachalot itself.
 
 mod client;
+pub mod mmdb;
 mod origin;
 pub mod pg;
 
@@ -26,6 +27,9 @@ pub fn resources_from_json(text: &str) -> Resources {
         response_headers_policies: file.response_headers_policies,
         functions: Vec::new(),
         key_value_stores: Vec::new(),
+        public_keys: file.public_keys,
+        key_groups: file.key_groups,
+        origin_access_controls: file.origin_access_controls,
     }
 }
 
