@@ -198,7 +198,7 @@ impl Edge {
             .collect();
         let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone()).with_access(
             settings.private_buckets.clone(),
-            settings.origin_credentials.clone().unwrap_or_else(crate::origin::sigv4::Credentials::ephemeral),
+            settings.origin_credentials.clone().unwrap_or_else(crate::origin::sigv4::ephemeral_credentials),
             clock.clone(),
         );
         let pops = settings
