@@ -8,7 +8,7 @@ use crate::origin::Origins;
 use crate::summary::{NoObserver, Observer};
 use crate::tier::{FleetParent, FleetView, Hop, HopKind};
 use arc_swap::ArcSwap;
-use cachalot_cache::Tier;
+use cachalot_cache::{DiskConfig, Tier, TierReport};
 use cachalot_config::Snapshot;
 use cachalot_config::model::Origin;
 use cachalot_functions::{Function, Limits};
@@ -32,6 +32,8 @@ pub struct PopSettings {
     pub region: String,
     /// Memory tier size in bytes.
     pub cache_bytes: u64,
+    /// Disk tier behind the memory tier, if any.
+    pub disk: Option<DiskConfig>,
 }
 
 /// A regional edge cache this node hosts.
@@ -41,6 +43,15 @@ pub struct RegionalCacheSettings {
     pub region: String,
     /// Memory tier size in bytes.
     pub cache_bytes: u64,
+    /// Disk tier behind the memory tier, if any.
+    pub disk: Option<DiskConfig>,
+}
+
+fn tier_for(name: &str, memory: u64, disk: Option<&DiskConfig>) -> Tier {
+    match disk {
+        Some(d) => Tier::with_disk(name, memory, d),
+        None => Tier::new(name, memory),
+    }
 }
 
 /// How to build an edge.
@@ -69,6 +80,7 @@ impl Default for EdgeSettings {
                 id: cachalot_config::file::DEFAULT_POP_ID.to_owned(),
                 region: "us-east-1".to_owned(),
                 cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
+                disk: None,
             }],
             regional_cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
             buckets: HashMap::new(),
@@ -175,7 +187,7 @@ impl Edge {
         let recs: HashMap<String, Tier> = settings
             .regional_caches
             .iter()
-            .map(|r| (r.region.clone(), Tier::new(&format!("REC:{}", r.region), r.cache_bytes)))
+            .map(|r| (r.region.clone(), tier_for(&format!("REC:{}", r.region), r.cache_bytes, r.disk.as_ref())))
             .collect();
         let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone());
         let pops = settings
@@ -186,7 +198,7 @@ impl Edge {
                 Pop {
                     id: p.id.as_str().into(),
                     region: p.region.clone(),
-                    tier: Tier::new(&p.id, p.cache_bytes),
+                    tier: tier_for(&p.id, p.cache_bytes, p.disk.as_ref()),
                     via: HeaderValue::from_str(&format!("1.1 {host_id}.cloudfront.net (CloudFront)"))
                         .unwrap_or(HeaderValue::from_static("1.1 cloudfront.net (CloudFront)")),
                     pop_header: HeaderValue::from_str(&p.id).unwrap_or(HeaderValue::from_static("LOCAL50-C1")),
@@ -241,14 +253,25 @@ impl Edge {
     /// Removes every object of `distribution_id` matching `paths` from every POP and
     /// tier; returns how many objects were removed.
     pub fn invalidate(&self, distribution_id: &str, paths: &[InvalidationPath]) -> u64 {
+        let now = self.inner.clock.now_ms();
         let mut removed = 0;
         for pop in &self.inner.pops {
-            removed += pop.tier.purge(distribution_id, paths);
+            removed += pop.tier.purge(distribution_id, paths, now);
         }
-        for tier in self.inner.recs.lock().values() {
-            removed += tier.purge(distribution_id, paths);
+        let recs: Vec<Tier> = self.inner.recs.lock().values().cloned().collect();
+        for tier in recs {
+            removed += tier.purge(distribution_id, paths, now);
         }
         removed
+    }
+
+    /// Every tier's counters and contents (POPs first, then regional caches by name).
+    pub fn tier_reports(&self) -> Vec<TierReport> {
+        let mut out: Vec<TierReport> = self.inner.pops.iter().map(|p| p.tier.report()).collect();
+        let mut recs: Vec<TierReport> = self.inner.recs.lock().values().map(Tier::report).collect();
+        recs.sort_by(|a, b| a.name.cmp(&b.name));
+        out.extend(recs);
+        out
     }
 
     /// Objects and bytes held by each tier: `(tier name, objects, bytes)`.

@@ -30,6 +30,7 @@ pub mod summary;
 mod tier;
 mod viewer;
 
+pub use cachalot_cache::{DiskConfig, TierReport};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use edge::{Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
 pub use listener::{ListenerLimits, TrackedBody, serve_http, serve_pop, tls_acceptor};

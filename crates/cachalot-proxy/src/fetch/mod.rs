@@ -166,7 +166,7 @@ impl FetchCtx {
                 HopKind::Remote(parents) => return self.fetch_remote(i, parents, downstream).await,
             };
             let now = self.now_ms();
-            let stale = match tier.lookup(&self.key, now) {
+            let stale = match tier.lookup(&self.key, now).await {
                 Lookup::Fresh(obj) => return Ok(answer_for(obj, How::Hit, layer, None, downstream.as_deref())),
                 Lookup::Stale(obj) => Some(obj),
                 Lookup::Miss => None,

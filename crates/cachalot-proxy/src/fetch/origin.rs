@@ -182,7 +182,7 @@ impl FetchCtx {
         CachedObject {
             status,
             headers,
-            body,
+            body: body.into(),
             stored_at_ms: now,
             ttl_secs: storage.ttl.unwrap_or(0),
             stale_while_revalidate_secs: storage.stale_while_revalidate,

@@ -161,8 +161,10 @@ fn requested_range(headers: &HeaderMap, etag: &str, size: u64) -> Range {
     }
 }
 
-static ETAGS: LazyLock<Mutex<HashMap<(PathBuf, u64, SystemTime), String>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// A file version: path, size, modification time.
+type FileVersion = (PathBuf, u64, SystemTime);
+
+static ETAGS: LazyLock<Mutex<HashMap<FileVersion, String>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The ETag of the file at `path` with this size and modification time (see the module docs).
 async fn etag_of(path: &Path, size: u64, modified: SystemTime) -> std::io::Result<String> {
@@ -172,7 +174,7 @@ async fn etag_of(path: &Path, size: u64, modified: SystemTime) -> std::io::Resul
     }
     let etag = if size <= SINGLE_PART_MAX {
         let path = path.to_path_buf();
-        let digest = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        tokio::task::spawn_blocking(move || -> std::io::Result<String> {
             use std::io::Read as _;
             let mut hasher = Md5::new();
             let mut file = std::fs::File::open(path)?;
@@ -187,8 +189,7 @@ async fn etag_of(path: &Path, size: u64, modified: SystemTime) -> std::io::Resul
             Ok(format!("\"{:x}\"", hasher.finalize()))
         })
         .await
-        .map_err(std::io::Error::other)??;
-        digest
+        .map_err(std::io::Error::other)??
     } else {
         let stamp = modified.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let digest = Md5::digest(format!("{}\n{size}\n{stamp}", path.display()).as_bytes());

@@ -150,7 +150,7 @@ impl FetchCtx {
         let object = CachedObject {
             status: parts.status.as_u16(),
             headers,
-            body,
+            body: body.into(),
             stored_at_ms: now.saturating_sub(meta.age_ms),
             ttl_secs: meta.ttl_secs,
             stale_while_revalidate_secs: meta.stale_while_revalidate_secs,

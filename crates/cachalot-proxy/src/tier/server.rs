@@ -149,10 +149,13 @@ fn encode(answer: Answer, now_ms: u64) -> Response<EdgeBody> {
             meta.stale_if_error_secs = obj.stale_if_error_secs;
             meta.tags = obj.tags.clone();
             meta.edge_encoding = obj.edge_encoding.map(str::to_owned);
-            let mut resp = Response::new(EdgeBody::full(obj.body.clone()));
+            // A body on disk is sent from its file.
+            let mut resp = Response::new(crate::deliver::object_body(&obj, None));
             *resp.status_mut() = StatusCode::from_u16(obj.status).unwrap_or(StatusCode::BAD_GATEWAY);
             *resp.headers_mut() = obj.headers.clone();
-            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
+            if let Some(len) = obj.body.len() {
+                resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
             resp
         }
         Fetched::Relay { status, headers, prefix, rest, read_timeout } => {

@@ -18,7 +18,7 @@ impl Exchange {
     pub(super) async fn lookup(&mut self, route: &Route, key: (CacheKey, NormalizedEncoding)) -> Result<Outcome, Exit> {
         let (key, encoding) = key;
         let now = self.edge.clock.now_ms();
-        if let Lookup::Fresh(obj) = self.pop().tier.lookup(&key, now) {
+        if let Lookup::Fresh(obj) = self.pop().tier.lookup(&key, now).await {
             let answer = Answer {
                 fetched: Fetched::Object(obj),
                 how: How::Hit,

@@ -24,11 +24,11 @@ struct Node {
 async fn node(config: &str, clock: &Arc<ManualClock>, pop_region: Option<&str>, hosts: Option<&str>) -> Node {
     let settings = EdgeSettings {
         pops: pop_region
-            .map(|r| PopSettings { id: format!("POP-{r}"), region: r.to_owned(), cache_bytes: 64 << 20 })
+            .map(|r| PopSettings { id: format!("POP-{r}"), region: r.to_owned(), cache_bytes: 64 << 20, disk: None })
             .into_iter()
             .collect(),
         regional_caches: hosts
-            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.to_owned(), cache_bytes: 64 << 20 })
+            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.to_owned(), cache_bytes: 64 << 20, disk: None })
             .into_iter()
             .collect(),
         max_object_bytes: 1 << 20,

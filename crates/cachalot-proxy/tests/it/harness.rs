@@ -86,6 +86,7 @@ pub(crate) async fn start_snapshot(
                 id: (*id).to_owned(),
                 region: (*region).to_owned(),
                 cache_bytes: 64 << 20,
+                disk: None,
             })
             .collect(),
         buckets,

@@ -62,12 +62,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None, Some(dir)) => cachalot_control::StoreLocation::Dir(setup.base.join(dir)),
         (None, None, None) => cachalot_control::StoreLocation::Dir(PathBuf::from(file::DEFAULT_STATE)),
     };
+    // This node's own files (the disk caches) live in the state folder, with or without a store.
+    let state = match (&args.state, &setup.file.state) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => setup.base.join(dir),
+        (None, None) => PathBuf::from(file::DEFAULT_STATE),
+    };
     let pops = pops(&setup, args.listen.as_deref());
     let admin =
         args.admin.clone().or_else(|| setup.file.admin.clone()).unwrap_or_else(|| file::DEFAULT_ADMIN.to_owned());
     let metrics = args.metrics.clone().or_else(|| setup.file.metrics.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, location))
+    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, location, state))
 }
 
 fn init_logging(filter: &str) {
@@ -91,6 +97,7 @@ fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
             listen: Some(file::DEFAULT_LISTEN.to_owned()),
             region: file::region_for_pop(file::DEFAULT_POP_ID).to_owned(),
             cache_bytes: file::DEFAULT_CACHE_BYTES,
+            disk: None,
             tls: None,
         });
     }
@@ -111,14 +118,27 @@ async fn serve(
     pops: Vec<PopConfig>,
     listeners: Listeners,
     location: cachalot_control::StoreLocation,
+    state: PathBuf,
 ) -> anyhow::Result<ExitCode> {
     let admin = listeners.admin;
+    // `DiskCachePath` (relative to the config file), else `<state>/cache/<id>/`.
+    let disk = |d: &Option<file::DiskCache>, id: &str| {
+        d.as_ref().map(|d| cachalot_proxy::DiskConfig {
+            path: d.path.as_ref().map_or_else(|| state.join("cache").join(id), |p| setup.base.join(p)),
+            capacity_bytes: d.bytes,
+        })
+    };
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
     let settings = EdgeSettings {
         pops: pops
             .iter()
-            .map(|p| PopSettings { id: p.id.clone(), region: p.region.clone(), cache_bytes: p.cache_bytes })
+            .map(|p| PopSettings {
+                id: p.id.clone(),
+                region: p.region.clone(),
+                cache_bytes: p.cache_bytes,
+                disk: disk(&p.disk, &p.id),
+            })
             .collect(),
         buckets,
         origin_addresses: setup.file.origin_addresses.clone().into_iter().collect(),
@@ -126,7 +146,11 @@ async fn serve(
             .file
             .regional_caches
             .iter()
-            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.region.clone(), cache_bytes: r.cache_bytes })
+            .map(|r| cachalot_proxy::RegionalCacheSettings {
+                region: r.region.clone(),
+                cache_bytes: r.cache_bytes,
+                disk: disk(&r.disk, &format!("REC-{}", r.region)),
+            })
             .collect(),
         ..EdgeSettings::default()
     };
