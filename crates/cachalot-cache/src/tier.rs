@@ -6,7 +6,7 @@
 //! restart finds it), and objects larger than memory admits are streamed straight to
 //! disk. A disk hit on a small object brings it back into memory.
 
-use crate::body::ObjectBody;
+use crate::body::{FileBody, FileShared, ObjectBody};
 use crate::disk::{Disk, DiskConfig, StreamWriter};
 use crate::epochs::RecentPurges;
 use crate::object::CachedObject;
@@ -141,12 +141,19 @@ struct Flight {
     viewers: std::sync::Weak<Viewers>,
 }
 
+/// An object being streamed in: its metadata and its body, held weakly — a stream nobody
+/// reads any more is abandoned, and lookups no longer find it.
+struct Growing {
+    template: Arc<CachedObject>,
+    body: Weak<FileShared>,
+}
+
 struct TierInner {
     flights: Mutex<HashMap<CacheKey, Flight>>,
     purges: Arc<RecentPurges>,
     disk: Option<Disk>,
     /// Objects being streamed into the disk store, readable while they grow.
-    growing: Mutex<HashMap<CacheKey, Weak<CachedObject>>>,
+    growing: Mutex<HashMap<CacheKey, Growing>>,
     stats: Arc<Counters>,
 }
 
@@ -245,7 +252,10 @@ impl Tier {
             return Some(Self::classify(obj, now_ms));
         }
         if self.inner.disk.is_some() {
-            let growing = self.inner.growing.lock().get(key).and_then(Weak::upgrade);
+            let growing = self.inner.growing.lock().get(key).and_then(|g| {
+                let body = ObjectBody::File(FileBody(g.body.upgrade()?));
+                Some(Arc::new(CachedObject { body, ..(*g.template).clone() }))
+            });
             if let Some(obj) = growing {
                 Counters::add(&self.inner.stats.disk_hits, 1);
                 return Some(Self::classify(obj, now_ms));
@@ -365,15 +375,17 @@ impl Tier {
         }
         let disk = self.inner.disk.as_ref()?;
         let mut writer = disk.begin_stream(key, &template, declared, since_epoch)?;
-        let object = Arc::new(CachedObject { body: ObjectBody::File(writer.body()), ..template });
+        let body = writer.body();
+        let weak = Arc::downgrade(&body.0);
+        let object = Arc::new(CachedObject { body: ObjectBody::File(body), ..template.clone() });
         self.store.invalidate(key);
-        self.inner.growing.lock().insert(key.clone(), Arc::downgrade(&object));
+        self.inner.growing.lock().insert(key.clone(), Growing { template: Arc::new(template), body: weak.clone() });
         let inner = Arc::downgrade(&self.inner);
-        let (k, weak) = (key.clone(), Arc::downgrade(&object));
+        let k = key.clone();
         writer.on_end(Box::new(move || {
             if let Some(inner) = inner.upgrade() {
                 let mut growing = inner.growing.lock();
-                if growing.get(&k).is_some_and(|w| w.ptr_eq(&weak)) {
+                if growing.get(&k).is_some_and(|g| g.body.ptr_eq(&weak)) {
                     growing.remove(&k);
                 }
             }
@@ -437,9 +449,9 @@ impl Tier {
             self.store.invalidate(&k);
             removed += 1;
         }
-        self.inner.growing.lock().retain(|k, obj| {
+        self.inner.growing.lock().retain(|k, g| {
             k.distribution() != distribution_id
-                || obj.upgrade().is_some_and(|o| !paths.iter().any(|p| p.matches(&o.invalidation_target, &o.tags)))
+                || !paths.iter().any(|p| p.matches(&g.template.invalidation_target, &g.template.tags))
         });
         if let Some(d) = &self.inner.disk {
             removed = removed.max(d.purge(distribution_id, paths, now_ms));

@@ -47,6 +47,9 @@ pub struct RegionalCacheSettings {
     pub disk: Option<DiskConfig>,
 }
 
+/// Memory that bodies being buffered from upstream may hold together by default.
+pub const DEFAULT_IN_FLIGHT_BYTES: u64 = 64 * 1024 * 1024;
+
 fn tier_for(name: &str, memory: u64, disk: Option<&DiskConfig>) -> Tier {
     match disk {
         Some(d) => Tier::with_disk(name, memory, d),
@@ -65,8 +68,12 @@ pub struct EdgeSettings {
     pub buckets: HashMap<String, PathBuf>,
     /// Origin host name → `host:port` to connect to instead.
     pub origin_addresses: HashMap<String, String>,
-    /// Origin bodies up to this size are buffered (and cacheable); larger ones are relayed.
+    /// Origin bodies are buffered up to this size at most (and never beyond what the memory
+    /// tiers take); larger ones are streamed: into a disk tier, or relayed.
     pub max_object_bytes: u64,
+    /// Memory that bodies being buffered from upstream may hold together; a body that
+    /// would take more is streamed instead.
+    pub in_flight_bytes: u64,
     /// Connection limits of the POP listeners.
     pub listener: ListenerLimits,
     /// Regional edge caches this node hosts for its fleet (`RegionalCaches`).
@@ -86,6 +93,7 @@ impl Default for EdgeSettings {
             buckets: HashMap::new(),
             origin_addresses: HashMap::new(),
             max_object_bytes: 64 * 1024 * 1024,
+            in_flight_bytes: DEFAULT_IN_FLIGHT_BYTES,
             listener: ListenerLimits::default(),
             regional_caches: Vec::new(),
         }
@@ -150,6 +158,7 @@ pub(crate) struct EdgeInner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) max_object_bytes: u64,
+    pub(crate) in_flight: crate::fetch::InFlight,
     pub(crate) listener_limits: ListenerLimits,
 }
 
@@ -221,6 +230,7 @@ impl Edge {
                 clock,
                 observer,
                 max_object_bytes: settings.max_object_bytes,
+                in_flight: crate::fetch::InFlight::new(settings.in_flight_bytes),
                 listener_limits: settings.listener,
             }),
         }
@@ -272,6 +282,11 @@ impl Edge {
         recs.sort_by(|a, b| a.name.cmp(&b.name));
         out.extend(recs);
         out
+    }
+
+    /// Bytes of bodies being buffered from upstream now (bounded by `in_flight_bytes`).
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.inner.in_flight.used()
     }
 
     /// Objects and bytes held by each tier: `(tier name, objects, bytes)`.

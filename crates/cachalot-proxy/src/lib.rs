@@ -32,7 +32,7 @@ mod viewer;
 
 pub use cachalot_cache::{DiskConfig, TierReport};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use edge::{Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
+pub use edge::{DEFAULT_IN_FLIGHT_BYTES, Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
 pub use listener::{ListenerLimits, TrackedBody, serve_http, serve_pop, tls_acceptor};
 pub use summary::{Layer, NoObserver, Observer, RequestSummary};
 pub use tier::server::serve_regional;

@@ -2,12 +2,13 @@
 //! and turn its answer into what a local tier would have answered.
 
 use super::{ANSWER_HEADER, AUTH_HEADER, FleetParent, REQUEST_HEADER, TierAnswer, TierLayer, TierRequest};
-use crate::fetch::{Answer, FetchCtx, FetchError, Fetched, How, answer_for, read_body, read_timeout};
+use crate::fetch::{Answer, FetchCtx, FetchError, Fetched, How, Incoming, answer_for, read_body, read_timeout};
 use crate::origin::{OriginError, PoolKey};
 use base64::Engine as _;
 use cachalot_cache::CachedObject;
 use cachalot_policy::Layer;
 use http::{HeaderMap, HeaderValue, Method, Request, header};
+use http_body::Body as _;
 use http_body_util::{Either, Full};
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,25 +124,34 @@ impl FetchCtx {
         let stream = self.edge.tier_pool.stream(incoming, key, checkout.sender, connect);
         let layer = meta.layer.map_or(Layer::Regional, TierLayer::layer);
         let read_timeout = read_timeout(origin);
-        if meta.relay {
-            return Ok(Answer {
-                fetched: Fetched::Relay {
-                    status: parts.status,
-                    headers,
-                    prefix: Vec::new(),
-                    rest: stream,
-                    read_timeout,
-                },
-                how: How::Fetched,
-                layer,
-                origin_latency_ms: meta.origin_latency_ms,
-                not_modified: false,
-            });
-        }
-        let body = match read_body(stream, read_timeout, self.edge.max_object_bytes).await {
+        let declared = stream.size_hint().exact();
+        let limit = if meta.relay { 0 } else { self.buffer_limit(parts.status.as_u16(), &headers, declared) };
+        let body = match read_body(stream, read_timeout, limit, &self.edge.in_flight).await {
             Ok(crate::fetch::Buffered::Complete(b)) => b,
-            Ok(crate::fetch::Buffered::TooLarge(..)) => {
-                return Err(parent_failed("sent more than it announced".into()));
+            Ok(crate::fetch::Buffered::TooLarge(prefix, rest)) => {
+                // Too large to buffer: streamed on, into this node's disk store when there is one.
+                let now = self.now_ms();
+                let object = CachedObject {
+                    status: parts.status.as_u16(),
+                    headers,
+                    body: bytes::Bytes::new().into(),
+                    stored_at_ms: now.saturating_sub(meta.age_ms),
+                    ttl_secs: meta.ttl_secs,
+                    stale_while_revalidate_secs: meta.stale_while_revalidate_secs,
+                    stale_if_error_secs: meta.stale_if_error_secs,
+                    invalidation_target: self.key.invalidation_target().into(),
+                    tags: meta.tags,
+                    edge_encoding: None,
+                };
+                let storable = !meta.relay && meta.ttl_secs > 0;
+                let incoming = Incoming { object, storable, declared, prefix, rest, read_timeout };
+                return Ok(Answer {
+                    fetched: Fetched::Stream(Box::new(incoming)),
+                    how: How::Fetched,
+                    layer,
+                    origin_latency_ms: meta.origin_latency_ms,
+                    not_modified: false,
+                });
             }
             // A parent that breaks off mid-body: nothing partial is stored; the next parent or the origin is asked.
             Err(e) => return Err(parent_failed(format!("the body broke off: {e}"))),

@@ -5,7 +5,7 @@
 use super::exchange::{Exchange, Exit, Outcome, Route, header_text};
 use crate::body::EdgeBody;
 use crate::deliver;
-use crate::fetch::{Answer, Fetched, How, origin_request_for, read_timeout};
+use crate::fetch::{Answer, Fetched, How, Incoming, origin_request_for, read_timeout};
 use crate::origin::{OriginBody, ViewerBody};
 use cachalot_cache::Lookup;
 use cachalot_policy::{CacheKey, DetailedResultType, Layer, NormalizedEncoding, ResultType, Served};
@@ -69,11 +69,18 @@ impl Exchange {
                 }
                 o
             }
-            Fetched::Relay { status, headers, prefix, rest, read_timeout } => {
+            Fetched::Stream(incoming) => {
+                // Not stored here (no disk store, or policy says no): relayed as it arrives.
+                let status = incoming.status();
+                let declared = incoming.declared;
+                let Incoming { object, prefix, rest, read_timeout, .. } = *incoming;
                 let body = if head { EdgeBody::empty() } else { EdgeBody::relay(prefix, rest, read_timeout) };
                 let mut response = Response::new(body);
                 *response.status_mut() = status;
-                *response.headers_mut() = headers;
+                *response.headers_mut() = object.headers;
+                if let Some(len) = declared {
+                    response.headers_mut().insert(header::CONTENT_LENGTH, len.into());
+                }
                 outcome(response, status.as_u16())
             }
         }

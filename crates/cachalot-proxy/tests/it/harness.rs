@@ -94,12 +94,32 @@ pub(crate) async fn start_snapshot(
         listener,
         ..EdgeSettings::default()
     };
+    start_settings(snapshot, settings).await
+}
+
+/// Starts an edge with one POP of `memory` bytes in front of a disk tier.
+pub(crate) async fn start_with_disk(config: &str, memory: u64, disk: cachalot_proxy::DiskConfig) -> Harness {
+    let settings = EdgeSettings {
+        pops: vec![PopSettings {
+            id: "LOCAL50-C1".into(),
+            region: "us-east-1".into(),
+            cache_bytes: memory,
+            disk: Some(disk),
+        }],
+        ..EdgeSettings::default()
+    };
+    start_settings(cachalot_test::snapshot_from_json(config), settings).await
+}
+
+/// Starts an edge with these settings, a listener per POP.
+pub(crate) async fn start_settings(snapshot: Arc<cachalot_config::Snapshot>, settings: EdgeSettings) -> Harness {
+    let pops = settings.pops.len();
     let clock = Arc::new(ManualClock::new(START_MS));
     let observed = Arc::new(Recording::default());
     let edge = Edge::with(settings, snapshot, clock.clone(), observed.clone());
     let (stop, stopped) = watch::channel(false);
     let mut addrs = Vec::new();
-    for i in 0..pops.len() {
+    for i in 0..pops {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         addrs.push(listener.local_addr().unwrap());
         tokio::spawn(cachalot_proxy::serve_pop(
