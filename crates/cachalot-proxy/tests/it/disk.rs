@@ -180,3 +180,24 @@ async fn invalidations_reach_the_disk_tier() {
     assert_eq!(origin.hits("/p/a"), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Without a disk tier, a range of an object too large to buffer is asked of the origin
+/// (CloudFront forwards `Range`), not cut out of a relayed whole object.
+#[tokio::test]
+async fn without_a_disk_tier_a_range_of_a_large_object_is_forwarded() {
+    let dir = folder("range-forward");
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = content(5 << 20);
+    std::fs::write(dir.join("big.bin"), &body).unwrap();
+    let config = r#"{"Distributions": [{"Id": "E3S3", "DomainName": "d333333abcdef8.cloudfront.net", "DistributionConfig": {
+        "CallerReference": "s3", "Comment": "", "Enabled": true,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "site", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}]}"#;
+    let h = start_with(config, &[], std::collections::HashMap::from([("site".to_owned(), dir.clone())])).await;
+    let part = get(h.pop(0), "/big.bin", &[("range", "bytes=4000000-4000009")]).await;
+    assert_eq!((part.status.as_u16(), part.header("content-range")), (206, "bytes 4000000-4000009/5242880"));
+    assert_eq!((part.header("x-cache"), &part.body[..]), ("Miss from cloudfront", &body[4_000_000..4_000_010]));
+    let logged = h.summaries(1).await;
+    assert_eq!(logged[0].range, Some((4_000_000, 4_000_009)), "sc-range-start/end in the log");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
