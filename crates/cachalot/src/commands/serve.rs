@@ -249,7 +249,9 @@ async fn serve(
     let admin_listener = bind(&admin, "the admin listener").await?;
     let admin_addr = admin_listener.local_addr()?;
     let apis = control.router().merge(control.cloudwatch_router(telemetry.clone()));
-    let pages = crate::dashboard::router(telemetry.clone(), misses);
+    let reporting = edge.clone();
+    let tiers: crate::dashboard::Tiers = Arc::new(move || (reporting.tier_reports(), reporting.in_flight_bytes()));
+    let pages = crate::dashboard::router(telemetry.clone(), misses, tiers);
     let admin_router = match &listeners.metrics {
         Some(addr) => {
             let listener = bind(addr, "the metrics listener").await?;
