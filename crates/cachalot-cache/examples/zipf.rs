@@ -5,7 +5,7 @@
 //! cargo run --release -p cachalot-cache --example zipf
 //! ```
 
-#[path = "../tests/zipf_trace.rs"]
+#[path = "../tests/support/zipf_trace.rs"]
 mod zipf_trace;
 
 fn main() {

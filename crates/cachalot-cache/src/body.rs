@@ -231,8 +231,9 @@ async fn read_block(shared: Arc<FileShared>, index: u64) -> io::Result<Bytes> {
                 Some(Err(why)) => return Err(io::Error::other(why.clone())),
                 Some(Ok(len)) if start >= *len => return Ok(Bytes::new()),
                 Some(Ok(len)) => break ((start + BLOCK_SIZE).min(*len), p.crcs.get(index as usize).copied()),
+                // Written but not yet complete: the last block may be a short one.
                 None if p.crcs.len() > index as usize => {
-                    break (start + BLOCK_SIZE, p.crcs.get(index as usize).copied());
+                    break ((start + BLOCK_SIZE).min(p.written), p.crcs.get(index as usize).copied());
                 }
                 None => {}
             }

@@ -1,6 +1,7 @@
 //! TinyLFU admission against plain LRU on a Zipf trace, both printed
 //! (`cargo test -p cachalot-cache --test admission -- --nocapture`).
 
+#[path = "support/zipf_trace.rs"]
 mod zipf_trace;
 
 #[test]

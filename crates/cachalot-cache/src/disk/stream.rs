@@ -175,3 +175,62 @@ impl Drop for StreamWriter {
         self.fail_inner("the stream stopped before its end");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::body::{BLOCK_SIZE, ObjectBody};
+    use crate::{CachedObject, DiskConfig, Tier};
+    use cachalot_config::model::{CacheSettings, NameRule};
+    use http::{HeaderMap, Method};
+
+    /// The short last block, flushed but not yet marked complete, is read at its own length
+    /// (reading a whole block there would take in the trailer and fail the checksum).
+    #[tokio::test]
+    async fn the_last_short_block_is_readable_before_the_stream_is_marked_complete() {
+        let dir = std::env::temp_dir().join(format!("cachalot-stream-short-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let tier = Tier::with_disk("T", 1 << 20, &DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 });
+        let settings = CacheSettings {
+            min_ttl: 0,
+            default_ttl: 60,
+            max_ttl: 600,
+            query_strings: NameRule::None,
+            headers: NameRule::None,
+            cookies: NameRule::None,
+            accept_encoding_gzip: false,
+            accept_encoding_brotli: false,
+            forward_all_headers: false,
+            legacy_forward_query: NameRule::None,
+        };
+        let h = HeaderMap::new();
+        let key = cachalot_policy::cache_key(
+            "E1",
+            &settings,
+            &cachalot_policy::ViewerRequest::new(&Method::GET, "/s", None, &h),
+        )
+        .0;
+        let template = CachedObject {
+            status: 200,
+            headers: HeaderMap::new(),
+            body: ObjectBody::Memory(bytes::Bytes::new()),
+            stored_at_ms: 0,
+            ttl_secs: 60,
+            stale_while_revalidate_secs: 0,
+            stale_if_error_secs: 0,
+            invalidation_target: "/s".into(),
+            tags: vec![],
+            edge_encoding: None,
+        };
+        let len = BLOCK_SIZE + 1000;
+        let (obj, mut writer) = tier.begin_stream(&key, template, Some(len), tier.epoch()).unwrap();
+        writer.write(&vec![7u8; len as usize]).await.unwrap();
+        writer.flush(true).await.unwrap();
+        // A trailer-sized tail beyond the body, as finish() writes before marking completion.
+        crate::body::write_all_at(&writer.body.0.file, &[1u8; 4096], len).unwrap();
+        let mut reader = obj.body.reader(BLOCK_SIZE, None);
+        let last = reader.next_chunk().await.unwrap().unwrap();
+        assert_eq!(last.len(), 1000);
+        writer.finish().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
