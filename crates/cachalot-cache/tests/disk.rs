@@ -327,3 +327,22 @@ async fn an_unusable_folder_leaves_a_memory_tier_that_says_so() {
     assert!(t.report().disk_failing);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_refresh_rewrites_the_expiry_on_disk_at_once() {
+    let dir = folder("refresh");
+    let t = tier(&dir, 16 * 1024, 64 << 20);
+    t.insert(key("/r"), object("/r", 300_000, 60), t.epoch());
+    written(&t, 1).await;
+    let Lookup::Stale(old) = t.lookup(&key("/r"), NOW + 61_000).await else { panic!("expired on disk") };
+    let refreshed = Arc::new(old.refreshed(NOW + 61_000, 60, &HeaderMap::new()));
+    assert!(t.insert(key("/r"), refreshed, t.epoch()));
+    let Lookup::Fresh(now) = t.lookup(&key("/r"), NOW + 62_000).await else { panic!("fresh again at once") };
+    assert_eq!((now.stored_at_ms, body_of(&now).await), (NOW + 61_000, content("/r", 300_000).to_vec()));
+    drop((old, now));
+    drop(t);
+    let t = tier(&dir, 16 * 1024, 64 << 20);
+    let Lookup::Fresh(again) = t.lookup(&key("/r"), NOW + 62_000).await else { panic!("and after a restart") };
+    assert_eq!(again.stored_at_ms, NOW + 61_000);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

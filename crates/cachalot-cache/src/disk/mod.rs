@@ -81,7 +81,6 @@ pub(crate) struct State {
 enum Job {
     Write { id: u64, generation: u64, meta: Meta, body: Bytes, epoch: u64 },
     Remove(Vec<(u64, [u8; 16])>),
-    Retrail { id: u64, meta: Meta },
 }
 
 pub(crate) struct DiskInner {
@@ -322,9 +321,8 @@ impl Disk {
         let Some(len) = file.len() else { return };
         let (_, id) = format::ids(key.as_str());
         let meta = meta_for(key, object, len, crcs);
-        if let Some(tx) = self.0.jobs.lock().as_ref() {
-            let _ = tx.send(Job::Retrail { id, meta });
-        }
+        // In place and at once (a trailer is a few KiB), so the next lookup sees the new expiry.
+        self.0.retrail(id, &meta);
     }
 
     /// Starts writing a stream for `key`: `declared` is its announced length. `None`
@@ -550,6 +548,32 @@ impl DiskInner {
         true
     }
 
+    /// Rewrites the trailer of the published file `id` with `meta` (same body), under the
+    /// index lock: a lookup that meanwhile read a torn trailer reads it again under the lock.
+    fn retrail(&self, id: u64, meta: &Meta) {
+        let file_id = format::ids(&meta.key).0;
+        let path = format::object_path(&self.dir, &file_id);
+        let st = self.state.lock();
+        if st.index.get(id).is_none_or(|e| e.meta.pending.is_some()) {
+            return;
+        }
+        let rewritten = (|| -> Result<(), String> {
+            let f = std::fs::OpenOptions::new().read(true).write(true).open(&path).map_err(|e| e.to_string())?;
+            let len = f.metadata().map_err(|e| e.to_string())?.len();
+            let old = format::read_meta(&f, len)?;
+            if old.key != meta.key || old.body_len != meta.body_len || old.crcs != meta.crcs {
+                return Err("the file changed".to_owned());
+            }
+            let trailer = format::encode_trailer(meta);
+            f.set_len(meta.body_len).map_err(|e| e.to_string())?;
+            crate::body::write_all_at(&f, &trailer, meta.body_len).map_err(|e| e.to_string())
+        })();
+        drop(st);
+        if let Err(why) = rewritten {
+            tracing::debug!("cache {}: refreshed metadata not written ({why})", self.name);
+        }
+    }
+
     /// Drops the index entry of a write that failed or was abandoned.
     pub(crate) fn abandon(&self, id: u64, generation: u64, tmp: &Path) {
         let mut st = self.state.lock();
@@ -636,7 +660,7 @@ fn object_from(meta: Meta, body: ObjectBody) -> CachedObject {
     }
 }
 
-/// The writer thread: small objects' files, trailer rewrites, removals.
+/// The writer thread: small objects' files and removals.
 fn writer(weak: Weak<DiskInner>, jobs: mpsc::Receiver<Job>) {
     while let Ok(job) = jobs.recv() {
         let Some(d) = weak.upgrade() else { return };
@@ -671,30 +695,6 @@ fn writer(weak: Weak<DiskInner>, jobs: mpsc::Receiver<Job>) {
                     if st.index.get(id).is_none_or(|e| e.meta.pending.is_some()) {
                         let _ = std::fs::remove_file(format::object_path(&d.dir, &file_id));
                     }
-                }
-            }
-            Job::Retrail { id, meta } => {
-                let file_id = format::ids(&meta.key).0;
-                let path = format::object_path(&d.dir, &file_id);
-                let st = d.state.lock();
-                if st.index.get(id).is_none_or(|e| e.meta.pending.is_some()) {
-                    continue;
-                }
-                let rewritten = (|| -> Result<(), String> {
-                    let f =
-                        std::fs::OpenOptions::new().read(true).write(true).open(&path).map_err(|e| e.to_string())?;
-                    let len = f.metadata().map_err(|e| e.to_string())?.len();
-                    let old = format::read_meta(&f, len)?;
-                    if old.key != meta.key || old.body_len != meta.body_len || old.crcs != meta.crcs {
-                        return Err("the file changed".to_owned());
-                    }
-                    let trailer = format::encode_trailer(&meta);
-                    f.set_len(meta.body_len).map_err(|e| e.to_string())?;
-                    crate::body::write_all_at(&f, &trailer, meta.body_len).map_err(|e| e.to_string())
-                })();
-                drop(st);
-                if let Err(why) = rewritten {
-                    tracing::debug!("cache {}: refreshed metadata not written ({why})", d.name);
                 }
             }
         }

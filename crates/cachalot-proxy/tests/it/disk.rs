@@ -201,3 +201,33 @@ async fn without_a_disk_tier_a_range_of_a_large_object_is_forwarded() {
     assert_eq!(logged[0].range, Some((4_000_000, 4_000_009)), "sc-range-start/end in the log");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An expired object on disk revalidated with a 304 (RefreshHit) is fresh again at once, for
+/// the next request and on disk, and its body is still the one on disk.
+#[tokio::test]
+async fn a_refreshed_object_on_disk_is_fresh_again() {
+    let body = content(2 << 20);
+    let served = body.clone();
+    let origin = TestOrigin::start_with(move |r| {
+        if r.header("if-none-match") == "\"v1\"" {
+            Reply::ok("").status(304).header("etag", "\"v1\"").header("cache-control", "max-age=60")
+        } else {
+            Reply::ok(served.clone()).header("etag", "\"v1\"").header("cache-control", "max-age=60")
+        }
+    })
+    .await;
+    let dir = folder("refresh");
+    let h =
+        start_with_disk(&config(&origin), 1 << 20, DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 }).await;
+    assert_eq!(get(h.pop(0), "/r", &[]).await.header("x-cache"), "Miss from cloudfront");
+    h.advance(61);
+    let refreshed = get(h.pop(0), "/r", &[]).await;
+    assert_eq!(refreshed.header("x-cache"), "RefreshHit from cloudfront");
+    assert_eq!(refreshed.body, body);
+    h.advance(1);
+    let after = get(h.pop(0), "/r", &[]).await;
+    assert_eq!((after.header("x-cache"), after.header("age")), ("Hit from cloudfront", "1"));
+    assert_eq!(after.body, body);
+    assert_eq!(origin.requests().len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
