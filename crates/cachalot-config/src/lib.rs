@@ -16,6 +16,7 @@
 pub mod compiled;
 pub mod diag;
 pub mod file;
+pub mod keys;
 mod lenient;
 pub mod managed;
 pub mod model;

@@ -48,6 +48,9 @@ fn diagnose(text: &str) -> Vec<Diagnostic> {
                 items: k.items.clone().into_iter().collect(),
             })
             .collect(),
+        public_keys: file.public_keys.clone(),
+        key_groups: file.key_groups.clone(),
+        origin_access_controls: file.origin_access_controls.clone(),
     };
     let (_, diags) = validate::build_snapshot(&resources, &Paths::config_file());
     out.extend(diags.into_vec());

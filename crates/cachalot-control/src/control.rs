@@ -2,10 +2,11 @@
 
 use crate::edge::{EdgeLink, FunctionTester};
 use crate::error::ApiError;
+use crate::fleet::{Fleet, NodeInfo, NodeStatus};
 use crate::sigv4::SignedRequest;
 use crate::state::{
-    DistributionRecord, FunctionRecord, FunctionStage, InvalidationRecord, KvsRecord, PolicyKind, PolicyRecord, State,
-    Subject, Txn,
+    DistributionRecord, FunctionRecord, FunctionStage, InvalidationRecord, KvsRecord, PolicyKind, PolicyRecord,
+    PrivateKind, PrivateRecord, State, Subject, Txn,
 };
 use crate::store::{Store, StoreError};
 use crate::util;
@@ -16,7 +17,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -25,8 +26,27 @@ use std::time::Duration;
 pub enum StoreLocation {
     /// An embedded store in this folder (`--state DIR`, default `./.cachalot`).
     Dir(PathBuf),
-    /// A fleet store URL (`--store postgres://…`): not supported yet.
-    Url(String),
+    /// A fleet store (`--store postgres://…`) shared by every node that names it.
+    Fleet(FleetSettings),
+}
+
+/// How this node joins a fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetSettings {
+    /// `postgres://USER@HOST:PORT/DB[?sslmode=…]`.
+    pub url: String,
+    /// What this node tells the fleet about itself.
+    pub node: NodeInfo,
+    /// This node's own files (the replica of the fleet's configuration).
+    pub state_dir: PathBuf,
+}
+
+/// Where writes go.
+pub(crate) enum Backend {
+    /// One node: the redb file under `--state`.
+    Embedded(Store),
+    /// A fleet: PostgreSQL, with a local replica.
+    Fleet(Fleet),
 }
 
 /// Why the control plane could not start.
@@ -49,15 +69,21 @@ impl std::fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
-/// The control plane. Cheap to clone; all clones share one state.
-#[derive(Clone)]
-pub struct ControlPlane {
-    pub(crate) inner: Arc<Inner>,
-}
-
 pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
-    store: Store,
+    pub(crate) backend: Backend,
+    /// The fleet store sequence the state reflects (0 for the embedded store).
+    pub(crate) applied: AtomicU64,
+    /// The fleet's nodes as last heard (empty outside a fleet).
+    pub(crate) nodes: Mutex<Vec<NodeStatus>>,
+    /// Invalidations this node has purged.
+    pub(crate) purged: Mutex<HashSet<(String, String)>>,
+    /// Config-file resources still to be merged into a fleet store that was unreachable at start.
+    pub(crate) pending_initial: Mutex<Option<Resources>>,
+    /// The fleet view last given to the edge.
+    pub(crate) fleet_view: Mutex<crate::edge::FleetView>,
+    /// This node's metrics, once the CloudWatch routes are made (flushed to a fleet store).
+    pub(crate) telemetry: std::sync::OnceLock<Arc<cachalot_telemetry::Telemetry>>,
     pub(crate) edge: Arc<dyn EdgeLink>,
     pub(crate) tester: Option<Arc<dyn FunctionTester>>,
     access_keys: Vec<AccessKey>,
@@ -72,7 +98,13 @@ pub(crate) struct Inner {
 /// (the AWS CLI's waiter sleeps 60 s between polls).
 pub const DEFAULT_DEPLOY_DELAY: Duration = Duration::ZERO;
 
-impl ControlPlane {
+/// An error of a build: (comparison key independent of the request, message worded for it, API code).
+type Labeled = (String, String, String);
+
+/// A validated snapshot to publish, with the keys of the errors it still carries.
+type Built = (Arc<Snapshot>, HashSet<String>);
+
+impl Inner {
     /// Opens the store, merges `initial` (the `--config` resources) into it,
     /// publishes the first snapshot to `edge` and resumes unfinished invalidations.
     ///
@@ -80,29 +112,43 @@ impl ControlPlane {
     /// (distributions, policies), name (functions, key value stores) is
     /// replaced by the config's version (with a new ETag when it changed);
     /// resources created through the API that the config does not name stay.
-    pub fn open(
+    pub(crate) fn open(
         location: StoreLocation,
         initial: Resources,
         access_keys: Vec<AccessKey>,
         edge: Arc<dyn EdgeLink>,
         tester: Option<Arc<dyn FunctionTester>>,
-    ) -> Result<ControlPlane, OpenError> {
-        let dir = match location {
-            StoreLocation::Dir(d) => d,
-            StoreLocation::Url(url) => {
-                return Err(OpenError::Unsupported(format!(
-                    "--store {url}: a fleet store (PostgreSQL) is not supported yet; use --state DIR for the embedded store"
-                )));
+    ) -> Result<Arc<Inner>, OpenError> {
+        let (backend, records, applied, signal) = match location {
+            StoreLocation::Dir(dir) => {
+                let store = Store::open(&dir).map_err(OpenError::Store)?;
+                let records = store.load().map_err(OpenError::Store)?;
+                (Backend::Embedded(store), records, 0, None)
+            }
+            StoreLocation::Fleet(settings) => {
+                let signal = Arc::new(crate::fleet::node::Signal::default());
+                let wake = signal.clone();
+                let fleet =
+                    Fleet::open(&settings.url, settings.node, &settings.state_dir, Arc::new(move || wake.raise()))
+                        .map_err(OpenError::Store)?;
+                let (records, applied) = fleet.replica().map_err(OpenError::Store)?;
+                let records = records.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+                (Backend::Fleet(fleet), records, applied, Some(signal))
             }
         };
-        let store = Store::open(&dir).map_err(OpenError::Store)?;
-        let (state, problems) = State::from_records(store.load().map_err(OpenError::Store)?);
+        let (state, problems) = State::from_records(records);
         for p in problems {
             tracing::warn!("{p}");
         }
         let inner = Arc::new(Inner {
             state: Mutex::new(state),
-            store,
+            backend,
+            applied: AtomicU64::new(applied),
+            nodes: Mutex::new(Vec::new()),
+            purged: Mutex::new(HashSet::new()),
+            pending_initial: Mutex::new(None),
+            fleet_view: Mutex::new(crate::edge::FleetView::default()),
+            telemetry: std::sync::OnceLock::new(),
             edge,
             tester,
             access_keys,
@@ -110,60 +156,30 @@ impl ControlPlane {
             known_errors: Mutex::new(HashSet::new()),
             deploy_delay_ms: AtomicI64::new(DEFAULT_DEPLOY_DELAY.as_millis() as i64),
         });
-        inner.merge_initial(initial).map_err(|e| OpenError::Store(StoreError(e.message)))?;
-        {
-            let state = inner.state.lock();
-            let (snapshot, diags) = inner.build(&state, &Subject::None);
-            for d in &diags {
-                tracing::warn!("{}", d.1);
-            }
-            *inner.known_errors.lock() = diags.iter().map(|d| d.0.clone()).collect();
-            let snapshot = Arc::new(snapshot);
-            *inner.snapshot.lock() = snapshot.clone();
-            inner.edge.publish(snapshot);
+        if inner.fleet().is_some() {
+            inner.publish_all();
+            crate::fleet::node::join(&inner, initial);
+        } else {
+            inner.merge_initial(initial).map_err(|e| OpenError::Store(StoreError(e.message)))?;
+            inner.publish_all();
         }
-        spawn_invalidation_worker(Arc::downgrade(&inner));
-        Ok(ControlPlane { inner })
-    }
-
-    /// The axum router serving `/2020-05-31/…` (CloudFront) and
-    /// `/key-value-stores/…` (the key value store data API).
-    pub fn router(&self) -> axum::Router {
-        crate::http_layer::router(self.inner.clone())
-    }
-
-    /// CloudWatch's `GetMetricStatistics` (`POST /` and the RPCv2 CBOR path) on `telemetry`'s
-    /// numbers, behind the same SigV4 check as the CloudFront API.
-    pub fn cloudwatch_router(&self, telemetry: Arc<cachalot_telemetry::Telemetry>) -> axum::Router {
-        crate::cloudwatch::router(self.inner.clone(), telemetry)
-    }
-
-    /// `pages` (the binary's `/metrics` and `/dashboard`) behind the configured access keys:
-    /// HTTP Basic (access key id and secret) or SigV4. Open when no access keys are configured.
-    pub fn guard(&self, pages: axum::Router) -> axum::Router {
-        crate::guard::guard(self.inner.clone(), pages)
+        match signal {
+            Some(signal) => crate::fleet::node::spawn(Arc::downgrade(&inner), signal),
+            None => spawn_invalidation_worker(Arc::downgrade(&inner)),
+        }
+        Ok(inner)
     }
 
     /// The snapshot currently published.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner.snapshot.lock().clone()
+    pub(crate) fn current_snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.lock().clone()
     }
 
-    /// True when no access keys are configured: the API accepts any (or no) credentials.
-    pub fn is_open(&self) -> bool {
-        self.inner.access_keys.is_empty()
+    /// Sets how long distributions report `InProgress` after a change.
+    pub(crate) fn set_deploy_delay(&self, delay: Duration) {
+        self.deploy_delay_ms.store(delay.as_millis().min(i64::MAX as u128) as i64, Ordering::Relaxed);
     }
 
-    /// Sets how long distributions report `InProgress` after a change (default zero).
-    pub fn set_deploy_delay(&self, delay: Duration) {
-        self.inner.deploy_delay_ms.store(delay.as_millis().min(i64::MAX as u128) as i64, Ordering::Relaxed);
-    }
-}
-
-/// An error of a build: (comparison key independent of the request, message worded for it, API code).
-type Labeled = (String, String, String);
-
-impl Inner {
     pub(crate) fn deploy_delay_ms(&self) -> i64 {
         self.deploy_delay_ms.load(Ordering::Relaxed)
     }
@@ -189,8 +205,9 @@ impl Inner {
         })
     }
 
-    /// A read-only view of the state.
+    /// A read-only view of the state; in a fleet, with every change already written by any node.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        self.catch_up();
         f(&self.state.lock())
     }
 
@@ -203,10 +220,49 @@ impl Inner {
         f: impl FnOnce(&mut Txn) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
         let mut guard = self.state.lock();
-        let mut txn = Txn::new(guard.clone());
+        match &self.backend {
+            Backend::Embedded(store) => {
+                let (txn, result, built) = self.prepare(&guard, &subject, f)?;
+                let changes: Vec<_> = txn.changes.clone().into_iter().collect();
+                store.commit(&changes).map_err(|e| ApiError::internal(e.0))?;
+                *guard = txn.state;
+                self.publish_built(built);
+                Ok(result)
+            }
+            Backend::Fleet(fleet) => {
+                let applied = self.applied.load(Ordering::Acquire);
+                let mut prepared = None;
+                let (result, seq) = fleet.write(applied, |remote| {
+                    // What other nodes wrote first: this change is checked against it.
+                    self.absorb(&mut guard, remote);
+                    let (txn, result, built) = self.prepare(&guard, &subject, f)?;
+                    let changes: Vec<_> = txn.changes.clone().into_iter().collect();
+                    prepared = Some((txn.state, changes.clone(), built));
+                    Ok((changes, result))
+                })?;
+                if let (Some((state, changes, built)), Some(seq)) = (prepared, seq) {
+                    *guard = state;
+                    self.applied.store(seq, Ordering::Release);
+                    fleet.remember(&changes, seq);
+                    self.publish_built(built);
+                }
+                Ok(result)
+            }
+        }
+    }
+
+    /// Applies `f` to a copy of `state` and validates the result when it changes what the
+    /// edge serves: the new state, `f`'s value, and the snapshot to publish.
+    fn prepare<R>(
+        &self,
+        state: &State,
+        subject: &Subject,
+        f: impl FnOnce(&mut Txn) -> Result<R, ApiError>,
+    ) -> Result<(Txn, R, Option<Built>), ApiError> {
+        let mut txn = Txn::new(state.clone());
         let result = f(&mut txn)?;
         let built = if txn.affects_edge {
-            let (snapshot, diags) = self.build(&txn.state, &subject);
+            let (snapshot, diags) = self.build(&txn.state, subject);
             let known = self.known_errors.lock();
             let new: Vec<&Labeled> = diags.iter().filter(|d| !known.contains(&d.0)).collect();
             if let Some(first) = new.first() {
@@ -218,15 +274,91 @@ impl Inner {
         } else {
             None
         };
-        let changes: Vec<_> = std::mem::take(&mut txn.changes).into_iter().collect();
-        self.store.commit(&changes).map_err(|e| ApiError::internal(e.0))?;
-        *guard = txn.state;
+        Ok((txn, result, built))
+    }
+
+    fn publish_built(&self, built: Option<Built>) {
         if let Some((snapshot, errors)) = built {
             *self.known_errors.lock() = errors;
             *self.snapshot.lock() = snapshot.clone();
             self.edge.publish(snapshot);
         }
-        Ok(result)
+    }
+
+    /// Builds and publishes the snapshot of the current state (its errors reported, not refused).
+    pub(crate) fn publish_all(&self) {
+        let state = self.state.lock();
+        self.publish_state(&state);
+    }
+
+    fn publish_state(&self, state: &State) {
+        let (snapshot, diags) = self.build(state, &Subject::None);
+        for d in &diags {
+            tracing::warn!("{}", d.1);
+        }
+        *self.known_errors.lock() = diags.iter().map(|d| d.0.clone()).collect();
+        let snapshot = Arc::new(snapshot);
+        *self.snapshot.lock() = snapshot.clone();
+        self.edge.publish(snapshot);
+    }
+
+    /// The fleet's nodes as `GET /fleet` shows them.
+    pub(crate) fn fleet_status(&self) -> serde_json::Value {
+        let nodes = self.nodes.lock().clone();
+        crate::fleet::status_json(
+            &nodes,
+            self.fleet().map(|f| f.node.id.as_str()),
+            self.applied.load(Ordering::Acquire),
+        )
+    }
+
+    /// The fleet store, when this node is in a fleet.
+    pub(crate) fn fleet(&self) -> Option<&Fleet> {
+        match &self.backend {
+            Backend::Fleet(f) => Some(f),
+            Backend::Embedded(_) => None,
+        }
+    }
+
+    /// Folds changes other nodes wrote into `state` (those not applied yet), keeps them in
+    /// the replica and publishes the result when it changes what the edge serves.
+    pub(crate) fn absorb(&self, state: &mut State, changes: crate::fleet::Changes) {
+        let applied = self.applied.load(Ordering::Acquire);
+        let fresh: Vec<_> = changes.records.into_iter().filter(|r| r.2 > applied).collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let mut affects_edge = false;
+        for (key, value, _) in &fresh {
+            match state.apply(key, value.as_deref()) {
+                Ok(edge) => affects_edge |= edge,
+                Err(()) => tracing::warn!("fleet record {key} could not be read and is ignored"),
+            }
+        }
+        self.applied.store(changes.seq.max(applied), Ordering::Release);
+        if let Some(fleet) = self.fleet() {
+            let kept: Vec<_> = fresh.into_iter().map(|(k, v, _)| (k, v)).collect();
+            fleet.remember(&kept, changes.seq);
+        }
+        if affects_edge {
+            self.publish_state(state);
+        }
+    }
+
+    /// Catches up with the fleet store (a no-op outside a fleet, or while it is unreachable).
+    pub(crate) fn catch_up(&self) {
+        let Some(fleet) = self.fleet() else { return };
+        if !fleet.pg.is_up() {
+            return;
+        }
+        match fleet.changes_since(self.applied.load(Ordering::Acquire)) {
+            Ok(changes) if !changes.records.is_empty() => {
+                let mut state = self.state.lock();
+                self.absorb(&mut state, changes);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!("catching up with the fleet store: {e}"),
+        }
     }
 
     /// Builds the snapshot of `state`; returns it with its error diagnostics,
@@ -251,7 +383,7 @@ impl Inner {
         (snapshot, labeled)
     }
 
-    fn merge_initial(&self, initial: Resources) -> Result<(), ApiError> {
+    pub(crate) fn merge_initial(&self, initial: Resources) -> Result<(), ApiError> {
         let now = util::now_ms();
         self.mutate(Subject::None, |txn| {
             let policies: [(PolicyKind, Vec<(String, Value)>); 3] = [
@@ -335,6 +467,37 @@ impl Inner {
                     live: Some(live),
                 });
             }
+            let private: [(PrivateKind, Vec<(String, Value)>); 3] = [
+                (
+                    PrivateKind::PublicKey,
+                    initial.public_keys.iter().map(|k| (k.id.clone(), to_json(&k.public_key_config))).collect(),
+                ),
+                (
+                    PrivateKind::KeyGroup,
+                    initial.key_groups.iter().map(|g| (g.id.clone(), to_json(&g.key_group_config))).collect(),
+                ),
+                (
+                    PrivateKind::OriginAccessControl,
+                    initial
+                        .origin_access_controls
+                        .iter()
+                        .map(|o| (o.id.clone(), to_json(&o.origin_access_control_config)))
+                        .collect(),
+                ),
+            ];
+            for (kind, items) in private {
+                for (id, config) in items {
+                    let existing = txn.state.private(kind).get(&id).cloned();
+                    if existing.as_ref().is_some_and(|p| p.config == config) {
+                        continue;
+                    }
+                    let created = existing.map_or(now, |e| e.created);
+                    txn.put_private(
+                        kind,
+                        PrivateRecord { id, config, etag: util::etag(), created, last_modified: now },
+                    );
+                }
+            }
             for d in &initial.distributions {
                 let config = to_json(&d.config);
                 let existing = txn.state.distributions.get(&d.id).cloned();
@@ -360,24 +523,37 @@ impl Inner {
 
     /// Purges an invalidation's paths at the edge and marks it `Completed`.
     pub(crate) fn run_invalidation(&self, inv: &InvalidationRecord) {
-        match self.edge.invalidate(&inv.distribution_id, &inv.paths) {
-            Ok(()) => {
-                let key = (inv.distribution_id.clone(), inv.id.clone());
-                let done = self.mutate(Subject::None, |txn| {
-                    if let Some(current) = txn.state.invalidations.get(&key).cloned()
-                        && current.status != "Completed"
-                    {
-                        txn.put_invalidation(InvalidationRecord { status: "Completed".into(), ..(*current).clone() });
-                    }
-                    Ok(())
-                });
-                if let Err(e) = done {
-                    tracing::warn!("invalidation {} purged but not recorded as completed: {e}", inv.id);
+        if let Err(e) = self.edge.invalidate(&inv.distribution_id, &inv.paths) {
+            tracing::warn!("invalidation {} of {} not purged yet (will retry): {e}", inv.id, inv.distribution_id);
+            return;
+        }
+        let key = (inv.distribution_id.clone(), inv.id.clone());
+        if let Some(fleet) = self.fleet() {
+            // In a fleet the purge is this node's part; the invalidation completes when every live node's is done.
+            match fleet.acknowledge(&inv.distribution_id, &inv.id) {
+                Ok(()) => {
+                    self.purged.lock().insert(key);
                 }
+                Err(e) => tracing::warn!("invalidation {} purged here but not recorded yet (will retry): {e}", inv.id),
             }
-            Err(e) => {
-                tracing::warn!("invalidation {} of {} not purged yet (will retry): {e}", inv.id, inv.distribution_id)
+            crate::fleet::node::complete_if_done(self, inv);
+            return;
+        }
+        self.mark_completed(&key);
+    }
+
+    /// Records invalidation `key` as `Completed`.
+    pub(crate) fn mark_completed(&self, key: &(String, String)) {
+        let done = self.mutate(Subject::None, |txn| {
+            if let Some(current) = txn.state.invalidations.get(key).cloned()
+                && current.status != "Completed"
+            {
+                txn.put_invalidation(InvalidationRecord { status: "Completed".into(), ..(*current).clone() });
             }
+            Ok(())
+        });
+        if let Err(e) = done {
+            tracing::warn!("invalidation {} purged but not recorded as completed: {e}", key.1);
         }
     }
 }

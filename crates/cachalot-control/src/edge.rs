@@ -20,6 +20,21 @@ pub trait EdgeLink: Send + Sync {
     /// The invalidation is reported `Completed` once this returns `Ok`; on
     /// `Err` it stays `InProgress` and is retried.
     fn invalidate(&self, distribution_id: &str, paths: &[String]) -> Result<(), String>;
+
+    /// The fleet changed: who hosts which regional edge cache (live nodes only), and the
+    /// secret tier traffic is signed with. Called only on the nodes of a fleet.
+    fn fleet(&self, _view: &FleetView) {}
+}
+
+/// The fleet as the edge needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetView {
+    /// This node's id.
+    pub node_id: String,
+    /// The tier secret.
+    pub secret: String,
+    /// Live nodes hosting a regional edge cache, by region: `(node id, host:port)`.
+    pub regional_caches: std::collections::BTreeMap<String, Vec<(String, String)>>,
 }
 
 /// One TestFunction call.

@@ -47,6 +47,11 @@ impl ApiError {
         Self::with_status("InternalError", 500, message)
     }
 
+    /// `ServiceUnavailable` (503): the fleet store cannot be reached; nothing was changed.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::with_status("ServiceUnavailable", 503, message)
+    }
+
     /// Renders CloudFront's XML error document.
     pub fn to_xml(&self, request_id: &str) -> String {
         let kind = if self.status >= 500 { "Receiver" } else { "Sender" };

@@ -68,10 +68,7 @@ async fn serve(inner: Arc<Inner>, req: axum::extract::Request, api: Api) -> axum
                 .filter(|p| !p.is_empty())
                 .map(|p| {
                     let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    let dec = |s: &str| {
-                        percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
-                    };
-                    (dec(k), dec(v))
+                    (crate::util::form_decode(k), crate::util::form_decode(v))
                 })
                 .collect();
             let request =

@@ -81,17 +81,23 @@ mod cloudwatch;
 mod control;
 mod edge;
 mod error;
+mod fleet;
 mod guard;
 mod http_layer;
+mod plane;
 mod sigv4;
 mod state;
 mod store;
 mod util;
 mod xml;
 
-pub use control::{ControlPlane, DEFAULT_DEPLOY_DELAY, OpenError, StoreLocation};
-pub use edge::{EdgeLink, FunctionTestError, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge};
+pub use control::{DEFAULT_DEPLOY_DELAY, FleetSettings, OpenError, StoreLocation};
+pub use edge::{
+    EdgeLink, FleetView, FunctionTestError, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge,
+};
 pub use error::ApiError;
+pub use fleet::{NODE_TIMEOUT, NodeInfo, NodePop, NodeRegionalCache, NodeStatus};
 pub use http_layer::MAX_BODY_BYTES;
+pub use plane::ControlPlane;
 pub use state::ACCOUNT_ID;
 pub use store::{DB_FILE, StoreError};

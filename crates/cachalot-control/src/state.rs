@@ -77,6 +77,71 @@ impl PolicyRecord {
     }
 }
 
+/// The private-content resources, which share one lifecycle: public keys, key groups,
+/// origin access controls and (legacy) origin access identities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PrivateKind {
+    PublicKey,
+    KeyGroup,
+    OriginAccessControl,
+    OriginAccessIdentity,
+}
+
+impl PrivateKind {
+    pub(crate) const ALL: [PrivateKind; 4] = [
+        PrivateKind::PublicKey,
+        PrivateKind::KeyGroup,
+        PrivateKind::OriginAccessControl,
+        PrivateKind::OriginAccessIdentity,
+    ];
+
+    /// Record-key prefix.
+    pub(crate) fn segment(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "public-key",
+            PrivateKind::KeyGroup => "key-group",
+            PrivateKind::OriginAccessControl => "origin-access-control",
+            PrivateKind::OriginAccessIdentity => "origin-access-identity",
+        }
+    }
+
+    /// Resource name, e.g. `PublicKey`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "PublicKey",
+            PrivateKind::KeyGroup => "KeyGroup",
+            PrivateKind::OriginAccessControl => "OriginAccessControl",
+            PrivateKind::OriginAccessIdentity => "CloudFrontOriginAccessIdentity",
+        }
+    }
+
+    /// Words for messages.
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "public key",
+            PrivateKind::KeyGroup => "key group",
+            PrivateKind::OriginAccessControl => "origin access control",
+            PrivateKind::OriginAccessIdentity => "origin access identity",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A public key, key group, origin access control or origin access identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PrivateRecord {
+    pub(crate) id: String,
+    /// `PublicKeyConfig` / `KeyGroupConfig` / `OriginAccessControlConfig` /
+    /// `CloudFrontOriginAccessIdentityConfig` JSON.
+    pub(crate) config: Value,
+    pub(crate) etag: String,
+    pub(crate) created: i64,
+    pub(crate) last_modified: i64,
+}
+
 /// A distribution.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DistributionRecord {
@@ -191,6 +256,8 @@ pub(crate) struct State {
     pub(crate) monitoring: BTreeMap<String, Value>,
     /// Tags by resource ARN.
     pub(crate) tags: BTreeMap<String, Vec<(String, String)>>,
+    /// Public keys, key groups, origin access controls, origin access identities, by id.
+    private: [BTreeMap<String, Arc<PrivateRecord>>; 4],
 }
 
 /// Which resource a change is about, to word its diagnostics relative to the request document.
@@ -199,6 +266,8 @@ pub(crate) enum Subject {
     None,
     Distribution(String),
     Policy(PolicyKind, String),
+    /// A public key, key group or origin access control (its words and id).
+    Private(&'static str, String),
 }
 
 /// The ids of the resources in a [`Resources`] value, by position.
@@ -206,6 +275,8 @@ pub(crate) enum Subject {
 pub(crate) struct Labels {
     pub(crate) distributions: Vec<String>,
     pub(crate) policies: [Vec<String>; 3],
+    /// Public keys, key groups, origin access controls.
+    pub(crate) private: [Vec<String>; 3],
 }
 
 impl Labels {
@@ -216,8 +287,13 @@ impl Labels {
             ResourceKind::CachePolicy => (Some(PolicyKind::Cache), &self.policies[0]),
             ResourceKind::OriginRequestPolicy => (Some(PolicyKind::OriginRequest), &self.policies[1]),
             ResourceKind::ResponseHeadersPolicy => (Some(PolicyKind::ResponseHeaders), &self.policies[2]),
+            ResourceKind::PublicKey => return Named::private("public key", &self.private[0], at.index),
+            ResourceKind::KeyGroup => return Named::private("key group", &self.private[1], at.index),
+            ResourceKind::OriginAccessControl => {
+                return Named::private("origin access control", &self.private[2], at.index);
+            }
         };
-        Named { policy, id: ids.get(at.index).map_or("", String::as_str) }
+        Named { policy, private: None, id: ids.get(at.index).map_or("", String::as_str) }
     }
 }
 
@@ -226,13 +302,25 @@ impl Labels {
 pub(crate) struct Named<'a> {
     /// `None` for a distribution.
     policy: Option<PolicyKind>,
+    /// Words for a public key, key group or origin access control.
+    private: Option<&'static str>,
     id: &'a str,
 }
 
-impl Named<'_> {
+impl<'a> Named<'a> {
+    fn private(what: &'static str, ids: &'a [String], index: usize) -> Self {
+        Named { policy: None, private: Some(what), id: ids.get(index).map_or("", String::as_str) }
+    }
+
     /// `relative` (a path inside this resource) as the client of a change about `subject`
     /// reads it: as is inside the document it sent, prefixed with the resource otherwise.
     pub(crate) fn path(&self, relative: &str, subject: &Subject) -> String {
+        if let Some(what) = self.private {
+            return match subject {
+                Subject::Private(w, id) if *w == what && id == self.id => relative.to_owned(),
+                _ => format!("({what} {}) {relative}", self.id),
+            };
+        }
         let own = match (subject, self.policy) {
             (Subject::Distribution(d), None) => d == self.id,
             (Subject::Policy(k, p), Some(kind)) => *k == kind && p == self.id,
@@ -252,39 +340,89 @@ impl State {
         &self.policies[kind.index()]
     }
 
+    pub(crate) fn private(&self, kind: PrivateKind) -> &BTreeMap<String, Arc<PrivateRecord>> {
+        &self.private[kind.index()]
+    }
+
     /// Rebuilds the state from stored records; unreadable records are reported and skipped.
     pub(crate) fn from_records(records: Vec<(String, Vec<u8>)>) -> (State, Vec<String>) {
         let mut s = State::default();
         let mut problems = Vec::new();
         for (key, bytes) in records {
-            let (kind, rest) = key.split_once('/').unwrap_or((key.as_str(), ""));
-            let ok = match kind {
-                "distribution" => parse::<DistributionRecord>(&bytes)
-                    .map(|r| s.distributions.insert(r.id.clone(), Arc::new(r.with_typed())))
-                    .is_some(),
-                "invalidation" => parse::<InvalidationRecord>(&bytes)
-                    .map(|r| s.invalidations.insert((r.distribution_id.clone(), r.id.clone()), Arc::new(r)))
-                    .is_some(),
-                "function" => {
-                    parse::<FunctionRecord>(&bytes).map(|r| s.functions.insert(r.name.clone(), Arc::new(r))).is_some()
-                }
-                "key-value-store" => {
-                    parse::<KvsRecord>(&bytes).map(|r| s.kvs.insert(r.name.clone(), Arc::new(r))).is_some()
-                }
-                "monitoring" => parse::<Value>(&bytes).map(|v| s.monitoring.insert(rest.to_owned(), v)).is_some(),
-                "tags" => parse::<Vec<(String, String)>>(&bytes).map(|t| s.tags.insert(rest.to_owned(), t)).is_some(),
-                other => match PolicyKind::ALL.iter().find(|k| k.segment() == other) {
-                    Some(k) => parse::<PolicyRecord>(&bytes)
-                        .map(|r| s.policies[k.index()].insert(r.id.clone(), Arc::new(r)))
-                        .is_some(),
-                    None => false,
-                },
-            };
-            if !ok {
+            if s.apply(&key, Some(&bytes)).is_err() {
                 problems.push(format!("stored record {key} could not be read and is ignored"));
             }
         }
         (s, problems)
+    }
+
+    /// Sets (or with `None` removes) one stored record. Returns whether the edge serves
+    /// what it changed; `Err` when the record cannot be read (it is then left out).
+    pub(crate) fn apply(&mut self, key: &str, bytes: Option<&[u8]>) -> Result<bool, ()> {
+        let (kind, rest) = key.split_once('/').unwrap_or((key, ""));
+        fn put<T: DeserializeOwned>(bytes: Option<&[u8]>, f: impl FnOnce(Option<T>)) -> Result<(), ()> {
+            match bytes {
+                None => f(None),
+                Some(b) => f(Some(parse::<T>(b).ok_or(())?)),
+            }
+            Ok(())
+        }
+        match kind {
+            "distribution" => put::<DistributionRecord>(bytes, |r| match r {
+                Some(r) => drop(self.distributions.insert(r.id.clone(), Arc::new(r.with_typed()))),
+                None => drop(self.distributions.remove(rest)),
+            })
+            .map(|()| true),
+            "invalidation" => put::<InvalidationRecord>(bytes, |r| match r {
+                Some(r) => drop(self.invalidations.insert((r.distribution_id.clone(), r.id.clone()), Arc::new(r))),
+                None => {
+                    let (d, i) = rest.split_once('/').unwrap_or((rest, ""));
+                    drop(self.invalidations.remove(&(d.to_owned(), i.to_owned())))
+                }
+            })
+            .map(|()| false),
+            "function" => put::<FunctionRecord>(bytes, |r| match r {
+                Some(r) => drop(self.functions.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.functions.remove(rest)),
+            })
+            .map(|()| true),
+            "key-value-store" => put::<KvsRecord>(bytes, |r| match r {
+                Some(r) => drop(self.kvs.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.kvs.remove(rest)),
+            })
+            .map(|()| true),
+            "monitoring" => put::<Value>(bytes, |v| match v {
+                Some(v) => drop(self.monitoring.insert(rest.to_owned(), v)),
+                None => drop(self.monitoring.remove(rest)),
+            })
+            .map(|()| false),
+            "tags" => put::<Vec<(String, String)>>(bytes, |t| match t {
+                Some(t) => drop(self.tags.insert(rest.to_owned(), t)),
+                None => drop(self.tags.remove(rest)),
+            })
+            .map(|()| false),
+            other => match PolicyKind::ALL.iter().find(|k| k.segment() == other) {
+                Some(k) => {
+                    let map = &mut self.policies[k.index()];
+                    put::<PolicyRecord>(bytes, |r| match r {
+                        Some(r) => drop(map.insert(r.id.clone(), Arc::new(r))),
+                        None => drop(map.remove(rest)),
+                    })
+                    .map(|()| true)
+                }
+                None => match PrivateKind::ALL.iter().find(|k| k.segment() == other) {
+                    Some(k) => {
+                        let map = &mut self.private[k.index()];
+                        put::<PrivateRecord>(bytes, |r| match r {
+                            Some(r) => drop(map.insert(r.id.clone(), Arc::new(r))),
+                            None => drop(map.remove(rest)),
+                        })
+                        .map(|()| true)
+                    }
+                    None => Err(()),
+                },
+            },
+        }
     }
 
     /// The resources the edge serves: every distribution, custom policy,
@@ -327,6 +465,25 @@ impl State {
                 r.response_headers_policies
                     .push(wire::ResponseHeadersPolicy { id: p.id.clone(), response_headers_policy_config: config });
                 labels.policies[2].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::PublicKey).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.public_keys.push(wire::PublicKey { id: p.id.clone(), public_key_config: config });
+                labels.private[0].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::KeyGroup).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.key_groups.push(wire::KeyGroup { id: p.id.clone(), key_group_config: config });
+                labels.private[1].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::OriginAccessControl).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.origin_access_controls
+                    .push(wire::OriginAccessControl { id: p.id.clone(), origin_access_control_config: config });
+                labels.private[2].push(p.id.clone());
             }
         }
         for f in self.functions.values() {
@@ -413,6 +570,18 @@ impl Txn {
     pub(crate) fn delete_policy(&mut self, kind: PolicyKind, id: &str) {
         self.changes.insert(format!("{}/{id}", kind.segment()), None);
         self.state.policies[kind.index()].remove(id);
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn put_private(&mut self, kind: PrivateKind, rec: PrivateRecord) {
+        self.changes.insert(format!("{}/{}", kind.segment(), rec.id), Some(bytes(&rec)));
+        self.state.private[kind.index()].insert(rec.id.clone(), Arc::new(rec));
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn delete_private(&mut self, kind: PrivateKind, id: &str) {
+        self.changes.insert(format!("{}/{id}", kind.segment()), None);
+        self.state.private[kind.index()].remove(id);
         self.affects_edge = true;
     }
 

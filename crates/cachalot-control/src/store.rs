@@ -14,6 +14,9 @@ const RECORDS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("records"
 /// File name of the database inside the state folder.
 pub const DB_FILE: &str = "control.redb";
 
+/// File name of a fleet node's replica of the fleet's configuration, in its state folder.
+pub(crate) const REPLICA_FILE: &str = "fleet-replica.redb";
+
 /// A store failure, with what was being done.
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -25,6 +28,13 @@ impl std::fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+impl StoreError {
+    /// The store cannot be reached (the API answers `ServiceUnavailable`).
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        StoreError(message.into())
+    }
+}
 
 /// One record to write (`Some`) or delete (`None`).
 pub(crate) type Change = (String, Option<Vec<u8>>);
@@ -38,9 +48,14 @@ pub(crate) struct Store {
 impl Store {
     /// Opens (creating when absent) the store in `dir`.
     pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_file(dir, DB_FILE)
+    }
+
+    /// Opens (creating when absent) the database file `name` in `dir`.
+    pub(crate) fn open_file(dir: &Path, name: &str) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError(format!("cannot create the state folder {}: {e}", dir.display())))?;
-        let path = dir.join(DB_FILE);
+        let path = dir.join(name);
         let db = Database::create(&path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
         let store = Self { db, path };
         // Create the table so that reads of a fresh store succeed.

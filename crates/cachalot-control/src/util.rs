@@ -57,6 +57,11 @@ pub(crate) fn parse_iso8601(s: &str) -> Option<f64> {
     Some(at.unix_timestamp() as f64 + f64::from(at.nanosecond()) / 1e9)
 }
 
+/// A query-string component decoded: `+` is a space, `%XX` a byte, invalid UTF-8 replaced.
+pub(crate) fn form_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
+
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// `len` random upper-case letters and digits.

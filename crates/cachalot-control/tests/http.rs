@@ -95,9 +95,9 @@ async fn hostile_and_malformed_requests_get_cloudfront_errors() {
 
     let r = call(&addr, "GET", "/2020-05-31/no-such-thing/at/all", &[], b"").await;
     assert_eq!((r.status, error_code(&r.body)), (404, "UnknownOperation"));
-    let r = call(&addr, "GET", "/2020-05-31/origin-access-control", &[], b"").await;
+    let r = call(&addr, "GET", "/2020-05-31/field-level-encryption", &[], b"").await;
     assert_eq!(error_code(&r.body), "UnsupportedOperation");
-    assert!(r.body.contains("ListOriginAccessControls"), "{}", r.body);
+    assert!(r.body.contains("ListFieldLevelEncryptionConfigs"), "{}", r.body);
 
     let huge = vec![b'x'; cachalot_control::MAX_BODY_BYTES + 1];
     let r = call(&addr, "POST", "/2020-05-31/distribution", &[], &huge).await;
@@ -202,15 +202,20 @@ async fn config_resources_are_merged_and_win_for_their_ids() {
     let r = call(&addr, "GET", "/2020-05-31/cache-policy?Type=custom", &[], b"").await;
     assert!(r.body.contains("<Name>from-config</Name>"), "{}", r.body);
 
+    // A fleet store URL the client cannot use is refused at once, naming what is wrong.
     let fleet = ControlPlane::open(
-        StoreLocation::Url("postgres://db/cachalot".into()),
+        StoreLocation::Fleet(cachalot_control::FleetSettings {
+            url: "postgres://db/cachalot?sslmode=sometimes".into(),
+            node: cachalot_control::NodeInfo { id: "n".into(), ..Default::default() },
+            state_dir: dir.join("node"),
+        }),
         Resources::default(),
         Vec::new(),
         edge,
         None,
     );
     let message = fleet.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.contains("not supported yet"), "{message}");
+    assert!(message.contains("sslmode=sometimes"), "{message}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

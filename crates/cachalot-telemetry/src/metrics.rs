@@ -313,7 +313,23 @@ impl Metrics {
     /// what each statistic means). An unknown metric or distribution gives no datapoints,
     /// as on CloudWatch; invalid parameters give CloudWatch's error.
     pub fn statistics(&self, query: &Query<'_>) -> Result<Vec<Datapoint>, StatisticsError> {
-        self.series.statistics(query)
+        self.series.statistics(query, &[])
+    }
+
+    /// [`Metrics::statistics`] over this node's minutes and other nodes' (`(minute, data)`
+    /// of the same distribution, as [`Metrics::export_minutes`] wrote them): a fleet's sums.
+    pub fn statistics_with(
+        &self,
+        query: &Query<'_>,
+        remote: &[(i64, String)],
+    ) -> Result<Vec<Datapoint>, StatisticsError> {
+        self.series.statistics(query, remote)
+    }
+
+    /// This node's per-minute counts from `from_minute` (Unix minutes) on, serialized for
+    /// the other nodes of a fleet: `(distribution id, minute, data)`.
+    pub fn export_minutes(&self, from_minute: i64) -> Vec<(String, i64, String)> {
+        self.series.export(from_minute)
     }
 
     /// The registry in Prometheus' text exposition format (version 0.0.4).

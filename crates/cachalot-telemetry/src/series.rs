@@ -210,7 +210,7 @@ impl fmt::Display for StatisticsError {
 impl std::error::Error for StatisticsError {}
 
 /// A latency histogram in microseconds: exact below 32 µs, then 32 buckets per octave.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FineHistogram {
     count: u64,
     sum_us: u64,
@@ -328,8 +328,8 @@ impl FineHistogram {
     }
 }
 
-/// One distribution's counts for one minute.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One distribution's counts for one minute (serialized as is between the nodes of a fleet).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MinuteAgg {
     requests: u64,
     bytes_downloaded: u64,
@@ -574,12 +574,47 @@ impl SeriesStore {
         series.collect(from, to).iter().map(|(k, v)| v.snapshot(*k)).collect()
     }
 
-    pub(crate) fn statistics(&self, q: &Query<'_>) -> Result<Vec<Datapoint>, StatisticsError> {
+    /// This node's minutes from `from_minute` on, each serialized, for the fleet store:
+    /// `(distribution id, minute, data)`.
+    pub(crate) fn export(&self, from_minute: i64) -> Vec<(String, i64, String)> {
+        let dists: Vec<(String, Arc<DistSeries>)> = self
+            .dists
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (id, series) in dists {
+            for (minute, agg) in series.collect(from_minute, i64::MAX) {
+                if let Ok(data) = serde_json::to_string(&agg) {
+                    out.push((id.clone(), minute, data));
+                }
+            }
+        }
+        out
+    }
+
+    /// `GetMetricStatistics` over this node's minutes and `remote` ones (other nodes' of
+    /// the same distribution: `(minute, data)` as [`SeriesStore::export`] wrote them).
+    pub(crate) fn statistics(
+        &self,
+        q: &Query<'_>,
+        remote: &[(i64, String)],
+    ) -> Result<Vec<Datapoint>, StatisticsError> {
         let plan = validate(q)?;
         let Some(metric) = CloudWatchMetric::from_name(q.metric) else { return Ok(Vec::new()) };
-        let Some(series) = self.get(q.distribution_id) else { return Ok(Vec::new()) };
+        let local = self.get(q.distribution_id);
+        if local.is_none() && remote.is_empty() {
+            return Ok(Vec::new());
+        }
         let period_minutes = i64::from(q.period_seconds / 60);
-        let minutes = series.collect(plan.first_minute, plan.end_minute);
+        let mut minutes = local.map(|s| s.collect(plan.first_minute, plan.end_minute)).unwrap_or_default();
+        for (minute, data) in remote.iter().filter(|(m, _)| (plan.first_minute..plan.end_minute).contains(m)) {
+            if let Ok(agg) = serde_json::from_str::<MinuteAgg>(data) {
+                minutes.entry(*minute).or_default().merge(&agg);
+            }
+        }
         let mut out = Vec::new();
         let mut bucket_start = plan.first_minute;
         while bucket_start < plan.end_minute {

@@ -5,7 +5,9 @@
 //! never for Cachalot itself.
 
 mod client;
+pub mod mmdb;
 mod origin;
+pub mod pg;
 
 pub use client::{Reply as ClientReply, get, raw_exchange, request, request_h2};
 pub use origin::{Failure, Recorded, Reply, TestOrigin};
@@ -25,6 +27,9 @@ pub fn resources_from_json(text: &str) -> Resources {
         response_headers_policies: file.response_headers_policies,
         functions: Vec::new(),
         key_value_stores: Vec::new(),
+        public_keys: file.public_keys,
+        key_groups: file.key_groups,
+        origin_access_controls: file.origin_access_controls,
     }
 }
 
@@ -87,4 +92,17 @@ pub fn single_origin_config(origin: &str, default_behavior_extra: &str, extra_to
         sep = if default_behavior_extra.trim().is_empty() { "" } else { ",\n        " },
         top_sep = if extra_top_level.trim().is_empty() { "" } else { ",\n  " },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_throwaway_postgres_cluster_starts_and_stops() {
+        let Some(cluster) = crate::pg::PgCluster::require() else { return };
+        let url = cluster.database();
+        assert!(url.starts_with("postgres://postgres@127.0.0.1:"), "{url}");
+        cluster.stop_immediately();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", cluster.port)).is_err(), "stopped");
+        assert!(cluster.resume(), "started again");
+    }
 }

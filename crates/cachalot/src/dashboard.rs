@@ -101,23 +101,26 @@ impl TopMisses {
 
 /// The cache tiers' reports and the bytes of bodies being buffered, read when a page asks.
 pub(crate) type Tiers = Arc<dyn Fn() -> (Vec<TierReport>, u64) + Send + Sync>;
+/// The fleet's nodes as JSON (`cachalot_control::ControlPlane::fleet_status`).
+pub(crate) type FleetStatus = Arc<dyn Fn() -> Value + Send + Sync>;
 
 #[derive(Clone)]
 struct Pages {
     telemetry: Arc<Telemetry>,
     misses: Arc<TopMisses>,
     tiers: Tiers,
+    fleet: FleetStatus,
 }
 
 /// `/metrics`, `/dashboard`, `/dashboard/data` and `GET /` (to the dashboard): what access keys
 /// protect when they are configured (see `cachalot_control::ControlPlane::guard`).
-pub(crate) fn router(telemetry: Arc<Telemetry>, misses: Arc<TopMisses>, tiers: Tiers) -> Router {
+pub(crate) fn router(telemetry: Arc<Telemetry>, misses: Arc<TopMisses>, tiers: Tiers, fleet: FleetStatus) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/dashboard") }))
         .route("/metrics", get(metrics))
         .route("/dashboard", get(|| async { Html(PAGE) }))
         .route("/dashboard/data", get(data))
-        .with_state(Pages { telemetry, misses, tiers })
+        .with_state(Pages { telemetry, misses, tiers, fleet })
 }
 
 /// `/healthz`: always open, so that health checks need no credentials.
@@ -227,9 +230,10 @@ pub(crate) fn render_tiers(out: &mut String, tiers: &[TierReport], in_flight: u6
 async fn data(State(p): State<Pages>) -> impl IntoResponse {
     let tiers = p.tiers.clone();
     let (tiers, _) = tokio::task::spawn_blocking(move || tiers()).await.unwrap_or_default();
-    let mut value = dashboard_data(&p.telemetry, &p.misses, SystemTime::now());
-    value["tiers"] = tiers_json(&tiers);
-    let body = value.to_string();
+    let mut data = dashboard_data(&p.telemetry, &p.misses, SystemTime::now());
+    data["tiers"] = tiers_json(&tiers);
+    data["fleet"] = (p.fleet)();
+    let body = data.to_string();
     ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body)
 }
 

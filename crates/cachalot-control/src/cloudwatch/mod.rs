@@ -37,6 +37,8 @@ struct CloudWatch {
 }
 
 pub(crate) fn router(control: Arc<Inner>, telemetry: Arc<Telemetry>) -> Router {
+    // In a fleet, this node's numbers are flushed to the store for the others.
+    let _ = control.telemetry.set(telemetry.clone());
     Router::new()
         .route("/", post(query_or_json))
         .route(&format!("/service/{TARGET_PREFIX}/operation/{{operation}}"), post(cbor))
@@ -100,6 +102,7 @@ impl CloudWatch {
             Ok(call) => call,
             Err(e) => return (None, Err(e)),
         };
-        (Some(operation), operations::answer(&self.telemetry, operation, &input))
+        let source = operations::Source { telemetry: &self.telemetry, fleet: self.control.fleet() };
+        (Some(operation), operations::answer(&source, operation, &input))
     }
 }

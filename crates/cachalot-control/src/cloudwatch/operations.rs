@@ -35,8 +35,45 @@ impl Operation {
     }
 }
 
+/// Where the numbers come from: this node's registry and, in a fleet, the other nodes'
+/// minutes in the store (so every node answers with the fleet's sums).
+pub(super) struct Source<'a> {
+    pub(super) telemetry: &'a Telemetry,
+    pub(super) fleet: Option<&'a crate::fleet::Fleet>,
+}
+
+impl Source<'_> {
+    /// Statistics over this node's minutes and the fleet's.
+    fn statistics(&self, query: &Query<'_>) -> Result<Vec<Datapoint>, StatisticsError> {
+        let remote = match self.fleet {
+            Some(fleet) if !query.distribution_id.is_empty() => {
+                let minute = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64 / 60);
+                fleet.remote_minutes(query.distribution_id, minute(query.start), minute(query.end) + 1).unwrap_or_else(
+                    |e| {
+                        tracing::warn!("CloudWatch answers with this node's numbers only: {e}");
+                        Vec::new()
+                    },
+                )
+            }
+            _ => Vec::new(),
+        };
+        self.telemetry.metrics().statistics_with(query, &remote)
+    }
+
+    /// Distributions with numbers on this node or any other.
+    fn distributions(&self) -> Vec<String> {
+        let mut ids = self.telemetry.metrics().distributions();
+        if let Some(fleet) = self.fleet {
+            ids.extend(fleet.remote_distributions().unwrap_or_default());
+            ids.sort();
+            ids.dedup();
+        }
+        ids
+    }
+}
+
 /// Answers `operation` on `input`.
-pub(super) fn answer(telemetry: &Telemetry, operation: Operation, input: &Value) -> Result<Node, CwError> {
+pub(super) fn answer(telemetry: &Source<'_>, operation: Operation, input: &Value) -> Result<Node, CwError> {
     match operation {
         Operation::GetMetricStatistics => get_metric_statistics(telemetry, input),
         Operation::GetMetricData => get_metric_data(telemetry, input),
@@ -45,7 +82,7 @@ pub(super) fn answer(telemetry: &Telemetry, operation: Operation, input: &Value)
 }
 
 /// `GetMetricStatistics`: `Label` and one `Datapoints` member per period with data.
-fn get_metric_statistics(telemetry: &Telemetry, input: &Value) -> Result<Node, CwError> {
+fn get_metric_statistics(telemetry: &Source<'_>, input: &Value) -> Result<Node, CwError> {
     Ok(statistics_node(metric_statistics(telemetry, &input_from_json(input)?)?))
 }
 
@@ -96,7 +133,7 @@ struct Output {
     datapoints: Vec<Datapoint>,
 }
 
-fn metric_statistics(telemetry: &Telemetry, input: &Input) -> Result<Output, CwError> {
+fn metric_statistics(telemetry: &Source<'_>, input: &Input) -> Result<Output, CwError> {
     let namespace = input.namespace.as_deref().ok_or_else(|| CwError::missing("Namespace"))?;
     let metric = input.metric.as_deref().ok_or_else(|| CwError::missing("MetricName"))?;
     let start = input.start.ok_or_else(|| CwError::missing("StartTime"))?;
@@ -139,7 +176,7 @@ fn metric_statistics(telemetry: &Telemetry, input: &Input) -> Result<Output, CwE
         extended_statistics: &extended,
     };
     // Parameters are checked even when the dimensions match nothing, as CloudWatch does.
-    let datapoints = telemetry.metrics().statistics(&query).map_err(from_statistics)?;
+    let datapoints = telemetry.statistics(&query).map_err(from_statistics)?;
     let matches = namespace == "AWS/CloudFront" && distribution.is_some() && global && !other_dimension;
     let unit_matches = |p: &Datapoint| input.unit.as_deref().is_none_or(|u| u == p.unit);
     let datapoints = if matches { datapoints.into_iter().filter(unit_matches).collect() } else { Vec::new() };
@@ -226,7 +263,7 @@ fn values(p: &Datapoint) -> [(&'static str, Option<f64>); 5] {
 
 /// `ListMetrics`: every CloudFront metric of every distribution with traffic, filtered by
 /// `Namespace`, `MetricName` and `Dimensions` (a filter without `Value` matches any value).
-fn list_metrics(telemetry: &Telemetry, v: &Value) -> Node {
+fn list_metrics(telemetry: &Source<'_>, v: &Value) -> Node {
     let text = |name: &str| v.get(name).and_then(Value::as_str);
     let namespace_ok = text("Namespace").is_none_or(|n| n == "AWS/CloudFront");
     let filters: Vec<(String, Option<String>)> = v
@@ -245,7 +282,7 @@ fn list_metrics(telemetry: &Telemetry, v: &Value) -> Node {
         .map(|m| m.name())
         .chain(std::iter::once("OriginLatency".to_owned()));
     let names: Vec<String> = names.collect();
-    for id in telemetry.metrics().distributions() {
+    for id in telemetry.distributions() {
         let dims = [("DistributionId", id.as_str()), ("Region", "Global")];
         let matches = filters
             .iter()
@@ -271,7 +308,7 @@ fn list_metrics(telemetry: &Telemetry, v: &Value) -> Node {
 }
 
 /// `GetMetricData` with `MetricStat` queries (metric math expressions are refused).
-fn get_metric_data(telemetry: &Telemetry, v: &Value) -> Result<Node, CwError> {
+fn get_metric_data(telemetry: &Source<'_>, v: &Value) -> Result<Node, CwError> {
     let start = v.get("StartTime").ok_or_else(|| CwError::missing("StartTime"))?;
     let end = v.get("EndTime").ok_or_else(|| CwError::missing("EndTime"))?;
     let (start, end) = (timestamp_value(start, "StartTime")?, timestamp_value(end, "EndTime")?);

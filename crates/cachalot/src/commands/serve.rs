@@ -32,10 +32,10 @@ pub(crate) struct Args {
     /// listener (no credentials asked there: bind it where only your monitoring reaches).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
-    /// Folder of the embedded state store [default: ./.cachalot].
-    #[arg(long, value_name = "DIR", conflicts_with = "store")]
+    /// State folder [default: ./.cachalot]: the embedded store, or with --store this node's own files.
+    #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// External state store URL (postgres://…).
+    /// Fleet store: postgres://USER@HOST:PORT/DB (every node naming it is one fleet).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
     /// Log filter (error, warn, info, debug, trace or a tracing filter).
@@ -56,14 +56,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             "start every node with --store postgres://USER@HOST:PORT/DB, or remove RegionalCaches",
         ));
     }
-    let location = match (&args.store, &args.state, &setup.file.state) {
-        (Some(url), _, _) => cachalot_control::StoreLocation::Url(url.clone()),
-        (None, Some(dir), _) => cachalot_control::StoreLocation::Dir(dir.clone()),
-        (None, None, Some(dir)) => cachalot_control::StoreLocation::Dir(setup.base.join(dir)),
-        (None, None, None) => cachalot_control::StoreLocation::Dir(PathBuf::from(file::DEFAULT_STATE)),
-    };
-    // This node's own files (the disk caches) live in the state folder, with or without a store.
-    let state = match (&args.state, &setup.file.state) {
+    let state_dir = match (&args.state, &setup.file.state) {
         (Some(dir), _) => dir.clone(),
         (None, Some(dir)) => setup.base.join(dir),
         (None, None) => PathBuf::from(file::DEFAULT_STATE),
@@ -73,7 +66,36 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.admin.clone().or_else(|| setup.file.admin.clone()).unwrap_or_else(|| file::DEFAULT_ADMIN.to_owned());
     let metrics = args.metrics.clone().or_else(|| setup.file.metrics.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, location, state))
+    let store = match args.store {
+        None => Store::Embedded(state_dir),
+        Some(url) => {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(hinted(
+                    format!("--store {url}: not a PostgreSQL URL"),
+                    "use postgres://USER@HOST:PORT/DB (add ?sslmode=require for TLS)",
+                ));
+            }
+            let node_id = setup.file.node_id.clone().unwrap_or_else(host_name);
+            Store::Fleet { url, node_id, state_dir }
+        }
+    };
+    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, store))
+}
+
+/// Where the control plane's state lives.
+enum Store {
+    Embedded(PathBuf),
+    Fleet { url: String, node_id: String, state_dir: PathBuf },
+}
+
+/// This machine's host name (the default node id).
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let name: String =
+        name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    if name.is_empty() { "node".to_owned() } else { name }
 }
 
 fn init_logging(filter: &str) {
@@ -91,6 +113,10 @@ fn init_logging(filter: &str) {
 
 fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
     let mut pops = setup.file.pops.clone();
+    // A node that only hosts regional caches for its fleet needs no POP.
+    if pops.is_empty() && !setup.file.regional_caches.is_empty() && listen.is_none() {
+        return pops;
+    }
     if pops.is_empty() {
         pops.push(PopConfig {
             id: file::DEFAULT_POP_ID.to_owned(),
@@ -113,13 +139,11 @@ struct Listeners {
     metrics: Option<String>,
 }
 
-async fn serve(
-    setup: Setup,
-    pops: Vec<PopConfig>,
-    listeners: Listeners,
-    location: cachalot_control::StoreLocation,
-    state: PathBuf,
-) -> anyhow::Result<ExitCode> {
+async fn serve(setup: Setup, pops: Vec<PopConfig>, listeners: Listeners, store: Store) -> anyhow::Result<ExitCode> {
+    // This node's own files (disk caches, the log spool) live in the state folder, with or without a store.
+    let state = match &store {
+        Store::Embedded(dir) | Store::Fleet { state_dir: dir, .. } => dir.clone(),
+    };
     let admin = listeners.admin;
     // `DiskCachePath` (relative to the config file), else `<state>/cache/<id>/`.
     let disk = |d: &Option<file::DiskCache>, id: &str| {
@@ -130,7 +154,27 @@ async fn serve(
     };
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
+    let geo = match &setup.file.geo_ip_database {
+        Some(rel) => {
+            let path = setup.base.join(rel);
+            let db = cachalot_proxy::GeoDatabase::open(&path).map_err(|e| {
+                hinted(
+                    format!("GeoIpDatabase: {e}"),
+                    "name a MaxMind-format (.mmdb) file such as GeoLite2-Country.mmdb",
+                )
+            })?;
+            tracing::info!("viewer locations from {}", path.display());
+            Some(Arc::new(db))
+        }
+        None => None,
+    };
+    let serve_unenforced = setup.file.unenforced_protections == file::UnenforcedProtections::Serve;
+    let geo_missing = geo.is_none();
     let settings = EdgeSettings {
+        geo,
+        serve_unenforced,
+        private_buckets: setup.file.private_buckets.iter().cloned().collect(),
+        origin_credentials: node_credentials(),
         pops: pops
             .iter()
             .map(|p| PopSettings {
@@ -165,13 +209,44 @@ async fn serve(
         .iter()
         .map(|(b, dir)| (b.clone(), setup.base.join(dir).to_string_lossy().into_owned()))
         .collect();
-    let observer = Arc::new(TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone()));
+    let log_uploader = Arc::new(crate::wiring::LogUploader::default());
+    // Access logs bound for S3 wait here until delivered: beside this node's state.
+    let spool = state.join("log-spool");
+    let observer = Arc::new(
+        TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone())
+            .with_s3_logs(spool, log_uploader.clone()),
+    );
     let edge = Edge::with(
         settings,
         Arc::new(cachalot_config::Snapshot::default()),
         Arc::new(cachalot_proxy::SystemClock),
         observer.clone(),
     );
+    let location = match store {
+        Store::Embedded(dir) => cachalot_control::StoreLocation::Dir(dir),
+        Store::Fleet { url, node_id, state_dir } => {
+            let node = cachalot_control::NodeInfo {
+                id: node_id,
+                pops: pops
+                    .iter()
+                    .map(|p| cachalot_control::NodePop { id: p.id.clone(), region: p.region.clone() })
+                    .collect(),
+                regional_caches: setup
+                    .file
+                    .regional_caches
+                    .iter()
+                    .map(|r| cachalot_control::NodeRegionalCache {
+                        region: r.region.clone(),
+                        address: r.listen.clone(),
+                    })
+                    .collect(),
+                admin: admin.clone(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            tracing::info!("node {} joining the fleet at {}", node.id, redact(&url));
+            cachalot_control::StoreLocation::Fleet(cachalot_control::FleetSettings { url, node, state_dir })
+        }
+    };
     // The control plane loads the store, merges the config file's resources and publishes the first snapshot.
     let control = cachalot_control::ControlPlane::open(
         location.clone(),
@@ -242,6 +317,29 @@ async fn serve(
             tracing::info!("distribution {} logs to {}", d.id, setup.base.join(dir).join(&logging.prefix).display());
         }
     }
+    for (dist, behavior, u) in setup::unenforced_protections(&snapshot) {
+        if serve_unenforced {
+            tracing::warn!(
+                "distribution {dist}{behavior}: {} is NOT enforced ({}); served anyway (UnenforcedProtections: serve)",
+                u.what,
+                u.field
+            );
+        } else {
+            tracing::warn!(
+                "distribution {dist}{behavior}: {} is not enforced ({}); its requests are refused",
+                u.what,
+                u.field
+            );
+        }
+    }
+    for d in snapshot.distributions.iter().filter(|d| d.geo_restriction.is_some()) {
+        if geo_missing {
+            tracing::warn!(
+                "distribution {}: geo restriction without GeoIpDatabase: every viewer's country is unknown",
+                d.id
+            );
+        }
+    }
     if snapshot.distributions.is_empty() {
         tracing::info!("no distributions yet: create one through the API at http://{admin}/2020-05-31/distribution");
     }
@@ -251,7 +349,9 @@ async fn serve(
     let apis = control.router().merge(control.cloudwatch_router(telemetry.clone()));
     let reporting = edge.clone();
     let tiers: crate::dashboard::Tiers = Arc::new(move || (reporting.tier_reports(), reporting.in_flight_bytes()));
-    let pages = crate::dashboard::router(telemetry.clone(), misses, tiers);
+    let fleet_control = control.clone();
+    let fleet_status: crate::dashboard::FleetStatus = Arc::new(move || fleet_control.fleet_status());
+    let pages = crate::dashboard::router(telemetry.clone(), misses, tiers, fleet_status).merge(control.fleet_router());
     let admin_router = match &listeners.metrics {
         Some(addr) => {
             let listener = bind(addr, "the metrics listener").await?;
@@ -282,6 +382,18 @@ async fn serve(
     }
     let admin_task = tokio::spawn(serve_http(admin_listener, admin_router, stop_rx.clone()));
 
+    let uploads = {
+        let (edge, uploader, mut stopped) = (edge.clone(), log_uploader.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = stopped.changed() => return,
+                }
+                uploader.deliver(&edge).await;
+            }
+        })
+    };
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
@@ -292,6 +404,11 @@ async fn serve(
     // Every request has finished: its log line is queued; publish them all before exiting.
     let logs = telemetry.clone();
     let _ = tokio::task::spawn_blocking(move || logs.shutdown()).await;
+    let _ = uploads.await;
+    let delivered = log_uploader.deliver(&edge).await;
+    if delivered > 0 {
+        tracing::info!("{delivered} access log files put to S3");
+    }
     tracing::info!("access logs flushed; stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -309,6 +426,34 @@ async fn serve_http(listener: tokio::net::TcpListener, router: axum::Router, sto
         services,
     )
     .await;
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The node's AWS credentials, which origin access controls sign origin requests with:
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` from the environment,
+/// as the AWS CLI reads them. Without them the edge makes up credentials of its own, which
+/// private folder-backed buckets trust; real S3 then sees requests it cannot verify.
+fn node_credentials() -> Option<cachalot_proxy::origin::sigv4::Credentials> {
+    let id = std::env::var("AWS_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty())?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok().filter(|s| !s.is_empty())?;
+    let token = std::env::var("AWS_SESSION_TOKEN").ok().filter(|s| !s.is_empty());
+    tracing::info!("origin access controls sign with access key {id}");
+    Some(cachalot_proxy::origin::sigv4::Credentials {
+        access_key_id: id,
+        secret_access_key: secret,
+        session_token: token,
+    })
 }
 
 fn aliases(a: &[String]) -> String {
