@@ -646,6 +646,7 @@ fn iso8601(t: SystemTime) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // Tests may read the clock.
 mod tests {
     use super::*;
 
