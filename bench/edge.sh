@@ -34,7 +34,7 @@ for tool in wrk nginx varnishd traffic_server taskset; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx varnish trafficserver" >&2; exit 1; }
 done
 cargo build --release -q -p cachalot
-BIN=${CARGO_TARGET_DIR:-target}/release/cachalot
+BIN=$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/cachalot
 
 rm -rf "$WORK" && mkdir -p "$WORK/site" "$WORK/cache" "$WORK/logs"
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
@@ -115,7 +115,7 @@ echo "== machine: $(nproc) cores; server on core 0, wrk on core 1; $CONNECTIONS 
 echo "== $(nginx -v 2>&1); $(varnishd -V 2>&1 | head -1); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 
 start_cachalot() { # config
-    (cd "$WORK" && exec taskset -c 0 "$ROOT/$BIN" serve --config "$1" --state "state-$1" --log warn) &
+    (cd "$WORK" && exec taskset -c 0 "$BIN" serve --config "$1" --state "state-$1" --log warn) &
     PIDS+=($!)
     wait_port 18080
 }
