@@ -14,6 +14,7 @@ pub mod body;
 mod disk;
 mod epochs;
 pub mod eviction;
+pub mod headers;
 pub mod object;
 pub mod sketch;
 mod stats;
@@ -21,6 +22,7 @@ pub mod tier;
 
 pub use body::{BLOCK_SIZE, BodyReader, FileBody, ObjectBody};
 pub use disk::{DiskConfig, StreamWriter};
+pub use headers::StoredHeaders;
 pub use object::CachedObject;
 pub use stats::TierReport;
 pub use tier::{Attachment, FlightResult, Follower, Join, Leader, Lookup, Tier};

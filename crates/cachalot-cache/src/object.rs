@@ -1,7 +1,19 @@
 //! A cached response and its freshness arithmetic.
 
 use crate::body::ObjectBody;
+use crate::headers::StoredHeaders;
 use http::{HeaderMap, HeaderValue};
+
+/// What the memory store keeps per entry besides the object and the key's text: its
+/// hash table slot, its entry record, its place in the eviction order and the key
+/// (measured with a counting allocator in `tests/memory.rs`).
+pub const STORE_ENTRY_BYTES: usize = 400;
+
+/// Bytes an allocation of `n` takes from the heap: `n` plus the allocator's header and,
+/// on average, its rounding up (8 + 8 with glibc's `malloc`).
+pub fn heap_bytes(n: usize) -> usize {
+    n + 16
+}
 
 /// A stored response: immutable once shared; a refresh builds a new one that
 /// reuses the body bytes.
@@ -10,7 +22,7 @@ pub struct CachedObject {
     /// Origin status.
     pub status: u16,
     /// Response headers as replayed to viewers (hop-by-hop removed; `Set-Cookie` removed when not replayable).
-    pub headers: HeaderMap,
+    pub headers: StoredHeaders,
     /// The body: in memory, or in a file of a disk tier.
     pub body: ObjectBody,
     /// When it was fetched or last revalidated, Unix milliseconds.
@@ -30,12 +42,32 @@ pub struct CachedObject {
 }
 
 impl CachedObject {
-    /// Bytes charged against the memory tier's capacity (a body on disk costs nothing there).
-    pub fn weight(&self) -> u32 {
-        let headers: usize = self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
-        let body = self.body.memory().map_or(0, bytes::Bytes::len);
-        let total = 256 + headers + body + self.invalidation_target.len();
-        u32::try_from(total).unwrap_or(u32::MAX)
+    /// Bytes charged against the memory tier's capacity for an entry holding it under a
+    /// key of `key_len` bytes: what the process holds for it (a body on disk costs
+    /// nothing there), so that the capacity bounds real memory.
+    pub fn weight(&self, key_len: usize) -> u32 {
+        u32::try_from(self.held_bytes() + heap_bytes(key_len) + STORE_ENTRY_BYTES).unwrap_or(u32::MAX)
+    }
+
+    /// Bytes of heap the object holds: itself behind its `Arc`, its body in memory and
+    /// header text (each with the shared counter a served `Bytes` carries), its
+    /// invalidation target and tags.
+    pub fn held_bytes(&self) -> usize {
+        // `bytes`' shared counter: a pointer, a capacity and a count.
+        const SHARED_COUNTER: usize = 24 + 16;
+        let shared = |n: usize| if n == 0 { 0 } else { heap_bytes(n) + SHARED_COUNTER };
+        let body = self.body.memory().map_or(0, |b| shared(b.len()));
+        let tags: usize = if self.tags.is_empty() {
+            0
+        } else {
+            heap_bytes(self.tags.capacity() * std::mem::size_of::<String>())
+                + self.tags.iter().map(|t| heap_bytes(t.capacity())).sum::<usize>()
+        };
+        heap_bytes(std::mem::size_of::<CachedObject>() + 16)
+            + body
+            + shared(self.headers.text_len())
+            + if self.invalidation_target.is_empty() { 0 } else { heap_bytes(self.invalidation_target.len()) }
+            + tags
     }
 
     /// Unix milliseconds at which it stops being fresh.
@@ -66,19 +98,19 @@ impl CachedObject {
     }
 
     /// The stored `ETag`.
-    pub fn etag(&self) -> Option<&HeaderValue> {
+    pub fn etag(&self) -> Option<HeaderValue> {
         self.headers.get(http::header::ETAG)
     }
 
     /// The stored `Last-Modified`.
-    pub fn last_modified(&self) -> Option<&HeaderValue> {
+    pub fn last_modified(&self) -> Option<HeaderValue> {
         self.headers.get(http::header::LAST_MODIFIED)
     }
 
     /// A copy refreshed by a 304 at `now_ms`: new freshness, headers updated by the 304's
     /// (the body is shared, in memory or on disk).
     pub fn refreshed(&self, now_ms: u64, ttl_secs: u64, not_modified_headers: &HeaderMap) -> CachedObject {
-        let headers = cachalot_policy::conditional::merge_not_modified(&self.headers, not_modified_headers);
-        CachedObject { headers, stored_at_ms: now_ms, ttl_secs, ..self.clone() }
+        let merged = cachalot_policy::conditional::merge_not_modified(&self.headers.to_map(), not_modified_headers);
+        CachedObject { headers: StoredHeaders::from_map(&merged), stored_at_ms: now_ms, ttl_secs, ..self.clone() }
     }
 }

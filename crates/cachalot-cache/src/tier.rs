@@ -190,7 +190,7 @@ impl Tier {
         let evictions = stats.clone();
         let store = moka::sync::Cache::builder()
             .max_capacity(capacity_bytes)
-            .weigher(|_k: &CacheKey, v: &Arc<CachedObject>| v.weight())
+            .weigher(|k: &CacheKey, v: &Arc<CachedObject>| v.weight(k.as_str().len()))
             .eviction_listener(move |_k, _v, cause| {
                 if cause == moka::notification::RemovalCause::Size {
                     Counters::add(&evictions.memory_evictions, 1);
@@ -279,7 +279,9 @@ impl Tier {
         match found {
             Some(obj) => {
                 Counters::add(&self.inner.stats.disk_hits, 1);
-                if obj.body.memory().is_some() && u64::from(obj.weight()) <= self.memory_object_limit() {
+                if obj.body.memory().is_some()
+                    && u64::from(obj.weight(key.as_str().len())) <= self.memory_object_limit()
+                {
                     self.store.insert(key.clone(), obj.clone());
                 }
                 Self::classify(obj, now_ms)
@@ -302,7 +304,7 @@ impl Tier {
         }
         match &object.body {
             ObjectBody::Memory(bytes) => {
-                let in_memory = u64::from(object.weight()) <= self.memory_object_limit();
+                let in_memory = u64::from(object.weight(key.as_str().len())) <= self.memory_object_limit();
                 let on_disk =
                     self.inner.disk.as_ref().is_some_and(|d| d.store(&key, &object, bytes.clone(), since_epoch));
                 if in_memory {
@@ -517,7 +519,7 @@ mod tests {
     fn object(target: &str, body: usize, stored_at_ms: u64, ttl: u64) -> Arc<CachedObject> {
         Arc::new(CachedObject {
             status: 200,
-            headers: HeaderMap::new(),
+            headers: Default::default(),
             body: Bytes::from(vec![b'x'; body]).into(),
             stored_at_ms,
             ttl_secs: ttl,

@@ -44,7 +44,7 @@ fn object(path: &str, len: usize, ttl: u64) -> Arc<CachedObject> {
     headers.insert("etag", HeaderValue::from_static("\"v1\""));
     Arc::new(CachedObject {
         status: 200,
-        headers,
+        headers: (&headers).into(),
         body: ObjectBody::Memory(content(path, len)),
         stored_at_ms: NOW,
         ttl_secs: ttl,
@@ -132,7 +132,7 @@ async fn objects_larger_than_memory_are_kept_on_disk_and_survive_a_restart() {
     let t = tier(&dir, 64 * 1024, 64 << 20);
     let Lookup::Fresh(again) = t.lookup(&key("/big/7"), NOW + 30_000).await else { panic!("warm after restart") };
     assert_eq!((again.stored_at_ms, again.ttl_secs, again.age_secs(NOW + 30_000)), (NOW, 60, 30));
-    assert_eq!(again.headers["etag"], "\"v1\"");
+    assert_eq!(again.headers.get("etag").unwrap(), "\"v1\"");
     assert_eq!(again.tags, vec!["red".to_owned()]);
     assert_eq!(body_of(&again).await, content("/big/7", 300_000));
     assert!(matches!(t.lookup(&key("/big/7"), NOW + 60_000).await, Lookup::Stale(_)), "expires when it did");

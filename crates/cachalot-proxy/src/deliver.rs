@@ -54,7 +54,7 @@ pub(crate) fn not_modified_response(obj: &CachedObject) -> Response<EdgeBody> {
     let mut headers = HeaderMap::new();
     for name in cachalot_policy::conditional::NOT_MODIFIED_HEADERS {
         for v in obj.headers.get_all(name) {
-            headers.append(name.clone(), v.clone());
+            headers.append(name.clone(), v);
         }
     }
     let mut resp = Response::new(EdgeBody::empty());
@@ -79,10 +79,15 @@ pub(crate) fn object_body(obj: &CachedObject, range: Option<(u64, u64)>) -> Edge
 
 /// The full response for `obj` (`head`: headers only, with the object's length when known).
 pub(crate) fn object_response(obj: &CachedObject, head: bool) -> Response<EdgeBody> {
+    object_response_with(obj, obj.headers.to_map(), head)
+}
+
+/// [`object_response`] with the object's headers already unpacked.
+fn object_response_with(obj: &CachedObject, headers: HeaderMap, head: bool) -> Response<EdgeBody> {
     let body = if head { EdgeBody::empty() } else { object_body(obj, None) };
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(obj.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    *resp.headers_mut() = obj.headers.clone();
+    *resp.headers_mut() = headers;
     if let Some(len) = obj.body.len().filter(|n| head || *n == 0) {
         resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
@@ -100,23 +105,24 @@ pub(crate) fn object_for_viewer(
     head: bool,
     conditionals: bool,
 ) -> (Response<EdgeBody>, Option<(u64, u64)>) {
-    if conditionals && cachalot_policy::conditional::viewer_not_modified(request, obj.status, &obj.headers) {
+    let stored = obj.headers.to_map();
+    if conditionals && cachalot_policy::conditional::viewer_not_modified(request, obj.status, &stored) {
         return (not_modified_response(obj), None);
     }
     let range = request.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (Some(range), Some(len)) = (
-        range.filter(|_| obj.status == 200 && cachalot_policy::conditional::if_range_matches(request, &obj.headers)),
+        range.filter(|_| obj.status == 200 && cachalot_policy::conditional::if_range_matches(request, &stored)),
         obj.body.len(),
     ) else {
-        return (object_response(obj, head), None);
+        return (object_response_with(obj, stored, head), None);
     };
     match decide(range, len) {
-        RangeDecision::Full => (object_response(obj, head), None),
+        RangeDecision::Full => (object_response_with(obj, stored, head), None),
         RangeDecision::Unsatisfiable => {
             let mut resp = Response::new(EdgeBody::empty());
             *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
             for name in [header::CONTENT_TYPE, header::ETAG, header::LAST_MODIFIED, header::DATE] {
-                if let Some(v) = obj.headers.get(&name) {
+                if let Some(v) = stored.get(&name) {
                     resp.headers_mut().insert(name, v.clone());
                 }
             }
@@ -129,7 +135,7 @@ pub(crate) fn object_for_viewer(
             let (start, end) = ranges[0];
             let mut resp = Response::new(if head { EdgeBody::empty() } else { object_body(obj, Some((start, end))) });
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-            *resp.headers_mut() = obj.headers.clone();
+            *resp.headers_mut() = stored;
             if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
                 resp.headers_mut().insert(header::CONTENT_RANGE, v);
             }
@@ -139,7 +145,7 @@ pub(crate) fn object_for_viewer(
         RangeDecision::Partial(ranges) => {
             let boundary = format!("CloudFrontBoundary{:016x}", fastrand::u64(..));
             let content_type =
-                obj.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("binary/octet-stream");
+                stored.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("binary/octet-stream");
             let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
             let mut total = 0u64;
             for (start, end) in &ranges {
@@ -156,7 +162,7 @@ pub(crate) fn object_for_viewer(
             let body = if head { EdgeBody::empty() } else { EdgeBody::object(obj.body.clone(), segments, Some(total)) };
             let mut resp = Response::new(body);
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-            *resp.headers_mut() = obj.headers.clone();
+            *resp.headers_mut() = stored.clone();
             if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")) {
                 resp.headers_mut().insert(header::CONTENT_TYPE, v);
             }

@@ -23,6 +23,7 @@ pub(crate) mod stream;
 use crate::body::{FileBody, FileShared, ObjectBody, Progress};
 use crate::epochs::RecentPurges;
 use crate::eviction::{Admission, ByteLru, Slot};
+use crate::headers::StoredHeaders;
 use crate::object::CachedObject;
 use crate::stats::Counters;
 use bytes::Bytes;
@@ -616,7 +617,7 @@ fn meta_for(key: &CacheKey, object: &CachedObject, body_len: u64, crcs: Vec<u32>
     Meta {
         key: key.as_str().to_owned(),
         status: object.status,
-        headers: object.headers.clone(),
+        headers: object.headers.to_map(),
         stored_at_ms: object.stored_at_ms,
         ttl_secs: object.ttl_secs,
         stale_while_revalidate_secs: object.stale_while_revalidate_secs,
@@ -648,7 +649,7 @@ fn entry_for(meta: &Meta, file_id: [u8; 16]) -> Entry {
 fn object_from(meta: Meta, body: ObjectBody) -> CachedObject {
     CachedObject {
         status: meta.status,
-        headers: meta.headers,
+        headers: StoredHeaders::from_map(&meta.headers),
         body,
         stored_at_ms: meta.stored_at_ms,
         ttl_secs: meta.ttl_secs,

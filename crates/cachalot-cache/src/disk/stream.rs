@@ -211,7 +211,7 @@ mod tests {
         .0;
         let template = CachedObject {
             status: 200,
-            headers: HeaderMap::new(),
+            headers: Default::default(),
             body: ObjectBody::Memory(bytes::Bytes::new()),
             stored_at_ms: 0,
             ttl_secs: 60,

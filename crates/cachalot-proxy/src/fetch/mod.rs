@@ -325,8 +325,9 @@ impl FetchCtx {
         let epoch = leader.as_ref().map_or_else(|| tier.epoch(), |l| l.epoch());
         let upstream = self.fetch_tier(i + 1, stale.clone()).await;
         let now = self.now_ms();
-        let may_serve_stale =
-            |old: &CachedObject| cachalot_policy::ttl::may_serve_stale_on_error(&old.headers, old.expires_at_ms(), now);
+        let may_serve_stale = |old: &CachedObject| {
+            cachalot_policy::ttl::may_serve_stale_on_error(&old.headers.to_map(), old.expires_at_ms(), now)
+        };
         let (result, share) = match upstream {
             Ok(up) => {
                 let latency = up.origin_latency_ms;
@@ -400,7 +401,7 @@ pub(crate) fn answer_for(
     origin_latency_ms: Option<u64>,
     downstream: Option<&CachedObject>,
 ) -> Answer {
-    let not_modified =
-        downstream.is_some_and(|d| cachalot_policy::conditional::validators_match(&d.headers, &obj.headers));
+    let not_modified = downstream
+        .is_some_and(|d| cachalot_policy::conditional::validators_match(&d.headers.to_map(), &obj.headers.to_map()));
     Answer { fetched: Fetched::Object(obj), how, layer, origin_latency_ms, not_modified }
 }

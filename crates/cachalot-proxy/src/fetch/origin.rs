@@ -5,7 +5,7 @@
 use super::{Answer, FetchCtx, FetchError, Fetched, How, Incoming};
 use crate::origin::{OriginBody, OriginCall, OriginError, OriginResponse, OriginStream, ViewerBody};
 use bytes::{Bytes, BytesMut};
-use cachalot_cache::CachedObject;
+use cachalot_cache::{CachedObject, StoredHeaders};
 use cachalot_config::model::{Behavior, Origin};
 use cachalot_policy::compress::{self, Coding};
 use cachalot_policy::forward::{EdgeIdentity, origin_request, viewer_response_headers};
@@ -119,7 +119,7 @@ impl FetchCtx {
             call.headers.remove(h);
         }
         if let Some(old) = stale {
-            for (name, value) in conditional::revalidation_headers(&old.headers) {
+            for (name, value) in conditional::revalidation_headers(&old.headers.to_map()) {
                 call.headers.insert(name, value);
             }
         }
@@ -143,7 +143,7 @@ impl FetchCtx {
         if status == 304
             && let Some(old) = stale
         {
-            let merged = conditional::merge_not_modified(&old.headers, &resp.headers);
+            let merged = conditional::merge_not_modified(&old.headers.to_map(), &resp.headers);
             let storage = self.storage(200, &merged, now);
             let fresh = Arc::new(old.refreshed(now, storage.ttl.unwrap_or(0), &resp.headers));
             return Ok(Answer {
@@ -156,12 +156,12 @@ impl FetchCtx {
         }
         let storage = self.storage(status, &resp.headers, now);
         let read_timeout = read_timeout(origin);
-        let headers = owned(viewer_response_headers(
+        let headers = viewer_response_headers(
             &resp.headers,
             &self.behavior.cache,
             &self.behavior.origin_request,
             storage.strip_set_cookie,
-        ));
+        );
         let body = match resp.body {
             OriginBody::Full(b) => b,
             OriginBody::Stream(stream) => {
@@ -262,7 +262,9 @@ impl FetchCtx {
         };
         CachedObject {
             status,
-            headers,
+            // Packed: a copy that owns its bytes, so the origin connection's read buffer
+            // (which parsed values share) is not kept alive by a stored object.
+            headers: StoredHeaders::from_map(&headers),
             body: Bytes::new().into(),
             stored_at_ms: now,
             ttl_secs: storage.ttl.unwrap_or(0),
@@ -290,17 +292,6 @@ impl FetchCtx {
             Storage { ttl: None, source: None, not_stored: Some(ttl::NotStoredReason::MethodNotCached), ..storage }
         }
     }
-}
-
-/// A header map whose values own their bytes. Values parsed from an origin response
-/// share the connection's whole read buffer; a stored object must not keep it alive.
-fn owned(headers: HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(headers.len());
-    for (name, value) in &headers {
-        let copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        out.append(name.clone(), copy);
-    }
-    out
 }
 
 /// Compresses `body` for the viewer, off the async workers when it is large.

@@ -179,7 +179,7 @@ impl FetchCtx {
     ) -> CachedObject {
         CachedObject {
             status,
-            headers,
+            headers: cachalot_cache::StoredHeaders::from_map(&headers),
             body: body.into(),
             stored_at_ms: self.now_ms().saturating_sub(meta.age_ms),
             ttl_secs: meta.ttl_secs,

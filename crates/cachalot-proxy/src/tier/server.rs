@@ -152,7 +152,7 @@ fn encode(answer: Answer, now_ms: u64) -> Response<EdgeBody> {
             // A body on disk is sent from its file, as it grows when it is still arriving.
             let mut resp = Response::new(crate::deliver::object_body(&obj, None));
             *resp.status_mut() = StatusCode::from_u16(obj.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            *resp.headers_mut() = obj.headers.clone();
+            *resp.headers_mut() = obj.headers.to_map();
             if let Some(len) = obj.body.len() {
                 resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             }
@@ -170,7 +170,7 @@ fn encode(answer: Answer, now_ms: u64) -> Response<EdgeBody> {
             meta.relay = !storable;
             let mut resp = Response::new(EdgeBody::relay(prefix, rest, read_timeout));
             *resp.status_mut() = status;
-            *resp.headers_mut() = object.headers;
+            *resp.headers_mut() = object.headers.to_map();
             if let Some(len) = declared {
                 resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             }

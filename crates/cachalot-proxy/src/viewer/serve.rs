@@ -2,7 +2,7 @@
 //! in `crate::fetch`) and Pass (uncached requests straight to the origin), and the
 //! delivery of what they found (viewer conditionals, ranges, HEAD).
 
-use super::exchange::{Exchange, Exit, Outcome, Route, header_text};
+use super::exchange::{Exchange, Exit, Outcome, Route};
 use crate::body::EdgeBody;
 use crate::deliver;
 use crate::fetch::{Answer, Fetched, How, Incoming, origin_request_for, read_timeout};
@@ -75,7 +75,7 @@ impl Exchange {
                 o.age = Some(obj.age_secs(self.edge.clock.now_ms()));
                 o.range = range;
                 if served != Served::Cached(Layer::Edge) {
-                    o.origin_timing = header_text(&obj.headers, header::HeaderName::from_static("server-timing"));
+                    o.origin_timing = obj.headers.get("server-timing").and_then(|v| v.to_str().ok().map(str::to_owned));
                 }
                 o
             }
@@ -87,7 +87,7 @@ impl Exchange {
                 let body = if head { EdgeBody::empty() } else { EdgeBody::relay(prefix, rest, read_timeout) };
                 let mut response = Response::new(body);
                 *response.status_mut() = status;
-                *response.headers_mut() = object.headers;
+                *response.headers_mut() = object.headers.to_map();
                 if let Some(len) = declared {
                     response.headers_mut().insert(header::CONTENT_LENGTH, len.into());
                 }
