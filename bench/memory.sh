@@ -159,7 +159,7 @@ if want large; then
     charged=$(cache_bytes)
     echo "large: $n distinct 100 KiB objects into a 64 MiB cache"
     echo "   RSS $((before / 1024)) MB -> $((after / 1024)) MB ($(awk -v a="$after" 'BEGIN {printf "%.2f", a / 65536}')x the cache size)"
-    echo "   cache accounting: $charged bytes"
+    echo "   cache accounting: $charged bytes; RSS grew $(( (after - before) / 1024 )) MB, $(awk -v g="$(( (after - before) * 1024 ))" -v c="$charged" 'BEGIN { if (c > 0) printf "%.2f", g / c; else print "n/a" }')x the accounting"
     stop_cachalot
 fi
 
