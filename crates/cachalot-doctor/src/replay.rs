@@ -645,9 +645,9 @@ struct ReplaySink<'a> {
 
 fn logged_served(r: &ResultType, detailed: &ResultType) -> Served {
     match (r, detailed) {
-        (_, ResultType::OriginShieldHit) => Served::Shield,
-        (ResultType::Hit, _) => Served::Pop,
-        (ResultType::RefreshHit, _) => Served::Refreshed,
+        (_, &ResultType::OriginShieldHit) => Served::Shield,
+        (&ResultType::Hit, _) => Served::Pop,
+        (&ResultType::RefreshHit, _) => Served::Refreshed,
         _ => Served::Origin,
     }
 }
