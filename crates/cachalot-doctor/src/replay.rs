@@ -620,6 +620,8 @@ pub struct Options {
     pub cache_size: Option<u64>,
     /// Worker threads for reading and keying.
     pub threads: usize,
+    /// The columns of headerless records (`--fields`, `--realtime-config`).
+    pub columns: Option<crate::formats::Columns>,
 }
 
 struct ReplaySink<'a> {
@@ -997,8 +999,9 @@ pub fn replay(
     progress: Option<&std::sync::atomic::AtomicU64>,
 ) -> Result<ReplayReport, LogInputError> {
     let configs: Vec<&ConfigModel> = std::iter::once(candidate).chain(baseline).collect();
-    let (sinks, read) = logs::read(
+    let (sinks, read) = logs::read_with(
         inputs,
+        options.columns.as_ref(),
         options.threads.max(1),
         || ReplaySink {
             configs: configs.clone(),
