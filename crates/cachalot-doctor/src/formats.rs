@@ -889,6 +889,34 @@ mod tests {
         assert!(detect(b"2024-01-01;00:00:00\n", Some(&columns)).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_detected_or_refused_and_rewritten_or_refused(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            json in "[{}\\[\\]\":,a-z0-9\\\\u ]{0,120}",
+        ) {
+            let columns = Columns::from_list("timestamp,cs-host,cs-uri-stem,x-host-header,sc-status").unwrap();
+            for input in [data.as_slice(), json.as_bytes()] {
+                for cols in [None, Some(&columns)] {
+                    if let Ok(Plan::Rewrite(plan)) = detect(input, cols) {
+                        let mut r = Rewriter::default();
+                        let mut out = Vec::new();
+                        for line in input.split(|b| *b == b'\n') {
+                            if let Ok(map) = r.rewrite(&plan, line, &mut out) {
+                                let text = String::from_utf8_lossy(&out).into_owned();
+                                if let Ok(l) = split_line(&text, &map) {
+                                    let _ = l.to_record();
+                                }
+                            }
+                        }
+                    }
+                }
+                let json_plan = Rewrite { syntax: Syntax::Json, columns: Vec::new(), label: "v2 json" };
+                let _ = Rewriter::default().rewrite(&json_plan, input, &mut Vec::new());
+            }
+        }
+    }
+
     #[test]
     fn names_map_across_vocabularies() {
         assert_eq!(standard_target("cs_user_agent"), Some(Target::Field(Field::UserAgent)));
