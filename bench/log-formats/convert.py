@@ -51,8 +51,9 @@ def main():
     col = lambda k: k.replace("-", "_").replace("(", "_").replace(")", "").lower()
     table = pa.table({col(k): pa.array([None if r[k] == "-" else r[k] for r in rows], pa.string()) for k in sel})
     pq.write_table(table, os.path.join(out, "v2.parquet"), compression="snappy", row_group_size=65536)
-    rt = [("cs-uri-stem", None), ("sc-status", "sc-status"), ("sc-bytes", "sc-bytes"), ("cs-method", "cs-method"),
-          ("cs-host", "x-host-header"), ("x-edge-location", "x-edge-location"), ("x-host-header", "cs(Host)"),
+    # In the order real-time records carry their fields ("Real-time logs", Fields).
+    rt = [("sc-status", "sc-status"), ("sc-bytes", "sc-bytes"), ("cs-method", "cs-method"),
+          ("cs-host", "x-host-header"), ("cs-uri-stem", None), ("x-edge-location", "x-edge-location"), ("x-host-header", "cs(Host)"),
           ("cs-user-agent", "cs(User-Agent)"), ("cs-referer", "cs(Referer)"), ("cs-cookie", "cs(Cookie)"),
           ("cs-uri-query", "cs-uri-query"), ("x-edge-result-type", "x-edge-result-type"),
           ("sc-content-type", "sc-content-type"), ("sc-content-len", "sc-content-len"),
