@@ -490,6 +490,8 @@ pub struct Options {
     pub top: usize,
     /// Worker threads.
     pub threads: usize,
+    /// The columns of headerless records (`--fields`, `--realtime-config`).
+    pub columns: Option<crate::formats::Columns>,
 }
 
 fn slices<K: ToString>(map: HashMap<K, Counts>, top: usize) -> Vec<Slice> {
@@ -529,8 +531,9 @@ pub fn analyze(
     options: &Options,
     progress: Option<&std::sync::atomic::AtomicU64>,
 ) -> Result<Report, LogInputError> {
-    let (sinks, read) = logs::read(
+    let (sinks, read) = logs::read_with(
         inputs,
+        options.columns.as_ref(),
         options.threads,
         || Sink {
             config,
