@@ -170,7 +170,7 @@ impl LineSink for Sink<'_> {
         if !cacheable {
             return Ok(());
         }
-        let logged = match (&result, hit) {
+        let logged = match (result, hit) {
             (ResultType::RefreshHit, _) => {
                 self.refresh_hits += 1;
                 Logged::Refresh
@@ -292,7 +292,7 @@ impl NotCacheable {
         self.total += 1;
         if !outcome::is_download_method(method) {
             self.method += 1;
-        } else if !matches!(result, ResultType::Hit | ResultType::RefreshHit | ResultType::Miss) {
+        } else if !matches!(*result, ResultType::Hit | ResultType::RefreshHit | ResultType::Miss) {
             self.result_type += 1;
         } else {
             self.status += 1;
@@ -490,6 +490,8 @@ pub struct Options {
     pub top: usize,
     /// Worker threads.
     pub threads: usize,
+    /// The columns of headerless records (`--fields`, `--realtime-config`).
+    pub columns: Option<crate::formats::Columns>,
 }
 
 fn slices<K: ToString>(map: HashMap<K, Counts>, top: usize) -> Vec<Slice> {
@@ -529,8 +531,9 @@ pub fn analyze(
     options: &Options,
     progress: Option<&std::sync::atomic::AtomicU64>,
 ) -> Result<Report, LogInputError> {
-    let (sinks, read) = logs::read(
+    let (sinks, read) = logs::read_with(
         inputs,
+        options.columns.as_ref(),
         options.threads,
         || Sink {
             config,

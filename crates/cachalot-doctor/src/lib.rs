@@ -7,6 +7,8 @@
 //! - [`lint`]: the rules, one file each, and their text / JSON / SARIF output;
 //! - [`probe`]: the requests `cachalot probe` sends and what their responses mean
 //!   (the HTTP client itself lives in the binary, so this is testable on recorded responses);
+//! - [`formats`]: telling log formats apart (legacy, v2 w3c / json / plain / parquet, real-time)
+//!   and rewriting each record into the standard layout; [`parquet_logs`]: reading Parquet;
 //! - [`logs`]: streaming, multi-threaded reading of access logs on top of the telemetry parser;
 //! - [`analyze`]: hit ratio by CacheHitRate's definition and the reason for every miss;
 //! - [`replay`]: logged requests re-keyed under a candidate config with `cachalot-policy` and
@@ -18,10 +20,12 @@
 
 pub mod analyze;
 pub mod cause;
+pub mod formats;
 pub mod infer;
 pub mod input;
 pub mod lint;
 pub mod logs;
+pub mod parquet_logs;
 pub mod probe;
 pub mod replay;
 pub mod scenario;

@@ -1,5 +1,8 @@
-//! Streaming, multi-threaded reading of standard access logs, built on
-//! `cachalot_telemetry::parse` (its field map, line splitter and value decoding).
+//! Streaming, multi-threaded reading of CloudFront logs in every format ([`crate::formats`]:
+//! legacy standard logs, standard logging v2's `w3c`, `json`, `plain` and `parquet`, real-time
+//! log records), built on `cachalot_telemetry::parse` (its field map, line splitter and value
+//! decoding). Each file's format is told from its content when it is opened; one whose format
+//! cannot be told is an error naming it, with a hint.
 //!
 //! One reader thread per run decompresses (gzip told apart by its magic bytes) and cuts
 //! the input into blocks of whole lines; worker threads split and interpret the lines
@@ -16,6 +19,7 @@
 //! skipped. When a file is cut short (a truncated `.gz`), its unterminated last line is
 //! dropped and reported once, as where the file was cut.
 
+use crate::formats::{self, Columns, Plan, Rewriter};
 use cachalot_telemetry::Field;
 use cachalot_telemetry::parse::{FieldMap, LineError, LogLine, UTF8_BOM, split_line};
 use flate2::read::MultiGzDecoder;
@@ -86,6 +90,14 @@ pub struct LogInputError {
     pub name: String,
     /// What went wrong.
     pub message: String,
+    /// How to fix it, when there is more to say than the message.
+    pub hint: Option<String>,
+}
+
+impl LogInputError {
+    fn new(name: impl Into<String>, message: impl Into<String>) -> LogInputError {
+        LogInputError { name: name.into(), message: message.into(), hint: None }
+    }
 }
 
 impl std::fmt::Display for LogInputError {
@@ -108,21 +120,21 @@ pub fn expand(args: &[String]) -> Result<Vec<LogInput>, LogInputError> {
             let before = out.len();
             collect_files(path, &mut out);
             if out.len() == before {
-                return Err(LogInputError { name: arg.clone(), message: "the folder holds no file".into() });
+                return Err(LogInputError::new(arg.clone(), "the folder holds no file"));
             }
         } else if arg.contains(['*', '?', '[']) && !path.exists() {
-            let paths = glob::glob(arg)
-                .map_err(|e| LogInputError { name: arg.clone(), message: format!("invalid pattern: {e}") })?;
+            let paths =
+                glob::glob(arg).map_err(|e| LogInputError::new(arg.clone(), format!("invalid pattern: {e}")))?;
             let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
             if matched.is_empty() {
-                return Err(LogInputError { name: arg.clone(), message: "the pattern matches no file".into() });
+                return Err(LogInputError::new(arg.clone(), "the pattern matches no file"));
             }
             matched.sort();
             out.extend(matched.into_iter().map(LogInput::File));
         } else if path.is_file() {
             out.push(LogInput::File(path.to_path_buf()));
         } else {
-            return Err(LogInputError { name: arg.clone(), message: "no such file or folder".into() });
+            return Err(LogInputError::new(arg.clone(), "no such file or folder"));
         }
     }
     Ok(out)
@@ -193,6 +205,8 @@ struct Block {
     /// Sequence number, to order bad lines.
     seq: u64,
     map: Arc<FieldMap>,
+    /// How its lines are read.
+    plan: Plan,
 }
 
 struct BlockResult {
@@ -215,6 +229,17 @@ pub fn read<S: LineSink, F: Fn() -> S + Sync>(
     make: F,
     progress: Option<&AtomicU64>,
 ) -> Result<(Vec<S>, ReadStats), LogInputError> {
+    read_with(inputs, None, threads, make, progress)
+}
+
+/// [`read`], with the columns of headerless records (v2 `plain`, real-time records).
+pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
+    inputs: &[LogInput],
+    columns: Option<&Columns>,
+    threads: usize,
+    make: F,
+    progress: Option<&AtomicU64>,
+) -> Result<(Vec<S>, ReadStats), LogInputError> {
     let threads = threads.max(1);
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
     let rx = Mutex::new(rx);
@@ -229,6 +254,7 @@ pub fn read<S: LineSink, F: Fn() -> S + Sync>(
                 let make = &make;
                 scope.spawn(move || {
                     let mut sink = make();
+                    let mut rewriter = Rewriter::default();
                     loop {
                         let block = {
                             let Ok(guard) = rx.lock() else { break };
@@ -237,7 +263,7 @@ pub fn read<S: LineSink, F: Fn() -> S + Sync>(
                                 Err(_) => break,
                             }
                         };
-                        let r = process_block(&block, &mut sink);
+                        let r = process_block(&block, &mut sink, &mut rewriter);
                         if let Ok(mut all) = results.lock() {
                             all.push(r);
                         }
@@ -246,7 +272,7 @@ pub fn read<S: LineSink, F: Fn() -> S + Sync>(
                 })
             })
             .collect();
-        let outcome = feed(inputs, &tx, progress, &mut stats, &mut first_lines);
+        let outcome = feed(inputs, columns, &tx, progress, &mut stats, &mut first_lines);
         drop(tx);
         let sinks: Vec<S> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
         outcome.map(|()| sinks)
@@ -278,6 +304,7 @@ pub fn read<S: LineSink, F: Fn() -> S + Sync>(
 /// Cuts every input into blocks of whole lines and sends them to the workers.
 fn feed(
     inputs: &[LogInput],
+    columns: Option<&Columns>,
     tx: &mpsc::SyncSender<Block>,
     progress: Option<&AtomicU64>,
     stats: &mut ReadStats,
@@ -289,18 +316,32 @@ fn feed(
         let raw: Box<dyn Read> = match input {
             LogInput::File(p) => Box::new(
                 std::fs::File::open(p)
-                    .map_err(|e| LogInputError { name: name.to_string(), message: format!("cannot open: {e}") })?,
+                    .map_err(|e| LogInputError::new(name.to_string(), format!("cannot open: {e}")))?,
             ),
             LogInput::Stdin => Box::new(io::stdin()),
         };
         stats.files += 1;
         let mut reader = Counting { inner: raw, progress };
-        let mut head = [0u8; 2];
+        let mut head = [0u8; 4];
         let got = read_full(&mut reader, &mut head).unwrap_or(0);
+        if head[..got] == *b"PAR1" {
+            let LogInput::File(path) = input else {
+                return Err(LogInputError {
+                    name: name.to_string(),
+                    message: "Parquet cannot be read from standard input".into(),
+                    hint: Some("give the file's path".into()),
+                });
+            };
+            if !feed_parquet(path, &name, tx, progress, stats, first_lines, &mut seq) {
+                return Ok(());
+            }
+            continue;
+        }
         let chained = io::Cursor::new(head[..got].to_vec()).chain(reader);
         let mut source: Box<dyn Read> =
-            if head[..got] == [0x1f, 0x8b] { Box::new(MultiGzDecoder::new(chained)) } else { Box::new(chained) };
+            if head[..got.min(2)] == [0x1f, 0x8b] { Box::new(MultiGzDecoder::new(chained)) } else { Box::new(chained) };
         let mut map = Arc::new(FieldMap::default());
+        let mut plan: Option<Plan> = None;
         let mut carry: Vec<u8> = Vec::new();
         let mut line_no = 1u64;
         let mut first_read = true;
@@ -334,11 +375,27 @@ fn feed(
                     None => {}
                 }
             }
+            if plan.is_none() && (!data.is_empty() || at_end || err.is_some()) {
+                if data.starts_with(b"PAR1") {
+                    return Err(LogInputError {
+                        name: name.to_string(),
+                        message: "a compressed Parquet file".into(),
+                        hint: Some("decompress it first: Parquet is read from its own file".into()),
+                    });
+                }
+                match formats::detect(&data, columns) {
+                    Ok(p) => plan = Some(p),
+                    Err(e) => {
+                        return Err(LogInputError { name: name.to_string(), message: e.message, hint: Some(e.hint) });
+                    }
+                }
+            }
+            let plan = plan.clone().unwrap_or(Plan::Tabs);
             if !data.is_empty() {
                 let next_map = last_fields_line(&data).map(|l| Arc::new(FieldMap::from_fields_line(&l)));
                 let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
                 first_lines.push((name.clone(), seq, line_no));
-                let block = Block { data, file: name.clone(), seq, map: map.clone() };
+                let block = Block { data, file: name.clone(), seq, map: map.clone(), plan };
                 if tx.send(block).is_err() {
                     return Ok(());
                 }
@@ -363,6 +420,40 @@ fn feed(
         }
     }
     Ok(())
+}
+
+/// Reads a Parquet file into blocks of rewritten lines; false when the workers are gone.
+fn feed_parquet(
+    path: &Path,
+    name: &Arc<str>,
+    tx: &mpsc::SyncSender<Block>,
+    progress: Option<&AtomicU64>,
+    stats: &mut ReadStats,
+    first_lines: &mut Vec<(Arc<str>, u64, u64)>,
+    seq: &mut u64,
+) -> bool {
+    let mut line_no = 1u64;
+    let mut open = true;
+    let outcome = crate::parquet_logs::read_file(path, |data, map| {
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
+        first_lines.push((name.clone(), *seq, line_no));
+        let block = Block { data, file: name.clone(), seq: *seq, map, plan: Plan::Tabs };
+        if tx.send(block).is_err() {
+            open = false;
+            return false;
+        }
+        *seq += 1;
+        line_no += lines;
+        true
+    });
+    if let (Some(p), Some(size)) = (progress, std::fs::metadata(path).ok().map(|m| m.len())) {
+        // The footer was read through the plain reader's first bytes; count the rest.
+        p.fetch_add(size.saturating_sub(4), Ordering::Relaxed);
+    }
+    if let Err(message) = outcome {
+        stats.truncated.push(BadLine { file: name.to_string(), line: line_no, message: format!("Parquet: {message}") });
+    }
+    open
 }
 
 /// A line longer than this without a line end is cut into a block of its own.
@@ -415,7 +506,7 @@ fn last_fields_line(data: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&data[i..end]).trim_end().to_owned())
 }
 
-fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
+fn process_block<S: LineSink>(block: &Block, sink: &mut S, rewriter: &mut Rewriter) -> BlockResult {
     sink.begin_block(block.seq);
     let mut map = block.map.clone();
     let mut result = BlockResult {
@@ -431,6 +522,7 @@ fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
     let mut pos = 0usize;
     let mut index = 0u64;
     let mut scratch;
+    let mut rewritten: Vec<u8> = Vec::new();
     while pos < data.len() {
         let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
         let mut line = &data[pos..end];
@@ -444,10 +536,25 @@ fn process_block<S: LineSink>(block: &Block, sink: &mut S) -> BlockResult {
             continue;
         }
         if line[0] == b'#' {
-            if line.starts_with(b"#Fields:") {
+            if line.starts_with(b"#Fields:") && block.plan == Plan::Tabs {
                 map = Arc::new(FieldMap::from_fields_line(&String::from_utf8_lossy(line)));
             }
             continue;
+        }
+        if let Plan::Rewrite(plan) = &block.plan {
+            match rewriter.rewrite(plan, line, &mut rewritten) {
+                Ok(m) => {
+                    map = m;
+                    line = &rewritten;
+                }
+                Err(message) => {
+                    result.bad_count += 1;
+                    if result.bad.len() < BAD_LINES_SHOWN {
+                        result.bad.push((this, format!("{} record: {message}", plan.label)));
+                    }
+                    continue;
+                }
+            }
         }
         let text = match std::str::from_utf8(line) {
             Ok(t) => t,

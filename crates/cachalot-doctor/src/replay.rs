@@ -631,6 +631,8 @@ pub struct Options {
     pub largest_object: Option<u64>,
     /// Worker threads for reading and keying.
     pub threads: usize,
+    /// The columns of headerless records (`--fields`, `--realtime-config`).
+    pub columns: Option<crate::formats::Columns>,
 }
 
 struct ReplaySink<'a> {
@@ -645,9 +647,9 @@ struct ReplaySink<'a> {
 
 fn logged_served(r: &ResultType, detailed: &ResultType) -> Served {
     match (r, detailed) {
-        (_, ResultType::OriginShieldHit) => Served::Shield,
-        (ResultType::Hit, _) => Served::Pop,
-        (ResultType::RefreshHit, _) => Served::Refreshed,
+        (_, &ResultType::OriginShieldHit) => Served::Shield,
+        (&ResultType::Hit, _) => Served::Pop,
+        (&ResultType::RefreshHit, _) => Served::Refreshed,
         _ => Served::Origin,
     }
 }
@@ -1008,8 +1010,9 @@ pub fn replay(
     progress: Option<&std::sync::atomic::AtomicU64>,
 ) -> Result<ReplayReport, LogInputError> {
     let configs: Vec<&ConfigModel> = std::iter::once(candidate).chain(baseline).collect();
-    let (sinks, read) = logs::read(
+    let (sinks, read) = logs::read_with(
         inputs,
+        options.columns.as_ref(),
         options.threads.max(1),
         || ReplaySink {
             configs: configs.clone(),

@@ -37,8 +37,13 @@ fn analyze_names_each_scenario_cause_as_the_main_fault() {
         let d = dir(cause.id());
         let (config_path, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("A")).unwrap();
         let config = scenario::model_of(&config_path.display().to_string(), &s.config).unwrap();
-        let report =
-            analyze::analyze(&[LogInput::File(log)], Some(&config), &Options { top: 10, threads: 2 }, None).unwrap();
+        let report = analyze::analyze(
+            &[LogInput::File(log)],
+            Some(&config),
+            &Options { top: 10, threads: 2, columns: None },
+            None,
+        )
+        .unwrap();
         let faults: Vec<Cause> = report.diagnosis.iter().filter(|d| d.fault).map(|d| d.cause).collect();
         let expected = if cause == Cause::ColdPop { vec![] } else { vec![cause] };
         assert_eq!(faults, expected, "{cause}:\n{}", analyze::text(&report));
@@ -56,7 +61,9 @@ fn analyze_without_config_still_sees_query_and_cookie_fragmentation() {
         let s = scenario::generate(cause, 2).unwrap();
         let d = dir(&format!("noconf-{}", cause.id()));
         let (_, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("B")).unwrap();
-        let report = analyze::analyze(&[LogInput::File(log)], None, &Options { top: 5, threads: 1 }, None).unwrap();
+        let report =
+            analyze::analyze(&[LogInput::File(log)], None, &Options { top: 5, threads: 1, columns: None }, None)
+                .unwrap();
         assert_eq!(
             report.diagnosis.iter().find(|d| d.fault).map(|d| d.cause),
             Some(cause),

@@ -57,6 +57,9 @@ fn tier_for(name: &str, memory: u64, disk: Option<&DiskConfig>) -> Tier {
     }
 }
 
+/// Bytes of URLs the signed-URL memo keeps (`verified_urls`).
+const VERIFIED_URL_BYTES: u64 = 16 << 20;
+
 /// How to build an edge.
 #[derive(Debug, Clone)]
 pub struct EdgeSettings {
@@ -179,6 +182,10 @@ pub(crate) struct EdgeInner {
     /// Signed URL and cookie signatures already verified (key id, hash, signature, message),
     /// each with the key that verified it.
     pub(crate) verified_signatures: moka::sync::Cache<String, Arc<cachalot_config::model::PublicKey>>,
+    /// Signed URLs already accepted, by their whole URL (scheme, host, path and query, so
+    /// everything the signature covers): what they were verified with and their policy, so a
+    /// repeated URL is one lookup and a check of the policy's conditions. Bounded by bytes.
+    pub(crate) verified_urls: moka::sync::Cache<String, Arc<crate::viewer::VerifiedUrl>>,
 }
 
 /// The data plane. Cheap to clone.
@@ -258,6 +265,10 @@ impl Edge {
                 geo: settings.geo.clone(),
                 serve_unenforced: settings.serve_unenforced,
                 verified_signatures: moka::sync::Cache::new(100_000),
+                verified_urls: moka::sync::Cache::builder()
+                    .weigher(|url: &String, _| u32::try_from(url.len()).unwrap_or(u32::MAX))
+                    .max_capacity(VERIFIED_URL_BYTES)
+                    .build(),
             }),
         }
     }

@@ -482,6 +482,16 @@ impl<'a> LogLine<'a> {
     }
 }
 
+/// Appends `YYYY-MM-DD<tab>HH:MM:SS` for whole Unix seconds (UTC): the `date` and `time` columns
+/// of a record whose source gives its time as a number (standard logging v2's `timestamp(ms)`,
+/// real-time logs' `timestamp`), so such records read like any other.
+pub fn push_date_time(out: &mut Vec<u8>, unix_seconds: i64) {
+    let c = civil::Civil::from_unix(unix_seconds);
+    civil::push_date(out, &c);
+    out.push(b'\t');
+    civil::push_time(out, &c);
+}
+
 /// Parses one line of a standard 33-field file into a record (header lines are errors).
 pub fn parse_record(line: &str) -> Result<LogRecord, LineError> {
     let line = line.strip_suffix('\n').unwrap_or(line);
@@ -896,6 +906,17 @@ mod tests {
             let naive: Vec<usize> = input.iter().enumerate().filter(|(_, b)| **b == b'\t').map(|(i, _)| i).collect();
             assert_eq!(fast, naive, "{input:?}");
         }
+    }
+
+    #[test]
+    fn date_time_from_unix_seconds_reads_back() {
+        let mut out = Vec::new();
+        push_date_time(&mut out, 1_731_620_046);
+        assert_eq!(out, b"2024-11-14\t21:34:06");
+        let text = format!("#Fields: date time\n{}\n", String::from_utf8(out).unwrap());
+        let mut reader = LogReader::new(text.as_bytes(), "x");
+        let line = reader.next_line().unwrap().unwrap();
+        assert_eq!(civil::unix_seconds(line.timestamp().unwrap()), 1_731_620_046);
     }
 
     #[test]

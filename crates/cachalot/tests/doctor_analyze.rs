@@ -284,3 +284,43 @@ fn worst_uris_are_the_same_on_any_number_of_threads() {
     assert_eq!(run("4"), one);
     std::fs::remove_dir_all(&d).ok();
 }
+
+fn format_fixture(name: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cachalot-doctor/tests/formats");
+    root.join(name).display().to_string()
+}
+
+#[test]
+fn every_log_format_through_the_binary_and_headerless_records_need_their_columns() {
+    let json = |args: &[&str]| {
+        let (code, stdout, stderr) = cachalot(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let mut v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        v.as_object_mut().unwrap().remove("files");
+        v
+    };
+    let legacy = json(&["analyze", &format_fixture("legacy.log.gz"), "--format", "json"]);
+    let fields = std::fs::read_to_string(format_fixture("v2-plain-pipe.fields")).unwrap();
+    let rt_config = format_fixture("realtime-config.json");
+    // A folder of mixed formats is not what real logs look like; each format on its own, then replay.
+    for args in [
+        vec!["analyze", &format_fixture("v2.parquet"), "--format", "json"],
+        vec!["analyze", &format_fixture("v2.json.gz"), "--format", "json"],
+        vec!["analyze", &format_fixture("v2-plain-pipe.log"), "--fields", fields.trim(), "--format", "json"],
+        vec!["analyze", &format_fixture("realtime.log.gz"), "--realtime-config", &rt_config, "--format", "json"],
+    ] {
+        assert_eq!(json(&args), legacy, "{args:?}");
+    }
+    // Without their columns, headerless records are an error naming the file, with a hint; exit 2.
+    let plain = format_fixture("v2-plain-pipe.log");
+    let (code, _, stderr) = cachalot(&["analyze", &plain, "--format", "json"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&plain) && stderr.contains("plain") && stderr.contains("hint: pass --fields"), "{stderr}");
+    let rt = format_fixture("realtime.log");
+    let (code, _, stderr) = cachalot(&["analyze", &rt, "--fields", "timestamp,nope"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("`nope` is not a"), "{stderr}");
+    let (code, _, stderr) = cachalot(&["analyze", &rt, "--realtime-config", &plain]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--realtime-config") && stderr.contains("not valid JSON"), "{stderr}");
+}

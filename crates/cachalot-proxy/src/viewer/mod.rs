@@ -28,6 +28,7 @@ mod serve;
 
 pub(crate) use exchange::Exchange;
 use exchange::{Exit, Outcome};
+pub(crate) use private::VerifiedUrl;
 
 use crate::body::EdgeBody;
 use crate::edge::EdgeInner;

@@ -39,6 +39,29 @@ impl Exchange {
             headers: &self.parts.headers,
             client_ip: self.conn.remote.ip(),
         };
+        // A URL accepted before: the same key still trusted, the policy's conditions checked again.
+        let url = self
+            .query
+            .as_deref()
+            .filter(|q| q.contains("Signature="))
+            .map(|q| format!("{}://{}{}?{q}", if self.conn.https { "https" } else { "http" }, self.host, req.path));
+        if let Some(url) = &url
+            && let Some(known) = self.edge.verified_urls.get(url)
+            && trusted.keys.get(&known.key_id).is_some_and(|k| std::sync::Arc::ptr_eq(k, &known.key))
+        {
+            let now = self.edge.clock.now_ms() / 1000;
+            return match signed::check_policy(&known.policy, &req, now) {
+                Ok(()) => {
+                    self.query = signed::strip_signing_parameters(self.query.as_deref());
+                    Ok(())
+                }
+                Err(refusal) => Err(Exit::Generated(
+                    Box::new(refusal_response(refusal)),
+                    ResultType::Error,
+                    DetailedResultType::Error,
+                )),
+            };
+        }
         let checked = signed::present(&req).and_then(|presented| {
             let key = trusted.keys.get(&presented.key_id).ok_or(Refusal::InvalidKey)?;
             // A signature verified once is not verified again: hot signed URLs cost a lookup.
@@ -59,10 +82,16 @@ impl Exchange {
                 self.edge.verified_signatures.insert(memo, key.clone());
             }
             signed::check_policy(&presented.policy, &req, self.edge.clock.now_ms() / 1000)?;
-            Ok(presented)
+            Ok((presented, key.clone()))
         });
         match checked {
-            Ok(presented) => {
+            Ok((presented, key)) => {
+                if let Some(url) = url
+                    && !presented.from_cookies
+                {
+                    let known = VerifiedUrl { key_id: presented.key_id.clone(), key, policy: presented.policy.clone() };
+                    self.edge.verified_urls.insert(url, std::sync::Arc::new(known));
+                }
                 if !presented.from_cookies {
                     self.query = signed::strip_signing_parameters(self.query.as_deref());
                 }
@@ -97,6 +126,13 @@ impl Exchange {
             }
         }
     }
+}
+
+/// A signed URL accepted once: the key that verified it and its policy.
+pub(crate) struct VerifiedUrl {
+    key_id: String,
+    key: std::sync::Arc<cachalot_config::model::PublicKey>,
+    policy: signed::Policy,
 }
 
 /// CloudFront's 403 for a signed URL or cookie it does not accept.

@@ -4,8 +4,7 @@
 //! 2 an input cannot be read, the config does not parse, or the output cannot be written.
 
 use super::analyze_io::{Progress, write_output};
-use super::replay_common::{expand_logs, load_model, threads, total_size};
-use crate::cli_error::hinted;
+use super::replay_common::{columns, expand_logs, load_model, log_error, threads, total_size};
 use cachalot_doctor::analyze::{self, Options};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +25,8 @@ pub(crate) enum Format {
 /// Arguments of `cachalot analyze`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Standard access logs: files (plain or .gz), folders, globs, or - for stdin.
+    /// CloudFront logs: files (plain or .gz; legacy standard logs, v2 w3c, json, plain or parquet,
+    /// real-time log records, told apart by their content), folders, globs, or - for stdin.
     #[arg(required = true, value_name = "LOG")]
     logs: Vec<String>,
     /// Output format.
@@ -44,20 +44,29 @@ pub(crate) struct Args {
     /// Worker threads, at least 1 [default: every core].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     threads: Option<u64>,
+    /// The columns of records without a header (v2 plain files, real-time log records), in order,
+    /// separated by commas: e.g. date,time,x-edge-location,cs-uri-stem,sc-status,x-edge-result-type.
+    #[arg(long, value_name = "LIST")]
+    fields: Option<String>,
+    /// The columns of real-time log records, from the JSON `aws cloudfront get-realtime-log-config` prints.
+    #[arg(long, value_name = "FILE", conflicts_with = "fields")]
+    realtime_config: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let inputs = expand_logs(&args.logs)?;
+    let columns = columns(args.fields.as_deref(), args.realtime_config.as_deref())?;
     let config = match &args.config {
         Some(p) => Some(load_model(p, "--config")?),
         None => None,
     };
     let counter = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(counter.clone(), total_size(&inputs), "analyzing");
-    let options = Options { top: usize::try_from(args.top).unwrap_or(usize::MAX), threads: threads(args.threads) };
+    let options =
+        Options { top: usize::try_from(args.top).unwrap_or(usize::MAX), threads: threads(args.threads), columns };
     let result = analyze::analyze(&inputs, config.as_ref(), &options, Some(&counter));
     progress.finish();
-    let report = result.map_err(|e| hinted(e.to_string(), "check that the log files exist and are readable"))?;
+    let report = result.map_err(|e| log_error(&e))?;
     for b in &report.first_bad {
         eprintln!("warning: {}:{}: {}", b.file, b.line, b.message);
     }

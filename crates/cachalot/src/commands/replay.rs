@@ -4,7 +4,7 @@
 //! Exit codes: 0 the prediction was printed, 2 an input cannot be read or a config does not parse.
 
 use super::analyze_io::{Progress, write_stdout};
-use super::replay_common::{expand_logs, load_model, threads, total_size};
+use super::replay_common::{columns, expand_logs, load_model, log_error, threads, total_size};
 use crate::cli_error::hinted;
 use cachalot_doctor::replay::{self, Options};
 use std::path::PathBuf;
@@ -24,7 +24,8 @@ pub(crate) enum Format {
 /// Arguments of `cachalot replay`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Standard access logs: files (plain or .gz), folders, globs, or - for stdin.
+    /// CloudFront logs: files (plain or .gz; legacy standard logs, v2 w3c, json, plain or parquet,
+    /// real-time log records, told apart by their content), folders, globs, or - for stdin.
     #[arg(required = true, value_name = "LOG")]
     logs: Vec<String>,
     /// The candidate config (Cachalot config file or AWS CLI JSON).
@@ -43,6 +44,13 @@ pub(crate) struct Args {
     /// Worker threads for reading and keying, at least 1 [default: every core].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     threads: Option<u64>,
+    /// The columns of records without a header (v2 plain files, real-time log records), in order,
+    /// separated by commas: e.g. date,time,x-edge-location,cs-uri-stem,sc-status,x-edge-result-type.
+    #[arg(long, value_name = "LIST")]
+    fields: Option<String>,
+    /// The columns of real-time log records, from the JSON `aws cloudfront get-realtime-log-config` prints.
+    #[arg(long, value_name = "FILE", conflicts_with = "fields")]
+    realtime_config: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -51,6 +59,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => (None, None),
     };
     let inputs = expand_logs(&args.logs)?;
+    let columns = columns(args.fields.as_deref(), args.realtime_config.as_deref())?;
     let candidate = load_model(&args.config, "--config")?;
     let baseline = match &args.baseline {
         Some(p) => Some(load_model(p, "--baseline")?),
@@ -58,10 +67,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let counter = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(counter.clone(), total_size(&inputs), "replaying");
-    let options = Options { cache_size, largest_object, threads: threads(args.threads) };
+    let options = Options { cache_size, largest_object, threads: threads(args.threads), columns };
     let result = replay::replay(&inputs, &candidate, baseline.as_ref(), &options, Some(&counter));
     progress.finish();
-    let report = result.map_err(|e| hinted(e.to_string(), "check that the log files exist and are readable"))?;
+    let report = result.map_err(|e| log_error(&e))?;
     for b in &report.read.first_bad {
         eprintln!("warning: {b}");
     }

@@ -2,8 +2,9 @@
 //! arguments, with errors that name the file.
 
 use crate::cli_error::hinted;
+use cachalot_doctor::formats::Columns;
 use cachalot_doctor::input::Inputs;
-use cachalot_doctor::logs::{self, LogInput};
+use cachalot_doctor::logs::{self, LogInput, LogInputError};
 use cachalot_doctor::replay::ConfigModel;
 use std::path::Path;
 
@@ -26,6 +27,37 @@ fn errors(flag: &str, errors: &[cachalot_doctor::input::InputError]) -> anyhow::
         ),
         None => hinted(format!("{flag}: invalid config"), "give a Cachalot config file or aws cloudfront get-* JSON"),
     }
+}
+
+/// The columns of headerless records: `--fields` (names in the records' order) or
+/// `--realtime-config` (the JSON of `aws cloudfront get-realtime-log-config`).
+pub(crate) fn columns(fields: Option<&str>, realtime_config: Option<&Path>) -> anyhow::Result<Option<Columns>> {
+    match (fields, realtime_config) {
+        (Some(list), _) => Columns::from_list(list).map(Some).map_err(|e| {
+            hinted(
+                e,
+                "name the records' columns in order, e.g. --fields date,time,x-edge-location,cs-uri-stem,sc-status",
+            )
+        }),
+        (None, Some(path)) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| hinted(format!("--realtime-config {name}: cannot read: {e}"), "check the path"))?;
+            Columns::from_realtime_config(&name, &text).map(Some).map_err(|e| {
+                hinted(
+                    format!("--realtime-config {e}"),
+                    "give the output of aws cloudfront get-realtime-log-config --name NAME",
+                )
+            })
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The error of a log input, with its hint.
+pub(crate) fn log_error(e: &LogInputError) -> anyhow::Error {
+    let hint = e.hint.clone().unwrap_or_else(|| "check that the log files exist and are readable".into());
+    hinted(e.to_string(), hint)
 }
 
 /// Expands log arguments (files, folders, globs, `-`).
