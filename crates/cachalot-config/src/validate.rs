@@ -41,6 +41,8 @@ pub struct Resources {
     pub functions: Vec<FunctionCode>,
     /// Key value stores.
     pub key_value_stores: Vec<KeyValueStore>,
+    /// Standard logging (v2): delivery sources, destinations and deliveries.
+    pub log_deliveries: crate::logging::LogDeliveries,
 }
 
 /// The kinds of resource in a [`Resources`] value that validation reports on.
@@ -192,7 +194,13 @@ pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
         (i, names)
     }));
     let key_value_stores = resources.key_value_stores.iter().map(|k| (k.name.clone(), Arc::new(k.clone()))).collect();
-    (Snapshot { distributions, hosts, functions, key_value_stores }, found)
+    let include_cookies = resources
+        .distributions
+        .iter()
+        .map(|d| (d.id.clone(), d.config.logging.as_ref().is_some_and(|l| l.include_cookies)))
+        .collect();
+    let log_deliveries = crate::logging::resolve(&resources.log_deliveries, &include_cookies);
+    (Snapshot { distributions, hosts, functions, key_value_stores, log_deliveries }, found)
 }
 
 /// Resolved policies by id, managed ones included.

@@ -109,6 +109,7 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Setup> {
         response_headers_policies: file.response_headers_policies.clone(),
         functions,
         key_value_stores: stores,
+        log_deliveries: file.log_deliveries.clone(),
     };
     let (_, diags) =
         cachalot_config::validate::build_snapshot(&resources, &cachalot_config::validate::Paths::config_file());
