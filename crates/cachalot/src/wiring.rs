@@ -11,7 +11,7 @@ use cachalot_functions::{Limits, Runtime};
 use cachalot_policy::invalidation::InvalidationPath;
 use cachalot_proxy::{Edge, Observer, RequestSummary};
 use cachalot_telemetry::outcome::Outcome;
-use cachalot_telemetry::{DistributionCtx, LogRecord, ResultType, Telemetry};
+use cachalot_telemetry::{DistributionCtx, LogRecord, RecordExtras, ResultType, Telemetry};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
@@ -119,6 +119,29 @@ impl TelemetryObserver {
                     }
                 }
             }
+            let mut ctx = ctx;
+            for delivery in snapshot.log_deliveries.iter().filter(|l| l.distribution_id == d.id) {
+                let Some(folder) = self.buckets.get(&delivery.bucket) else {
+                    tracing::warn!(
+                        "delivery {} of {} writes to bucket `{}`, which `Buckets` does not map to a folder: its v2 logs are not written",
+                        delivery.id,
+                        d.id,
+                        delivery.bucket
+                    );
+                    continue;
+                };
+                let dest = cachalot_telemetry::LogDestination::v2(folder, delivery.clone());
+                match std::fs::create_dir_all(dest.directory()) {
+                    // Every hour has a folder of its own: files a crashed run left in any are published now.
+                    Ok(()) => self.telemetry.sink().watch_tree(&dest.directory()),
+                    Err(e) => tracing::warn!(
+                        "cannot create the log folder {} of delivery {}: {e}",
+                        dest.directory().display(),
+                        delivery.id
+                    ),
+                }
+                ctx = ctx.with_delivery(dest);
+            }
             map.insert(Arc::from(d.id.as_str()), ctx);
         }
         self.distributions.store(Arc::new(map));
@@ -132,6 +155,8 @@ impl Observer for TelemetryObserver {
         let distributions = self.distributions.load();
         let Some(ctx) = distributions.get(&id) else { return };
         let behavior = s.behavior.clone();
+        let extras =
+            RecordExtras { origin_fbl: s.origin_latency_ms.map(Duration::from_millis), ..RecordExtras::default() };
         let record = log_record(s);
         let outcome = Outcome::of(&record);
         if outcome.cacheable && !outcome.hit {
@@ -139,7 +164,7 @@ impl Observer for TelemetryObserver {
             (&record.query, &record.cookie).hash(&mut variant);
             self.misses.note(&id, &record.uri_stem, variant.finish());
         }
-        self.telemetry.record(ctx, behavior.as_deref().unwrap_or("*"), record);
+        self.telemetry.record_with(ctx, behavior.as_deref().unwrap_or("*"), record, &extras);
     }
 }
 
