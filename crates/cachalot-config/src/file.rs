@@ -324,7 +324,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         let path = format!("$.DeliverySources[{i}]");
         let name = text(item, "name").unwrap_or_default();
         if let Err(e) = lg::check_name("a delivery source name", &name) {
-            diags.error("ValidationException", format!("{path}.name"), e);
+            diags.error("invalid-log-delivery", format!("{path}.name"), e);
             continue;
         }
         let arn = text(item, "resourceArn")
@@ -332,7 +332,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         let Some(arn) = arn.filter(|a| lg::distribution_arn(a).is_some()) else {
             diags
                 .error(
-                    "ValidationException",
+                    "invalid-log-delivery",
                     format!("{path}.resourceArn"),
                     "a delivery source needs the ARN of a distribution",
                 )
@@ -342,7 +342,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         let log_type = text(item, "logType").unwrap_or_else(|| lg::LOG_TYPE.to_owned());
         if log_type != lg::LOG_TYPE {
             diags.error(
-                "ValidationException",
+                "invalid-log-delivery",
                 format!("{path}.logType"),
                 format!("CloudFront's log type is ACCESS_LOGS, not {log_type}"),
             );
@@ -350,7 +350,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         }
         if out.sources.iter().any(|s| s.name == name) {
             diags.error(
-                "ConflictException",
+                "invalid-log-delivery",
                 format!("{path}.name"),
                 format!("delivery source {name} is declared twice"),
             );
@@ -359,7 +359,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         if let Some(other) = out.sources.iter().find(|s| s.resource_arn == arn) {
             diags
                 .error(
-                    "ConflictException",
+                    "invalid-log-delivery",
                     format!("{path}.resourceArn"),
                     format!("distribution {arn} already has delivery source {}", other.name),
                 )
@@ -373,7 +373,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         let path = format!("$.DeliveryDestinations[{i}]");
         let name = text(item, "name").unwrap_or_default();
         if let Err(e) = lg::check_name("a delivery destination name", &name) {
-            diags.error("ValidationException", format!("{path}.name"), e);
+            diags.error("invalid-log-delivery", format!("{path}.name"), e);
             continue;
         }
         let format = text(item, "outputFormat");
@@ -382,7 +382,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         {
             diags
                 .error(
-                    "ValidationException",
+                    "invalid-log-delivery",
                     format!("{path}.outputFormat"),
                     format!("output format {f} is not one CloudFront writes to S3"),
                 )
@@ -393,7 +393,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         let Some(arn) = arn.filter(|a| lg::s3_arn(a).is_some()) else {
             diags
                 .error(
-                    "ValidationException",
+                    "invalid-log-delivery",
                     format!("{path}.deliveryDestinationConfiguration.destinationResourceArn"),
                     "a delivery destination needs the ARN of an S3 bucket (Cachalot delivers to S3 only)",
                 )
@@ -402,7 +402,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         };
         if out.destinations.iter().any(|d| d.name == name) {
             diags.error(
-                "ConflictException",
+                "invalid-log-delivery",
                 format!("{path}.name"),
                 format!("delivery destination {name} is declared twice"),
             );
@@ -422,7 +422,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         if !out.sources.iter().any(|s| s.name == source) {
             diags
                 .error(
-                    "ResourceNotFoundException",
+                    "invalid-log-delivery",
                     format!("{path}.deliverySourceName"),
                     format!("no delivery source named \"{source}\" in DeliverySources"),
                 )
@@ -440,7 +440,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         else {
             diags
                 .error(
-                    "ResourceNotFoundException",
+                    "invalid-log-delivery",
                     format!("{path}.deliveryDestinationArn"),
                     "the delivery destination is not one of DeliveryDestinations",
                 )
@@ -458,7 +458,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
             && let Err(e) = lg::check_record_fields(f)
         {
             diags
-                .error("ValidationException", format!("{path}.recordFields"), e)
+                .error("invalid-log-delivery", format!("{path}.recordFields"), e)
                 .hint("`aws logs describe-configuration-templates --service cloudfront` lists the allowed fields");
             continue;
         }
@@ -466,7 +466,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         if let Some(d) = &delimiter
             && let Err(e) = lg::check_delimiter(d)
         {
-            diags.error("ValidationException", format!("{path}.fieldDelimiter"), e);
+            diags.error("invalid-log-delivery", format!("{path}.fieldDelimiter"), e);
             continue;
         }
         let s3 = item.get("s3DeliveryConfiguration");
@@ -474,7 +474,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
         if let Some(p) = &suffix
             && let Err(e) = lg::check_suffix_path(p)
         {
-            diags.error("ValidationException", format!("{path}.s3DeliveryConfiguration.suffixPath"), e);
+            diags.error("invalid-log-delivery", format!("{path}.s3DeliveryConfiguration.suffixPath"), e);
             continue;
         }
         let hive = s3.and_then(|c| c.get("enableHiveCompatiblePath")).and_then(Value::as_bool);
@@ -482,7 +482,7 @@ fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::
             d.delivery_source_name == source
                 && lg::destination_name_of(&d.delivery_destination_arn) == Some(destination.name.as_str())
         }) {
-            diags.error("ConflictException", path, format!("{source} already delivers to {}", destination.name));
+            diags.error("invalid-log-delivery", path, format!("{source} already delivers to {}", destination.name));
             continue;
         }
         let id = text(item, "id")

@@ -48,6 +48,7 @@ fn diagnose(text: &str) -> Vec<Diagnostic> {
                 items: k.items.clone().into_iter().collect(),
             })
             .collect(),
+        log_deliveries: file.log_deliveries.clone(),
     };
     let (_, diags) = validate::build_snapshot(&resources, &Paths::config_file());
     out.extend(diags.into_vec());
