@@ -193,6 +193,9 @@ impl DistributionCtx {
     }
 }
 
+/// Reads one counter of a file format's counters.
+type PerFormat = fn(&sink::FormatStats) -> &std::sync::atomic::AtomicU64;
+
 /// Logs and metrics for the whole process (see the crate docs for how to call it).
 #[derive(Debug)]
 pub struct Telemetry {
@@ -269,7 +272,7 @@ impl Telemetry {
             metrics::header(&mut out, name, help, "counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
-        let per_format: [(&str, &str, fn(&sink::FormatStats) -> &std::sync::atomic::AtomicU64); 3] = [
+        let per_format: [(&str, &str, PerFormat); 3] = [
             (
                 "cachalot_logs_format_written_lines_total",
                 "Access log records in published files, by file format.",
