@@ -135,6 +135,30 @@ pub struct ConfigFile {
     pub key_value_stores: Vec<KeyValueStoreEntry>,
     /// Standard logging (v2): `DeliverySources`, `DeliveryDestinations`, `Deliveries`.
     pub log_deliveries: crate::logging::LogDeliveries,
+    /// Buckets of `Buckets` marked `"Private": true`: served only to requests an origin
+    /// access control signed.
+    pub private_buckets: std::collections::BTreeSet<String>,
+    /// Public keys for signed URLs and cookies.
+    pub public_keys: Vec<wire::PublicKey>,
+    /// Key groups.
+    pub key_groups: Vec<wire::KeyGroup>,
+    /// Origin access controls.
+    pub origin_access_controls: Vec<wire::OriginAccessControl>,
+    /// MaxMind-format database for geo restriction and `CloudFront-Viewer-*` headers.
+    pub geo_ip_database: Option<String>,
+    /// What the edge does with a behavior asking for a protection it does not enforce.
+    pub unenforced_protections: UnenforcedProtections,
+}
+
+/// The node's choice for behaviors that ask for a protection the edge does not enforce
+/// (AWS WAF, Lambda@Edge, field-level encryption).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnenforcedProtections {
+    /// Refuse: such requests answer 403 and a config file with one does not load.
+    #[default]
+    Refuse,
+    /// Serve them anyway, as if the protection were not configured (each is printed at start).
+    Serve,
 }
 
 const TOP_LEVEL: &[&str] = &[
@@ -156,6 +180,11 @@ const TOP_LEVEL: &[&str] = &[
     "DeliverySources",
     "DeliveryDestinations",
     "Deliveries",
+    "PublicKeys",
+    "KeyGroups",
+    "OriginAccessControls",
+    "GeoIpDatabase",
+    "UnenforcedProtections",
 ];
 
 /// Parses a config file. Returns the file (possibly partial) and every problem found.
@@ -189,7 +218,56 @@ pub fn parse(text: &str) -> (ConfigFile, Diagnostics) {
     out.admin = string_at(&root, "Admin", &mut diags);
     out.metrics = string_at(&root, "Metrics", &mut diags);
     out.state = string_at(&root, "State", &mut diags);
-    out.buckets = string_map_at(&root, "Buckets", &mut diags);
+    (out.buckets, out.private_buckets) = buckets_at(&root, &mut diags);
+    out.geo_ip_database = string_at(&root, "GeoIpDatabase", &mut diags);
+    out.unenforced_protections = match string_at(&root, "UnenforcedProtections", &mut diags).as_deref() {
+        None | Some("refuse") => UnenforcedProtections::Refuse,
+        Some("serve") => UnenforcedProtections::Serve,
+        Some(other) => {
+            diags.error("invalid-config", "$.UnenforcedProtections", format!("unknown choice \"{other}\"")).hint(
+                "\"refuse\" (the default: such behaviors are not served) or \"serve\" (served as if unprotected)",
+            );
+            UnenforcedProtections::Refuse
+        }
+    };
+    for (i, item) in array_at(&root, "PublicKeys", &mut diags).iter().enumerate() {
+        let item = unwrap_envelope(item, "PublicKey");
+        let path = format!("$.PublicKeys[{i}].PublicKeyConfig");
+        if let Some(cfg) = typed::<wire::PublicKeyConfig>(item.get("PublicKeyConfig"), &path, &mut diags) {
+            let id = item
+                .get("Id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| public_key_id_from(&cfg.name));
+            out.public_keys.push(wire::PublicKey { id, public_key_config: cfg });
+        }
+    }
+    for (i, item) in array_at(&root, "KeyGroups", &mut diags).iter().enumerate() {
+        let item = unwrap_envelope(item, "KeyGroup");
+        let path = format!("$.KeyGroups[{i}].KeyGroupConfig");
+        if let Some(cfg) = typed::<wire::KeyGroupConfig>(item.get("KeyGroupConfig"), &path, &mut diags) {
+            let id = item
+                .get("Id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid_from(&format!("key-group:{}", cfg.name)));
+            out.key_groups.push(wire::KeyGroup { id, key_group_config: cfg });
+        }
+    }
+    for (i, item) in array_at(&root, "OriginAccessControls", &mut diags).iter().enumerate() {
+        let item = unwrap_envelope(item, "OriginAccessControl");
+        let path = format!("$.OriginAccessControls[{i}].OriginAccessControlConfig");
+        if let Some(cfg) =
+            typed::<wire::OriginAccessControlConfig>(item.get("OriginAccessControlConfig"), &path, &mut diags)
+        {
+            let id = item
+                .get("Id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| distribution_id_from(&format!("oac:{}", cfg.name)));
+            out.origin_access_controls.push(wire::OriginAccessControl { id, origin_access_control_config: cfg });
+        }
+    }
     out.origin_addresses = string_map_at(&root, "OriginAddresses", &mut diags);
     for (i, item) in array_at(&root, "Pops", &mut diags).iter().enumerate() {
         if let Some(p) = pop(item, &format!("$.Pops[{i}]"), &mut diags) {
@@ -753,6 +831,63 @@ fn string_at(root: &Map<String, Value>, key: &str, diags: &mut Diagnostics) -> O
     }
 }
 
+/// `Buckets`: a bucket name to a folder (`"site"`), or to `{"Folder": "site", "Private": true}`.
+fn buckets_at(
+    root: &Map<String, Value>,
+    diags: &mut Diagnostics,
+) -> (BTreeMap<String, String>, std::collections::BTreeSet<String>) {
+    let mut folders = BTreeMap::new();
+    let mut private = std::collections::BTreeSet::new();
+    let Some(value) = root.get("Buckets") else { return (folders, private) };
+    let Value::Object(map) = value else {
+        diags.error("invalid-config", "$.Buckets", format!("Buckets must be an object, found {}", kind(value)));
+        return (folders, private);
+    };
+    for (bucket, v) in map {
+        match v {
+            Value::String(dir) => {
+                folders.insert(bucket.clone(), dir.clone());
+            }
+            Value::Object(o) => {
+                for k in o.keys().filter(|k| *k != "Folder" && *k != "Private") {
+                    diags
+                        .error(
+                            "unknown-field",
+                            format!("$.Buckets.{bucket}.{k}"),
+                            format!("unknown bucket field \"{k}\""),
+                        )
+                        .hint("a bucket is \"folder\" or {\"Folder\": \"folder\", \"Private\": true}");
+                }
+                match (o.get("Folder"), o.get("Private")) {
+                    (Some(Value::String(dir)), p @ (None | Some(Value::Bool(_)))) => {
+                        folders.insert(bucket.clone(), dir.clone());
+                        if p == Some(&Value::Bool(true)) {
+                            private.insert(bucket.clone());
+                        }
+                    }
+                    _ => {
+                        diags
+                            .error(
+                                "invalid-config",
+                                format!("$.Buckets.{bucket}"),
+                                "a bucket needs a Folder string and an optional Private boolean",
+                            )
+                            .hint("for example {\"Folder\": \"site\", \"Private\": true}");
+                    }
+                }
+            }
+            other => {
+                diags.error(
+                    "invalid-config",
+                    format!("$.Buckets.{bucket}"),
+                    format!("expected a folder or an object, found {}", kind(other)),
+                );
+            }
+        }
+    }
+    (folders, private)
+}
+
 fn string_map_at(root: &Map<String, Value>, key: &str, diags: &mut Diagnostics) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     match root.get(key) {
@@ -910,6 +1045,11 @@ pub fn distribution_id_from(seed: &str) -> String {
 /// A `dxxxxxxxxxxxxx.cloudfront.net` domain derived from a seed.
 pub fn domain_name_from(seed: &str) -> String {
     format!("d{}.cloudfront.net", base32_from(&format!("domain:{seed}"), 13).to_ascii_lowercase())
+}
+
+/// A public key id (`K` + 13 characters, like CloudFront's) derived from a seed.
+pub fn public_key_id_from(seed: &str) -> String {
+    format!("K{}", base32_from(&format!("public-key:{seed}"), 13))
 }
 
 /// A UUID-shaped policy id derived from a name.

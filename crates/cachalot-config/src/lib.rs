@@ -17,6 +17,7 @@
 pub mod compiled;
 pub mod diag;
 pub mod file;
+pub mod keys;
 mod lenient;
 pub mod logging;
 pub mod managed;

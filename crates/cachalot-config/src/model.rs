@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub key_value_stores: HashMap<String, Arc<KeyValueStore>>,
     /// Standard logging (v2): what each delivery writes, and where.
     pub log_deliveries: Vec<crate::logging::LogDelivery>,
+    /// Public keys for signed URLs and cookies, by id.
+    pub public_keys: HashMap<String, Arc<PublicKey>>,
 }
 
 impl Snapshot {
@@ -87,6 +89,10 @@ pub struct Distribution {
     pub http_version: HttpVersion,
     /// Header that carries cache tags from the origin.
     pub cache_tag_header: Option<String>,
+    /// `Restrictions.GeoRestriction`, when it restricts.
+    pub geo_restriction: Option<GeoRestriction>,
+    /// Protections the distribution asks for that the edge does not enforce (`WebACLId`).
+    pub unenforced: Vec<Unenforced>,
 }
 
 impl Distribution {
@@ -171,6 +177,30 @@ pub struct Origin {
     pub response_completion_timeout_secs: Option<u32>,
     /// Origin Shield region, when enabled.
     pub shield_region: Option<String>,
+    /// The origin access control that signs requests to this origin.
+    pub access_control: Option<OriginAccess>,
+}
+
+/// How an origin access control signs origin requests (`SigningBehavior`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// `never`: requests go unsigned.
+    Never,
+    /// `always`: every request is signed, replacing a viewer's `Authorization`.
+    Always,
+    /// `no-override`: signed unless the viewer sent `Authorization`, which is passed on instead.
+    NoOverride,
+}
+
+/// An origin access control as an origin uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginAccess {
+    /// The control's id.
+    pub id: String,
+    /// When requests are signed.
+    pub signing: Signing,
+    /// `s3`, `mediastore`, `mediapackagev2` or `lambda` (the SigV4 service signed for).
+    pub origin_type: String,
 }
 
 /// What kind of origin.
@@ -308,6 +338,68 @@ pub struct Behavior {
     pub cache_policy_id: Option<String>,
     /// Origin request policy id.
     pub origin_request_policy_id: Option<String>,
+    /// Signed URLs or cookies required: the keys trusted (`TrustedKeyGroups`, `TrustedSigners`).
+    pub trusted: Option<Arc<TrustedKeys>>,
+    /// Protections the behavior asks for that the edge does not enforce.
+    pub unenforced: Vec<Unenforced>,
+}
+
+/// A protection a configuration asks for that the edge does not enforce. Whether such
+/// a behavior is served is the node's choice (`UnenforcedProtections`), never silent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unenforced {
+    /// The field asking for it, e.g. `WebACLId` or `LambdaFunctionAssociations`.
+    pub field: &'static str,
+    /// What it asks for, in words.
+    pub what: String,
+}
+
+/// An algorithm of a public key CloudFront accepts for signed URLs and cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// RSA 2048; `key` is the PKCS#1 `RSAPublicKey` DER.
+    Rsa2048,
+    /// ECDSA on P-256; `key` is the SEC1 point.
+    EcdsaP256,
+}
+
+/// A public key ready to verify signatures with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// Key id, the `Key-Pair-Id` of signed URLs.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// Key material (see [`KeyAlgorithm`]).
+    pub key: Vec<u8>,
+}
+
+/// The keys whose signatures a behavior accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedKeys {
+    /// By key id.
+    pub keys: HashMap<String, Arc<PublicKey>>,
+    /// Key groups (ids) they came from; empty for legacy trusted signers.
+    pub key_groups: Vec<String>,
+}
+
+/// `Restrictions.GeoRestriction` of a distribution that restricts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeoRestriction {
+    /// `whitelist`: only `countries` are served; `blacklist`: they are refused.
+    pub allow_listed: bool,
+    /// ISO 3166-1 alpha-2 codes, upper case.
+    pub countries: Vec<String>,
+}
+
+impl GeoRestriction {
+    /// Whether a viewer in `country` (`None`: not known) is served.
+    pub fn allows(&self, country: Option<&str>) -> bool {
+        let listed = country.is_some_and(|c| self.countries.iter().any(|l| l.eq_ignore_ascii_case(c)));
+        listed == self.allow_listed
+    }
 }
 
 /// Which names of one kind (query strings, cookies, headers) a rule selects.

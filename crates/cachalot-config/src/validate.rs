@@ -7,9 +7,10 @@ use crate::compiled::{HostTable, PathPattern};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::managed;
 use crate::model::{
-    Behavior, CacheSettings, CorsSettings, CustomErrorResponse, Distribution, FunctionCode, HeaderForwarding,
-    HttpVersion, KeyValueStore, Logging, MethodSet, NameRule, Origin, OriginGroup, OriginKind, OriginProtocolPolicy,
-    OriginRequestSettings, ResponseHeadersSettings, Snapshot, Target, ViewerProtocolPolicy,
+    Behavior, CacheSettings, CorsSettings, CustomErrorResponse, Distribution, FunctionCode, GeoRestriction,
+    HeaderForwarding, HttpVersion, KeyValueStore, Logging, MethodSet, NameRule, Origin, OriginAccess, OriginGroup,
+    OriginKind, OriginProtocolPolicy, OriginRequestSettings, PublicKey, ResponseHeadersSettings, Signing, Snapshot,
+    Target, TrustedKeys, Unenforced, ViewerProtocolPolicy,
 };
 use crate::wire;
 use std::collections::{HashMap, HashSet};
@@ -43,6 +44,12 @@ pub struct Resources {
     pub key_value_stores: Vec<KeyValueStore>,
     /// Standard logging (v2): delivery sources, destinations and deliveries.
     pub log_deliveries: crate::logging::LogDeliveries,
+    /// Public keys for signed URLs and cookies.
+    pub public_keys: Vec<wire::PublicKey>,
+    /// Key groups (sets of public keys) that behaviors trust.
+    pub key_groups: Vec<wire::KeyGroup>,
+    /// Origin access controls (how origin requests are signed).
+    pub origin_access_controls: Vec<wire::OriginAccessControl>,
 }
 
 /// The kinds of resource in a [`Resources`] value that validation reports on.
@@ -56,6 +63,12 @@ pub enum ResourceKind {
     OriginRequestPolicy,
     /// A custom response headers policy.
     ResponseHeadersPolicy,
+    /// A public key.
+    PublicKey,
+    /// A key group.
+    KeyGroup,
+    /// An origin access control.
+    OriginAccessControl,
 }
 
 impl ResourceKind {
@@ -67,6 +80,9 @@ impl ResourceKind {
             ResourceKind::CachePolicy => "CachePolicyConfig",
             ResourceKind::OriginRequestPolicy => "OriginRequestPolicyConfig",
             ResourceKind::ResponseHeadersPolicy => "ResponseHeadersPolicyConfig",
+            ResourceKind::PublicKey => "PublicKeyConfig",
+            ResourceKind::KeyGroup => "KeyGroupConfig",
+            ResourceKind::OriginAccessControl => "OriginAccessControlConfig",
         }
     }
 }
@@ -121,6 +137,11 @@ impl Paths {
             ResourceKind::CachePolicy => (self.cache_policy)(at.index),
             ResourceKind::OriginRequestPolicy => (self.origin_request_policy)(at.index),
             ResourceKind::ResponseHeadersPolicy => (self.response_headers_policy)(at.index),
+            ResourceKind::PublicKey => format!("$.PublicKeys[{}].PublicKeyConfig", at.index),
+            ResourceKind::KeyGroup => format!("$.KeyGroups[{}].KeyGroupConfig", at.index),
+            ResourceKind::OriginAccessControl => {
+                format!("$.OriginAccessControls[{}].OriginAccessControlConfig", at.index)
+            }
         };
         let root = at.kind.config_root();
         match relative.strip_prefix(root) {
@@ -152,6 +173,7 @@ pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
     let policies = PolicyIndex::check(resources, &mut found);
     let functions: HashMap<String, Arc<FunctionCode>> =
         resources.functions.iter().map(|f| (f.name.clone(), Arc::new(f.clone()))).collect();
+    let private = Private::check(resources, &mut found);
 
     let mut distributions = Vec::new();
     // Every domain name and alias, by the distribution that claimed it first: a later
@@ -180,7 +202,7 @@ pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
                 .hint("each domain name and alias may belong to one distribution only");
             duplicate = true;
         }
-        if let Some(d) = distribution(res, &policies, &functions, path, &mut diags)
+        if let Some(d) = distribution(res, &policies, &functions, &private, path, &mut diags)
             && !duplicate
         {
             distributions.push(Arc::new(d));
@@ -200,7 +222,167 @@ pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
         .map(|d| (d.id.clone(), d.config.logging.as_ref().is_some_and(|l| l.include_cookies)))
         .collect();
     let log_deliveries = crate::logging::resolve(&resources.log_deliveries, &include_cookies);
-    (Snapshot { distributions, hosts, functions, key_value_stores, log_deliveries }, found)
+    let public_keys = private.keys;
+    (Snapshot { distributions, hosts, functions, key_value_stores, public_keys, log_deliveries }, found)
+}
+
+/// Public keys, key groups and origin access controls, validated and indexed by id.
+pub struct Private {
+    keys: HashMap<String, Arc<PublicKey>>,
+    groups: HashMap<String, Vec<Arc<PublicKey>>>,
+    access_controls: HashMap<String, OriginAccess>,
+}
+
+/// Keys one key group may hold (CloudFront's quota).
+pub const MAX_KEYS_PER_KEY_GROUP: usize = 5;
+
+impl Private {
+    fn check(resources: &Resources, found: &mut Vec<ResourceDiagnostic>) -> Self {
+        let mut report = |kind: ResourceKind, index: usize, diags: Diagnostics| {
+            let resource = ResourceRef { kind, index };
+            found.extend(diags.into_vec().into_iter().map(|diagnostic| ResourceDiagnostic { resource, diagnostic }));
+        };
+        let mut keys = HashMap::new();
+        for (i, k) in resources.public_keys.iter().enumerate() {
+            let mut diags = Diagnostics::new();
+            if let Some(key) = public_key(k, ResourceKind::PublicKey.config_root(), &mut diags) {
+                keys.insert(k.id.clone(), Arc::new(key));
+            }
+            report(ResourceKind::PublicKey, i, diags);
+        }
+        let mut groups = HashMap::new();
+        for (i, g) in resources.key_groups.iter().enumerate() {
+            let mut diags = Diagnostics::new();
+            if let Some(members) =
+                key_group(&g.key_group_config, &keys, ResourceKind::KeyGroup.config_root(), &mut diags)
+            {
+                groups.insert(g.id.clone(), members);
+            }
+            report(ResourceKind::KeyGroup, i, diags);
+        }
+        let mut access_controls = HashMap::new();
+        for (i, o) in resources.origin_access_controls.iter().enumerate() {
+            let mut diags = Diagnostics::new();
+            let root = ResourceKind::OriginAccessControl.config_root();
+            if let Some(signing) = origin_access_control(&o.origin_access_control_config, root, &mut diags) {
+                access_controls.insert(
+                    o.id.clone(),
+                    OriginAccess {
+                        id: o.id.clone(),
+                        signing,
+                        origin_type: o.origin_access_control_config.origin_access_control_origin_type.clone(),
+                    },
+                );
+            }
+            report(ResourceKind::OriginAccessControl, i, diags);
+        }
+        Private { keys, groups, access_controls }
+    }
+}
+
+/// Validates a public key: a name and an RSA 2048 or ECDSA P-256 key in PEM.
+pub fn public_key(k: &wire::PublicKey, path: &str, diags: &mut Diagnostics) -> Option<PublicKey> {
+    let cfg = &k.public_key_config;
+    if cfg.name.is_empty() || cfg.name.len() > 128 {
+        diags.error("InvalidArgument", format!("{path}.Name"), "Name must be 1 to 128 characters");
+    }
+    if cfg.comment.as_deref().is_some_and(|c| c.len() > 128) {
+        diags.error("InvalidArgument", format!("{path}.Comment"), "Comment is longer than 128 characters");
+    }
+    if cfg.caller_reference.is_empty() {
+        diags.error("InvalidArgument", format!("{path}.CallerReference"), "CallerReference must not be empty");
+    }
+    match crate::keys::parse_public_key(&cfg.encoded_key) {
+        Ok((algorithm, key)) => Some(PublicKey { id: k.id.clone(), name: cfg.name.clone(), algorithm, key }),
+        Err(e) => {
+            diags
+                .error("InvalidArgument", format!("{path}.EncodedKey"), e)
+                .hint("generate one with `openssl genrsa -out private_key.pem 2048` and upload `openssl rsa -pubout -in private_key.pem`");
+            None
+        }
+    }
+}
+
+/// Validates a key group against the public keys that exist; returns its keys.
+pub fn key_group(
+    cfg: &wire::KeyGroupConfig,
+    keys: &HashMap<String, Arc<PublicKey>>,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Option<Vec<Arc<PublicKey>>> {
+    let before = diags.has_errors();
+    if cfg.name.is_empty() || cfg.name.len() > 128 {
+        diags.error("InvalidArgument", format!("{path}.Name"), "Name must be 1 to 128 characters");
+    }
+    if cfg.items.is_empty() {
+        diags.error("InvalidArgument", format!("{path}.Items"), "a key group needs at least one public key");
+    }
+    if cfg.items.len() > MAX_KEYS_PER_KEY_GROUP {
+        diags
+            .error(
+                "TooManyPublicKeysInKeyGroup",
+                format!("{path}.Items"),
+                format!("{} public keys; a key group holds at most {MAX_KEYS_PER_KEY_GROUP}", cfg.items.len()),
+            )
+            .hint("split the keys over several key groups and trust them all in the behavior");
+    }
+    let mut members = Vec::new();
+    for (i, id) in cfg.items.iter().enumerate() {
+        match keys.get(id) {
+            Some(k) => members.push(k.clone()),
+            None => {
+                diags
+                    .error("NoSuchPublicKey", format!("{path}.Items[{i}]"), format!("no public key with id \"{id}\""))
+                    .hint("create the key first (create-public-key, or PublicKeys in the config file)");
+            }
+        }
+    }
+    (before || !diags.has_errors()).then_some(members)
+}
+
+/// Validates an origin access control; returns its signing behavior.
+pub fn origin_access_control(
+    cfg: &wire::OriginAccessControlConfig,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Option<Signing> {
+    let before = diags.has_errors();
+    if cfg.name.is_empty() || cfg.name.len() > 64 {
+        diags.error("InvalidArgument", format!("{path}.Name"), "Name must be 1 to 64 characters");
+    }
+    if cfg.signing_protocol != "sigv4" {
+        diags.error(
+            "InvalidArgument",
+            format!("{path}.SigningProtocol"),
+            format!("unknown SigningProtocol \"{}\"; the only one is sigv4", cfg.signing_protocol),
+        );
+    }
+    let signing = match cfg.signing_behavior.as_str() {
+        "never" => Signing::Never,
+        "always" => Signing::Always,
+        "no-override" => Signing::NoOverride,
+        other => {
+            diags
+                .error(
+                    "InvalidArgument",
+                    format!("{path}.SigningBehavior"),
+                    format!("unknown SigningBehavior \"{other}\""),
+                )
+                .hint("expected never, always or no-override");
+            Signing::Never
+        }
+    };
+    let origin_type = cfg.origin_access_control_origin_type.as_str();
+    if !["s3", "mediastore", "mediapackagev2", "lambda"].contains(&origin_type) {
+        diags
+            .error(
+                "InvalidArgument",
+                format!("{path}.OriginAccessControlOriginType"),
+                format!("unknown OriginAccessControlOriginType \"{origin_type}\""),
+            )
+            .hint("expected s3, mediastore, mediapackagev2 or lambda");
+    }
+    (before || !diags.has_errors()).then_some(signing)
 }
 
 /// Resolved policies by id, managed ones included.
@@ -751,6 +933,7 @@ fn distribution(
     res: &DistributionResource,
     policies: &PolicyIndex,
     functions: &HashMap<String, Arc<FunctionCode>>,
+    private: &Private,
     path: &str,
     diags: &mut Diagnostics,
 ) -> Option<Distribution> {
@@ -793,7 +976,7 @@ fn distribution(
         if origin_index.insert(o.id.as_str(), i).is_some() {
             diags.error("InvalidArgument", format!("{p}.Id"), format!("origin id \"{}\" is used twice", o.id));
         }
-        origins.push(Arc::new(origin(o, &p, diags)));
+        origins.push(Arc::new(origin(o, &private.access_controls, &p, diags)));
     }
 
     // Origin groups.
@@ -859,8 +1042,14 @@ fn distribution(
 
     // Behaviors.
     let mut behaviors = Vec::new();
-    let ctx =
-        BehaviorCtx { policies, functions, origin_index: &origin_index, group_index: &group_index, origins: &origins };
+    let ctx = BehaviorCtx {
+        policies,
+        functions,
+        private,
+        origin_index: &origin_index,
+        group_index: &group_index,
+        origins: &origins,
+    };
     if let Some(list) = &cfg.cache_behaviors {
         let bpath = format!("{path}.CacheBehaviors");
         check_quantity(list, &bpath, diags);
@@ -1008,19 +1197,25 @@ fn distribution(
         diags.error("InvalidArgument", format!("{path}.PriceClass"), format!("unknown PriceClass \"{pc}\""));
     }
     viewer_certificate(cfg.viewer_certificate.as_ref(), !aliases.is_empty(), path, diags);
-    for (field, set) in [
-        ("ViewerCertificate", cfg.viewer_certificate.is_some()),
-        ("Restrictions", cfg.restrictions.as_ref().is_some_and(restricts)),
-        ("WebACLId", cfg.web_acl_id.as_deref().is_some_and(|s| !s.is_empty())),
-        ("ContinuousDeploymentPolicyId", cfg.continuous_deployment_policy_id.as_deref().is_some_and(|s| !s.is_empty())),
-    ] {
-        if set && field != "ViewerCertificate" {
-            diags.warning(
-                "not-supported",
-                format!("{path}.{field}"),
-                format!("{field} is kept but not acted on by Cachalot"),
-            );
-        }
+    if cfg.continuous_deployment_policy_id.as_deref().is_some_and(|s| !s.is_empty()) {
+        diags.warning(
+            "not-supported",
+            format!("{path}.ContinuousDeploymentPolicyId"),
+            "ContinuousDeploymentPolicyId is kept but not acted on by Cachalot",
+        );
+    }
+    let geo_restriction =
+        cfg.restrictions.as_ref().and_then(|r| geo_restriction(r, &format!("{path}.Restrictions"), diags));
+    let mut unenforced = Vec::new();
+    if let Some(acl) = cfg.web_acl_id.as_deref().filter(|s| !s.is_empty()) {
+        unenforced.push(Unenforced { field: "WebACLId", what: format!("AWS WAF web ACL {acl}") });
+        diags
+            .warning(
+                "unenforced-protection",
+                format!("{path}.WebACLId"),
+                format!("the edge does not run the AWS WAF web ACL {acl}"),
+            )
+            .hint("requests are refused unless the node config sets \"UnenforcedProtections\": \"serve\"");
     }
 
     let errors_after = diags.items().iter().filter(|d| d.severity == crate::diag::Severity::Error).count();
@@ -1040,6 +1235,8 @@ fn distribution(
         logging,
         http_version,
         cache_tag_header: cfg.cache_tag_config.as_ref().map(|c| c.header_name.to_ascii_lowercase()),
+        geo_restriction,
+        unenforced,
     })
 }
 
@@ -1144,8 +1341,52 @@ pub fn distribution_request(cfg: &wire::DistributionConfig, path: &str, diags: &
     }
 }
 
-fn restricts(v: &serde_json::Value) -> bool {
-    v.pointer("/GeoRestriction/RestrictionType").and_then(|t| t.as_str()).is_some_and(|t| t != "none")
+/// `Restrictions.GeoRestriction`: `none`, or a `whitelist` / `blacklist` of ISO 3166-1
+/// alpha-2 country codes (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/georestrictions.html>).
+fn geo_restriction(v: &serde_json::Value, path: &str, diags: &mut Diagnostics) -> Option<GeoRestriction> {
+    let g = v.get("GeoRestriction")?;
+    let gp = format!("{path}.GeoRestriction");
+    let kind = g.get("RestrictionType").and_then(|t| t.as_str()).unwrap_or("none");
+    let items: Vec<String> = match g.pointer("/Items") {
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(|i| i.as_str()).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    let quantity =
+        g.get("Quantity").and_then(|q| q.as_i64().or_else(|| q.as_str().and_then(|s| s.trim().parse().ok())));
+    if quantity.is_some_and(|q| q != items.len() as i64) {
+        diags.error("InconsistentQuantities", format!("{gp}.Quantity"), "Quantity does not match Items");
+    }
+    for (i, c) in items.iter().enumerate() {
+        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+            diags
+                .error("InvalidArgument", format!("{gp}.Items[{i}]"), format!("\"{c}\" is not a country code"))
+                .hint("use ISO 3166-1 alpha-2 codes in upper case, such as US or DE");
+        }
+    }
+    match kind {
+        "none" => {
+            if !items.is_empty() {
+                diags.error("InvalidArgument", format!("{gp}.Items"), "RestrictionType none takes no locations");
+            }
+            None
+        }
+        "whitelist" | "blacklist" => {
+            if items.is_empty() {
+                diags.error("InvalidArgument", format!("{gp}.Items"), format!("a {kind} needs at least one country"));
+            }
+            Some(GeoRestriction { allow_listed: kind == "whitelist", countries: items })
+        }
+        other => {
+            diags
+                .error(
+                    "InvalidArgument",
+                    format!("{gp}.RestrictionType"),
+                    format!("unknown RestrictionType \"{other}\""),
+                )
+                .hint("expected none, whitelist or blacklist");
+            None
+        }
+    }
 }
 
 fn check_path_pattern(pattern: &str, path: &str, diags: &mut Diagnostics) {
@@ -1159,7 +1400,7 @@ fn check_path_pattern(pattern: &str, path: &str, diags: &mut Diagnostics) {
     }
 }
 
-fn origin(o: &wire::Origin, p: &str, diags: &mut Diagnostics) -> Origin {
+fn origin(o: &wire::Origin, oacs: &HashMap<String, OriginAccess>, p: &str, diags: &mut Diagnostics) -> Origin {
     if o.id.is_empty() {
         diags.error("InvalidArgument", format!("{p}.Id"), "origin Id must not be empty");
     }
@@ -1316,11 +1557,28 @@ fn origin(o: &wire::Origin, p: &str, diags: &mut Diagnostics) -> Origin {
         },
         _ => None,
     };
+    let access_control = match o.origin_access_control_id.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(id) => match oacs.get(id) {
+            Some(oac) => Some(oac.clone()),
+            None => {
+                diags
+                    .error(
+                        "NoSuchOriginAccessControl",
+                        format!("{p}.OriginAccessControlId"),
+                        format!("no origin access control with id \"{id}\""),
+                    )
+                    .hint("create it first (create-origin-access-control, or OriginAccessControls in the config file)");
+                None
+            }
+        },
+    };
     Origin {
         id: o.id.clone(),
         domain_name: o.domain_name.clone(),
         origin_path,
         custom_headers,
+        access_control,
         kind,
         connection_attempts: attempts.clamp(1, 3) as u32,
         connection_timeout_secs: connect.clamp(1, 10) as u32,
@@ -1346,6 +1604,7 @@ fn is_region(r: &str) -> bool {
 struct BehaviorCtx<'a> {
     policies: &'a PolicyIndex,
     functions: &'a HashMap<String, Arc<FunctionCode>>,
+    private: &'a Private,
     origin_index: &'a HashMap<&'a str, usize>,
     group_index: &'a HashMap<&'a str, usize>,
     origins: &'a [Arc<Origin>],
@@ -1542,6 +1801,7 @@ fn behavior(
             }
         }
     }
+    let mut unenforced = Vec::new();
     if let Some(lambda) = &b.lambda_function_associations
         && lambda
             .get("Quantity")
@@ -1549,12 +1809,24 @@ fn behavior(
             .unwrap_or(0)
             > 0
     {
-        diags.warning(
-            "not-supported",
-            format!("{p}.LambdaFunctionAssociations"),
-            "Lambda@Edge functions are not run by Cachalot",
-        );
+        unenforced.push(Unenforced {
+            field: "LambdaFunctionAssociations",
+            what: "Lambda@Edge functions (they may authorise requests)".to_owned(),
+        });
     }
+    if let Some(fle) = b.field_level_encryption_id.as_deref().filter(|s| !s.is_empty()) {
+        unenforced.push(Unenforced { field: "FieldLevelEncryptionId", what: format!("field-level encryption {fle}") });
+    }
+    for u in &unenforced {
+        diags
+            .warning(
+                "unenforced-protection",
+                format!("{p}.{}", u.field),
+                format!("the edge does not enforce {}", u.what),
+            )
+            .hint("requests are refused unless the node config sets \"UnenforcedProtections\": \"serve\"");
+    }
+    let trusted = trusted_keys(b, ctx.private, p, diags);
 
     let cache = cache?;
     if diags.items()[before..].iter().any(|d| d.severity == crate::diag::Severity::Error) {
@@ -1575,7 +1847,79 @@ fn behavior(
         viewer_response_function,
         cache_policy_id: b.cache_policy_id.clone(),
         origin_request_policy_id: b.origin_request_policy_id.clone().filter(|s| !s.is_empty()),
+        trusted,
+        unenforced,
     })
+}
+
+/// The keys a behavior trusts: its `TrustedKeyGroups`, or legacy `TrustedSigners`
+/// (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-trusted-signers.html>).
+/// An AWS account's CloudFront key pairs are, on Cachalot, the account's public keys: a
+/// trusted signer (`self` or the account's number) trusts every public key.
+fn trusted_keys(
+    b: &wire::CacheBehavior,
+    private: &Private,
+    p: &str,
+    diags: &mut Diagnostics,
+) -> Option<Arc<TrustedKeys>> {
+    let enabled = |v: &serde_json::Value| {
+        v.get("Enabled").is_some_and(|e| e.as_bool().unwrap_or_else(|| e.as_str() == Some("true")))
+    };
+    let items = |v: &serde_json::Value| -> Vec<String> {
+        v.get("Items")
+            .and_then(|i| i.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let mut trusted = TrustedKeys::default();
+    let mut required = false;
+    if let Some(groups) = b.trusted_key_groups.as_ref().filter(|g| enabled(g)) {
+        required = true;
+        let ids = items(groups);
+        if ids.is_empty() {
+            diags.error(
+                "InvalidArgument",
+                format!("{p}.TrustedKeyGroups"),
+                "TrustedKeyGroups is enabled but names no key group",
+            );
+        }
+        for (i, id) in ids.iter().enumerate() {
+            match private.groups.get(id) {
+                Some(keys) => {
+                    trusted.key_groups.push(id.clone());
+                    for k in keys {
+                        trusted.keys.insert(k.id.clone(), k.clone());
+                    }
+                }
+                None => {
+                    diags
+                        .error(
+                            "TrustedKeyGroupDoesNotExist",
+                            format!("{p}.TrustedKeyGroups.Items[{i}]"),
+                            format!("no key group with id \"{id}\""),
+                        )
+                        .hint("create it first (create-key-group, or KeyGroups in the config file)");
+                }
+            }
+        }
+    }
+    if let Some(signers) = b.trusted_signers.as_ref().filter(|s| enabled(s)) {
+        required = true;
+        for (i, account) in items(signers).iter().enumerate() {
+            if account == "self" || (account.len() == 12 && account.bytes().all(|c| c.is_ascii_digit())) {
+                for k in private.keys.values() {
+                    trusted.keys.insert(k.id.clone(), k.clone());
+                }
+            } else {
+                diags.error(
+                    "TrustedSignerDoesNotExist",
+                    format!("{p}.TrustedSigners.Items[{i}]"),
+                    format!("\"{account}\" is not an AWS account number or self"),
+                );
+            }
+        }
+    }
+    required.then(|| Arc::new(trusted))
 }
 
 fn methods(allowed: Option<&wire::AllowedMethods>, p: &str, diags: &mut Diagnostics) -> (MethodSet, MethodSet) {

@@ -790,3 +790,83 @@ pub struct ResponseHeadersPolicy {
     /// The configuration.
     pub response_headers_policy_config: ResponseHeadersPolicyConfig,
 }
+
+// ---------------------------------------------------------------------------
+// Private content: public keys, key groups, origin access
+// ---------------------------------------------------------------------------
+
+/// `PublicKeyConfig`: a public key for signed URLs and signed cookies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublicKeyConfig {
+    /// Unique reference chosen by the creator.
+    pub caller_reference: String,
+    /// Name, unique in the account.
+    pub name: String,
+    /// The key in PEM (`-----BEGIN PUBLIC KEY-----`): RSA 2048 or ECDSA P-256.
+    pub encoded_key: String,
+    /// Free text, at most 128 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// `{"Id", "PublicKeyConfig"}`: a public key as stored or as printed by `get-public-key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublicKey {
+    /// Key id (`K…`), the `Key-Pair-Id` of signed URLs.
+    pub id: String,
+    /// The configuration.
+    pub public_key_config: PublicKeyConfig,
+}
+
+/// `KeyGroupConfig`: the public keys a behavior trusts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyGroupConfig {
+    /// Name, unique in the account.
+    pub name: String,
+    /// Public key ids (1 to 5).
+    #[serde(default)]
+    pub items: Vec<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// `{"Id", "KeyGroupConfig"}`: a key group as stored or as printed by `get-key-group`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyGroup {
+    /// Key group id (a UUID), named in `TrustedKeyGroups`.
+    pub id: String,
+    /// The configuration.
+    pub key_group_config: KeyGroupConfig,
+}
+
+/// `OriginAccessControlConfig`: how the edge signs requests to an origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OriginAccessControlConfig {
+    /// Name, unique in the account.
+    pub name: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `sigv4`.
+    pub signing_protocol: String,
+    /// `never` | `always` | `no-override`.
+    pub signing_behavior: String,
+    /// `s3` | `mediastore` | `mediapackagev2` | `lambda`.
+    pub origin_access_control_origin_type: String,
+}
+
+/// `{"Id", "OriginAccessControlConfig"}`: as printed by `get-origin-access-control`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OriginAccessControl {
+    /// Id (`E…`), named by an origin's `OriginAccessControlId`.
+    pub id: String,
+    /// The configuration.
+    pub origin_access_control_config: OriginAccessControlConfig,
+}

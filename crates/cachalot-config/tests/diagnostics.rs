@@ -49,6 +49,9 @@ fn diagnose(text: &str) -> Vec<Diagnostic> {
             })
             .collect(),
         log_deliveries: file.log_deliveries.clone(),
+        public_keys: file.public_keys.clone(),
+        key_groups: file.key_groups.clone(),
+        origin_access_controls: file.origin_access_controls.clone(),
     };
     let (_, diags) = validate::build_snapshot(&resources, &Paths::config_file());
     out.extend(diags.into_vec());

@@ -5,8 +5,8 @@ use crate::error::ApiError;
 use crate::fleet::{Fleet, NodeInfo, NodeStatus};
 use crate::sigv4::SignedRequest;
 use crate::state::{
-    DistributionRecord, FunctionRecord, FunctionStage, InvalidationRecord, KvsRecord, PolicyKind, PolicyRecord, State,
-    Subject, Txn,
+    DistributionRecord, FunctionRecord, FunctionStage, InvalidationRecord, KvsRecord, PolicyKind, PolicyRecord,
+    PrivateKind, PrivateRecord, State, Subject, Txn,
 };
 use crate::store::{Store, StoreError};
 use crate::util;
@@ -466,6 +466,37 @@ impl Inner {
                     development: stage,
                     live: Some(live),
                 });
+            }
+            let private: [(PrivateKind, Vec<(String, Value)>); 3] = [
+                (
+                    PrivateKind::PublicKey,
+                    initial.public_keys.iter().map(|k| (k.id.clone(), to_json(&k.public_key_config))).collect(),
+                ),
+                (
+                    PrivateKind::KeyGroup,
+                    initial.key_groups.iter().map(|g| (g.id.clone(), to_json(&g.key_group_config))).collect(),
+                ),
+                (
+                    PrivateKind::OriginAccessControl,
+                    initial
+                        .origin_access_controls
+                        .iter()
+                        .map(|o| (o.id.clone(), to_json(&o.origin_access_control_config)))
+                        .collect(),
+                ),
+            ];
+            for (kind, items) in private {
+                for (id, config) in items {
+                    let existing = txn.state.private(kind).get(&id).cloned();
+                    if existing.as_ref().is_some_and(|p| p.config == config) {
+                        continue;
+                    }
+                    let created = existing.map_or(now, |e| e.created);
+                    txn.put_private(
+                        kind,
+                        PrivateRecord { id, config, etag: util::etag(), created, last_modified: now },
+                    );
+                }
             }
             for d in &initial.distributions {
                 let config = to_json(&d.config);

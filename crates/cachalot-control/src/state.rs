@@ -78,6 +78,71 @@ impl PolicyRecord {
     }
 }
 
+/// The private-content resources, which share one lifecycle: public keys, key groups,
+/// origin access controls and (legacy) origin access identities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum PrivateKind {
+    PublicKey,
+    KeyGroup,
+    OriginAccessControl,
+    OriginAccessIdentity,
+}
+
+impl PrivateKind {
+    pub(crate) const ALL: [PrivateKind; 4] = [
+        PrivateKind::PublicKey,
+        PrivateKind::KeyGroup,
+        PrivateKind::OriginAccessControl,
+        PrivateKind::OriginAccessIdentity,
+    ];
+
+    /// Record-key prefix.
+    pub(crate) fn segment(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "public-key",
+            PrivateKind::KeyGroup => "key-group",
+            PrivateKind::OriginAccessControl => "origin-access-control",
+            PrivateKind::OriginAccessIdentity => "origin-access-identity",
+        }
+    }
+
+    /// Resource name, e.g. `PublicKey`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "PublicKey",
+            PrivateKind::KeyGroup => "KeyGroup",
+            PrivateKind::OriginAccessControl => "OriginAccessControl",
+            PrivateKind::OriginAccessIdentity => "CloudFrontOriginAccessIdentity",
+        }
+    }
+
+    /// Words for messages.
+    pub(crate) fn words(self) -> &'static str {
+        match self {
+            PrivateKind::PublicKey => "public key",
+            PrivateKind::KeyGroup => "key group",
+            PrivateKind::OriginAccessControl => "origin access control",
+            PrivateKind::OriginAccessIdentity => "origin access identity",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A public key, key group, origin access control or origin access identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PrivateRecord {
+    pub(crate) id: String,
+    /// `PublicKeyConfig` / `KeyGroupConfig` / `OriginAccessControlConfig` /
+    /// `CloudFrontOriginAccessIdentityConfig` JSON.
+    pub(crate) config: Value,
+    pub(crate) etag: String,
+    pub(crate) created: i64,
+    pub(crate) last_modified: i64,
+}
+
 /// A distribution.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DistributionRecord {
@@ -198,6 +263,8 @@ pub(crate) struct State {
     pub(crate) delivery_destinations: BTreeMap<String, Arc<DeliveryDestination>>,
     /// Deliveries by id.
     pub(crate) deliveries: BTreeMap<String, Arc<Delivery>>,
+    /// Public keys, key groups, origin access controls, origin access identities, by id.
+    private: [BTreeMap<String, Arc<PrivateRecord>>; 4],
 }
 
 /// Which resource a change is about, to word its diagnostics relative to the request document.
@@ -206,6 +273,8 @@ pub(crate) enum Subject {
     None,
     Distribution(String),
     Policy(PolicyKind, String),
+    /// A public key, key group or origin access control (its words and id).
+    Private(&'static str, String),
 }
 
 /// The ids of the resources in a [`Resources`] value, by position.
@@ -213,6 +282,8 @@ pub(crate) enum Subject {
 pub(crate) struct Labels {
     pub(crate) distributions: Vec<String>,
     pub(crate) policies: [Vec<String>; 3],
+    /// Public keys, key groups, origin access controls.
+    pub(crate) private: [Vec<String>; 3],
 }
 
 impl Labels {
@@ -223,8 +294,13 @@ impl Labels {
             ResourceKind::CachePolicy => (Some(PolicyKind::Cache), &self.policies[0]),
             ResourceKind::OriginRequestPolicy => (Some(PolicyKind::OriginRequest), &self.policies[1]),
             ResourceKind::ResponseHeadersPolicy => (Some(PolicyKind::ResponseHeaders), &self.policies[2]),
+            ResourceKind::PublicKey => return Named::private("public key", &self.private[0], at.index),
+            ResourceKind::KeyGroup => return Named::private("key group", &self.private[1], at.index),
+            ResourceKind::OriginAccessControl => {
+                return Named::private("origin access control", &self.private[2], at.index);
+            }
         };
-        Named { policy, id: ids.get(at.index).map_or("", String::as_str) }
+        Named { policy, private: None, id: ids.get(at.index).map_or("", String::as_str) }
     }
 }
 
@@ -233,13 +309,25 @@ impl Labels {
 pub(crate) struct Named<'a> {
     /// `None` for a distribution.
     policy: Option<PolicyKind>,
+    /// Words for a public key, key group or origin access control.
+    private: Option<&'static str>,
     id: &'a str,
 }
 
-impl Named<'_> {
+impl<'a> Named<'a> {
+    fn private(what: &'static str, ids: &'a [String], index: usize) -> Self {
+        Named { policy: None, private: Some(what), id: ids.get(index).map_or("", String::as_str) }
+    }
+
     /// `relative` (a path inside this resource) as the client of a change about `subject`
     /// reads it: as is inside the document it sent, prefixed with the resource otherwise.
     pub(crate) fn path(&self, relative: &str, subject: &Subject) -> String {
+        if let Some(what) = self.private {
+            return match subject {
+                Subject::Private(w, id) if *w == what && id == self.id => relative.to_owned(),
+                _ => format!("({what} {}) {relative}", self.id),
+            };
+        }
         let own = match (subject, self.policy) {
             (Subject::Distribution(d), None) => d == self.id,
             (Subject::Policy(k, p), Some(kind)) => *k == kind && p == self.id,
@@ -257,6 +345,10 @@ impl Named<'_> {
 impl State {
     pub(crate) fn policies(&self, kind: PolicyKind) -> &BTreeMap<String, Arc<PolicyRecord>> {
         &self.policies[kind.index()]
+    }
+
+    pub(crate) fn private(&self, kind: PrivateKind) -> &BTreeMap<String, Arc<PrivateRecord>> {
+        &self.private[kind.index()]
     }
 
     /// Rebuilds the state from stored records; unreadable records are reported and skipped.
@@ -340,7 +432,17 @@ impl State {
                     })
                     .map(|()| true)
                 }
-                None => Err(()),
+                None => match PrivateKind::ALL.iter().find(|k| k.segment() == other) {
+                    Some(k) => {
+                        let map = &mut self.private[k.index()];
+                        put::<PrivateRecord>(bytes, |r| match r {
+                            Some(r) => drop(map.insert(r.id.clone(), Arc::new(r))),
+                            None => drop(map.remove(rest)),
+                        })
+                        .map(|()| true)
+                    }
+                    None => Err(()),
+                },
             },
         }
     }
@@ -385,6 +487,25 @@ impl State {
                 r.response_headers_policies
                     .push(wire::ResponseHeadersPolicy { id: p.id.clone(), response_headers_policy_config: config });
                 labels.policies[2].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::PublicKey).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.public_keys.push(wire::PublicKey { id: p.id.clone(), public_key_config: config });
+                labels.private[0].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::KeyGroup).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.key_groups.push(wire::KeyGroup { id: p.id.clone(), key_group_config: config });
+                labels.private[1].push(p.id.clone());
+            }
+        }
+        for p in self.private(PrivateKind::OriginAccessControl).values() {
+            if let Some(config) = from_json(&p.config) {
+                r.origin_access_controls
+                    .push(wire::OriginAccessControl { id: p.id.clone(), origin_access_control_config: config });
+                labels.private[2].push(p.id.clone());
             }
         }
         for f in self.functions.values() {
@@ -474,6 +595,18 @@ impl Txn {
     pub(crate) fn delete_policy(&mut self, kind: PolicyKind, id: &str) {
         self.changes.insert(format!("{}/{id}", kind.segment()), None);
         self.state.policies[kind.index()].remove(id);
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn put_private(&mut self, kind: PrivateKind, rec: PrivateRecord) {
+        self.changes.insert(format!("{}/{}", kind.segment(), rec.id), Some(bytes(&rec)));
+        self.state.private[kind.index()].insert(rec.id.clone(), Arc::new(rec));
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn delete_private(&mut self, kind: PrivateKind, id: &str) {
+        self.changes.insert(format!("{}/{id}", kind.segment()), None);
+        self.state.private[kind.index()].remove(id);
         self.affects_edge = true;
     }
 

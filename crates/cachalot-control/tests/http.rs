@@ -95,9 +95,9 @@ async fn hostile_and_malformed_requests_get_cloudfront_errors() {
 
     let r = call(&addr, "GET", "/2020-05-31/no-such-thing/at/all", &[], b"").await;
     assert_eq!((r.status, error_code(&r.body)), (404, "UnknownOperation"));
-    let r = call(&addr, "GET", "/2020-05-31/origin-access-control", &[], b"").await;
+    let r = call(&addr, "GET", "/2020-05-31/field-level-encryption", &[], b"").await;
     assert_eq!(error_code(&r.body), "UnsupportedOperation");
-    assert!(r.body.contains("ListOriginAccessControls"), "{}", r.body);
+    assert!(r.body.contains("ListFieldLevelEncryptionConfigs"), "{}", r.body);
 
     let huge = vec![b'x'; cachalot_control::MAX_BODY_BYTES + 1];
     let r = call(&addr, "POST", "/2020-05-31/distribution", &[], &huge).await;

@@ -664,9 +664,12 @@ async fn key_value_stores_and_monitoring_subscriptions() {
 #[tokio::test]
 async fn unimplemented_operations_say_so() {
     let env = start().await;
-    let e = env.client.list_key_groups().send().await;
+    let e = env.client.list_field_level_encryption_configs().send().await;
     let err = e.unwrap_err();
     assert_eq!(code(err), "UnsupportedOperation");
+    // Key groups are implemented: the SDK reads an empty list.
+    let groups = env.client.list_key_groups().send().await.unwrap();
+    assert_eq!(groups.key_group_list().map(|l| l.quantity()), Some(0));
 }
 
 #[tokio::test]
@@ -723,4 +726,38 @@ async fn the_distributions_quota_is_enforced() {
     assert_eq!(code(e.unwrap_err()), "TooManyDistributions");
     let listed = env.client.list_distributions().max_items(1000).send().await.unwrap();
     assert_eq!(listed.distribution_list().unwrap().quantity(), 500);
+}
+
+#[tokio::test]
+async fn functions_that_cannot_run_are_refused() {
+    let env = start().await;
+    let c = &env.client;
+    let cfg = |runtime| FunctionConfig::builder().comment("").runtime(runtime).build().unwrap();
+    let create = |name: &str, runtime, code: &str| {
+        c.create_function().name(name).function_config(cfg(runtime)).function_code(Blob::new(code)).send()
+    };
+    for (runtime, code, expected) in [
+        (FunctionRuntime::CloudfrontJs20, "function handler(event) {\n  var = 1;\n}", "(function.js:2:"),
+        (FunctionRuntime::CloudfrontJs10, "async function handler(event) { return event.request; }", "`async`"),
+        (FunctionRuntime::CloudfrontJs20, "import fs from 'fs';\nfunction handler(e) { return e.request; }", "'fs'"),
+    ] {
+        let e = create("bad", runtime, code).await.unwrap_err();
+        let message = e.message().unwrap_or_default().to_owned();
+        assert_eq!(self::code(e), "InvalidArgument");
+        assert!(message.contains(expected), "{message}");
+    }
+    // AWS's own shape of function with module imports is accepted, and a later update is checked too.
+    let ok =
+        "import crypto from 'crypto';\nimport cf from 'cloudfront';\nasync function handler(e) { return e.request; }";
+    let created = create("ok", FunctionRuntime::CloudfrontJs20, ok).await.unwrap();
+    let e = c
+        .update_function()
+        .name("ok")
+        .if_match(created.e_tag().unwrap())
+        .function_config(cfg(FunctionRuntime::CloudfrontJs10))
+        .function_code(Blob::new(ok))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(self::code(e), "InvalidArgument");
 }

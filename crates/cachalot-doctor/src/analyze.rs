@@ -21,22 +21,20 @@
 //! Errors and non-cacheable requests are counted apart. The classes map to the causes.
 
 use crate::cause::Cause;
+use crate::infer::{self, Class, Inference, KeyKnowledge, Logged, Request, dim, family_name, family_of};
 use crate::logs::{self, BadLine, LineSink, LogInput, LogInputError, ReadStats};
-use crate::replay::{ConfigModel, KeyScratch, RequestView, hash64};
+use crate::replay::{BehaviorInfo, ConfigModel, KeyScratch, RequestView, hash64};
+use cachalot_config::model::NameRule;
 use cachalot_policy::parse::{cookie_pairs, query_pairs};
 use cachalot_telemetry::outcome;
 use cachalot_telemetry::parse::{LineError, LogLine};
 use cachalot_telemetry::{Field, ResultType};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 /// A cause is named when it explains at least this share of misses.
 pub const MATERIAL_SHARE: f64 = 0.05;
-/// Without `--config`, a variant fetched this recently is taken as still cached.
-pub const DEFAULT_HORIZON_SECS: u64 = 86_400;
-/// Distinct values kept per parameter per path.
-const VALUE_CAP: usize = 4096;
 
 /// Requests, cacheable requests and hits of one slice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -66,25 +64,13 @@ impl Counts {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Event {
-    path: u64,
-    pop: u64,
-    ts: u64,
-    seq: u64,
-    variant: u64,
-    query: u32,
-    cookie: u32,
-    ttl: u32,
-    keyed_headers: u8,
-    /// 0 hit, 1 refresh hit, 2 miss.
-    result: u8,
-    with_config: bool,
-}
-
+/// What the report needs to know about a section (a behavior, or a first path segment).
 #[derive(Default)]
-struct ParamValues {
-    values: HashMap<(u8, String), HashSet<u64>>,
+struct SectionSeen {
+    /// How it is named in messages.
+    label: String,
+    /// Requests per content type.
+    types: HashMap<String, u64>,
 }
 
 struct Sink<'a> {
@@ -103,9 +89,12 @@ struct Sink<'a> {
     by_status: HashMap<String, Counts>,
     by_prefix: HashMap<String, Counts>,
     uris: HashMap<String, (u64, u64, String)>,
-    params: HashMap<u64, ParamValues>,
     timeline: BTreeMap<u64, Counts>,
-    events: Vec<Event>,
+    requests: Vec<Request>,
+    /// Query strings and cookies of fetches (misses and RefreshHits), by hash: what a miss
+    /// is compared with.
+    strings: HashMap<u64, String>,
+    sections: HashMap<u64, SectionSeen>,
     seq: u64,
 }
 
@@ -137,6 +126,11 @@ fn prefix_of(path: &str) -> &str {
         Some(i) => &path[..i + 2],
         None => "/",
     }
+}
+
+/// Hash of a logged value; 0 for an absent one.
+fn hash_value(v: &str) -> u64 {
+    if v.is_empty() { 0 } else { hash64(v.as_bytes()) }
 }
 
 impl LineSink for Sink<'_> {
@@ -176,49 +170,32 @@ impl LineSink for Sink<'_> {
         if !cacheable {
             return Ok(());
         }
-        let code = match (&result, hit) {
+        let logged = match (&result, hit) {
             (ResultType::RefreshHit, _) => {
                 self.refresh_hits += 1;
-                1
+                Logged::Refresh
             }
-            (_, true) => 0,
+            (_, true) => Logged::Hit,
             _ => {
                 self.misses += 1;
-                2
+                Logged::Miss
             }
         };
-        let query = line.text(Field::UriQuery);
-        let cookie = line.text(Field::Cookie);
-        if code == 2 {
+        if logged == Logged::Miss {
             match self.uris.get_mut(path.as_ref()) {
                 Some(u) => u.0 += 1,
                 None => {
                     self.uris.insert(path.to_string(), (1, 0, ctype.to_owned()));
                 }
             }
-            if !query.is_empty() || !cookie.is_empty() {
-                let p = self.params.entry(hash64(path.as_bytes())).or_default();
-                for (_, name, value) in query_pairs(&query) {
-                    let set = p.values.entry((0, name.to_owned())).or_default();
-                    if set.len() < VALUE_CAP {
-                        set.insert(hash64(value.as_bytes()));
-                    }
-                }
-                for (name, value) in cookie_pairs(&cookie) {
-                    let set = p.values.entry((1, name.to_owned())).or_default();
-                    if set.len() < VALUE_CAP {
-                        set.insert(hash64(value.as_bytes()));
-                    }
-                }
-            }
         }
-        let qh = hash64(query.as_bytes());
-        let ch = hash64(cookie.as_bytes());
-        let (variant, ttl, keyed_headers) = match self.config {
+        let query = line.text(Field::UriQuery);
+        let cookie = line.text(Field::Cookie);
+        let agent = line.text(Field::UserAgent);
+        let (section, key, config_ttl) = match self.config {
             Some(cfg) => {
                 let host = line.text(Field::Host);
                 let host_header = line.text(Field::HostHeader);
-                let ua = line.text(Field::UserAgent);
                 let referer = line.text(Field::Referer);
                 let view = RequestView {
                     method,
@@ -227,29 +204,58 @@ impl LineSink for Sink<'_> {
                     path: &path,
                     query: &query,
                     cookie: &cookie,
-                    user_agent: &ua,
+                    user_agent: &agent,
                     referer: &referer,
                     accept: "",
+                    accept_encoding: "",
                     status: status.unwrap_or(200),
                 };
                 let d = cfg.decide(&view, pop, secs, &mut self.scratch);
-                (d.key, d.ttl, d.keyed_headers)
+                self.sections.entry(d.section).or_insert_with(|| SectionSeen {
+                    label: match cfg.behavior(d.section) {
+                        Some(b) => format!("behavior {}", b.label),
+                        None => "requests no distribution of the config serves".to_owned(),
+                    },
+                    types: HashMap::new(),
+                });
+                (d.section, d.key, d.ttl)
             }
-            None => (qh ^ ch.rotate_left(17), DEFAULT_HORIZON_SECS as u32, 0),
+            None => {
+                let prefix = prefix_of(&path);
+                let section = hash64(prefix.as_bytes());
+                self.sections
+                    .entry(section)
+                    .or_insert_with(|| SectionSeen { label: prefix.to_owned(), types: HashMap::new() });
+                (section, 0, u32::MAX)
+            }
         };
+        if let Some(seen) = self.sections.get_mut(&section) {
+            *seen.types.entry(ctype.to_owned()).or_default() += 1;
+        }
+        let (query_hash, cookie_hash) = (hash_value(&query), hash_value(&cookie));
+        if logged != Logged::Hit {
+            for (h, v) in [(query_hash, &query), (cookie_hash, &cookie)] {
+                if h != 0 && !self.strings.contains_key(&h) {
+                    self.strings.insert(h, v.to_string());
+                }
+            }
+        }
+        let size = line.number(Field::ContentLength)?.or(line.number(Field::ScBytes)?).unwrap_or(0);
         self.seq += 1;
-        self.events.push(Event {
+        self.requests.push(Request {
+            section,
             path: hash64(path.as_bytes()),
-            pop: hash64(pop.as_bytes()),
+            pop: hash64(pop.as_bytes()) as u32,
             ts: secs,
             seq: self.seq,
-            variant,
-            query: qh as u32,
-            cookie: ch as u32,
-            ttl,
-            keyed_headers,
-            result: code,
-            with_config: self.config.is_some(),
+            logged,
+            query: query_hash,
+            cookie: cookie_hash,
+            agent: hash_value(&agent),
+            family: family_of(&agent),
+            key,
+            size: size.min(u64::from(u32::MAX)) as u32,
+            config_ttl,
         });
         Ok(())
     }
@@ -314,12 +320,12 @@ pub struct UriMisses {
     pub content_type: String,
 }
 
-/// How many misses fall in each class.
+/// How many misses fall in each class (every cacheable miss is in exactly one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct MissClasses {
-    /// First request for the path at the POP.
+    /// No copy of the object at the POP (or a tier it shares).
     pub cold: u64,
-    /// The same variant expired.
+    /// The object's own copy had outlived how long copies live.
     pub expiry: u64,
     /// Revalidations (RefreshHit; hits, counted apart).
     pub refresh_hits: u64,
@@ -327,25 +333,24 @@ pub struct MissClasses {
     pub fragmentation_query: u64,
     /// Split by cookies.
     pub fragmentation_cookie: u64,
-    /// Split by a keyed `Accept`-family header (with `--config`).
+    /// Split by a keyed header that follows the browser: `Accept` (logs alone: the browser family).
     pub fragmentation_header: u64,
-    /// Split by another keyed header, such as `User-Agent` or `Authorization` (with `--config`).
+    /// Split by a keyed raw `Accept-Encoding` (with `--config`).
+    pub fragmentation_accept_encoding: u64,
+    /// Split by another keyed header, such as `User-Agent`.
     pub fragmentation_other_header: u64,
-    /// Refetched within the TTL with the same key (with `--config`).
+    /// A real variant of the object (few values that change the response, like an image width): not a fault.
+    pub variants: u64,
+    /// The object's own copy was still fresh: evicted.
     pub evicted: u64,
-    /// Not stored by the behavior (with `--config`).
+    /// Many objects lost fresh copies at one moment: an invalidation.
+    pub invalidated: u64,
+    /// Never served from cache: the origin forbids caching.
     pub uncacheable: u64,
-}
-
-impl MissClasses {
-    /// Counts a miss split by a keyed header: `kind` 1 is the Accept family, 2 any other header.
-    fn count_header_split(&mut self, kind: u8) {
-        if kind == 1 {
-            self.fragmentation_header += 1;
-        } else {
-            self.fragmentation_other_header += 1;
-        }
-    }
+    /// Never served from cache: the behavior does not cache.
+    pub caching_disabled: u64,
+    /// Never served from cache: the key changes on every request (a function adds a per-request value).
+    pub key_changes: u64,
 }
 
 /// A parameter that varies among a path's misses.
@@ -455,7 +460,9 @@ pub struct Report {
     pub timeline: Vec<Point>,
     /// The config used to key requests, when given.
     pub config: Option<String>,
-    /// What was assumed.
+    /// Moments (Unix seconds) at which many objects lost fresh copies at once (invalidations).
+    pub invalidations: Vec<u64>,
+    /// What was assumed, and the model inferred for each section.
     pub notes: Vec<String>,
 }
 
@@ -515,138 +522,6 @@ fn no_data_reason(total: &Counts, read: &ReadStats, without_result_type: u64, no
     })
 }
 
-#[derive(Default)]
-struct GroupVariant {
-    fetched: Option<u64>,
-    query: u32,
-    cookie: u32,
-}
-
-/// How long each path was seen to stay cached: the oldest age (seconds since the same
-/// variant was fetched, at any POP) at which it was still served as a hit; `None` for a path
-/// never served from cache. `events` are sorted by path, then time.
-///
-/// Standard logs carry no `Cache-Control`, so this is what tells an origin's short `max-age`
-/// (or `no-store`) apart from an eviction when the config's TTL is longer.
-fn observed_lifetimes(events: &[Event]) -> HashMap<u64, Option<u64>> {
-    let mut out: HashMap<u64, Option<u64>> = HashMap::new();
-    let mut fetched: HashMap<u64, u64> = HashMap::new();
-    let mut current = None;
-    for e in events {
-        if current != Some(e.path) {
-            current = Some(e.path);
-            fetched.clear();
-        }
-        let alive = out.entry(e.path).or_insert(None);
-        match e.result {
-            0 => {
-                if let Some(&at) = fetched.get(&e.variant) {
-                    let age = e.ts.saturating_sub(at);
-                    *alive = Some(alive.map_or(age, |a| a.max(age)));
-                }
-            }
-            _ => {
-                fetched.insert(e.variant, e.ts);
-            }
-        }
-    }
-    out
-}
-
-/// Classifies the misses of one (path, POP) group, in time order. `lifetime` is the path's
-/// [`observed_lifetimes`] entry.
-fn classify(group: &[Event], lifetime: Option<u64>, classes: &mut MissClasses, frag_by_path: &mut HashMap<u64, u64>) {
-    // A hit on a variant never fetched at this POP shows the dimensions it differs in are not keyed.
-    let mut seen: HashMap<u64, (u32, u32)> = HashMap::new();
-    let (mut query_keyed, mut cookie_keyed) = (true, true);
-    for e in group {
-        if e.result == 0 && !seen.contains_key(&e.variant) && !seen.is_empty() {
-            if seen.values().all(|(q, _)| *q != e.query) {
-                query_keyed = false;
-            }
-            if seen.values().all(|(_, c)| *c != e.cookie) {
-                cookie_keyed = false;
-            }
-        }
-        seen.insert(e.variant, (e.query, e.cookie));
-    }
-    let mut variants: HashMap<u64, GroupVariant> = HashMap::new();
-    let mut first = true;
-    for e in group {
-        let known = variants.contains_key(&e.variant);
-        if e.result != 2 {
-            let v =
-                variants.entry(e.variant).or_insert(GroupVariant { fetched: None, query: e.query, cookie: e.cookie });
-            if e.result == 1 {
-                v.fetched = Some(e.ts);
-            } else if v.fetched.is_none() {
-                // Warm before the log starts: count it as fetched now.
-                v.fetched = Some(e.ts);
-            }
-            first = false;
-            continue;
-        }
-        let horizon = u64::from(e.ttl);
-        if e.with_config && e.ttl == 0 {
-            classes.uncacheable += 1;
-        } else if first {
-            classes.cold += 1;
-        } else if known {
-            let fetched = variants.get(&e.variant).and_then(|v| v.fetched).unwrap_or(0);
-            let interval = e.ts.saturating_sub(fetched);
-            if e.with_config && interval < horizon {
-                // Refetched within the config's TTL: the origin's Cache-Control may keep it for less.
-                match lifetime {
-                    // Never served from cache at all: the origin forbids keeping it.
-                    None if e.keyed_headers == 0 => classes.uncacheable += 1,
-                    // Refetched once it was older than it was ever seen cached: it expired.
-                    Some(alive) if interval + 1 >= alive && e.keyed_headers == 0 => classes.expiry += 1,
-                    _ if e.keyed_headers > 0 => {
-                        classes.count_header_split(e.keyed_headers);
-                        *frag_by_path.entry(e.path).or_default() += 1;
-                    }
-                    _ => classes.evicted += 1,
-                }
-            } else {
-                classes.expiry += 1;
-            }
-        } else {
-            // A new variant: was another one still fresh here?
-            let fresh = variants
-                .values()
-                .filter(|v| v.fetched.is_some_and(|f| e.ts.saturating_sub(f) < horizon))
-                .max_by_key(|v| v.fetched);
-            match fresh {
-                Some(other) => {
-                    let q = other.query != e.query && query_keyed;
-                    let c = other.cookie != e.cookie && cookie_keyed;
-                    match (q, c) {
-                        (true, false) => classes.fragmentation_query += 1,
-                        (false, true) => classes.fragmentation_cookie += 1,
-                        (true, true) => {
-                            // Both differ: blame the query string for odd misses, cookies for even ones.
-                            if (classes.fragmentation_query + classes.fragmentation_cookie).is_multiple_of(2) {
-                                classes.fragmentation_query += 1;
-                            } else {
-                                classes.fragmentation_cookie += 1;
-                            }
-                        }
-                        (false, false) if e.keyed_headers > 0 => classes.count_header_split(e.keyed_headers),
-                        (false, false) => classes.expiry += 1,
-                    }
-                    if q || c || e.keyed_headers > 0 {
-                        *frag_by_path.entry(e.path).or_default() += 1;
-                    }
-                }
-                None => classes.cold += 1,
-            }
-        }
-        first = false;
-        let v = variants.entry(e.variant).or_insert(GroupVariant { fetched: None, query: e.query, cookie: e.cookie });
-        v.fetched = Some(e.ts);
-    }
-}
-
 /// Reads the logs and analyses them; `config` keys requests as the edge would.
 pub fn analyze(
     inputs: &[LogInput],
@@ -672,9 +547,10 @@ pub fn analyze(
             by_status: HashMap::new(),
             by_prefix: HashMap::new(),
             uris: HashMap::new(),
-            params: HashMap::new(),
             timeline: BTreeMap::new(),
-            events: Vec::new(),
+            requests: Vec::new(),
+            strings: HashMap::new(),
+            sections: HashMap::new(),
             seq: 0,
         },
         progress,
@@ -688,6 +564,167 @@ fn merge_counts<K: std::hash::Hash + Eq>(into: &mut HashMap<K, Counts>, from: Ha
     }
 }
 
+/// What a behavior keys that logs do not record and that follows the browser.
+fn keys_browser_header(b: &BehaviorInfo) -> bool {
+    b.headers.iter().any(|h| h == "accept" || h == "accept-encoding")
+}
+
+/// Whether a section's query (or cookie) names are in its key.
+fn selects(rule: Option<&NameRule>, name: &str) -> bool {
+    rule.is_none_or(|r| r.selects_with(name, |a, b| a == b))
+}
+
+/// `name → value` of a query string or cookie header (repeated names joined).
+fn pairs(text: &str, cookie: bool) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let mut add = |n: &str, v: &str| {
+        let e = out.entry(n.to_owned()).or_default();
+        if !e.is_empty() {
+            e.push('\u{1f}');
+        }
+        e.push_str(v);
+    };
+    if cookie {
+        for (n, v) in cookie_pairs(text) {
+            add(n, v);
+        }
+    } else {
+        for (_, n, v) in query_pairs(text) {
+            add(n, v);
+        }
+    }
+    out
+}
+
+/// Names whose values differ between two query strings or cookie headers, among `keyed`.
+fn differing(a: &str, b: &str, cookie: bool, rule: Option<&NameRule>) -> Vec<String> {
+    let (pa, pb) = (pairs(a, cookie), pairs(b, cookie));
+    let mut names: Vec<String> =
+        pa.keys().chain(pb.keys()).filter(|n| pa.get(*n) != pb.get(*n) && selects(rule, n)).cloned().collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A query parameter takes at most this many values per object to be a real variant.
+pub const VARIANT_VALUES: usize = 8;
+
+/// Response sizes seen for each value of a parameter.
+type SizesByValue = BTreeMap<String, Vec<u32>>;
+
+/// A path's fragmentation misses, and the distinct values of each `(kind, name)` among them.
+type PathSplits = (u64, BTreeMap<(&'static str, String), BTreeSet<String>>);
+
+/// Query parameters that are real variants in their section: few values per object, and
+/// responses that differ between values (median sizes more than 5 % apart), like an image
+/// width. Keyed `(section, name)`.
+fn real_variants(inf: &Inference, strings: &HashMap<u64, String>) -> BTreeSet<(u64, String)> {
+    // (section, name) → path → value → sizes
+    let mut seen: BTreeMap<(u64, String), BTreeMap<u64, SizesByValue>> = BTreeMap::new();
+    for r in &inf.requests {
+        if r.logged == Logged::Hit || r.query == 0 {
+            continue;
+        }
+        let Some(q) = strings.get(&r.query) else { continue };
+        for (name, value) in pairs(q, false) {
+            seen.entry((r.section, name))
+                .or_default()
+                .entry(r.path)
+                .or_default()
+                .entry(value)
+                .or_default()
+                .push(r.size);
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (key, paths) in seen {
+        let few = paths.values().all(|values| values.len() <= VARIANT_VALUES);
+        let differ = paths.values().any(|values| {
+            let mut medians: Vec<u32> = values
+                .values()
+                .map(|sizes| {
+                    let mut s = sizes.clone();
+                    s.sort_unstable();
+                    s[s.len() / 2]
+                })
+                .collect();
+            medians.sort_unstable();
+            medians.len() >= 2 && medians.windows(2).any(|w| u64::from(w[1]) * 100 > u64::from(w[0]) * 105)
+        });
+        if few && differ {
+            out.insert(key);
+        }
+    }
+    out
+}
+
+/// What split a fragmentation miss from the copy it should have hit.
+enum Split {
+    /// Query parameters (named) that are not real variants.
+    Query(Vec<String>),
+    /// Only real variants differ: not a fault.
+    Variant,
+    Cookie(Vec<String>),
+    /// A keyed header that logs record (`User-Agent`).
+    Header(&'static str),
+    /// The browser family: a keyed header that follows the browser (`Accept`, `Accept-Encoding`).
+    Browser(&'static str),
+    /// Nothing the logs show.
+    Unseen,
+}
+
+/// Why nothing of a section is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum NotReusedWhy {
+    CachingDisabled,
+    KeyChanges,
+    OriginForbids,
+}
+
+/// What a section serves, from its most common content type.
+fn content_of(types: &HashMap<String, u64>) -> (String, crate::lint::Content) {
+    let mut v: Vec<(&String, &u64)> = types.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let t = v.first().map_or("", |x| x.0.as_str()).to_ascii_lowercase();
+    let content = if ["image/", "video/", "audio/"].iter().any(|p| t.starts_with(p)) {
+        crate::lint::Content::Media
+    } else if t.starts_with("font/")
+        || ["css", "javascript", "ecmascript", "wasm", "font", "pdf", "zip", "octet-stream"]
+            .iter()
+            .any(|p| t.contains(p))
+    {
+        crate::lint::Content::Static
+    } else {
+        crate::lint::Content::Dynamic
+    };
+    (if t.is_empty() { "-".to_owned() } else { t }, content)
+}
+
+/// Counts of named things, most first.
+fn ranked(m: &BTreeMap<String, u64>, n: usize) -> Vec<String> {
+    let mut v: Vec<(&String, &u64)> = m.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    v.into_iter().take(n).map(|(k, _)| k.clone()).collect()
+}
+
+/// Everything the diagnosis needs besides the class counts.
+#[derive(Default)]
+struct Evidence {
+    query_names: BTreeMap<String, u64>,
+    cookie_names: BTreeMap<String, u64>,
+    header_names: BTreeMap<String, u64>,
+    families: BTreeSet<u8>,
+    agents: BTreeSet<u64>,
+    variant_names: BTreeSet<String>,
+    /// Ages of expired copies.
+    expired_ages: Vec<u64>,
+    /// Sections (label, content type) whose expiries were counted, with their behavior.
+    expiry_sections: BTreeMap<u64, u64>,
+    /// Never-reused sections: (why, misses, label, content type, content kind, function).
+    not_reused: BTreeMap<u64, (NotReusedWhy, u64)>,
+}
+
+#[allow(clippy::too_many_lines)]
 fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, options: &Options) -> Report {
     let mut total = Counts::default();
     let (mut refresh_hits, mut misses, mut errors, mut without_result_type) = (0, 0, 0, 0);
@@ -698,9 +735,10 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
     let mut by_status = HashMap::new();
     let mut by_prefix = HashMap::new();
     let mut uris: HashMap<String, (u64, u64, String)> = HashMap::new();
-    let mut params: HashMap<u64, ParamValues> = HashMap::new();
     let mut timeline: BTreeMap<u64, Counts> = BTreeMap::new();
-    let mut events = Vec::new();
+    let mut requests = Vec::new();
+    let mut strings: HashMap<u64, String> = HashMap::new();
+    let mut sections: HashMap<u64, SectionSeen> = HashMap::new();
     for s in sinks {
         total.merge(&s.total);
         refresh_hits += s.refresh_hits;
@@ -718,58 +756,214 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
             u.0 += m;
             u.1 += r;
         }
-        for (k, p) in s.params {
-            let mine = params.entry(k).or_default();
-            for (n, vals) in p.values {
-                mine.values.entry(n).or_default().extend(vals);
-            }
-        }
         for (k, c) in s.timeline {
             timeline.entry(k).or_default().merge(&c);
         }
-        events.extend(s.events);
+        requests.extend(s.requests);
+        strings.extend(s.strings);
+        for (k, seen) in s.sections {
+            let mine =
+                sections.entry(k).or_insert_with(|| SectionSeen { label: seen.label.clone(), types: HashMap::new() });
+            for (t, n) in seen.types {
+                *mine.types.entry(t).or_default() += n;
+            }
+        }
     }
-    events.sort_unstable_by_key(|e| (e.path, e.ts, e.seq));
-    let lifetimes = observed_lifetimes(&events);
-    events.sort_unstable_by_key(|e| (e.path, e.pop, e.ts, e.seq));
+    // Every cacheable request: counted per path, whatever thread read it.
+    let mut requests_by_path: HashMap<u64, u64> = HashMap::new();
+    for r in &requests {
+        *requests_by_path.entry(r.path).or_default() += 1;
+    }
+    let behavior = |section: u64| config.and_then(|c| c.behavior(section));
+    let knowledge = |section: u64| match config {
+        Some(_) => KeyKnowledge::Known {
+            extra: if behavior(section).is_some_and(keys_browser_header) { dim::FAMILY } else { 0 },
+            hidden: behavior(section)
+                .is_some_and(|b| b.headers.iter().any(|h| !matches!(h.as_str(), "user-agent" | "host" | "referer"))),
+        },
+        None => KeyKnowledge::Infer,
+    };
+    let inf = infer::infer(requests, knowledge);
+    let variants = real_variants(&inf, &strings);
+    let text = |h: u64| strings.get(&h).map_or("", String::as_str);
+
     let mut classes = MissClasses { refresh_hits, ..MissClasses::default() };
-    let mut frag_by_path: HashMap<u64, u64> = HashMap::new();
-    let mut start = 0;
-    while start < events.len() {
-        let (p, q) = (events[start].path, events[start].pop);
-        let end = events[start..].iter().position(|e| e.path != p || e.pop != q).map_or(events.len(), |i| start + i);
-        classify(&events[start..end], lifetimes.get(&p).copied().flatten(), &mut classes, &mut frag_by_path);
-        start = end;
+    let mut ev = Evidence::default();
+    // path → (fragmentation misses, (kind, name) → distinct values seen in those misses)
+    let mut frag_by_path: BTreeMap<u64, PathSplits> = BTreeMap::new();
+    let mut premature_across_families: Vec<(usize, u8, u8)> = Vec::new();
+    let mut premature_same_family = 0u64;
+    for (i, c) in inf.classes.iter().enumerate() {
+        let r = &inf.requests[i];
+        let model = inf.sections.get(&r.section);
+        let dims = model.map_or(0, |m| m.dims);
+        let info = behavior(r.section);
+        match *c {
+            Class::Hit | Class::Refresh => {}
+            Class::Cold => classes.cold += 1,
+            Class::Expired { age } => {
+                classes.expiry += 1;
+                ev.expired_ages.push(age);
+                *ev.expiry_sections.entry(r.section).or_default() += 1;
+            }
+            Class::Premature { against, .. } => {
+                // A behavior keying a header logs do not record (Accept, Accept-Language, …)
+                // splits objects that look identical here.
+                let unseen = info
+                    .and_then(|b| b.headers.iter().find(|h| !matches!(h.as_str(), "user-agent" | "host" | "referer")));
+                match unseen.map(String::as_str) {
+                    Some("accept") => classes.fragmentation_header += 1,
+                    Some("accept-encoding") => classes.fragmentation_accept_encoding += 1,
+                    Some(_) => classes.fragmentation_other_header += 1,
+                    None => {
+                        // Without the config: copies lost to a browser of another family point to
+                        // a key part logs do not record; told apart below, once all are counted.
+                        let fetcher = &inf.requests[against];
+                        if config.is_none() && fetcher.family != r.family {
+                            premature_across_families.push((i, r.family, fetcher.family));
+                        } else {
+                            premature_same_family += 1;
+                        }
+                        classes.evicted += 1;
+                    }
+                }
+                if let Some(h) = unseen {
+                    *ev.header_names.entry(header_display(h)).or_default() += 1;
+                }
+            }
+            Class::Invalidated => classes.invalidated += 1,
+            Class::NotReused => {
+                let why = match info {
+                    Some(b) if b.caching_disabled || r.config_ttl == 0 => NotReusedWhy::CachingDisabled,
+                    Some(b) if b.function_varies_key => NotReusedWhy::KeyChanges,
+                    Some(_) => NotReusedWhy::OriginForbids,
+                    None if config.is_some() => NotReusedWhy::CachingDisabled,
+                    None => match sections.get(&r.section).map(|s| content_of(&s.types).1) {
+                        Some(crate::lint::Content::Media | crate::lint::Content::Static) => {
+                            NotReusedWhy::CachingDisabled
+                        }
+                        _ => NotReusedWhy::OriginForbids,
+                    },
+                };
+                match why {
+                    NotReusedWhy::CachingDisabled => classes.caching_disabled += 1,
+                    NotReusedWhy::KeyChanges => classes.key_changes += 1,
+                    NotReusedWhy::OriginForbids => classes.uncacheable += 1,
+                }
+                ev.not_reused.entry(r.section).or_insert((why, 0)).1 += 1;
+            }
+            Class::Fragmented { against } => {
+                let a = &inf.requests[against];
+                let keyed_query =
+                    if dims & dim::CONFIG != 0 { info.map(|b| &b.query).filter(|q| !q.is_none()) } else { None };
+                let query_in_key = dims & dim::QUERY != 0 || keyed_query.is_some();
+                let keyed_cookie =
+                    if dims & dim::CONFIG != 0 { info.map(|b| &b.cookies).filter(|q| !q.is_none()) } else { None };
+                let cookie_in_key = dims & dim::COOKIE != 0 || keyed_cookie.is_some();
+                let agent_in_key =
+                    dims & dim::AGENT != 0 || info.is_some_and(|b| b.headers.iter().any(|h| h == "user-agent"));
+                let split = if query_in_key && r.query != a.query {
+                    let names = differing(text(r.query), text(a.query), false, keyed_query);
+                    if !names.is_empty() && names.iter().all(|n| variants.contains(&(r.section, n.clone()))) {
+                        ev.variant_names.extend(names);
+                        Split::Variant
+                    } else {
+                        Split::Query(
+                            names.into_iter().filter(|n| !variants.contains(&(r.section, n.clone()))).collect(),
+                        )
+                    }
+                } else if cookie_in_key && r.cookie != a.cookie {
+                    Split::Cookie(differing(text(r.cookie), text(a.cookie), true, keyed_cookie))
+                } else if agent_in_key && r.agent != a.agent {
+                    Split::Header("User-Agent")
+                } else if dims & dim::FAMILY != 0 && r.family != a.family {
+                    let accept = info.is_none_or(|b| b.headers.iter().any(|h| h == "accept"));
+                    Split::Browser(if accept { "Accept" } else { "Accept-Encoding" })
+                } else {
+                    Split::Unseen
+                };
+                let entry = frag_by_path.entry(r.path).or_default();
+                match split {
+                    Split::Variant => {
+                        classes.variants += 1;
+                        continue;
+                    }
+                    Split::Query(names) => {
+                        classes.fragmentation_query += 1;
+                        let q = pairs(text(r.query), false);
+                        for n in names {
+                            *ev.query_names.entry(n.clone()).or_default() += 1;
+                            let value = q.get(&n).cloned().unwrap_or_default();
+                            entry.1.entry(("query", n)).or_default().insert(value);
+                        }
+                    }
+                    Split::Cookie(names) => {
+                        classes.fragmentation_cookie += 1;
+                        let c = pairs(text(r.cookie), true);
+                        for n in names {
+                            *ev.cookie_names.entry(n.clone()).or_default() += 1;
+                            let value = c.get(&n).cloned().unwrap_or_default();
+                            entry.1.entry(("cookie", n)).or_default().insert(value);
+                        }
+                    }
+                    Split::Header(name) => {
+                        classes.fragmentation_other_header += 1;
+                        *ev.header_names.entry(name.to_owned()).or_default() += 1;
+                        ev.agents.insert(r.agent);
+                        entry.1.entry(("header", name.to_owned())).or_default().insert(format!("{:x}", r.agent));
+                    }
+                    Split::Browser(name) => {
+                        if name == "Accept" {
+                            classes.fragmentation_header += 1;
+                        } else {
+                            classes.fragmentation_accept_encoding += 1;
+                        }
+                        *ev.header_names.entry(name.to_owned()).or_default() += 1;
+                        ev.families.extend([r.family, a.family]);
+                        entry
+                            .1
+                            .entry(("header", name.to_owned()))
+                            .or_default()
+                            .insert(family_name(r.family).to_owned());
+                    }
+                    Split::Unseen => {
+                        classes.fragmentation_other_header += 1;
+                        *ev.header_names.entry("a keyed value logs do not record".to_owned()).or_default() += 1;
+                    }
+                }
+                entry.0 += 1;
+            }
+        }
+    }
+    // Fresh copies lost, nearly always to a browser of another family: not evictions but a
+    // keyed header that follows the browser, which logs do not record.
+    let across = premature_across_families.len() as u64;
+    if across >= 10 && across >= 4 * premature_same_family {
+        classes.evicted -= across;
+        classes.fragmentation_header += across;
+        *ev.header_names.entry("Accept".to_owned()).or_default() += across;
+        for (i, family, other) in premature_across_families {
+            ev.families.extend([family, other]);
+            let entry = frag_by_path.entry(inf.requests[i].path).or_default();
+            entry.0 += 1;
+            entry.1.entry(("header", "Accept".to_owned())).or_default().insert(family_name(family).to_owned());
+        }
     }
     let names: HashMap<u64, &String> = uris.keys().map(|k| (hash64(k.as_bytes()), k)).collect();
     let mut fragmentation: Vec<Fragmented> = frag_by_path
-        .iter()
-        .map(|(p, m)| {
+        .into_iter()
+        .filter(|(_, (m, _))| *m > 0)
+        .map(|(p, (m, params))| {
             let mut parameters: Vec<VaryingParameter> = params
-                .get(p)
-                .map(|pv| {
-                    pv.values
-                        .iter()
-                        .filter(|(_, v)| v.len() > 1)
-                        .map(|((kind, name), v)| VaryingParameter {
-                            name: name.clone(),
-                            kind: if *kind == 0 { "query" } else { "cookie" },
-                            variants: v.len() as u64,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+                .into_iter()
+                .map(|((kind, name), values)| VaryingParameter { name, kind, variants: values.len() as u64 })
+                .collect();
             parameters.sort_by(|a, b| b.variants.cmp(&a.variants).then_with(|| a.name.cmp(&b.name)));
-            Fragmented { path: names.get(p).map_or_else(String::new, |s| (*s).clone()), misses: *m, parameters }
+            Fragmented { path: names.get(&p).map_or_else(String::new, |s| (*s).clone()), misses: m, parameters }
         })
         .collect();
     fragmentation.sort_by(|a, b| b.misses.cmp(&a.misses).then_with(|| a.path.cmp(&b.path)));
     fragmentation.truncate(options.top);
-    // Every cacheable request is an event: count them per path, whatever thread read them.
-    let mut requests_by_path: HashMap<u64, u64> = HashMap::new();
-    for e in &events {
-        *requests_by_path.entry(e.path).or_default() += 1;
-    }
     let mut top_misses: Vec<UriMisses> = uris
         .into_iter()
         .filter(|(_, (m, _, _))| *m > 0)
@@ -780,7 +974,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         .collect();
     top_misses.sort_by(|a, b| b.misses.cmp(&a.misses).then_with(|| a.uri.cmp(&b.uri)));
     top_misses.truncate(options.top);
-    let diagnosis = diagnose(&classes, misses, &fragmentation, config.is_some());
+    let diagnosis = diagnose(&classes, misses, &ev, &inf, &sections, config);
     // Buckets of at most ~120 points.
     let span = match (timeline.keys().next(), timeline.keys().next_back()) {
         (Some(a), Some(b)) => b - a,
@@ -795,16 +989,69 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
     match config {
         Some(c) => {
             notes.push(format!(
-                "requests keyed with {} through cachalot-policy; TTL horizon = the behavior's DefaultTTL",
+                "requests keyed with {} through cachalot-policy; how long copies live is read from the log \
+                 (capped by each behavior's TTL), since logs do not carry the origin's Cache-Control",
                 c.label
             ));
-            notes.extend(c.notices.iter().cloned());
+            for section in inf.sections.keys() {
+                let Some(b) = c.behavior(*section) else { continue };
+                if let Some(f) = &b.function {
+                    notes.push(format!(
+                        "behavior {} runs viewer-request function {f}, which is not run here{}",
+                        b.label,
+                        if b.function_varies_key {
+                            "; its code writes a per-request value (a random number or the clock) into the request"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                let unlogged: Vec<String> = b
+                    .headers
+                    .iter()
+                    .filter(|h| !matches!(h.as_str(), "user-agent" | "host" | "referer"))
+                    .map(|h| header_display(h))
+                    .collect();
+                if !unlogged.is_empty() {
+                    notes.push(format!(
+                        "behavior {} keys {}, which standard logs do not record: browsers of one family are taken to \
+                         send the same Accept and Accept-Encoding, and requests that look alike may still have \
+                         different keys",
+                        b.label,
+                        unlogged.join(", ")
+                    ));
+                }
+            }
         }
-        None => notes.push(
-            "no --config: a request's variant is its query string and cookies; a variant fetched less than a day \
-             before counts as still cached; keyed headers and uncacheable behaviors cannot be told apart"
-                .to_owned(),
-        ),
+        None => {
+            notes.push(
+                "no --config: the cache key, how long copies live and whether POPs share a tier are inferred from \
+                 the logged results (see the model of each section below); headers logs do not record are \
+                 represented by the browser family"
+                    .to_owned(),
+            );
+            for (section, m) in &inf.sections {
+                let label = sections.get(section).map_or("?", |s| s.label.as_str());
+                notes.push(format!("model of {}: {}", printable(label), describe(m)));
+            }
+        }
+    }
+    if !ev.variant_names.is_empty() {
+        notes.push(format!(
+            "{} misses fetched real variants ({}): at most {VARIANT_VALUES} values per object and responses that \
+             differ in size; not counted as fragmentation",
+            classes.variants,
+            ev.variant_names.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !inf.invalidations.is_empty() {
+        notes.push(format!(
+            "{} misses followed {} invalidation(s) (many paths lost fresh copies at once, at {}); an invalidation is \
+             not a short TTL",
+            classes.invalidated,
+            inf.invalidations.len(),
+            inf.invalidations.iter().map(|t| clock(*t)).collect::<Vec<_>>().join(", ")
+        ));
     }
     Report {
         version: 1,
@@ -834,93 +1081,270 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         diagnosis,
         timeline: points.into_iter().map(|(start, counts)| Point { start, counts }).collect(),
         config: config.map(|c| c.label.clone()),
+        invalidations: inf.invalidations.clone(),
         notes,
     }
 }
 
-fn diagnose(c: &MissClasses, misses: u64, frag: &[Fragmented], with_config: bool) -> Vec<Diagnosis> {
-    let mut out = Vec::new();
-    let params = |kind: &str| {
-        let mut names: Vec<String> = Vec::new();
-        for f in frag {
-            for p in f.parameters.iter().filter(|p| p.kind == kind) {
-                if !names.contains(&p.name) && names.len() < 4 {
-                    names.push(p.name.clone());
-                }
+/// `HH:MM:SS` UTC of Unix seconds.
+fn clock(t: u64) -> String {
+    format!("{:02}:{:02}:{:02} UTC", t / 3600 % 24, t / 60 % 60, t % 60)
+}
+
+/// A header name as people write it (`user-agent` → `User-Agent`).
+fn header_display(h: &str) -> String {
+    h.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
             }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A section's inferred model in words.
+fn describe(m: &infer::SectionModel) -> String {
+    if m.never_reused {
+        return format!("{} requests, nothing ever served from cache", m.requests);
+    }
+    let mut parts = Vec::new();
+    for (d, word) in [
+        (dim::QUERY, "query string"),
+        (dim::COOKIE, "cookies"),
+        (dim::AGENT, "User-Agent"),
+        (dim::FAMILY, "a header that follows the browser"),
+    ] {
+        if m.dims & d != 0 {
+            parts.push(word);
         }
-        names
+    }
+    let key = if parts.is_empty() { "the path".to_owned() } else { format!("the path + {}", parts.join(" + ")) };
+    let life = match m.lifetime {
+        Some(l) => format!("copies seen cached up to about {l} s"),
+        None => "no copy seen cached twice".to_owned(),
     };
-    let mut push = |cause: Cause, n: u64, message: String| {
+    let tier = if m.shared { "; POPs share a tier" } else { "" };
+    format!("{} requests, key = {key}, {life}{tier}", m.requests)
+}
+
+fn diagnose(
+    c: &MissClasses,
+    misses: u64,
+    ev: &Evidence,
+    inf: &Inference,
+    sections: &HashMap<u64, SectionSeen>,
+    config: Option<&ConfigModel>,
+) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    let mut push = |cause: Cause, fault: bool, n: u64, message: String| {
         let share = if misses == 0 { 0.0 } else { n as f64 / misses as f64 };
         if n >= 10 && share >= MATERIAL_SHARE {
-            out.push(Diagnosis {
-                cause,
-                fault: cause.is_fault(),
-                misses: n,
-                share,
-                message,
-                fix: cause.fix().to_owned(),
-            });
+            out.push(Diagnosis { cause, fault, misses: n, share, message, fix: cause.fix().to_owned() });
         }
     };
-    let q = params("query");
+    let varying = |names: &BTreeMap<String, u64>| {
+        let r = ranked(names, 4);
+        if r.is_empty() {
+            String::new()
+        } else {
+            format!(" (varying: {})", r.iter().map(|n| printable(n).into_owned()).collect::<Vec<_>>().join(", "))
+        }
+    };
     push(
         Cause::QueryStringsInKey,
+        true,
         c.fragmentation_query,
         format!(
             "{} misses fetched a path again under a different query string while another copy was cached{}",
             c.fragmentation_query,
-            if q.is_empty() { String::new() } else { format!(" (varying: {})", q.join(", ")) }
+            varying(&ev.query_names)
         ),
     );
-    let k = params("cookie");
     push(
         Cause::CookiesInKey,
+        true,
         c.fragmentation_cookie,
         format!(
-            "{} misses fetched a path again for a different cookie value{}",
+            "{} misses fetched a path again for a different cookie value while another copy was cached{}",
             c.fragmentation_cookie,
-            if k.is_empty() { String::new() } else { format!(" (varying: {})", k.join(", ")) }
+            varying(&ev.cookie_names)
         ),
     );
+    let families = ev.families.iter().map(|f| family_name(*f)).collect::<Vec<_>>().join(", ");
     push(
         Cause::AcceptOverKeyed,
+        true,
         c.fragmentation_header,
+        if config.is_some() {
+            format!(
+                "{} misses: a browser of another family ({families}) refetched an object still cached for another; \
+                 the behavior keys the raw Accept header, which differs between browsers",
+                c.fragmentation_header
+            )
+        } else {
+            format!(
+                "{} misses split along browser families ({families}): each family refetched objects still cached \
+                 for another, while browsers of one family shared copies; a header that follows the browser is in \
+                 the key, most likely Accept, or Accept-Encoding keyed raw (standard logs record neither)",
+                c.fragmentation_header
+            )
+        },
+    );
+    push(
+        Cause::AcceptEncodingKeyed,
+        true,
+        c.fragmentation_accept_encoding,
         format!(
-            "{} misses refetched an object that was still fresh under the same URL: the behavior keys a header \
-             (Accept) that splits it",
-            c.fragmentation_header
+            "{} misses: browsers sending another Accept-Encoding ({families}) refetched objects still cached; the \
+             behavior keys the raw Accept-Encoding header",
+            c.fragmentation_accept_encoding
         ),
     );
+    let headers =
+        ranked(&ev.header_names, 4).into_iter().filter(|h| h != "Accept" && h != "Accept-Encoding").collect::<Vec<_>>();
     push(
         Cause::HeadersInKey,
+        true,
         c.fragmentation_other_header,
         format!(
-            "{} misses refetched an object that was still fresh under the same URL: the behavior keys a header \
-             other than Accept (such as User-Agent) that splits it",
-            c.fragmentation_other_header
+            "{} misses: a request with another value of a keyed header refetched an object still cached (varying: \
+             {}{})",
+            c.fragmentation_other_header,
+            headers.join(", "),
+            if ev.agents.is_empty() {
+                String::new()
+            } else {
+                format!("; {} distinct User-Agent values", ev.agents.len())
+            }
         ),
     );
-    push(
-        Cause::TtlTooShort,
-        c.expiry,
-        format!(
-            "{} misses refetched an object that had expired ({} more were revalidated as RefreshHit)",
-            c.expiry, c.refresh_hits
-        ),
-    );
-    if with_config {
+    if c.expiry > 0 {
+        let mut ages = ev.expired_ages.clone();
+        ages.sort_unstable();
+        let typical = ages[ages.len() / 2];
+        let cap = config.and_then(|cfg| {
+            ev.expiry_sections
+                .iter()
+                .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))
+                .and_then(|(s, _)| cfg.behavior(*s))
+                .map(|b| {
+                    if b.max_ttl <= typical + 1 {
+                        format!("; the behavior's MaxTTL is {} s", b.max_ttl)
+                    } else if b.default_ttl <= typical + 1 {
+                        format!("; the behavior's DefaultTTL is {} s and the origin sends no max-age", b.default_ttl)
+                    } else {
+                        format!(
+                            "; the behavior allows {} s, so the origin's Cache-Control (max-age) is what keeps them \
+                             short (MinTTL is {} s)",
+                            b.default_ttl, b.min_ttl
+                        )
+                    }
+                })
+        });
         push(
-            Cause::Uncacheable,
-            c.uncacheable,
-            format!("{} misses on behaviors that do not store the response", c.uncacheable),
+            Cause::TtlTooShort,
+            typical < crate::probe::SHORT_TTL_SECS,
+            c.expiry,
+            format!(
+                "{} misses refetched an object that had expired: copies lived about {typical} s{} ({} more were \
+                 revalidated as RefreshHit)",
+                c.expiry,
+                cap.unwrap_or_default(),
+                c.refresh_hits
+            ),
         );
     }
-    push(Cause::ColdPop, c.cold, format!("{} misses were the first request for the path at a POP", c.cold));
+    // Never-reused sections, by cause: the message names the biggest section.
+    let mut by_why: BTreeMap<NotReusedWhy, (u64, u64)> = BTreeMap::new(); // why → (misses, biggest section)
+    for (section, (why, n)) in &ev.not_reused {
+        let e = by_why.entry(*why).or_insert((0, *section));
+        let biggest = ev.not_reused.get(&e.1).map_or(0, |x| x.1);
+        e.0 += n;
+        if *n > biggest {
+            e.1 = *section;
+        }
+    }
+    for (why, (n, section)) in by_why {
+        let seen = sections.get(&section);
+        let label = seen.map_or_else(|| "?".to_owned(), |s| printable(&s.label).into_owned());
+        let (ctype, _) = seen.map_or_else(|| ("-".to_owned(), crate::lint::Content::Dynamic), |s| content_of(&s.types));
+        let info = config.and_then(|c| c.behavior(section));
+        let alike = "not even a repeat of an identical request";
+        let (cause, message) = match (why, info) {
+            (NotReusedWhy::CachingDisabled, Some(b)) => (
+                Cause::CachingDisabled,
+                format!(
+                    "{n} misses on {label}, which stores nothing (MaxTTL {}{}): every request goes to the origin",
+                    b.max_ttl,
+                    if b.caching_disabled && b.max_ttl > 0 { ", every header forwarded" } else { "" }
+                ),
+            ),
+            (NotReusedWhy::CachingDisabled, None) => (
+                Cause::CachingDisabled,
+                format!(
+                    "{n} misses on {label} ({ctype}): nothing there is ever served from cache, {alike}; for media and \
+                     static files that is most likely a behavior that does not cache (Managed-CachingDisabled, \
+                     MaxTTL 0). An origin's no-store, or a key that changes on every request, looks the same in logs: \
+                     --config tells them apart"
+                ),
+            ),
+            (NotReusedWhy::KeyChanges, b) => (
+                Cause::KeyChangesPerRequest,
+                format!(
+                    "{n} misses on {label}: nothing is ever served from cache, {alike}, although the behavior caches; \
+                     its viewer-request function {} writes a per-request value (a random number or the clock) into \
+                     the request, so the cache key changes on every request",
+                    b.and_then(|b| b.function.as_deref()).unwrap_or("?")
+                ),
+            ),
+            (NotReusedWhy::OriginForbids, Some(b)) => (
+                Cause::Uncacheable,
+                format!(
+                    "{n} misses on {label}: the behavior caches (MinTTL {} s, MaxTTL {} s), yet nothing is ever served \
+                     from cache, {alike}: the origin forbids caching (Cache-Control no-store, private, no-cache or \
+                     max-age=0)",
+                    b.min_ttl, b.max_ttl
+                ),
+            ),
+            (NotReusedWhy::OriginForbids, None) => (
+                Cause::Uncacheable,
+                format!(
+                    "{n} misses on {label} ({ctype}): nothing there is ever served from cache, {alike}; for pages and \
+                     API responses that is most likely the origin's Cache-Control (no-store, private, no-cache or \
+                     max-age=0). A behavior that does not cache looks the same in logs: --config tells them apart"
+                ),
+            ),
+        };
+        push(cause, true, n, message);
+    }
+    if !inf.invalidations.is_empty() {
+        let churn = inf.invalidations.len() > INVALIDATIONS_FOR_CHURN;
+        push(
+            Cause::InvalidationChurn,
+            churn,
+            c.invalidated,
+            format!(
+                "{} misses followed {} invalidation(s): many paths lost fresh copies at one moment{}",
+                c.invalidated,
+                inf.invalidations.len(),
+                if churn {
+                    "; that often, versioned URLs keep the cache warm instead"
+                } else {
+                    " (expected after an invalidation, not a fault)"
+                }
+            ),
+        );
+    }
+    push(Cause::ColdPop, false, c.cold, format!("{} misses were the first request for the object at a POP", c.cold));
     out.sort_by(|a, b| b.misses.cmp(&a.misses).then_with(|| a.cause.cmp(&b.cause)));
     out
 }
+
+/// More invalidations than this in the logs is churn (a fault).
+pub const INVALIDATIONS_FOR_CHURN: usize = 4;
 
 /// Plain-text report.
 pub fn text(r: &Report) -> String {
@@ -1036,13 +1460,18 @@ pub fn text(r: &Report) -> String {
         &["CLASS", "MISSES", "SHARE%"],
         [
             ("first fetch at a cold POP", c.cold),
-            ("expired (same variant fetched before)", c.expiry),
+            ("expired (its copy outlived how long copies live)", c.expiry),
             ("fragmented by query string", c.fragmentation_query),
             ("fragmented by cookies", c.fragmentation_cookie),
-            ("fragmented by a keyed Accept header", c.fragmentation_header),
+            ("fragmented by a header that follows the browser (Accept)", c.fragmentation_header),
+            ("fragmented by a keyed Accept-Encoding", c.fragmentation_accept_encoding),
             ("fragmented by another keyed header", c.fragmentation_other_header),
-            ("evicted or invalidated", c.evicted),
-            ("not stored by the behavior", c.uncacheable),
+            ("a real variant (few values, responses differ)", c.variants),
+            ("invalidated", c.invalidated),
+            ("evicted (its copy was still fresh)", c.evicted),
+            ("never reused: the origin forbids caching", c.uncacheable),
+            ("never reused: the behavior does not cache", c.caching_disabled),
+            ("never reused: the key changes every request", c.key_changes),
         ]
         .iter()
         .map(|(n, v)| vec![(*n).to_owned(), v.to_string(), format!("{:.1}", pct(*v))])
@@ -1215,10 +1644,15 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
         ("expired", c.expiry),
         ("query string", c.fragmentation_query),
         ("cookies", c.fragmentation_cookie),
-        ("keyed Accept header", c.fragmentation_header),
+        ("Accept (browser)", c.fragmentation_header),
+        ("Accept-Encoding", c.fragmentation_accept_encoding),
         ("other keyed header", c.fragmentation_other_header),
+        ("real variants", c.variants),
+        ("invalidated", c.invalidated),
         ("evicted", c.evicted),
-        ("not stored", c.uncacheable),
+        ("origin forbids", c.uncacheable),
+        ("caching disabled", c.caching_disabled),
+        ("key changes", c.key_changes),
     ];
     let max = classes.iter().map(|x| x.1).max().unwrap_or(0) as f64;
     let rows: Vec<(String, f64, String)> =
@@ -1317,41 +1751,4 @@ td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}td:first-
     }
     out.push_str("</body></html>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(ts: u64, variant: u64, query: u32, result: u8) -> Event {
-        Event {
-            path: 1,
-            pop: 1,
-            ts,
-            seq: ts,
-            variant,
-            query,
-            cookie: 0,
-            ttl: 86_400,
-            keyed_headers: 0,
-            result,
-            with_config: false,
-        }
-    }
-
-    #[test]
-    fn classes_follow_the_group_history() {
-        let mut c = MissClasses::default();
-        let mut f = HashMap::new();
-        classify(&[ev(0, 1, 1, 2), ev(10, 2, 2, 2), ev(20, 1, 1, 0), ev(100_000, 1, 1, 2)], None, &mut c, &mut f);
-        assert_eq!((c.cold, c.fragmentation_query, c.expiry), (1, 1, 1));
-    }
-
-    #[test]
-    fn a_hit_on_an_unfetched_query_clears_the_query_string() {
-        let mut c = MissClasses::default();
-        let mut f = HashMap::new();
-        classify(&[ev(0, 1, 1, 2), ev(5, 3, 3, 0), ev(10, 2, 2, 2)], None, &mut c, &mut f);
-        assert_eq!((c.cold, c.fragmentation_query, c.expiry), (1, 0, 1));
-    }
 }

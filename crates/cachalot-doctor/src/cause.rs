@@ -34,11 +34,13 @@ pub enum Cause {
     InvalidationChurn,
     /// The origin forbids caching (`no-store`, `private`, `no-cache`, `max-age=0`) and MinTTL is 0.
     Uncacheable,
+    /// The cache key changes on every request: a function or the client adds a per-request value.
+    KeyChangesPerRequest,
 }
 
 impl Cause {
     /// Every cause, in catalogue order.
-    pub const ALL: [Cause; 12] = [
+    pub const ALL: [Cause; 13] = [
         Cause::QueryStringsInKey,
         Cause::CookiesInKey,
         Cause::AcceptOverKeyed,
@@ -51,6 +53,7 @@ impl Cause {
         Cause::UnreachableBehavior,
         Cause::InvalidationChurn,
         Cause::Uncacheable,
+        Cause::KeyChangesPerRequest,
     ];
 
     /// The stable id.
@@ -68,6 +71,7 @@ impl Cause {
             Cause::UnreachableBehavior => "unreachable-behavior",
             Cause::InvalidationChurn => "invalidation-churn",
             Cause::Uncacheable => "uncacheable",
+            Cause::KeyChangesPerRequest => "key-changes-per-request",
         }
     }
 
@@ -94,6 +98,9 @@ impl Cause {
             Cause::InvalidationChurn => "frequent (wildcard) invalidations throw away warm cache",
             Cause::Uncacheable => {
                 "the origin forbids caching (Cache-Control no-store, private, no-cache or max-age=0) and MinTTL is 0"
+            }
+            Cause::KeyChangesPerRequest => {
+                "the cache key changes on every request: a viewer-request function or the client adds a per-request value"
             }
         }
     }
@@ -145,6 +152,10 @@ impl Cause {
             Cause::InvalidationChurn => "version asset URLs (app.3f9a1c.js) and keep invalidations for emergencies",
             Cause::Uncacheable => {
                 "have the origin send Cache-Control: public, max-age=N for cacheable responses, or set MinTTL above 0"
+            }
+            Cause::KeyChangesPerRequest => {
+                "stop adding the per-request value (random number, timestamp) to keyed parts of the request, or keep that \
+                 parameter out of the cache key (whitelist the query strings, headers and cookies that change the response)"
             }
         }
     }

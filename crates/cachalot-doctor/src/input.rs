@@ -76,6 +76,8 @@ pub struct Inputs {
     pub invalidations: Vec<InvalidationSeen>,
     /// Function name → code, when the code is known (Cachalot config files).
     pub function_code: HashMap<String, String>,
+    /// Function name → where its code is given (`$.Functions[i].Code` or `.CodeFile`).
+    pub function_sources: HashMap<String, Source>,
     /// Files read, in order.
     pub files: Vec<String>,
     /// Things worth telling the user that are not errors (unknown fields, skipped files).
@@ -258,6 +260,9 @@ impl Inputs {
                 key_value_stores: f.key_value_stores.clone(),
             });
             if let Some(code) = code {
+                let field = if f.code.is_some() { "Code" } else { "CodeFile" };
+                let path = format!("$.Functions[{i}].{field}");
+                self.function_sources.insert(f.name.clone(), Source { file: file.to_owned(), path });
                 self.function_code.insert(f.name.clone(), code);
             }
         }

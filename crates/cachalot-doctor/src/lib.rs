@@ -2,6 +2,7 @@
 //!
 //! **Owns**
 //! - [`cause`]: the cause catalogue (the diagnostic guide's five plus Cachalot's), stable ids;
+//! - [`infer`]: what logs tell about keys, lifetimes and shared tiers, and why each request missed;
 //! - [`input`]: reading a Cachalot config file or the AWS CLI's JSON outputs, located;
 //! - [`lint`]: the rules, one file each, and their text / JSON / SARIF output;
 //! - [`probe`]: the requests `cachalot probe` sends and what their responses mean
@@ -17,6 +18,7 @@
 
 pub mod analyze;
 pub mod cause;
+pub mod infer;
 pub mod input;
 pub mod lint;
 pub mod logs;

@@ -3,11 +3,22 @@
 //!
 //! [`plan`] lists the requests: the same request repeated, then one cache-key dimension at a
 //! time (junk query string, cookie, two equivalent `Accept` values, two equivalent
-//! `Accept-Encoding` values), each as *first value, first value again, second value*.
+//! `Accept-Encoding` values, two browsers' `User-Agent`, two `Accept-Language` values), each as
+//! *first value, first value again, second value*. Every request asks for CloudFront's
+//! `Server-Timing` (`Pragma: server-timing`).
 //! [`interpret`] reads the recorded responses (`x-cache`, `age`, `x-amz-cf-pop`,
-//! `Cache-Control`, `ETag`, `Last-Modified`) and names each cause found with its evidence
-//! and the policy change that fixes it. Sending the requests is the caller's job, so this is
-//! tested on recorded responses.
+//! `Cache-Control`, `ETag`, `Last-Modified`, `Server-Timing`) and names each cause found with
+//! its evidence and the policy change that fixes it. Sending the requests is the caller's job,
+//! so this is tested on recorded responses.
+//!
+//! An object that never hits although its response is cacheable either sits on a behavior
+//! that does not cache, or its cache key changes on every request (a viewer-request function
+//! adding a random value). CloudFront documents that dynamic requests "do not flow through
+//! regional edge caches, but go directly to the origin"
+//! (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowCloudFrontWorks.html>):
+//! a miss whose `Server-Timing` names a regional edge cache or Origin Shield as the upstream
+//! layer took the caching path, so its key must have changed; no `Server-Timing` at all, or
+//! another upstream layer (`EDGE`, `Origin`), is read as caching disabled.
 
 use crate::cause::Cause;
 use cachalot_policy::parse::CacheControl;
@@ -23,6 +34,18 @@ pub const ACCEPT_B: &str = "image/avif,image/webp,*/*";
 pub const ENCODING_A: &str = "gzip, deflate, br";
 /// See [`ENCODING_A`].
 pub const ENCODING_B: &str = "br, gzip, deflate";
+/// Two browsers' `User-Agent` values.
+pub const AGENT_A: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+/// See [`AGENT_A`].
+pub const AGENT_B: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+                           Version/17.4.1 Safari/605.1.15";
+/// Two `Accept-Language` values.
+pub const LANGUAGE_A: &str = "en-US,en;q=0.9";
+/// See [`LANGUAGE_A`].
+pub const LANGUAGE_B: &str = "en-GB,en;q=0.8";
+/// Sent with every request: asks CloudFront for its `Server-Timing` metrics.
+pub const PRAGMA: (&str, &str) = ("Pragma", "server-timing");
 
 /// A `max-age` below this is reported as too short for cacheable content.
 pub const SHORT_TTL_SECS: u64 = 3600;
@@ -41,6 +64,10 @@ pub enum Dimension {
     Accept,
     /// Two equivalent `Accept-Encoding` values.
     AcceptEncoding,
+    /// Two browsers' `User-Agent` values.
+    UserAgent,
+    /// Two `Accept-Language` values.
+    AcceptLanguage,
 }
 
 impl Dimension {
@@ -51,6 +78,8 @@ impl Dimension {
             Dimension::Cookie => "cookie",
             Dimension::Accept => "accept",
             Dimension::AcceptEncoding => "accept-encoding",
+            Dimension::UserAgent => "user-agent",
+            Dimension::AcceptLanguage => "accept-language",
         }
     }
 }
@@ -82,6 +111,10 @@ impl ProbeRequest {
 /// The requests to send: `count` repeats, then each dimension as a, a again, b.
 /// `nonce` makes the junk values unique to this run so they start cold.
 pub fn plan(count: usize, user_headers: &[(String, String)], nonce: &str) -> Vec<ProbeRequest> {
+    let mut user: Vec<(String, String)> =
+        user_headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case(PRAGMA.0)).cloned().collect();
+    user.push((PRAGMA.0.to_owned(), PRAGMA.1.to_owned()));
+    let user_headers = user.as_slice();
     let with = |name: &str, value: &str| {
         let mut h: Vec<(String, String)> =
             user_headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case(name)).cloned().collect();
@@ -130,6 +163,22 @@ pub fn plan(count: usize, user_headers: &[(String, String)], nonce: &str) -> Vec
             headers: with("Accept-Encoding", v),
         });
     }
+    for (variant, v) in [AGENT_A, AGENT_A, AGENT_B].iter().enumerate() {
+        out.push(ProbeRequest {
+            dimension: Dimension::UserAgent,
+            variant,
+            extra_query: None,
+            headers: with("User-Agent", v),
+        });
+    }
+    for (variant, v) in [LANGUAGE_A, LANGUAGE_A, LANGUAGE_B].iter().enumerate() {
+        out.push(ProbeRequest {
+            dimension: Dimension::AcceptLanguage,
+            variant,
+            extra_query: None,
+            headers: with("Accept-Language", v),
+        });
+    }
     out
 }
 
@@ -166,6 +215,17 @@ impl Observed {
         self.header("x-amz-cf-pop")
     }
 
+    /// `Server-Timing` names a regional edge cache or Origin Shield as the layer that went to
+    /// the origin: the request took the caching path.
+    fn upstream_is_a_cache(&self) -> bool {
+        self.header("server-timing").is_some_and(|t| {
+            t.split(',').any(|m| {
+                let m = m.trim();
+                m.starts_with("cdn-upstream-layer") && (m.contains("\"REC\"") || m.contains("Origin Shield"))
+            })
+        })
+    }
+
     fn cache_control(&self) -> CacheControl {
         CacheControl::parse(
             self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("cache-control")).map(|(_, v)| v.as_str()),
@@ -192,6 +252,8 @@ pub struct Evidence {
     pub cache_control: Option<String>,
     /// `vary`.
     pub vary: Option<String>,
+    /// `server-timing`.
+    pub server_timing: Option<String>,
 }
 
 /// A cause found, with its evidence and fix.
@@ -259,6 +321,7 @@ fn evidence(i: usize, req: &ProbeRequest, r: &Observed) -> Evidence {
         pop: h("x-amz-cf-pop"),
         cache_control: h("cache-control"),
         vary: h("vary"),
+        server_timing: h("server-timing"),
     }
 }
 
@@ -307,6 +370,13 @@ pub fn fix_json(cause: Cause) -> Value {
             "Origins": {"Items": [{"OriginShield": {"Enabled": true, "OriginShieldRegion": "<region nearest the origin>"}}]}
         }),
         Cause::CompressionOff => json!({"Compress": true}),
+        Cause::KeyChangesPerRequest => json!({
+            "Command": "aws cloudfront update-cache-policy --id <cache-policy-id> --if-match <ETag>",
+            "CachePolicyConfig": {"ParametersInCacheKeyAndForwardedToOrigin": {
+                "QueryStringsConfig": {"QueryStringBehavior": "whitelist", "QueryStrings": {"Quantity": 1, "Items": ["<the parameters that change the response>"]}}
+            }},
+            "ViewerRequestFunction": "remove the per-request value (Math.random(), Date.now()) the function writes into the request"
+        }),
         Cause::UnreachableBehavior | Cause::InvalidationChurn => json!({}),
     }
 }
@@ -411,13 +481,31 @@ pub fn interpret(url: &str, plan: &[ProbeRequest], responses: &[Observed]) -> Re
                 ),
                 repeats.iter().map(|&i| ev(i)).collect(),
             ));
+        } else if let Some(&i) = repeats.iter().find(|&&i| responses[i].upstream_is_a_cache()) {
+            findings.push(finding(
+                Cause::KeyChangesPerRequest,
+                format!(
+                    "repeated requests on the same POP all missed although the response is cacheable (Cache-Control: \
+                     {}), and request {} went through the caching tiers (Server-Timing: {}): the behavior caches, so the \
+                     cache key must change on every request (a viewer-request function adding a random value)",
+                    validators.cache_control.as_deref().unwrap_or("none"),
+                    i + 1,
+                    responses[i].header("server-timing").unwrap_or("")
+                ),
+                repeats.iter().map(|&i| ev(i)).collect(),
+            ));
         } else {
             findings.push(finding(
                 Cause::CachingDisabled,
                 format!(
                     "repeated requests on the same POP all missed although the response is cacheable (Cache-Control: {}): \
-                     the behavior does not cache (MaxTTL 0, CachingDisabled, or every header forwarded)",
-                    validators.cache_control.as_deref().unwrap_or("none")
+                     the behavior does not cache (MaxTTL 0, CachingDisabled, or every header forwarded){}",
+                    validators.cache_control.as_deref().unwrap_or("none"),
+                    if responses.iter().any(|r| r.header("server-timing").is_some()) {
+                        ""
+                    } else {
+                        "; no Server-Timing came back, so a cache key that changes on every request cannot be ruled out"
+                    }
                 ),
                 repeats.iter().map(|&i| ev(i)).collect(),
             ));
@@ -466,6 +554,8 @@ pub fn interpret(url: &str, plan: &[ProbeRequest], responses: &[Observed]) -> Re
             Cause::AcceptEncodingKeyed,
             "two Accept-Encoding values CloudFront normalises alike",
         ),
+        (Dimension::UserAgent, Cause::HeadersInKey, "two browsers' User-Agent values"),
+        (Dimension::AcceptLanguage, Cause::HeadersInKey, "two Accept-Language values"),
     ];
     for (dim, cause, what) in dims {
         let idx: Vec<usize> = (0..n).filter(|&i| plan[i].dimension == dim).collect();
@@ -580,15 +670,20 @@ pub fn text(report: &Report) -> String {
 }
 
 /// A small model of a CloudFront POP for tests and the fake CDN: keys requests by the
-/// dimensions `keyed` names, answers with `x-cache`, `age` and `x-amz-cf-pop`.
+/// dimensions `keyed` names, answers with `x-cache`, `age` and `x-amz-cf-pop`, and with
+/// `Server-Timing` when asked (`Pragma: server-timing`) on requests that take the caching
+/// path (through a regional edge cache).
 #[derive(Debug, Clone, Default)]
 pub struct FakeCdn {
-    /// Which request parts are in the key: `query`, `cookie`, `accept`, `accept-encoding`.
+    /// Which request parts are in the key: `query`, `cookie`, `accept`, `accept-encoding`,
+    /// `user-agent`, `accept-language`.
     pub keyed: Vec<&'static str>,
     /// `Cache-Control` sent by the "origin".
     pub cache_control: String,
     /// The behavior does not cache at all.
     pub caching_disabled: bool,
+    /// A per-request value lands in the key (a viewer-request function adding a random query).
+    pub random_key: bool,
     /// POP id.
     pub pop: String,
     stored: std::collections::HashMap<String, u64>,
@@ -615,6 +710,9 @@ impl FakeCdn {
             Some(Cause::AcceptEncodingKeyed) => FakeCdn::new(&["accept-encoding"], healthy),
             Some(Cause::TtlTooShort) => FakeCdn::new(&[], "public, max-age=60"),
             Some(Cause::CachingDisabled) => FakeCdn { caching_disabled: true, ..FakeCdn::new(&[], healthy) },
+            Some(Cause::HeadersInKey) => FakeCdn::new(&["user-agent"], healthy),
+            Some(Cause::Uncacheable) => FakeCdn { caching_disabled: true, ..FakeCdn::new(&[], "private, max-age=600") },
+            Some(Cause::KeyChangesPerRequest) => FakeCdn { random_key: true, ..FakeCdn::new(&["query"], healthy) },
             _ => FakeCdn::new(&[], healthy),
         }
     }
@@ -636,8 +734,13 @@ impl FakeCdn {
                 "cookie" => h("cookie"),
                 "accept" => h("accept"),
                 "accept-encoding" => h("accept-encoding"),
+                "user-agent" => h("user-agent"),
+                "accept-language" => h("accept-language"),
                 _ => "",
             });
+        }
+        if self.random_key {
+            key.push_str(&format!("\u{1f}cb={}", self.stored.len()));
         }
         let ttl = CacheControl::parse([self.cache_control.as_str()]).max_age.unwrap_or(86400);
         let (result, age) = match self.stored.get(&key) {
@@ -659,6 +762,18 @@ impl FakeCdn {
         ];
         if age > 0 {
             headers.push(("age".to_owned(), age.to_string()));
+        }
+        // A behavior that does not cache sends requests straight to the origin (no tiers).
+        if !self.caching_disabled && h("pragma").contains("server-timing") {
+            let timing = if result == "Hit" {
+                format!("cdn-hit-layer;desc=\"EDGE\",cdn-cache-hit,cdn-pop;desc=\"{}\"", self.pop)
+            } else {
+                format!(
+                    "cdn-upstream-layer;desc=\"REC\",cdn-upstream-fbl;dur=40,cdn-cache-miss,cdn-pop;desc=\"{}\"",
+                    self.pop
+                )
+            };
+            headers.push(("server-timing".to_owned(), timing));
         }
         Observed { status: 200, headers }
     }
@@ -690,6 +805,7 @@ mod tests {
             Cause::AcceptOverKeyed,
             Cause::AcceptEncodingKeyed,
             Cause::TtlTooShort,
+            Cause::HeadersInKey,
         ] {
             let r = run(&mut FakeCdn::for_cause(Some(cause)));
             assert_eq!(causes(&r), vec![Cause::ColdPop, cause], "{cause}: {}", text(&r));
@@ -700,6 +816,28 @@ mod tests {
         assert!(r.healthy);
         let r = run(&mut FakeCdn::for_cause(Some(Cause::CachingDisabled)));
         assert_eq!(causes(&r), vec![Cause::CachingDisabled]);
+    }
+
+    /// An object that never hits: a key changing on every request went through the caching
+    /// tiers (Server-Timing says so); a behavior that does not cache did not.
+    #[test]
+    fn a_changing_key_is_told_from_caching_disabled() {
+        let r = run(&mut FakeCdn::for_cause(Some(Cause::KeyChangesPerRequest)));
+        assert_eq!(causes(&r), vec![Cause::KeyChangesPerRequest], "{}", text(&r));
+        let r = run(&mut FakeCdn::for_cause(Some(Cause::CachingDisabled)));
+        assert_eq!(causes(&r), vec![Cause::CachingDisabled], "{}", text(&r));
+    }
+
+    /// A keyed User-Agent (or Accept-Language) is varied like the other dimensions.
+    #[test]
+    fn a_keyed_user_agent_or_language_is_found() {
+        let r = run(&mut FakeCdn::new(&["user-agent"], "public, max-age=86400"));
+        assert_eq!(causes(&r), vec![Cause::ColdPop, Cause::HeadersInKey], "{}", text(&r));
+        assert!(r.findings[1].message.contains("User-Agent"), "{}", r.findings[1].message);
+        let r = run(&mut FakeCdn::new(&["accept-language"], "public, max-age=86400"));
+        assert_eq!(causes(&r), vec![Cause::ColdPop, Cause::HeadersInKey], "{}", text(&r));
+        let plan = plan(2, &[], "n");
+        assert!(plan.iter().all(|p| p.headers.iter().any(|(n, v)| n == "Pragma" && v == "server-timing")));
     }
 
     /// `analyze` calls an origin's `no-store` `uncacheable`; so does `probe` (one vocabulary).

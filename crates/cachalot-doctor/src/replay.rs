@@ -3,9 +3,10 @@
 //!
 //! For each config, every request's cache key comes from [`cachalot_policy::cache_key`] and its
 //! TTL from [`cachalot_policy::ttl::storage`] — the functions the edge calls — so a prediction
-//! cannot disagree with the edge about keys or TTLs. Tiers follow the edge: the POP's cache,
-//! then the regional edge cache of the POP's `Region`, then the Origin Shield of the origin's
-//! `OriginShieldRegion` (skipped when that is the POP's own region); a copy found in any tier
+//! cannot disagree with the edge about keys or TTLs. Tiers follow the edge's own path
+//! (`cachalot_policy::tiers::path`): the POP's cache, then the regional edge cache of the POP's
+//! `Region` when it has one, then the Origin Shield of the origin's `OriginShieldRegion`
+//! (visited once when that is the POP's own region); a copy found in any tier
 //! is a hit for the viewer, a fetch from the origin a miss, a revalidated stale copy a
 //! RefreshHit. Time is the log's timestamps (virtual), sorted.
 //!
@@ -21,11 +22,13 @@
 //! shows a RefreshHit in the log is taken to revalidate), and viewer-request functions
 //! (not run).
 
+use crate::infer;
 use crate::input::Inputs;
 use crate::logs::{self, LineSink, LogInput, LogInputError, ReadStats};
 use cachalot_config::file::region_for_pop;
-use cachalot_config::model::{Distribution, NameRule, Snapshot, Target};
+use cachalot_config::model::{Behavior, Distribution, NameRule, Snapshot, Target};
 use cachalot_policy::ViewerRequest;
+use cachalot_policy::tiers::{self, Layer, Topology};
 use cachalot_telemetry::parse::{LineError, LogLine};
 use cachalot_telemetry::{Field, ResultType};
 use http::{HeaderMap, HeaderValue, Method};
@@ -73,8 +76,53 @@ pub struct ConfigModel {
     pub snapshot: Snapshot,
     /// POP id → region, from the config's `Pops`.
     pops: HashMap<String, String>,
+    /// Which regions have a regional edge cache: those two of the config's POPs share (as a
+    /// single Cachalot node builds them), or every region when the config lists no POP.
+    topology: Topology,
     /// What was assumed for this config.
     pub notices: Vec<String>,
+    /// Every behavior, by [`Decision::section`].
+    behaviors: HashMap<u64, BehaviorInfo>,
+    /// The behaviors themselves, by [`Decision::section`].
+    settings: HashMap<u64, Arc<Behavior>>,
+}
+
+/// What the doctor needs to know about one behavior.
+#[derive(Debug, Clone)]
+pub struct BehaviorInfo {
+    /// `pattern (distribution)`, for messages.
+    pub label: String,
+    /// The behavior stores nothing (MaxTTL 0, or legacy forward-all-headers).
+    pub caching_disabled: bool,
+    /// Query strings in the key.
+    pub query: NameRule,
+    /// Cookies in the key.
+    pub cookies: NameRule,
+    /// Headers in the key (lower-case names).
+    pub headers: Vec<String>,
+    /// TTL settings, seconds.
+    pub min_ttl: u64,
+    /// See `min_ttl`.
+    pub default_ttl: u64,
+    /// See `min_ttl`.
+    pub max_ttl: u64,
+    /// The viewer-request function, when there is one.
+    pub function: Option<String>,
+    /// The function's code puts a per-request value (random number, clock) into the request.
+    pub function_varies_key: bool,
+}
+
+/// Whether function code writes a per-request value (a random number or the clock) into the
+/// request's query string, headers, cookies or URI.
+pub fn code_varies_key(code: &str) -> bool {
+    let per_request = ["Math.random", "Date.now", "new Date", "crypto.", "performance.now"];
+    let writes = ["querystring", "headers", "cookies", ".uri"];
+    per_request.iter().any(|p| code.contains(p)) && writes.iter().any(|w| code.contains(w))
+}
+
+/// The section id of a behavior: stable across runs.
+fn section_of(distribution: &str, index: usize) -> u64 {
+    hash64(format!("{distribution}\u{1f}{index}").as_bytes())
 }
 
 impl ConfigModel {
@@ -85,20 +133,81 @@ impl ConfigModel {
         for d in &snapshot.distributions {
             for b in &d.behaviors {
                 if let Some(f) = &b.viewer_request_function {
+                    let varies = inputs.function_code.get(f).is_some_and(|c| code_varies_key(c));
                     notices.push(format!(
-                        "{label}: behavior {} has viewer-request function {f}; it is not run, requests are keyed as logged",
-                        b.path_pattern.as_str()
+                        "{label}: behavior {} has viewer-request function {f}; it is not run, requests are keyed as \
+                         logged{}",
+                        b.path_pattern.as_str(),
+                        if varies {
+                            ", except that its code writes a per-request value into the request, so every request is \
+                             its own key"
+                        } else {
+                            ""
+                        }
                     ));
                 }
                 if matches!(&b.cache.headers, NameRule::Only(h) if h.iter().any(|n| n == "accept")) {
                     notices.push(format!(
-                        "{label}: behavior {} keys Accept, which standard logs do not record; every viewer is taken to send the same Accept",
+                        "{label}: behavior {} keys Accept, which standard logs do not record; each viewer is taken to \
+                         send what its browser family sends",
                         b.path_pattern.as_str()
                     ));
                 }
             }
         }
-        ConfigModel { label: label.to_owned(), snapshot, pops, notices }
+        let mut behaviors = HashMap::new();
+        let mut settings = HashMap::new();
+        for d in &snapshot.distributions {
+            for (i, b) in d.behaviors.iter().enumerate() {
+                settings.insert(section_of(&d.id, i), b.clone());
+                let code = b.viewer_request_function.as_ref().and_then(|f| inputs.function_code.get(f));
+                behaviors.insert(
+                    section_of(&d.id, i),
+                    BehaviorInfo {
+                        label: format!("{} ({})", b.path_pattern.as_str(), d.id),
+                        caching_disabled: b.cache.caching_disabled(),
+                        query: b.cache.query_strings.clone(),
+                        cookies: b.cache.cookies.clone(),
+                        headers: match &b.cache.headers {
+                            NameRule::Only(h) => h.clone(),
+                            _ => Vec::new(),
+                        },
+                        min_ttl: b.cache.min_ttl,
+                        default_ttl: b.cache.default_ttl,
+                        max_ttl: b.cache.max_ttl,
+                        function: b.viewer_request_function.clone(),
+                        function_varies_key: code.is_some_and(|c| code_varies_key(c)),
+                    },
+                );
+            }
+        }
+        let topology = if inputs.pops.is_empty() {
+            Topology::EveryRegion
+        } else {
+            Topology::shared_by_pops(inputs.pops.iter().map(|p| p.region.as_str()))
+        };
+        ConfigModel { label: label.to_owned(), snapshot, pops, topology, notices, behaviors, settings }
+    }
+
+    /// Seconds a response to the decided request is kept when the origin answers `status`
+    /// with `cache_control` (`None`: no such header), through `cachalot_policy::ttl::storage`.
+    pub fn ttl_under(&self, d: &Decision, status: u16, cache_control: Option<&str>, now_secs: u64) -> u32 {
+        let Some(b) = self.settings.get(&d.section).filter(|_| d.routed && d.stores_method) else { return 0 };
+        let mut headers = HeaderMap::new();
+        if let Some(cc) = cache_control
+            && let Ok(v) = HeaderValue::from_str(cc)
+        {
+            headers.insert(http::header::CACHE_CONTROL, v);
+        }
+        // A logged 304 answered a viewer's conditional request: the object behind it is a 200.
+        let status = if status == 304 { 200 } else { status };
+        let storage = cachalot_policy::ttl::storage(&b.cache, &b.origin_request, status, &headers, now_secs, None);
+        storage.ttl.map_or(0, |t| t.min(u64::from(u32::MAX)) as u32)
+    }
+
+    /// The behavior of a [`Decision::section`].
+    pub fn behavior(&self, section: u64) -> Option<&BehaviorInfo> {
+        self.behaviors.get(&section)
     }
 
     /// The region of a POP: the config's `Pops` entry, else the POP code's airport.
@@ -130,8 +239,10 @@ pub struct RequestView<'a> {
     pub user_agent: &'a str,
     /// `cs(Referer)`.
     pub referer: &'a str,
-    /// `Accept` (not in standard logs; scenarios set it).
+    /// `Accept` (not in standard logs: replay derives it from the browser; empty = absent).
     pub accept: &'a str,
+    /// `Accept-Encoding` (not in standard logs; empty = [`ASSUMED_ACCEPT_ENCODING`]).
+    pub accept_encoding: &'a str,
     /// `sc-status`.
     pub status: u16,
 }
@@ -153,6 +264,10 @@ pub struct Decision {
     pub routed: bool,
     /// The key has headers: 0 none, 1 `Accept` (or `Accept-Language`), 2 others.
     pub keyed_headers: u8,
+    /// The behavior ([`ConfigModel::behavior`]); 0 when not routed.
+    pub section: u64,
+    /// The behavior caches this method (`CachedMethods`).
+    pub stores_method: bool,
 }
 
 fn small_hash(s: &str) -> u32 {
@@ -205,8 +320,11 @@ impl ConfigModel {
                 }
             }
         }
-        if cache.accept_encoding_gzip || cache.accept_encoding_brotli {
-            scratch.headers.insert(http::header::ACCEPT_ENCODING, HeaderValue::from_static(ASSUMED_ACCEPT_ENCODING));
+        let encoding = if req.accept_encoding.is_empty() { ASSUMED_ACCEPT_ENCODING } else { req.accept_encoding };
+        if (cache.accept_encoding_gzip || cache.accept_encoding_brotli || cache.keys_accept_encoding_header())
+            && let Ok(v) = HeaderValue::from_str(encoding)
+        {
+            scratch.headers.insert(http::header::ACCEPT_ENCODING, v);
         }
         let query = (!req.query.is_empty()).then_some(req.query);
         let view = ViewerRequest::new(&method, req.path, query, &scratch.headers);
@@ -221,17 +339,28 @@ impl ConfigModel {
             Target::Origin(i) => d.origins.get(i),
             Target::Group(g) => d.origin_groups.get(g).and_then(|g| d.origins.get(g.primary)),
         };
+        // The tiers a miss walks, by the edge's own function. A region has one regional edge
+        // cache whatever role it plays, so both roles share its store. POPs of the config
+        // follow its topology; a POP it does not list (real CloudFront's) has a REC, as
+        // every CloudFront region does.
         let region = self.region_of(pop);
-        let shield = match origin.and_then(|o| o.shield_region.as_deref()) {
-            Some(s) if s != region => small_hash(&format!("shield:{s}")),
-            _ => 0,
-        };
+        let topology = if self.pops.contains_key(pop) { &self.topology } else { &Topology::EveryRegion };
+        let (mut regional, mut shield) = (0, 0);
+        for hop in tiers::path(topology, &region, origin.and_then(|o| o.shield_region.as_deref())) {
+            let store = small_hash(&format!("rec:{}", hop.region));
+            match hop.layer {
+                Layer::Shield => shield = store,
+                _ => regional = store,
+            }
+        }
         Decision {
             key: hash64(key.as_str().as_bytes()),
             ttl,
-            region: small_hash(&format!("rec:{region}")),
+            region: regional,
             shield,
             behavior: index as u16,
+            section: section_of(&d.id, index),
+            stores_method: cached_method,
             routed: true,
             keyed_headers: match &cache.headers {
                 NameRule::Only(h) if h.iter().any(|n| n.starts_with("accept") && n != "accept-encoding") => 1,
@@ -266,10 +395,18 @@ impl Served {
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
+    /// Milliseconds.
     stored_at: u64,
+    /// Seconds.
     ttl: u32,
     size: u32,
     stamp: u32,
+}
+
+impl Slot {
+    fn fresh_at(&self, now_ms: u64) -> bool {
+        now_ms < self.stored_at + u64::from(self.ttl) * 1000
+    }
 }
 
 /// One tier: objects by key hash, with optional LRU eviction by size.
@@ -330,9 +467,9 @@ impl Simulator {
         Simulator { stores: IdMap::default(), capacity }
     }
 
-    /// Serves one request at `now` (seconds) at the POP whose tier id is `pop`. `warm`: the
-    /// object is known to be cached at the POP already (found nowhere, it is taken as a fresh
-    /// POP copy rather than fetched).
+    /// Serves one request at `now` (milliseconds) at the POP whose tier id is `pop`. `warm`:
+    /// the object is known to be cached at the POP already (found nowhere, it is taken as a
+    /// fresh POP copy rather than fetched).
     pub fn serve(&mut self, now: u64, pop: u32, d: &Decision, size: u32, revalidates: bool, warm: bool) -> Served {
         if d.ttl == 0 {
             return Served::Origin;
@@ -346,7 +483,7 @@ impl Simulator {
             }
             let store = self.stores.entry(u64::from(*tier)).or_default();
             if let Some(slot) = store.get(d.key, self.capacity) {
-                if now < slot.stored_at + u64::from(slot.ttl) {
+                if slot.fresh_at(now) {
                     found = Some((i, slot));
                     break;
                 }
@@ -464,11 +601,16 @@ struct Event {
     pop: u32,
     path: u64,
     size: u32,
+    status: u16,
     logged: Served,
     decisions: [Decision; 2],
     /// The first request for the path at the POP, and a hit in the log: the object was
     /// cached before the log starts.
     warm: bool,
+    /// The request as the inference of the origin's behaviour sees it.
+    seen: infer::Request,
+    /// Media or static content (for what an origin that never allows reuse most likely is).
+    media_or_static: bool,
 }
 
 /// Options of a replay.
@@ -483,7 +625,6 @@ pub struct Options {
 struct ReplaySink<'a> {
     configs: Vec<&'a ConfigModel>,
     events: Vec<Event>,
-    refresh_paths: Vec<u64>,
     skipped: u64,
     unrouted: u64,
     scratch: KeyScratch,
@@ -497,6 +638,32 @@ fn logged_served(r: &ResultType, detailed: &ResultType) -> Served {
         (ResultType::Hit, _) => Served::Pop,
         (ResultType::RefreshHit, _) => Served::Refreshed,
         _ => Served::Origin,
+    }
+}
+
+/// The `Accept` a browser family sends, for images or for anything else.
+pub fn browser_accept(family: u8, image: bool) -> &'static str {
+    match (family, image) {
+        (1, true) => "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+        (1, false) => {
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,\
+             application/signed-exchange;v=b3;q=0.7"
+        }
+        (2, true) => "image/avif,image/webp,*/*",
+        (3, true) => {
+            "image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,image/svg+xml,\
+             image/*;q=0.8,*/*;q=0.5"
+        }
+        (2 | 3, false) => "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        _ => "*/*",
+    }
+}
+
+/// The `Accept-Encoding` a browser family sends.
+pub fn browser_accept_encoding(family: u8) -> &'static str {
+    match family {
+        1 | 2 => "gzip, deflate, br, zstd",
+        _ => ASSUMED_ACCEPT_ENCODING,
     }
 }
 
@@ -524,6 +691,8 @@ impl LineSink for ReplaySink<'_> {
         let host_header = line.text(Field::HostHeader);
         let pop_name = line.raw(Field::EdgeLocation);
         let size = line.number(Field::ContentLength)?.or(line.number(Field::ScBytes)?).unwrap_or(0);
+        let ctype = line.raw(Field::ContentType).to_ascii_lowercase();
+        let family = infer::family_of(&user_agent);
         let view = RequestView {
             method,
             host: &host,
@@ -533,12 +702,18 @@ impl LineSink for ReplaySink<'_> {
             cookie: &cookie,
             user_agent: &user_agent,
             referer: &referer,
-            accept: "",
+            accept: browser_accept(family, ctype.starts_with("image/")),
+            accept_encoding: browser_accept_encoding(family),
             status: status.unwrap_or(200),
         };
         let mut decisions = [Decision::default(); 2];
+        self.seq += 1;
         for (i, c) in self.configs.iter().enumerate() {
             decisions[i] = c.decide(&view, pop_name, secs, &mut self.scratch);
+            // A function writing a per-request value into the request: every request its own key.
+            if c.behavior(decisions[i].section).is_some_and(|b| b.function_varies_key) {
+                decisions[i].key = hash64(&[&decisions[i].key.to_le_bytes()[..], &self.seq.to_le_bytes()[..]].concat());
+            }
         }
         // Requests no config routes (another distribution's traffic) are skipped and counted.
         if decisions[..self.configs.len()].iter().all(|d| !d.routed) {
@@ -549,19 +724,51 @@ impl LineSink for ReplaySink<'_> {
         let pop = *self.pops.entry(pop_name.to_owned()).or_insert(next);
         let path_hash = hash64(path.as_bytes());
         let logged = logged_served(&result, &line.result_type(Field::EdgeDetailedResultType));
-        if logged == Served::Refreshed {
-            self.refresh_paths.push(path_hash);
-        }
-        self.seq += 1;
+        let value = |v: &str| if v.is_empty() { 0 } else { hash64(v.as_bytes()) };
+        // The config the log was served under (the baseline) tells the key; without one it is inferred.
+        let (section, key, config_ttl) = match self.configs.get(1) {
+            Some(_) => (decisions[1].section, decisions[1].key, decisions[1].ttl),
+            None => {
+                let prefix = match path.get(1..).and_then(|p| p.find('/')) {
+                    Some(i) => &path[..i + 2],
+                    None => "/",
+                };
+                (hash64(prefix.as_bytes()), 0, u32::MAX)
+            }
+        };
+        let seen = infer::Request {
+            section,
+            path: path_hash,
+            pop: hash64(pop_name.as_bytes()) as u32,
+            ts: secs,
+            seq: self.seq,
+            logged: match logged {
+                Served::Origin => infer::Logged::Miss,
+                Served::Refreshed => infer::Logged::Refresh,
+                _ => infer::Logged::Hit,
+            },
+            query: value(&query),
+            cookie: value(&cookie),
+            agent: value(&user_agent),
+            family,
+            key,
+            size: size.min(u64::from(u32::MAX)) as u32,
+            config_ttl,
+        };
+        let media_or_static =
+            ["image/", "video/", "audio/", "font/", "css", "javascript", "wasm"].iter().any(|p| ctype.contains(p));
         self.events.push(Event {
             ts: secs,
             seq: self.seq,
             pop,
             path: path_hash,
             size: size.min(u64::from(u32::MAX)) as u32,
+            status: status.unwrap_or(200),
             logged,
             decisions,
             warm: false,
+            seen,
+            media_or_static,
         });
         Ok(())
     }
@@ -587,6 +794,11 @@ pub struct ReplayReport {
     pub comparison: String,
     /// Lines with fewer fields than their header, used because every field read was there.
     pub short_lines: u64,
+    /// What the log tells about the origin, per path: how many paths were seen with each kind
+    /// of `Cache-Control` and with validators.
+    pub origin: OriginSummary,
+    /// Simulations run (with the requests spread at random within their logged second).
+    pub simulations: u32,
     /// Totals: baseline, candidate.
     pub total: Comparison,
     /// Per POP.
@@ -607,6 +819,173 @@ pub struct Comparison {
     pub candidate: Tally,
     /// Candidate hit ratio minus baseline's, in percentage points (`null` with nothing replayed).
     pub hit_ratio_change: Option<f64>,
+    /// How far (percentage points) the candidate's hit ratio may be off: the widest deviation
+    /// of any simulation from the prediction, unknowns taken either way.
+    pub candidate_uncertainty: Option<f64>,
+    /// The same for a simulated baseline (`null` when the baseline is the log).
+    pub baseline_uncertainty: Option<f64>,
+}
+
+/// What the log tells about the origin's `Cache-Control` (logs do not record it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OriginTtl {
+    /// Nothing tells: the behavior's DefaultTTL applies (as if the origin sent no max-age).
+    Unknown,
+    /// Copies lived this long, less than the config allowed: `max-age` of this many seconds.
+    MaxAge(u64),
+    /// Nothing was ever reused although the behavior caches: `no-store` (or `private`).
+    Forbids,
+}
+
+impl OriginTtl {
+    fn header(self) -> Option<String> {
+        match self {
+            OriginTtl::Unknown => None,
+            OriginTtl::MaxAge(s) => Some(format!("max-age={s}")),
+            OriginTtl::Forbids => Some("no-store".to_owned()),
+        }
+    }
+}
+
+/// The origin as the log shows it for one path: the likeliest reading, and the other one
+/// where the log cannot tell.
+#[derive(Debug, Clone, Copy)]
+struct OriginModel {
+    ttl: OriginTtl,
+    other_ttl: OriginTtl,
+    /// Expired copies are revalidated (`RefreshHit`): `None` when the log cannot tell.
+    validators: Option<bool>,
+}
+
+/// Counts of paths by what the log tells about their origin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OriginSummary {
+    /// Paths whose copies expired sooner than the config allowed (a `max-age` read from the log).
+    pub max_age: u64,
+    /// Paths never served from cache on a behavior that caches (`no-store`).
+    pub forbids: u64,
+    /// Paths nothing is known of (the behavior's DefaultTTL applies).
+    pub unknown: u64,
+    /// Paths whose expired copies were revalidated (`RefreshHit`).
+    pub validators: u64,
+    /// Paths whose expired copies were fetched again whole (no validators).
+    pub no_validators: u64,
+}
+
+/// Reads the origin's behaviour per path from the log (see [`crate::infer`]).
+fn origin_models(events: &[Event], baseline: Option<&ConfigModel>) -> (HashMap<u64, OriginModel>, OriginSummary) {
+    let requests: Vec<infer::Request> = events.iter().map(|e| e.seen).collect();
+    let knowledge = |section: u64| match baseline {
+        Some(b) => infer::KeyKnowledge::Known {
+            extra: 0,
+            hidden: b
+                .behavior(section)
+                .is_some_and(|i| i.headers.iter().any(|h| !matches!(h.as_str(), "user-agent" | "host" | "referer"))),
+        },
+        None => infer::KeyKnowledge::Infer,
+    };
+    let inf = infer::infer(requests, knowledge);
+    // Per section: revalidated, and expired copies fetched whole.
+    let mut refreshed: HashMap<u64, (u64, u64)> = HashMap::new();
+    // Per path: expired or revalidated copies seen, and the youngest age at which one was.
+    let mut expired: HashMap<u64, u64> = HashMap::new();
+    let mut youngest_expired: HashMap<u64, u64> = HashMap::new();
+    for (r, c) in inf.requests.iter().zip(&inf.classes) {
+        let e = refreshed.entry(r.section).or_default();
+        match c {
+            infer::Class::Refresh => {
+                e.0 += 1;
+                *expired.entry(r.path).or_default() += 1;
+            }
+            infer::Class::Expired { age } => {
+                e.1 += 1;
+                *expired.entry(r.path).or_default() += 1;
+                let y = youngest_expired.entry(r.path).or_insert(*age);
+                *y = (*y).min(*age);
+            }
+            _ => {}
+        }
+    }
+    let media: HashMap<u64, bool> = events.iter().map(|e| (e.path, e.media_or_static)).collect();
+    let mut out = HashMap::new();
+    let mut summary = OriginSummary::default();
+    for r in &inf.requests {
+        if out.contains_key(&r.path) {
+            continue;
+        }
+        let model = inf.sections.get(&r.section);
+        let info = baseline.and_then(|b| b.behavior(r.section));
+        let (ttl, other_ttl) = if model.is_some_and(|m| m.never_reused) {
+            match info {
+                // The behavior caches and keeps its key: the origin forbids it.
+                Some(b) if !b.caching_disabled && !b.function_varies_key => (OriginTtl::Forbids, OriginTtl::Forbids),
+                Some(_) => (OriginTtl::Unknown, OriginTtl::Unknown),
+                // Without the config: for media and static files a behavior that does not cache
+                // is likelier than an origin that forbids it, for pages the reverse.
+                None if media.get(&r.path).copied().unwrap_or(false) => (OriginTtl::Unknown, OriginTtl::Forbids),
+                None => (OriginTtl::Forbids, OriginTtl::Unknown),
+            }
+        } else if expired.get(&r.path).copied().unwrap_or(0) > 0
+            && let Some(&l) = inf.lifetimes.get(&r.path)
+        {
+            // Copies were served up to `served` seconds old and refetched at `refetched` at the
+            // earliest: the TTL lies between.
+            let served = l.saturating_sub(1);
+            let refetched = youngest_expired.get(&r.path).copied().unwrap_or(served).max(served);
+            let ttl = (served + refetched).div_ceil(2).max(1);
+            // What the config the log was served under keeps a response with no max-age.
+            let by_config = info.map(|b| b.default_ttl.clamp(b.min_ttl, b.max_ttl.max(b.min_ttl)));
+            match by_config {
+                Some(t) if served <= t && t <= refetched + 1 => (OriginTtl::Unknown, OriginTtl::Unknown),
+                Some(_) if info.is_some_and(|b| served + 1 >= b.max_ttl) => (OriginTtl::Unknown, OriginTtl::Unknown),
+                _ => (OriginTtl::MaxAge(ttl), OriginTtl::MaxAge(ttl)),
+            }
+        } else {
+            (OriginTtl::Unknown, OriginTtl::Unknown)
+        };
+        let validators = match refreshed.get(&r.section) {
+            Some(&(refresh, _)) if refresh > 0 => Some(true),
+            Some(&(_, whole)) if whole > 0 => Some(false),
+            _ => None,
+        };
+        match ttl {
+            OriginTtl::MaxAge(_) => summary.max_age += 1,
+            OriginTtl::Forbids => summary.forbids += 1,
+            OriginTtl::Unknown => summary.unknown += 1,
+        }
+        match validators {
+            Some(true) => summary.validators += 1,
+            Some(false) => summary.no_validators += 1,
+            None => {}
+        }
+        out.insert(r.path, OriginModel { ttl, other_ttl, validators });
+    }
+    (out, summary)
+}
+
+/// Simulations with the requests spread at random within their second (the likeliest
+/// reading of the origin), and with the unknowns taken the other way.
+const SPREAD_RUNS: u32 = 6;
+const OTHER_RUNS: u32 = 2;
+
+/// Milliseconds within its logged second at which each request (sorted by time and input
+/// order) is taken to happen in a run: random, but in the order the log lists them (the order
+/// the edge finished them).
+fn spread(run: u32, events: &[Event]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut start = 0;
+    while start < events.len() {
+        let ts = events[start].ts;
+        let end = events[start..].iter().position(|e| e.ts != ts).map_or(events.len(), |i| start + i);
+        let mut offsets: Vec<u64> = events[start..end]
+            .iter()
+            .map(|e| hash64(&[&e.seq.to_le_bytes()[..], &run.to_le_bytes()[..]].concat()) % 1000)
+            .collect();
+        offsets.sort_unstable();
+        out.extend(offsets.into_iter().map(|o| ts * 1000 + o));
+        start = end;
+    }
+    out
 }
 
 /// Replays `inputs` under `candidate` (and `baseline`, else the log's own results).
@@ -624,7 +1003,6 @@ pub fn replay(
         || ReplaySink {
             configs: configs.clone(),
             events: Vec::new(),
-            refresh_paths: Vec::new(),
             skipped: 0,
             unrouted: 0,
             scratch: KeyScratch::default(),
@@ -636,7 +1014,6 @@ pub fn replay(
     // POP ids are per sink: renumber into one table.
     let mut names: Vec<String> = Vec::new();
     let mut events = Vec::new();
-    let mut refresh: IdMap<()> = IdMap::default();
     let (mut skipped, mut unrouted) = (0, 0);
     for sink in sinks {
         let mut local: Vec<(u32, String)> = sink.pops.into_iter().map(|(n, i)| (i, n)).collect();
@@ -655,7 +1032,6 @@ pub fn replay(
             e.pop = map[e.pop as usize - 1];
             e
         }));
-        refresh.extend(sink.refresh_paths.into_iter().map(|p| (p, ())));
         skipped += sink.skipped;
         unrouted += sink.unrouted;
     }
@@ -670,28 +1046,89 @@ pub fn replay(
             warm_objects += 1;
         }
     }
+    let (origins, origin) = origin_models(&events, baseline);
+    // Each config's TTL for each request, under the likeliest and the other reading of the origin.
+    let unknown = OriginModel { ttl: OriginTtl::Unknown, other_ttl: OriginTtl::Unknown, validators: None };
+    let ttls: Vec<[Vec<u32>; 2]> = configs
+        .iter()
+        .enumerate()
+        .map(|(c, cfg)| {
+            let of = |other: bool| -> Vec<u32> {
+                events
+                    .iter()
+                    .map(|e| {
+                        let d = &e.decisions[c];
+                        let m = origins.get(&e.path).unwrap_or(&unknown);
+                        let header = if other { m.other_ttl.header() } else { m.ttl.header() };
+                        cfg.ttl_under(d, e.status, header.as_deref(), e.ts)
+                    })
+                    .collect()
+            };
+            [of(false), of(true)]
+        })
+        .collect();
     let pop_tier = |pop: u32| small_hash(&format!("pop:{}", names[pop as usize - 1]));
     let pop_tiers: Vec<u32> = (1..=names.len() as u32).map(pop_tier).collect();
-    let mut per_pop = vec![Comparison::default(); names.len()];
-    let mut sims: Vec<Simulator> = configs.iter().map(|_| Simulator::new(options.cache_size)).collect();
-    for e in &events {
-        let p = e.pop as usize - 1;
-        let revalidates = refresh.contains_key(&e.path);
-        let served = sims[0].serve(e.ts, pop_tiers[p], &e.decisions[0], e.size, revalidates, e.warm);
-        per_pop[p].candidate.add(served, u64::from(e.size));
-        let base = match sims.get_mut(1) {
-            Some(sim) => sim.serve(e.ts, pop_tiers[p], &e.decisions[1], e.size, revalidates, e.warm),
-            None => e.logged,
+    // Per run, per config: per POP tallies.
+    let mut runs: Vec<(bool, Vec<Vec<Tally>>)> = Vec::new();
+    for run in 0..SPREAD_RUNS + OTHER_RUNS {
+        let other = run >= SPREAD_RUNS;
+        let times = spread(run, &events);
+        let mut tallies = vec![vec![Tally::default(); names.len()]; configs.len()];
+        for (c, cfg_ttls) in ttls.iter().enumerate() {
+            let mut sim = Simulator::new(options.cache_size);
+            for (i, e) in events.iter().enumerate() {
+                let mut d = e.decisions[c];
+                d.ttl = cfg_ttls[usize::from(other)][i];
+                let m = origins.get(&e.path).unwrap_or(&unknown);
+                let validators = m.validators.unwrap_or(!other);
+                let served = sim.serve(times[i], pop_tiers[e.pop as usize - 1], &d, e.size, validators, e.warm);
+                tallies[c][e.pop as usize - 1].add(served, u64::from(e.size));
+            }
+        }
+        runs.push((other, tallies));
+    }
+    // The prediction: the mean of the likeliest runs; its uncertainty: the widest deviation.
+    let predict = |c: usize, pop: Option<usize>| -> (Tally, Option<f64>) {
+        let pick = |t: &Vec<Tally>| match pop {
+            Some(p) => t[p],
+            None => t.iter().fold(Tally::default(), |mut a, x| {
+                a.merge(x);
+                a
+            }),
         };
-        per_pop[p].baseline.add(base, u64::from(e.size));
+        let likely: Vec<Tally> = runs.iter().filter(|(o, _)| !o).map(|(_, t)| pick(&t[c])).collect();
+        let mean = average(&likely);
+        let center = mean.hit_ratio();
+        let spread = runs
+            .iter()
+            .filter_map(|(_, t)| pick(&t[c]).hit_ratio())
+            .filter_map(|r| center.map(|m| (r - m).abs()))
+            .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
+        (mean, spread)
+    };
+    let mut per_pop = vec![Comparison::default(); names.len()];
+    for (p, cmp) in per_pop.iter_mut().enumerate() {
+        (cmp.candidate, cmp.candidate_uncertainty) = predict(0, Some(p));
+        if baseline.is_some() {
+            (cmp.baseline, cmp.baseline_uncertainty) = predict(1, Some(p));
+        }
+    }
+    if baseline.is_none() {
+        for e in &events {
+            per_pop[e.pop as usize - 1].baseline.add(e.logged, u64::from(e.size));
+        }
     }
     let mut total = Comparison::default();
     let mut pops = BTreeMap::new();
     for (name, mut c) in names.into_iter().zip(per_pop) {
         c.hit_ratio_change = change(&c.baseline, &c.candidate);
         total.baseline.merge(&c.baseline);
-        total.candidate.merge(&c.candidate);
         pops.insert(name, c);
+    }
+    (total.candidate, total.candidate_uncertainty) = predict(0, None);
+    if baseline.is_some() {
+        (total.baseline, total.baseline_uncertainty) = predict(1, None);
     }
     total.hit_ratio_change = change(&total.baseline, &total.candidate);
     let comparison = match baseline {
@@ -706,16 +1143,33 @@ pub fn replay(
         ),
     };
     let mut assumptions = vec![
-        "TTL: standard logs carry no Cache-Control, so each response is kept for its behavior's DefaultTTL \
-         (clamped by MinTTL/MaxTTL, error statuses per CloudFront's error caching)"
+        format!(
+            "TTL: logs carry no Cache-Control, so the origin's is read from the log per path: copies seen to expire \
+             give a max-age ({} paths; with --baseline, only when they expired sooner than that config keeps \
+             responses without one); paths never served from cache on a behavior that caches are taken as no-store \
+             ({} paths); elsewhere ({} paths) the behavior's DefaultTTL applies (clamped by MinTTL/MaxTTL, error \
+             statuses per CloudFront's error caching), all through cachalot-policy",
+            origin.max_age, origin.forbids, origin.unknown
+        ),
+        "Accept and Accept-Encoding are not in logs: each viewer is taken to send what its browser family \
+         (from User-Agent) sends"
             .to_owned(),
-        format!("every viewer sends Accept-Encoding: {ASSUMED_ACCEPT_ENCODING} and no Accept header"),
-        "a stale object is revalidated (RefreshHit) only on paths that show a RefreshHit in the log".to_owned(),
+        format!(
+            "revalidation: an expired copy is revalidated (RefreshHit, a hit) where the log shows RefreshHits \
+             ({} paths) and fetched whole where it shows expired copies refetched as misses ({} paths); elsewhere the \
+             prediction takes the origin to send validators (ETag, Last-Modified)",
+            origin.validators, origin.no_validators
+        ),
+        format!(
+            "log times have one-second resolution: each prediction is the mean of {SPREAD_RUNS} simulations with the \
+             requests spread at random within their second; ± is the widest deviation of any of them and of {OTHER_RUNS} \
+             more with the unknowns above taken the other way (no validators; never-reused paths read the other way)"
+        ),
         match options.cache_size {
             Some(b) => format!("every tier holds at most {b} bytes (LRU)"),
             None => "tiers are unbounded (no eviction); pass --cache-size to bound them".to_owned(),
         },
-        "request collapsing is not modelled (log timestamps have one-second resolution)".to_owned(),
+        "request collapsing is not modelled".to_owned(),
     ];
     if baseline.is_none() {
         assumptions.push("baseline: the results recorded in the log".to_owned());
@@ -732,11 +1186,36 @@ pub fn replay(
         warm_objects,
         comparison,
         short_lines: read.short_lines,
+        origin,
+        simulations: SPREAD_RUNS + OTHER_RUNS,
         total,
         pops,
         assumptions,
         read,
     })
+}
+
+/// The mean of tallies, rounded (`Tally::default()` for none).
+fn average(t: &[Tally]) -> Tally {
+    let n = t.len() as u64;
+    if n == 0 {
+        return Tally::default();
+    }
+    let mut sum = Tally::default();
+    for x in t {
+        sum.merge(x);
+    }
+    let avg = |v: u64| (v + n / 2) / n;
+    Tally {
+        requests: avg(sum.requests),
+        pop_hits: avg(sum.pop_hits),
+        regional_hits: avg(sum.regional_hits),
+        shield_hits: avg(sum.shield_hits),
+        refresh_hits: avg(sum.refresh_hits),
+        misses: avg(sum.misses),
+        origin_requests: avg(sum.origin_requests),
+        origin_bytes: avg(sum.origin_bytes),
+    }
 }
 
 fn mib(b: u64) -> String {
@@ -774,12 +1253,17 @@ pub fn text(r: &ReplayReport) -> String {
         "ORIGIN BYTES BASE",
         "ORIGIN BYTES CAND",
     ];
+    let with_uncertainty = |ratio: Option<f64>, u: Option<f64>| match (ratio, u) {
+        (Some(h), Some(u)) => format!("{h:.1} ±{u:.1}"),
+        (Some(h), None) => format!("{h:.1}"),
+        _ => "-".to_owned(),
+    };
     let row = |name: &str, c: &Comparison| -> [String; 9] {
         [
             name.to_owned(),
             c.candidate.requests.to_string(),
-            c.baseline.hit_ratio().map_or_else(|| "-".to_owned(), |h| format!("{h:.1}")),
-            c.candidate.hit_ratio().map_or_else(|| "-".to_owned(), |h| format!("{h:.1}")),
+            with_uncertainty(c.baseline.hit_ratio(), c.baseline_uncertainty),
+            with_uncertainty(c.candidate.hit_ratio(), c.candidate_uncertainty),
             c.hit_ratio_change.map_or_else(|| "-".to_owned(), |h| format!("{h:+.1} pp")),
             c.baseline.origin_requests.to_string(),
             c.candidate.origin_requests.to_string(),
@@ -830,7 +1314,17 @@ mod tests {
     use super::*;
 
     fn decision(key: u64, ttl: u32) -> Decision {
-        Decision { key, ttl, region: 7, shield: 0, behavior: 0, routed: true, keyed_headers: 0 }
+        Decision {
+            key,
+            ttl,
+            region: 7,
+            shield: 0,
+            behavior: 0,
+            routed: true,
+            keyed_headers: 0,
+            section: 1,
+            stores_method: true,
+        }
     }
 
     #[test]
@@ -838,11 +1332,40 @@ mod tests {
         let mut sim = Simulator::new(None);
         let d = decision(1, 60);
         assert_eq!(sim.serve(0, 100, &d, 10, false, false), Served::Origin);
-        assert_eq!(sim.serve(30, 100, &d, 10, false, false), Served::Pop);
-        assert_eq!(sim.serve(31, 200, &d, 10, false, false), Served::Regional, "another POP of the region");
-        assert_eq!(sim.serve(60, 100, &d, 10, false, false), Served::Origin, "expired everywhere");
-        assert_eq!(sim.serve(200, 100, &d, 10, true, false), Served::Refreshed);
+        assert_eq!(sim.serve(30000, 100, &d, 10, false, false), Served::Pop);
+        assert_eq!(sim.serve(31000, 200, &d, 10, false, false), Served::Regional, "another POP of the region");
+        assert_eq!(sim.serve(60000, 100, &d, 10, false, false), Served::Origin, "expired everywhere");
+        assert_eq!(sim.serve(200000, 100, &d, 10, true, false), Served::Refreshed);
+        assert_eq!(sim.serve(259_999, 100, &d, 10, false, false), Served::Pop, "fresh again for its TTL");
+        assert_eq!(sim.serve(260_000, 100, &d, 10, false, false), Served::Origin, "to the millisecond");
         assert_eq!(sim.serve(0, 100, &decision(2, 0), 10, false, false), Served::Origin, "not stored");
+    }
+
+    /// The regional tier comes from the edge's own path: POPs sharing a region share one, a
+    /// POP alone in its region has none, and a POP the config does not list (CloudFront's) has one.
+    #[test]
+    fn tiers_follow_the_edges_path() {
+        let config = crate::scenario::config_for(crate::Cause::ColdPop).replace("\"eu-central-1\"", "\"eu-west-2\"");
+        let model = crate::scenario::model_of("c", &config).unwrap();
+        let view = RequestView {
+            method: "GET",
+            host: crate::scenario::DOMAIN,
+            host_header: "",
+            path: "/images/a.jpg",
+            query: "",
+            cookie: "",
+            user_agent: "",
+            referer: "",
+            accept: "",
+            accept_encoding: "",
+            status: 200,
+        };
+        let mut scratch = KeyScratch::default();
+        let mut at = |pop: &str| model.decide(&view, pop, 0, &mut scratch).region;
+        let (lhr, fra, iad) = (at("LHR50-C1"), at("FRA56-P5"), at("IAD89-C1"));
+        assert!(lhr != 0 && lhr == fra, "LHR50-C1 and FRA56-P5 now share eu-west-2");
+        assert_eq!(iad, 0, "IAD89-C1 is alone in us-east-1");
+        assert_ne!(at("SEA19-C1"), 0, "a POP the config does not list is CloudFront's");
     }
 
     #[test]
@@ -854,10 +1377,10 @@ mod tests {
             Decision { region: 0, ..decision(3, 999) },
         );
         sim.serve(0, 1, &a, 10, false, false);
-        sim.serve(1, 1, &b, 10, false, false);
-        assert_eq!(sim.serve(2, 1, &a, 10, false, false), Served::Pop);
-        sim.serve(3, 1, &c, 10, false, false); // evicts b, the least recently used
-        assert_eq!(sim.serve(4, 1, &a, 10, false, false), Served::Pop);
-        assert_eq!(sim.serve(5, 1, &b, 10, false, false), Served::Origin);
+        sim.serve(1000, 1, &b, 10, false, false);
+        assert_eq!(sim.serve(2000, 1, &a, 10, false, false), Served::Pop);
+        sim.serve(3000, 1, &c, 10, false, false); // evicts b, the least recently used
+        assert_eq!(sim.serve(4000, 1, &a, 10, false, false), Served::Pop);
+        assert_eq!(sim.serve(5000, 1, &b, 10, false, false), Served::Origin);
     }
 }

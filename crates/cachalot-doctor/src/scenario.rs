@@ -252,13 +252,14 @@ pub fn generate(cause: Cause, seed: u64) -> Option<Scenario> {
             user_agent: USER_AGENT,
             referer: "https://www.example.com/",
             accept,
+            accept_encoding: "",
             status: 200,
         };
         let d: Decision = model.decide(&view, pop, secs, &mut scratch);
         let pop_tier = (hash64(pop.as_bytes()) as u32) | 1;
         // With a short TTL, even paths revalidate (RefreshHit), odd ones are refetched.
         let revalidates = cause == Cause::TtlTooShort && n.is_multiple_of(2);
-        let served = sim.serve(secs, pop_tier, &d, size as u32, revalidates, false);
+        let served = sim.serve(secs * 1000, pop_tier, &d, size as u32, revalidates, false);
         records.push(record(&mut rng, secs, pop, &path, &query, &cookie, size, served));
     }
     Some(Scenario { cause, config, records })

@@ -47,7 +47,27 @@ fn main() {
         println!("{label}: {ITERATIONS} invocations per runtime, one thread");
         run(code, &event);
     }
+    throttled(&event);
     floor();
+}
+
+/// What a function that always runs past its budget costs per invocation, in thread CPU time
+/// (the budget itself is 1 ms), and how many engine instances it made the thread build.
+fn throttled(event: &ViewerRequestEvent) {
+    const CALLS: u32 = 200;
+    let code = "function handler(event) { for (;;) {} }";
+    let function = Function::compile("loop", Runtime::Js2, code, Vec::new(), Limits::default()).expect("compiles");
+    let cpu = cpu_time::ThreadTime::now();
+    for _ in 0..CALLS {
+        let e = function.viewer_request(event).expect_err("throttled");
+        assert_eq!(e.kind, cachalot_functions::FunctionErrorKind::Throttled);
+    }
+    println!(
+        "endless loop (throttled, 1 ms budget): {CALLS} invocations, {:.2} ms of thread CPU per invocation, \
+         {} engine instances built",
+        cpu.elapsed().as_secs_f64() * 1e3 / f64::from(CALLS),
+        function.engine_instances_built(),
+    );
 }
 
 /// What the machine does right now with the same engine and no runtime around it: parse a

@@ -123,20 +123,59 @@ impl<'js> Names<'js> {
 /// reading the result back finds unchanged values here instead of converting them again.
 /// (A JavaScript string is immutable, so the same string value has the same text; equal
 /// property names are the same atom.)
-#[derive(Default)]
+///
+/// Results are read in about the order the event was built, so each search starts where the
+/// previous one ended and wraps around: most lookups succeed at the first entry tried.
 pub(crate) struct Known<'a, 'js> {
+    /// The names of the event's shape (`value`, `headers`…), interned once per instance.
+    fixed: Option<&'a Names<'js>>,
     strings: Vec<(Value<'js>, &'a str)>,
+    /// Names taken from the request (header, cookie and parameter names).
     names: Vec<(Atom<'js>, &'a str)>,
+    next_string: std::cell::Cell<usize>,
+    next_name: std::cell::Cell<usize>,
 }
 
-impl<'js> Known<'_, 'js> {
+impl<'a, 'js> Known<'a, 'js> {
+    /// Nothing known (every value read is converted).
+    #[cfg(test)]
+    pub(crate) fn none() -> Self {
+        Self::with(None)
+    }
+
+    fn with(fixed: Option<&'a Names<'js>>) -> Self {
+        // Room for a typical event: small enough that these are not "large" allocations for
+        // the system allocator (which would make it consolidate its free lists each time).
+        Known {
+            fixed,
+            strings: Vec::with_capacity(24),
+            names: Vec::with_capacity(16),
+            next_string: std::cell::Cell::new(0),
+            next_name: std::cell::Cell::new(0),
+        }
+    }
+
     fn string(&self, value: &Value<'js>) -> Option<&str> {
-        self.strings.iter().find(|(v, _)| v == value).map(|(_, s)| *s)
+        let found = find_from(&self.strings, self.next_string.get(), |(v, _)| v == value)?;
+        self.next_string.set(found + 1);
+        Some(self.strings[found].1)
     }
 
     fn name(&self, atom: &Atom<'js>) -> Option<&str> {
-        self.names.iter().find(|(a, _)| a == atom).map(|(_, s)| *s)
+        if let Some(i) = self.fixed.and_then(|f| f.0.iter().position(|a| a == atom)) {
+            return Some(NAMES[i]);
+        }
+        let found = find_from(&self.names, self.next_name.get(), |(a, _)| a == atom)?;
+        self.next_name.set(found + 1);
+        Some(self.names[found].1)
     }
+}
+
+/// Index of the first item matching `f`, searching from `start` to the end, then from the beginning.
+fn find_from<T>(items: &[T], start: usize, f: impl Fn(&T) -> bool) -> Option<usize> {
+    let start = start.min(items.len());
+    let (before, after) = items.split_at(start);
+    after.iter().position(&f).map(|i| start + i).or_else(|| before.iter().position(&f))
 }
 
 struct Builder<'a, 'js> {
@@ -150,11 +189,9 @@ struct Builder<'a, 'js> {
 
 impl<'a, 'js> Builder<'a, 'js> {
     fn new(ctx: &Ctx<'js>, names: &'a Names<'js>) -> Self {
-        let mut known = Known { strings: Vec::with_capacity(64), names: Vec::with_capacity(64) };
-        known.names.extend(names.0.iter().cloned().zip(NAMES));
         Self {
             ctx: ctx.clone(),
-            known,
+            known: Known::with(Some(names)),
             names,
             value: names.get(Prop::Value),
             multi_value: names.get(Prop::MultiValue),
@@ -585,11 +622,11 @@ mod tests {
         context.with(|ctx| f(&ctx));
     }
 
-    fn serializer<'js>(ctx: &Ctx<'js>, budget: usize) -> Serializer<'static, 'js> {
+    fn serializer<'a, 'js>(ctx: &Ctx<'js>, budget: usize) -> Serializer<'a, 'js> {
         let as_json: JsFunction<'js> = ctx.eval("(v) => JSON.stringify({ toJSON() { return v; } })").unwrap();
         let proto: Object<'js> = ctx.eval("Object.prototype").unwrap();
         let names = SavedNames::new(ctx).unwrap().restore(ctx).unwrap();
-        Serializer::new(ctx, &names, Known::default(), proto, as_json, budget).unwrap()
+        Serializer::new(ctx, &names, Known::none(), proto, as_json, budget).unwrap()
     }
 
     /// What reading gives, as text comparable with `JSON.stringify`'s: the JSON, `undefined`, or the error.

@@ -134,6 +134,26 @@ fn decode_base64_lenient(text: &str) -> Vec<u8> {
     out
 }
 
+/// WHATWG's forgiving-base64 decode (what `atob` does): ASCII whitespace is ignored, padding
+/// is optional but must be right when present, anything outside the standard alphabet fails.
+pub(crate) fn forgiving_base64(text: &str) -> Option<Vec<u8>> {
+    let mut data: Vec<u8> = text.bytes().filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\x0c' | b'\r')).collect();
+    if data.len().is_multiple_of(4) {
+        if data.ends_with(b"==") {
+            data.truncate(data.len() - 2);
+        } else if data.ends_with(b"=") {
+            data.truncate(data.len() - 1);
+        }
+    }
+    if data.len() % 4 == 1 || !data.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/') {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD_NO_PAD.decode(&data).ok().or_else(|| {
+        // Leftover bits that are not zero: decode leniently, as browsers do.
+        Some(decode_base64_lenient(std::str::from_utf8(&data).ok()?))
+    })
+}
+
 /// Hash or HMAC (when `key` is given) of the concatenated parts.
 pub(crate) fn digest(algorithm: &str, key: Option<&[u8]>, parts: &[Vec<u8>]) -> Result<Vec<u8>, String> {
     fn run<D: sha2::Digest>(parts: &[Vec<u8>]) -> Vec<u8> {
@@ -191,5 +211,17 @@ mod tests {
         assert_eq!(encode(&[0xfb, 0xff], Encoding::Base64Url).unwrap(), "-_8");
         assert_eq!(encode(&[0xff], Encoding::Utf8Strict), None);
         assert_eq!(unescape_lossy("a%20b%zz%e9"), "a b%zz\u{fffd}");
+    }
+
+    #[test]
+    fn forgiving_base64_is_what_atob_accepts() {
+        assert_eq!(forgiving_base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(forgiving_base64(" aGVs\nbG8 ").unwrap(), b"hello");
+        assert_eq!(forgiving_base64("YQ").unwrap(), b"a");
+        assert_eq!(forgiving_base64("YR==").unwrap(), b"a", "non-zero leftover bits are ignored");
+        assert_eq!(forgiving_base64("").unwrap(), b"");
+        for bad in ["a", "aGVsbG8-", "aGVs_G8=", "aGVsbG8===", "a=bc", "YQ="] {
+            assert!(forgiving_base64(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -270,6 +270,11 @@ pub struct Request {
     /// The query string exactly as received, without `?` (`None` when the target had no `?`);
     /// what `request.rawQueryString()` returns. Functions cannot change it.
     pub raw_query: Option<String>,
+    /// A function assigned `request.querystring` a string: the query forwarded is the one that
+    /// string parses to, even when it holds the same parameters as the one received in another
+    /// order (a function that sorts `?a=0&b=2&a=1` into `a=0&a=1&b=2` must be obeyed, or the
+    /// two orders stay two cache entries).
+    pub(crate) query_assigned: bool,
 }
 
 impl Request {
@@ -300,6 +305,7 @@ impl Request {
             headers: header_map,
             cookies: MultiValueMap::from_cookie_headers(cookie_values.iter().map(String::as_str)),
             raw_query: raw_query.map(str::to_owned),
+            query_assigned: false,
         }
     }
 
@@ -310,10 +316,11 @@ impl Request {
     }
 
     /// The query string to forward, without `?`: the one received when `querystring` still
-    /// holds exactly what it parses to (CloudFront forwards unchanged values as received),
-    /// else `querystring` formatted.
+    /// holds exactly what it parses to and no function assigned it a string (CloudFront
+    /// forwards unchanged values as received), else `querystring` formatted.
     pub fn query_string(&self) -> String {
-        if let Some(raw) = &self.raw_query
+        if !self.query_assigned
+            && let Some(raw) = &self.raw_query
             && MultiValueMap::from_query_string(raw) == self.querystring
         {
             return raw.clone();

@@ -1,13 +1,15 @@
 //! CloudFront Functions runtime: compiles a function once, runs it per request.
 //!
 //! This crate owns the event model (CloudFront's event structure version `1.0`),
-//! the JavaScript engine (QuickJS through `rquickjs`), the limits (10 KB of code,
-//! a memory cap, a CPU-time budget reported as compute utilization, stack depth,
-//! 10 KB of logs), the helper modules (`crypto`, `querystring`, the String byte
-//! helpers, `Buffer`, the `cloudfront` module with key value stores and origin
-//! modification) and validation of what a function returns. It also owns the
-//! TestFunction result shape ([`test_function`]), shared by the CLI and the
-//! control plane.
+//! the JavaScript engine (QuickJS through `rquickjs`) and the isolation of one
+//! invocation from the next, the limits (10 KB of code, a memory cap, a CPU-time
+//! budget reported as compute utilization, stack depth, 10 KB of logs), the helper
+//! modules (`crypto`, `querystring`, the String byte helpers, `Buffer`, `atob`/`btoa`,
+//! `TextEncoder`/`TextDecoder`, the `cloudfront` module with key value stores and
+//! origin modification) and validation of what a function returns. It also owns the
+//! TestFunction result shape ([`test_function`]), shared by the CLI and the control
+//! plane, and [`check`], whether code can run at all, shared by CreateFunction,
+//! `serve --config` and `lint`.
 //!
 //! It must not know proxy internals: the edge turns HTTP into events with
 //! [`Request::from_http`] / [`Response::from_http`] and applies the outcome itself.
@@ -78,7 +80,7 @@ pub use origin::{
     CustomOriginUpdate, OriginAccessControlUpdate, OriginOverride, OriginShieldUpdate, OriginTimeouts, OriginUpdate,
     RequestOriginGroup,
 };
-pub use testing::{TestError, TestResult, test_function};
+pub use testing::{ERROR_MESSAGE_PREFIX, TestError, TestResult, test_function, test_function_at};
 
 use engine::{Program, RawFailure};
 use std::fmt;
@@ -160,8 +162,10 @@ pub struct Function {
 
 impl Function {
     /// Checks and compiles `code`. Refuses what CloudFront refuses at create time: code over
-    /// the size limit, syntax errors, `const`/`let` under `cloudfront-js-1.0`, imports of
-    /// anything but `cloudfront`, and code without a `handler` function. `key_value_stores`
+    /// the size limit, syntax errors, syntax `cloudfront-js-1.0` does not have (`const`, `let`,
+    /// `class`, `async`, `?.`, `??`…), imports of anything but the runtime's modules
+    /// (`cloudfront`, `crypto`, `querystring`, `buffer`; cloudfront-js-2.0 only), and code
+    /// without a `handler` function. Positions in messages are the user's (`function.js:L:C`). `key_value_stores`
     /// are the stores associated with the function (`cf.kvs()` reads the first; `cf.kvs(id)`
     /// picks one by id or name).
     pub fn compile(
@@ -171,23 +175,10 @@ impl Function {
         key_value_stores: Vec<Arc<KeyValueStore>>,
         limits: Limits,
     ) -> Result<Arc<Function>, CompileError> {
-        let factory_source = source::prepare(code, runtime, &limits)?;
-        if !source::declares_handler(code) {
-            return Err(CompileError::MissingHandler);
-        }
-        // Reported by `kvs.meta()` as the stores' creation and update time.
-        #[allow(clippy::disallowed_methods)]
-        let created = SystemTime::now();
-        let program = Program {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            runtime,
-            factory_source,
-            stores: key_value_stores,
-            limits,
-            created,
-            alive: Arc::new(()),
-        };
-        engine::preload(&program).map_err(|message| CompileError::Syntax { message })?;
+        let program = Program::new(runtime, code, key_value_stores, limits)?;
+        // The compiling thread keeps the instance: configurations are usually published (and
+        // functions compiled) where they are then run.
+        engine::preload(&program).map_err(|message| program.load_error(&message))?;
         Ok(Arc::new(Function { name: name.into(), program }))
     }
 
@@ -225,10 +216,28 @@ impl Function {
         &self.program.limits
     }
 
-    /// Runs the function for a viewer request.
+    /// How many engine instances have been built for this function so far: one per thread
+    /// that ran it (the compiling thread included), plus one whenever an instance had to be
+    /// replaced. Failures (throttling, running out of memory, exceptions) do not replace it.
+    pub fn engine_instances_built(&self) -> u64 {
+        self.program.instances_built.load(Ordering::Relaxed)
+    }
+
+    /// Runs the function for a viewer request, now.
     pub fn viewer_request(
         &self,
         event: &ViewerRequestEvent,
+    ) -> Result<Invocation<ViewerRequestOutcome>, FunctionError> {
+        // `Date` in a function reads the invocation's start time: the runtime reads the clock.
+        #[allow(clippy::disallowed_methods)]
+        self.viewer_request_at(event, SystemTime::now())
+    }
+
+    /// Runs the function for a viewer request started at `now` (what `Date` reads in the function).
+    pub fn viewer_request_at(
+        &self,
+        event: &ViewerRequestEvent,
+        now: SystemTime,
     ) -> Result<Invocation<ViewerRequestOutcome>, FunctionError> {
         let data = bridge::EventData {
             event_type: EventType::ViewerRequest,
@@ -237,7 +246,7 @@ impl Function {
             request: &event.request,
             response: None,
         };
-        let raw = engine::invoke(&self.program, &data);
+        let raw = engine::invoke(&self.program, &data, now);
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let returned = output::viewer_request_result(&value, &event.request, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
@@ -250,8 +259,18 @@ impl Function {
         Ok(Invocation { outcome, compute_utilization: raw.compute_utilization, logs: raw.logs })
     }
 
-    /// Runs the function for a viewer response; returns the response to send.
+    /// Runs the function for a viewer response, now; returns the response to send.
     pub fn viewer_response(&self, event: &ViewerResponseEvent) -> Result<Invocation<Response>, FunctionError> {
+        #[allow(clippy::disallowed_methods)]
+        self.viewer_response_at(event, SystemTime::now())
+    }
+
+    /// Runs the function for a viewer response started at `now` (what `Date` reads in the function).
+    pub fn viewer_response_at(
+        &self,
+        event: &ViewerResponseEvent,
+        now: SystemTime,
+    ) -> Result<Invocation<Response>, FunctionError> {
         let data = bridge::EventData {
             event_type: EventType::ViewerResponse,
             context: &event.context,
@@ -259,7 +278,7 @@ impl Function {
             request: &event.request,
             response: Some(&event.response),
         };
-        let raw = engine::invoke(&self.program, &data);
+        let raw = engine::invoke(&self.program, &data, now);
         let value = self.returned_value(raw.result, &raw.logs, raw.compute_utilization)?;
         let response = output::viewer_response_result(&value, &event.response, self.program.limits.max_body_bytes)
             .map_err(|m| self.validation_error(m, &raw.logs, raw.compute_utilization))?;
@@ -279,7 +298,9 @@ impl Function {
                 Err(error(FunctionErrorKind::Validation, format!("the handler's result is not valid: {message}")))
             }
             Ok(None) => Err(error(FunctionErrorKind::Validation, "the handler must return an object".into())),
-            Err(RawFailure::Thrown(message)) => Err(error(FunctionErrorKind::Execution, message)),
+            Err(RawFailure::Thrown(message)) => {
+                Err(error(FunctionErrorKind::Execution, self.program.positions.rewrite(&message)))
+            }
             Err(RawFailure::OutOfMemory) => Err(error(
                 FunctionErrorKind::Execution,
                 format!("the function exceeded its memory limit of {} bytes", self.program.limits.memory_bytes),
@@ -304,9 +325,94 @@ impl Function {
     }
 }
 
+impl Program {
+    /// Checks and prepares `code` (everything but loading it into an engine).
+    fn new(
+        runtime: Runtime,
+        code: &str,
+        stores: Vec<Arc<KeyValueStore>>,
+        limits: Limits,
+    ) -> Result<Program, CompileError> {
+        let prepared = source::prepare(code, runtime, &limits)?;
+        if !source::declares_handler(code) {
+            return Err(CompileError::MissingHandler);
+        }
+        // Reported by `kvs.meta()` as the stores' creation and update time.
+        #[allow(clippy::disallowed_methods)]
+        let created = SystemTime::now();
+        Ok(Program {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            runtime,
+            factory_source: prepared.factory,
+            positions: prepared.positions,
+            stores,
+            limits,
+            created,
+            alive: Arc::new(()),
+            instances_built: AtomicU64::new(0),
+        })
+    }
+
+    /// What the engine said when loading the code failed, as a compile error at the user's positions.
+    fn load_error(&self, message: &str) -> CompileError {
+        let message = self.positions.rewrite(message);
+        match message.strip_prefix("SyntaxError: ") {
+            Some(rest) => CompileError::Syntax { message: rest.to_owned() },
+            None => CompileError::Load { message },
+        }
+    }
+}
+
+/// Whether `code` can run as a CloudFront Function under `runtime`: everything
+/// [`Function::compile`] checks, with the code loaded into a throwaway engine (so syntax the
+/// engine refuses is found too). The one check behind `CreateFunction`/`UpdateFunction`,
+/// `serve --config` and `lint`, so they refuse exactly what the edge could not run.
+pub fn check(runtime: Runtime, code: &str) -> Result<(), CompileError> {
+    let program = Program::new(runtime, code, Vec::new(), Limits::default())?;
+    engine::load(&program).map_err(|message| program.load_error(&message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_import_checks_know_exactly_what_each_module_exports() {
+        // source::MODULES (what named imports may name) against the prelude's module objects.
+        for (module, exports) in source::MODULES {
+            let code = format!(
+                "import m from '{module}';\nfunction handler(e) {{ return {{ statusCode: 200, body: Object.keys(m).sort().join(',') }}; }}"
+            );
+            let f = Function::compile("modules", Runtime::Js2, &code, Vec::new(), Limits::default()).unwrap();
+            let Ok(Invocation { outcome: ViewerRequestOutcome::Respond(response), .. }) =
+                f.viewer_request(&ViewerRequestEvent {
+                    context: EventContext::default(),
+                    viewer_ip: String::new(),
+                    request: Request::from_http("GET", "/", Vec::<(&str, &[u8])>::new()),
+                })
+            else {
+                panic!("{module}: no response")
+            };
+            let mut expected = exports.to_vec();
+            expected.sort_unstable();
+            assert_eq!(response.body, Some(Body::Text(expected.join(","))), "{module}");
+        }
+    }
+
+    #[test]
+    fn check_refuses_what_cannot_run_and_accepts_the_rest() {
+        assert!(check(Runtime::Js2, "import crypto from 'crypto';\nfunction handler(e) { return e.request; }").is_ok());
+        let errors = [
+            (Runtime::Js2, "function handler(e) {\n  var = 1;\n}", "SyntaxError: "),
+            (Runtime::Js1, "const x = 1; function handler(e) { return e.request; }", "`const`"),
+            (Runtime::Js2, "import fs from 'fs'; function handler(e) { return e.request; }", "'fs'"),
+            (Runtime::Js2, "function other() {}", "no function named `handler`"),
+        ];
+        for (runtime, code, expected) in errors {
+            let e = check(runtime, code).unwrap_err().to_string();
+            assert!(e.contains(expected), "{code}: {e}");
+        }
+    }
 
     fn assert_send_sync<T: Send + Sync>() {}
 

@@ -58,6 +58,7 @@ fn request(obj: &Map, input: &Request) -> Result<Request, String> {
     if let Some(c) = uri.chars().find(|c| c.is_control() || *c == ' ') {
         return Err(format!("request.uri contains an invalid character {c:?}"));
     }
+    let query_assigned = matches!(obj.get("querystring"), Some(Value::String(_)));
     let querystring = match obj.get("querystring") {
         None | Some(Value::Null) => MultiValueMap::new(),
         Some(Value::String(s)) => MultiValueMap::from_query_string(s.strip_prefix('?').unwrap_or(s)),
@@ -75,7 +76,8 @@ fn request(obj: &Map, input: &Request) -> Result<Request, String> {
         Some(Value::Object(map)) => multi_value_map(map, &input.cookies, "request.cookies")?,
         Some(other) => return Err(format!("request.cookies must be an object, got {}", type_name(other))),
     };
-    let out = Request { method, uri, querystring, headers, cookies, raw_query: input.raw_query.clone() };
+    let out =
+        Request { method, uri, querystring, headers, cookies, raw_query: input.raw_query.clone(), query_assigned };
     let target_len = out.uri.len() + out.query_string().len() + 1;
     if target_len >= MAX_TARGET_LEN {
         return Err(format!("the URI and query string are {target_len} characters, over the {MAX_TARGET_LEN} limit"));
@@ -349,6 +351,26 @@ mod tests {
         v["querystring"] = json!("b=2&a=1");
         let Ok(Returned::Request(r)) = req(v) else { panic!("expected a request") };
         assert_eq!(r.query_string(), "b=2&a=1");
+    }
+
+    #[test]
+    fn an_assigned_query_string_is_forwarded_even_with_the_received_parameters() {
+        // Received `?a=0&b=2&a=1`; the function sorts it into `a=0&a=1&b=2`, which parses to the
+        // same parameters: what it assigned is forwarded, not the order received.
+        let received = Request::from_http("GET", "/p?a=0&b=2&a=1", Vec::<(&str, &[u8])>::new());
+        let mut v = received.to_event_json();
+        v["querystring"] = json!("a=0&a=1&b=2");
+        let Ok(Returned::Request(r)) = viewer_request_result(&Value::from(&v), &received, 1024) else {
+            panic!("expected a request")
+        };
+        assert_eq!(r.query_string(), "a=0&a=1&b=2");
+        assert_eq!(r.raw_query.as_deref(), Some("a=0&b=2&a=1"), "rawQueryString() still gives what was received");
+        // Left alone, the query is forwarded as received.
+        let v = received.to_event_json();
+        let Ok(Returned::Request(r)) = viewer_request_result(&Value::from(&v), &received, 1024) else {
+            panic!("expected a request")
+        };
+        assert_eq!(r.query_string(), "a=0&b=2&a=1");
     }
 
     #[test]

@@ -6,12 +6,13 @@
 use crate::event::{EventContext, MultiValueMap, Request, Response, ResponseCookies, is_disallowed_header};
 use crate::output::{multi_value_map, response_cookies};
 use crate::{
-    CompileError, Function, FunctionError, KeyValueStore, Limits, Runtime, ViewerRequestEvent, ViewerRequestOutcome,
-    ViewerResponseEvent,
+    CompileError, Function, FunctionError, FunctionErrorKind, KeyValueStore, Limits, Runtime, ViewerRequestEvent,
+    ViewerRequestOutcome, ViewerResponseEvent,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// The TestFunction API's `TestResult`, serialised with its PascalCase field names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,6 +67,11 @@ pub enum TestError {
     InvalidEvent(String),
 }
 
+/// The first sentence of TestFunction's `FunctionErrorMessage` for a function that failed or
+/// could not be loaded (followed by the error, `TypeError: …` or `SyntaxError: …`).
+pub const ERROR_MESSAGE_PREFIX: &str =
+    "The CloudFront function associated with the CloudFront distribution is invalid or could not run.";
+
 /// Compiles `code` and runs it once on `event_json` (a TestFunction event: `version`,
 /// `context.eventType`, `viewer`, `request`, and `response` for viewer-response).
 /// Failures of the function (including code that does not compile) are reported in the
@@ -77,6 +83,22 @@ pub fn test_function(
     event_json: &[u8],
     key_value_stores: Vec<Arc<KeyValueStore>>,
     limits: Limits,
+) -> Result<TestResult, TestError> {
+    // What `Date` reads in the function: the test runs now.
+    #[allow(clippy::disallowed_methods)]
+    let now = SystemTime::now();
+    test_function_at(name, runtime, code, event_json, key_value_stores, limits, now)
+}
+
+/// [`test_function`] with the invocation started at `now` (what `Date` reads in the function).
+pub fn test_function_at(
+    name: &str,
+    runtime: Runtime,
+    code: &str,
+    event_json: &[u8],
+    key_value_stores: Vec<Arc<KeyValueStore>>,
+    limits: Limits,
+    now: SystemTime,
 ) -> Result<TestResult, TestError> {
     let event: Value = serde_json::from_slice(event_json).map_err(|e| TestError::InvalidEvent(e.to_string()))?;
     let parsed = parse_event(&event)?;
@@ -99,7 +121,7 @@ pub fn test_function(
         }
     };
     let outcome = match parsed {
-        TestEvent::Request(event) => function.viewer_request(&event).map(|inv| {
+        TestEvent::Request(event) => function.viewer_request_at(&event, now).map(|inv| {
             let output = match &inv.outcome {
                 ViewerRequestOutcome::Continue { request, .. } => json!({ "request": request.to_event_json() }),
                 ViewerRequestOutcome::Respond(response) => json!({ "response": response.to_event_json() }),
@@ -107,7 +129,7 @@ pub fn test_function(
             (output, inv.compute_utilization, inv.logs)
         }),
         TestEvent::Response(event) => function
-            .viewer_response(&event)
+            .viewer_response_at(&event, now)
             .map(|inv| (json!({ "response": inv.outcome.to_event_json() }), inv.compute_utilization, inv.logs)),
     };
     match outcome {
@@ -117,7 +139,7 @@ pub fn test_function(
             result.function_execution_logs = logs;
         }
         Err(FunctionError { kind, message, logs, compute_utilization }) => {
-            result.function_error_message = format!("{kind}: {message}");
+            result.function_error_message = failure_message(kind, &message);
             result.compute_utilization = compute_utilization.to_string();
             result.function_execution_logs = logs;
         }
@@ -125,10 +147,25 @@ pub fn test_function(
     Ok(result)
 }
 
+/// `FunctionErrorMessage` for a failed invocation: what CloudFront writes, the prefix and the
+/// JavaScript error (`… could not run. TypeError: …`). Failures that are not JavaScript errors
+/// (throttling, an invalid result) are named by their kind after the prefix.
+fn failure_message(kind: FunctionErrorKind, message: &str) -> String {
+    match kind {
+        FunctionErrorKind::Execution => format!("{ERROR_MESSAGE_PREFIX} {message}"),
+        FunctionErrorKind::Throttled | FunctionErrorKind::Validation => {
+            format!("{ERROR_MESSAGE_PREFIX} {kind}: {message}")
+        }
+    }
+}
+
+/// `FunctionErrorMessage` for code that does not load: the prefix and the error
+/// (`… could not run. SyntaxError: …`). Code over the size limit never gets this far on
+/// CloudFront (CreateFunction refuses it), so it is reported as that error alone.
 fn compile_error_message(e: &CompileError) -> String {
     match e {
         CompileError::SizeLimitExceeded { .. } => e.to_string(),
-        other => format!("The function could not be created: {other}"),
+        other => format!("{ERROR_MESSAGE_PREFIX} {other}"),
     }
 }
 
@@ -176,6 +213,7 @@ fn parse_event(event: &Value) -> Result<TestEvent, TestError> {
         headers: headers_at(request_obj, "request.headers")?,
         cookies: map_at(request_obj, "cookies", "request.cookies")?,
         raw_query,
+        query_assigned: false,
     };
     if !is_response {
         return Ok(TestEvent::Request(ViewerRequestEvent { context: ctx, viewer_ip, request }));
@@ -233,4 +271,45 @@ fn headers_at(obj: &Map<String, Value>, path: &str) -> Result<MultiValueMap, Tes
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const EVENT: &[u8] = br#"{"version":"1.0","context":{"eventType":"viewer-request"},"viewer":{"ip":"192.0.2.1"},
+        "request":{"method":"GET","uri":"/","querystring":{},"headers":{},"cookies":{}}}"#;
+
+    fn run(code: &str, now: SystemTime) -> TestResult {
+        test_function_at("t", Runtime::Js2, code, EVENT, Vec::new(), Limits::default(), now).unwrap()
+    }
+
+    #[test]
+    fn error_messages_carry_cloudfronts_prefix() {
+        let now = UNIX_EPOCH;
+        let thrown = run("function handler(e) { throw new Error('boom'); }", now);
+        assert_eq!(thrown.function_error_message, format!("{ERROR_MESSAGE_PREFIX} Error: boom (function.js:1:33)"));
+        let syntax = run("function handler(e) {\n  return e.request }}", now);
+        assert_eq!(
+            syntax.function_error_message,
+            format!("{ERROR_MESSAGE_PREFIX} SyntaxError: unexpected `}}` (function.js:2:21)")
+        );
+        let invalid = run("function handler(e) { return 42; }", now);
+        assert!(
+            invalid.function_error_message.starts_with(&format!("{ERROR_MESSAGE_PREFIX} FunctionValidationError: ")),
+            "{}",
+            invalid.function_error_message
+        );
+        assert!(thrown.failed() && syntax.failed() && invalid.failed());
+    }
+
+    #[test]
+    fn the_clock_can_be_set() {
+        let code = "function handler(e) { e.request.headers.now = { value: new Date().toISOString() + ' ' + Date.now() }; return e.request; }";
+        let at = UNIX_EPOCH + Duration::from_millis(1_706_702_400_123);
+        let result = run(code, at);
+        let output: Value = serde_json::from_str(&result.function_output).unwrap();
+        assert_eq!(output["request"]["headers"]["now"]["value"], "2024-01-31T12:00:00.123Z 1706702400123");
+    }
 }

@@ -166,3 +166,39 @@ fn origin_helpers_return_their_effect_as_data() {
     let (_, origin) = continued(f.viewer_request(&request("GET", "/index.html", &[])).unwrap().outcome);
     assert!(origin.is_none());
 }
+
+/// An HS256 token for `claims`, signed with `secret` (written here, independently of the engine).
+fn jwt(claims: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let signed = format!("{}.{}", b64.encode(r#"{"alg":"HS256","typ":"JWT"}"#), b64.encode(claims));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+#[test]
+fn tokens_are_verified_with_imported_crypto_and_a_key_value_store_secret() {
+    // `import crypto from 'crypto'` with `import cf from 'cloudfront'`, as AWS's kvs-jwt-verify
+    // example does (its README shows it running under cloudfront-js-2.0).
+    let kvs = store("secrets", &[("jwt.secret", "s3cret")]);
+    let f = compile_with("jwt-verify.js", Runtime::Js2, vec![kvs]);
+    let valid = jwt(r#"{"sub":"1234","exp":4102444800}"#, "s3cret");
+    let (req, _) =
+        continued(f.viewer_request(&request("GET", &format!("/video.mp4?jwt={valid}&q=1"), &[])).unwrap().outcome);
+    assert_eq!(req.target(), "/video.mp4?q=1", "the token is removed");
+
+    let refused = |target: String, log: &str| {
+        let inv = f.viewer_request(&request("GET", &target, &[])).unwrap();
+        match inv.outcome {
+            ViewerRequestOutcome::Respond(r) => assert_eq!(r.status_code, 401, "{target}"),
+            other => panic!("{target}: expected 401, got {other:?}"),
+        }
+        assert_eq!(inv.logs.join(""), log, "{target}");
+    };
+    refused(format!("/video.mp4?jwt={}", jwt(r#"{"sub":"1234"}"#, "wrong")), "rejected: bad signature");
+    refused(format!("/video.mp4?jwt={}", jwt(r#"{"exp":1000}"#, "s3cret")), "rejected: expired");
+    refused("/video.mp4?jwt=a.b".into(), "rejected: the token has 2 parts");
+    refused("/video.mp4".into(), "");
+}

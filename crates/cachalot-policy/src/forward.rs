@@ -253,6 +253,7 @@ mod tests {
             keepalive_timeout_secs: 5,
             response_completion_timeout_secs: None,
             shield_region: None,
+            access_control: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! - [`ttl`]: whether and how long a response is stored, stale serving, and collapsing;
 //! - [`conditional`]: validators, revalidation and the `304` merge, viewer conditionals;
 //! - [`invalidation`]: invalidation path matching;
+//! - [`signed`]: signed URLs and cookies (canned and custom policies, key types, refusals);
 //! - [`compress`]: edge compression rules; [`range`]: range requests and `Vary` filtering;
 //! - [`result`]: the result-type vocabulary of logs and `x-cache`, and [`Served`],
 //!   from which the edge derives them.
@@ -23,6 +24,7 @@
 pub mod compress;
 pub mod conditional;
 pub mod forward;
+pub mod geo;
 pub mod invalidation;
 pub mod key;
 pub mod origin;
@@ -32,6 +34,7 @@ pub mod request;
 pub mod response_headers;
 pub mod result;
 pub mod route;
+pub mod signed;
 pub mod tiers;
 pub mod ttl;
 pub mod viewer;

@@ -60,6 +60,16 @@ pub struct EdgeSettings {
     pub listener: ListenerLimits,
     /// Regional edge caches this node hosts for its fleet (`RegionalCaches`).
     pub regional_caches: Vec<RegionalCacheSettings>,
+    /// The viewer-location database (`GeoIpDatabase`) for geo restriction and location headers.
+    pub geo: Option<Arc<crate::geo::GeoDatabase>>,
+    /// Folder-backed buckets (of `buckets`) that answer only requests an origin access control signed.
+    pub private_buckets: std::collections::HashSet<String>,
+    /// The node's credentials, which origin access controls sign with (`None`: made up per process,
+    /// enough for private folder-backed buckets).
+    pub origin_credentials: Option<crate::origin::sigv4::Credentials>,
+    /// Serve behaviors that ask for a protection the edge does not enforce (`UnenforcedProtections: serve`);
+    /// by default they are refused.
+    pub serve_unenforced: bool,
 }
 
 impl Default for EdgeSettings {
@@ -76,6 +86,10 @@ impl Default for EdgeSettings {
             max_object_bytes: 64 * 1024 * 1024,
             listener: ListenerLimits::default(),
             regional_caches: Vec::new(),
+            geo: None,
+            serve_unenforced: false,
+            private_buckets: std::collections::HashSet::new(),
+            origin_credentials: None,
         }
     }
 }
@@ -139,6 +153,11 @@ pub(crate) struct EdgeInner {
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) max_object_bytes: u64,
     pub(crate) listener_limits: ListenerLimits,
+    pub(crate) geo: Option<Arc<crate::geo::GeoDatabase>>,
+    pub(crate) serve_unenforced: bool,
+    /// Signed URL and cookie signatures already verified (key id, hash, signature, message),
+    /// each with the key that verified it.
+    pub(crate) verified_signatures: moka::sync::Cache<String, Arc<cachalot_config::model::PublicKey>>,
 }
 
 /// The data plane. Cheap to clone.
@@ -177,7 +196,11 @@ impl Edge {
             .iter()
             .map(|r| (r.region.clone(), Tier::new(&format!("REC:{}", r.region), r.cache_bytes)))
             .collect();
-        let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone());
+        let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone()).with_access(
+            settings.private_buckets.clone(),
+            settings.origin_credentials.clone().unwrap_or_else(crate::origin::sigv4::Credentials::ephemeral),
+            clock.clone(),
+        );
         let pops = settings
             .pops
             .iter()
@@ -210,6 +233,9 @@ impl Edge {
                 observer,
                 max_object_bytes: settings.max_object_bytes,
                 listener_limits: settings.listener,
+                geo: settings.geo.clone(),
+                serve_unenforced: settings.serve_unenforced,
+                verified_signatures: moka::sync::Cache::new(100_000),
             }),
         }
     }
@@ -226,6 +252,18 @@ impl Edge {
         regions.extend(fleet.regional_caches.iter().filter(|(_, h)| !h.is_empty()).map(|(r, _)| r.clone()));
         self.inner.topology.store(Arc::new(Topology::Regions(regions)));
         self.inner.fleet.store(Arc::new(fleet));
+    }
+
+    /// `PutObject` to `bucket` (a `Buckets` folder or S3), signed with the node's credentials:
+    /// how access logs reach a log bucket that `Buckets` does not map.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: bytes::Bytes,
+        content_type: &str,
+    ) -> Result<u16, crate::origin::OriginError> {
+        self.inner.origins.put_object(bucket, key, body, content_type).await
     }
 
     /// The snapshot being served.

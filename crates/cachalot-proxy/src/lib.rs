@@ -23,6 +23,7 @@ mod deliver;
 mod edge;
 mod fetch;
 mod functions;
+pub mod geo;
 mod ids;
 mod listener;
 pub mod origin;
@@ -32,6 +33,7 @@ mod viewer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use edge::{Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
+pub use geo::GeoDatabase;
 pub use listener::{ListenerLimits, TrackedBody, serve_http, serve_pop, tls_acceptor};
 pub use summary::{Layer, NoObserver, Observer, RequestSummary};
 pub use tier::server::serve_regional;

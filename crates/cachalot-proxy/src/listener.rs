@@ -151,6 +151,8 @@ pub async fn serve_http<F, S, B>(
     builder
         .http1()
         .keep_alive(true)
+        // CloudFront writes HTTP/1.1 header names capitalised per word (`X-Cache`, `X-Custom-Header`).
+        .title_case_headers(true)
         .max_buf_size(MAX_HEADER_BYTES)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);

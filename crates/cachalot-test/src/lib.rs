@@ -5,6 +5,7 @@
 //! never for Cachalot itself.
 
 mod client;
+pub mod mmdb;
 mod origin;
 pub mod pg;
 
@@ -27,6 +28,9 @@ pub fn resources_from_json(text: &str) -> Resources {
         functions: Vec::new(),
         key_value_stores: Vec::new(),
         log_deliveries: file.log_deliveries,
+        public_keys: file.public_keys,
+        key_groups: file.key_groups,
+        origin_access_controls: file.origin_access_controls,
     }
 }
 

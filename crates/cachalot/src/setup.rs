@@ -60,6 +60,22 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Setup> {
             },
             (None, None) => continue,
         };
+        // Code the edge could not run would answer 503 on every request of its behaviors.
+        if let Ok(runtime) = f.runtime.parse::<cachalot_functions::Runtime>()
+            && let Err(problem) = cachalot_functions::check(runtime, &code)
+        {
+            let field = if f.code.is_some() { "Code" } else { "CodeFile" };
+            problems.push(Diagnostic {
+                severity: Severity::Error,
+                code: "InvalidArgument".into(),
+                path: format!("$.Functions[{i}].{field}"),
+                message: format!("function {} cannot run under {runtime}: {problem}", f.name),
+                hint: Some(
+                    "function.js:LINE:COLUMN is a position in the function's code; `cachalot function test` runs it on an event"
+                        .into(),
+                ),
+            });
+        }
         functions.push(FunctionCode {
             name: f.name.clone(),
             runtime: f.runtime.clone(),
@@ -110,10 +126,24 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Setup> {
         functions,
         key_value_stores: stores,
         log_deliveries: file.log_deliveries.clone(),
+        public_keys: file.public_keys.clone(),
+        key_groups: file.key_groups.clone(),
+        origin_access_controls: file.origin_access_controls.clone(),
     };
-    let (_, diags) =
+    let (snapshot, diags) =
         cachalot_config::validate::build_snapshot(&resources, &cachalot_config::validate::Paths::config_file());
     problems.extend(diags.into_vec());
+    if file.unenforced_protections == file::UnenforcedProtections::Refuse {
+        for (dist, where_, u) in unenforced_protections(&snapshot) {
+            problems.push(Diagnostic {
+                severity: Severity::Error,
+                code: "unenforced-protection".into(),
+                path: format!("distribution {dist}{where_}: {}", u.field),
+                message: format!("the edge does not enforce {}, so it will not serve this as if it were public", u.what),
+                hint: Some("remove the protection, or set \"UnenforcedProtections\": \"serve\" in the config to serve it unprotected".into()),
+            });
+        }
+    }
     let errors = print_diagnostics(&source, &problems);
     if errors > 0 {
         return Err(hinted(
@@ -122,6 +152,25 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Setup> {
         ));
     }
     Ok(Setup { file, resources, base })
+}
+
+/// Every protection a distribution or behavior asks for that the edge does not enforce:
+/// (distribution id, ` behavior <pattern>` or empty, the protection).
+pub(crate) fn unenforced_protections(
+    snapshot: &cachalot_config::Snapshot,
+) -> Vec<(String, String, cachalot_config::model::Unenforced)> {
+    let mut out = Vec::new();
+    for d in &snapshot.distributions {
+        for u in &d.unenforced {
+            out.push((d.id.clone(), String::new(), u.clone()));
+        }
+        for b in &d.behaviors {
+            for u in &b.unenforced {
+                out.push((d.id.clone(), format!(" behavior {}", b.path_pattern.as_str()), u.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// A one-distribution setup in front of `url` with Managed-CachingOptimized.

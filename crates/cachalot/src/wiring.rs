@@ -14,6 +14,7 @@ use cachalot_telemetry::outcome::Outcome;
 use cachalot_telemetry::{DistributionCtx, LogRecord, RecordExtras, ResultType, Telemetry};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash as _, Hasher as _};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -92,11 +93,20 @@ pub(crate) struct TelemetryObserver {
     buckets: BTreeMap<String, String>,
     distributions: ArcSwap<HashMap<Arc<str>, DistributionCtx>>,
     misses: Arc<TopMisses>,
+    /// Log buckets `Buckets` does not map are S3 buckets: their files are written under
+    /// `<spool>/<bucket>/` and put to S3 by [`LogUploader`].
+    spool: Option<(PathBuf, Arc<LogUploader>)>,
 }
 
 impl TelemetryObserver {
     pub(crate) fn new(telemetry: Arc<Telemetry>, buckets: BTreeMap<String, String>, misses: Arc<TopMisses>) -> Self {
-        TelemetryObserver { telemetry, buckets, distributions: ArcSwap::default(), misses }
+        TelemetryObserver { telemetry, buckets, distributions: ArcSwap::default(), misses, spool: None }
+    }
+
+    /// Writes the logs of unmapped (S3) log buckets under `folder`, for `uploader` to put to S3.
+    pub(crate) fn with_s3_logs(mut self, folder: PathBuf, uploader: Arc<LogUploader>) -> Self {
+        self.spool = Some((folder, uploader));
+        self
     }
 
     /// Rebuilds the per-distribution contexts (log folder, prefix, IncludeCookies) from a snapshot.
@@ -105,6 +115,18 @@ impl TelemetryObserver {
         for d in &snapshot.distributions {
             let ctx = match DistributionCtx::from_config(d, &self.buckets) {
                 Ok(ctx) => ctx,
+                Err(e) if self.spool.is_some() && d.logging.is_some() => {
+                    let (folder, uploader) =
+                        self.spool.as_ref().map(|(f, u)| (f.clone(), u.clone())).unwrap_or_default();
+                    let bucket = d.logging.as_ref().map(|l| l.bucket.clone()).unwrap_or_default();
+                    let mut buckets = self.buckets.clone();
+                    buckets.insert(bucket.clone(), folder.join(&bucket).to_string_lossy().into_owned());
+                    uploader.add(&bucket, folder.join(&bucket));
+                    DistributionCtx::from_config(d, &buckets).unwrap_or_else(|_| {
+                        tracing::warn!("{e}: its access logs are not written");
+                        DistributionCtx::new(&d.id)
+                    })
+                }
                 Err(e) => {
                     tracing::warn!("{e}: its access logs are not written (add the bucket to `Buckets`)");
                     DistributionCtx::new(&d.id)
@@ -205,4 +227,75 @@ fn log_record(s: RequestSummary) -> LogRecord {
         range_start: s.range.map(|r| r.0),
         range_end: s.range.map(|r| r.1),
     }
+}
+
+/// Delivers access log files to S3 log buckets with `PutObject`: every published file
+/// under a spooled bucket's folder is put under its path (prefix included), then removed.
+/// A file S3 refuses stays and is tried again on the next pass.
+#[derive(Default)]
+pub(crate) struct LogUploader {
+    buckets: parking_lot::Mutex<BTreeMap<String, PathBuf>>,
+    failing: parking_lot::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl LogUploader {
+    fn add(&self, bucket: &str, folder: PathBuf) {
+        self.buckets.lock().entry(bucket.to_owned()).or_insert(folder);
+    }
+
+    /// One pass: puts every published file; returns how many were delivered.
+    pub(crate) async fn deliver(&self, edge: &cachalot_proxy::Edge) -> usize {
+        let buckets = self.buckets.lock().clone();
+        let mut delivered = 0;
+        for (bucket, folder) in buckets {
+            for file in published_files(&folder) {
+                let Ok(key) = file.strip_prefix(&folder).map(|k| k.to_string_lossy().replace('\\', "/")) else {
+                    continue;
+                };
+                let Ok(body) = std::fs::read(&file) else { continue };
+                match edge.put_object(&bucket, &key, body.into(), "application/x-gzip").await {
+                    Ok(200) => {
+                        let _ = std::fs::remove_file(&file);
+                        delivered += 1;
+                        if self.failing.lock().remove(&bucket) {
+                            tracing::info!("access logs reach S3 bucket {bucket} again");
+                        }
+                    }
+                    outcome => {
+                        if self.failing.lock().insert(bucket.clone()) {
+                            let why = match outcome {
+                                Ok(status) => format!("S3 answered {status}"),
+                                Err(e) => e.to_string(),
+                            };
+                            tracing::warn!(
+                                "cannot put access logs to S3 bucket {bucket} ({why}); kept in {} and retried",
+                                folder.display()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        delivered
+    }
+}
+
+/// Published (not hidden, `.gz`) files under `folder`, recursively.
+fn published_files(folder: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![folder.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if path.is_dir() {
+                stack.push(path);
+            } else if !hidden && path.extension().is_some_and(|e| e == "gz") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }

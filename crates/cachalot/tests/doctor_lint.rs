@@ -169,3 +169,31 @@ fn logs_reveal_a_whitelisted_parameter_that_never_varies() {
     assert_eq!(f[0]["cause"], "query-strings-in-key");
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn functions_that_cannot_run_are_errors() {
+    let d = dir("functions");
+    write(&d, "strip.js", "function handler(event) {\n  class Strip {}\n  return event.request;\n}\n");
+    // A config with no other finding, plus two functions.
+    let mut config: serde_json::Value = serde_json::from_str(&scenario::config_for(Cause::ColdPop)).unwrap();
+    config["Functions"] = serde_json::json!([
+        {"Name": "strip", "FunctionConfig": {"Comment": "", "Runtime": "cloudfront-js-1.0"}, "CodeFile": "strip.js"},
+        {"Name": "jwt", "FunctionConfig": {"Comment": "", "Runtime": "cloudfront-js-2.0"},
+         "Code": "import crypto from 'crypto';\nimport cf from 'cloudfront';\nasync function handler(e) { return e.request; }"}
+    ]);
+    let path = write(&d, "config.json", &config.to_string());
+    let (code, stdout, stderr) = lint(&[&path, "--format", "json"]);
+    assert_eq!(code, 1, "{stdout} {stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{stdout}");
+    let f = &findings[0];
+    assert_eq!(f["code"], "function-cannot-run");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["path"], "$.Functions[0].CodeFile");
+    assert!(
+        f["message"].as_str().unwrap().contains("`class` is not supported by cloudfront-js-1.0 (line 2, column 3)"),
+        "{f}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -82,7 +82,7 @@ fn failing_functions_exit_1_with_the_error_message() {
         ("hostile/memory-bomb.js", "cloudfront-js-2.0", "memory limit"),
         ("hostile/eval.js", "cloudfront-js-1.0", "eval is not defined"),
         ("hostile/huge-output.js", "cloudfront-js-2.0", "FunctionValidationError"),
-        ("hostile/syntax-error.js", "cloudfront-js-2.0", "could not be created"),
+        ("hostile/syntax-error.js", "cloudfront-js-2.0", "could not run. SyntaxError: "),
         ("hostile/const-under-js1.js", "cloudfront-js-1.0", "`const` is not supported by cloudfront-js-1.0"),
     ];
     for (file, runtime, expected) in cases {
@@ -90,6 +90,12 @@ fn failing_functions_exit_1_with_the_error_message() {
         assert_eq!(code, 1, "{file}: {result}");
         let message = result["FunctionErrorMessage"].as_str().unwrap();
         assert!(message.contains(expected), "{file}: {message}");
+        assert!(
+            message.starts_with(
+                "The CloudFront function associated with the CloudFront distribution is invalid or could not run. "
+            ),
+            "{file}: {message}"
+        );
         assert_eq!(result["FunctionOutput"], "");
     }
 }
@@ -145,4 +151,29 @@ fn every_example_function_runs_through_the_cli() {
     let (code, result) = test_result(&["true-client-ip.js", "--event", "events/image-request.json"]);
     assert_eq!(code, 0);
     assert_eq!(output_of(&result)["request"]["headers"]["true-client-ip"]["value"], "198.51.100.7");
+}
+
+#[test]
+fn the_clock_is_set_with_now() {
+    let dir = std::env::temp_dir().join(format!("function-cli-now-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let code = dir.join("clock.js");
+    std::fs::write(
+        &code,
+        "function handler(e) { e.request.headers['x-now'] = { value: new Date().toISOString() }; return e.request; }",
+    )
+    .unwrap();
+    let code = code.display().to_string();
+    for (now, expected) in
+        [("2030-01-01T00:00:00Z", "2030-01-01T00:00:00.000Z"), ("1706702400123", "2024-01-31T12:00:00.123Z")]
+    {
+        let (status, result) = test_result(&[&code, "--event", "events/image-request.json", "--now", now]);
+        assert_eq!(status, 0, "{result}");
+        assert_eq!(output_of(&result)["request"]["headers"]["x-now"]["value"], expected, "--now {now}");
+    }
+    let out = cachalot(&["function", "test", &code, "--event", "events/image-request.json", "--now", "yesterday"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("RFC 3339"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -355,3 +355,39 @@ fn access_log_lines_survive_kill_9() {
     assert!(!names(&logs).iter().any(|n| n.ends_with(".tmp")), "{:?}", names(&logs));
     assert!(restarted.stop().success());
 }
+
+/// A function the edge could not run stops `serve` with its position, instead of a 503 on
+/// every request of its behavior.
+#[test]
+fn a_function_that_cannot_run_is_reported_at_its_path() {
+    let dir = TempDir::new("bad-function");
+    std::fs::write(dir.0.join("rewrite.js"), "function handler(event) {\n  return event.request?.uri;\n}\n").unwrap();
+    let config = dir.0.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"Functions": [
+            {"Name": "rewrite", "FunctionConfig": {"Comment": "", "Runtime": "cloudfront-js-1.0"}, "CodeFile": "rewrite.js"},
+            {"Name": "inline", "FunctionConfig": {"Comment": "", "Runtime": "cloudfront-js-2.0"},
+             "Code": "import fs from 'fs';\nfunction handler(e) { return e.request; }"},
+            {"Name": "jwt", "FunctionConfig": {"Comment": "", "Runtime": "cloudfront-js-2.0"},
+             "Code": "import crypto from 'crypto';\nimport cf from 'cloudfront';\nasync function handler(e) { return e.request; }"}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--state"])
+        .arg(dir.0.join("state"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "$.Functions[0].CodeFile [InvalidArgument]: function rewrite cannot run under cloudfront-js-1.0: optional chaining (`?.`) is not supported by cloudfront-js-1.0 (line 2, column 23)",
+        "$.Functions[1].Code [InvalidArgument]: function inline cannot run under cloudfront-js-2.0: module 'fs' cannot be imported",
+        "has 2 errors",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(!stderr.contains("Functions[2]"), "{stderr}");
+}

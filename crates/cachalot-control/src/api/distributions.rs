@@ -125,9 +125,39 @@ fn distribution_json(cp: &Inner, s: &State, d: &DistributionRecord) -> Value {
         "InProgressInvalidationBatches": in_progress_batches(s, &d.id),
         "DomainName": d.domain_name,
         "ActiveTrustedSigners": {"Enabled": false, "Quantity": 0},
-        "ActiveTrustedKeyGroups": {"Enabled": false, "Quantity": 0},
+        "ActiveTrustedKeyGroups": active_trusted_key_groups(s, d),
         "DistributionConfig": with_defaults(&d.config),
     })
+}
+
+/// The key groups the distribution's behaviors trust, each with its public key ids.
+fn active_trusted_key_groups(s: &State, d: &DistributionRecord) -> Value {
+    let mut groups: Vec<String> = Vec::new();
+    for b in d.behaviors() {
+        let enabled =
+            b.trusted_key_groups.as_ref().and_then(|t| t.get("Enabled")).and_then(Value::as_bool) == Some(true);
+        let items = b.trusted_key_groups.as_ref().and_then(|t| t.get("Items")).and_then(Value::as_array);
+        for id in items.into_iter().flatten().filter(|_| enabled).filter_map(Value::as_str) {
+            if !groups.iter().any(|g| g == id) {
+                groups.push(id.to_owned());
+            }
+        }
+    }
+    if groups.is_empty() {
+        return json!({"Enabled": false, "Quantity": 0});
+    }
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let keys: Vec<Value> = s
+                .private(crate::state::PrivateKind::KeyGroup)
+                .get(g)
+                .and_then(|r| r.config.get("Items").and_then(Value::as_array).cloned())
+                .unwrap_or_default();
+            json!({"KeyGroupId": g, "KeyPairIds": {"Quantity": keys.len(), "Items": keys}})
+        })
+        .collect();
+    json!({"Enabled": true, "Quantity": items.len(), "Items": items})
 }
 
 fn summary_json(cp: &Inner, d: &DistributionRecord) -> Value {

@@ -112,6 +112,11 @@ fn config_and_code(s: &State, doc: &Value, root: &str) -> Result<(Value, String)
         ));
     }
     let code = String::from_utf8(code).map_err(|_| ApiError::invalid("the function code is not UTF-8 text"))?;
+    // Code the edge could not run is refused here rather than answered with 503 on every request.
+    let parsed_runtime =
+        runtime.parse().map_err(|e: cachalot_functions::CompileError| ApiError::invalid(e.to_string()))?;
+    cachalot_functions::check(parsed_runtime, &code)
+        .map_err(|e| ApiError::invalid(format!("{root}.FunctionCode cannot run under {runtime}: {e}")))?;
     Ok((config, code))
 }
 

@@ -8,6 +8,7 @@ mod distributions;
 mod functions;
 mod kvs;
 mod policies;
+mod private;
 
 pub(crate) use kvs::{data_api as kvs_data_api, data_error_response as kvs_error_response};
 
@@ -239,6 +240,11 @@ pub(crate) fn route(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
             _ => {}
         }
     }
+    if let Some((kind, n)) = private::route_of(&segs)
+        && let Some(answer) = private::route(cp, req, kind, &segs[n..])
+    {
+        return answer;
+    }
     match (m, segs.as_slice()) {
         ("POST", ["distribution"]) => distributions::create(cp, req),
         ("GET", ["distribution"]) => distributions::list(cp, req),
@@ -249,6 +255,7 @@ pub(crate) fn route(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
         ("POST", ["distribution", id, "invalidation"]) => distributions::create_invalidation(cp, req, id),
         ("GET", ["distribution", id, "invalidation"]) => distributions::list_invalidations(cp, req, id),
         ("GET", ["distribution", id, "invalidation", inv]) => distributions::get_invalidation(cp, id, inv),
+        ("GET", ["distributionsByKeyGroupId", id]) => private::list_distributions_by_key_group(cp, req, id),
         ("GET", [by, id]) if by.starts_with("distributionsBy") => distributions::list_by_policy(cp, req, by, id),
         ("GET", ["distributions", id, "monitoring-subscription"]) => distributions::get_monitoring(cp, id),
         ("POST", ["distributions", id, "monitoring-subscription"]) => distributions::create_monitoring(cp, req, id),

@@ -293,16 +293,23 @@ impl Fleet {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    /// Records that this node purged invalidation `id` of `distribution`.
+    /// Records that this node purged invalidation `id` of `distribution`. A first
+    /// acknowledgement notifies the change feed, so that the node which sees the last one
+    /// marks the invalidation `Completed` at once rather than on its next periodic look.
     pub(crate) fn acknowledge(&self, distribution: &str, id: &str) -> Result<(), StoreError> {
         let (d, i, n) = (distribution.to_owned(), id.to_owned(), self.node.id.clone());
         self.pg.call(Session::Read, STATEMENT_TIMEOUT, move |c| async move {
-            c.execute(
-                "INSERT INTO cachalot_acks (distribution_id, invalidation_id, node_id) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-                &[&d, &i, &n],
-            )
-            .await
+            let inserted = c
+                .execute(
+                    "INSERT INTO cachalot_acks (distribution_id, invalidation_id, node_id) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&d, &i, &n],
+                )
+                .await?;
+            if inserted > 0 {
+                c.execute(&format!("SELECT pg_notify('{}', 'ack')", schema::CHANGES_CHANNEL), &[]).await?;
+            }
+            Ok(())
         })?;
         Ok(())
     }

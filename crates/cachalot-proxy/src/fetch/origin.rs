@@ -48,6 +48,7 @@ pub(crate) fn origin_request_for<'a>(
         path_and_query: shaped.path_and_query,
         headers,
         body,
+        payload: None,
         viewer_https: inputs.https,
         server_name: plan.sni.as_deref(),
     }

@@ -1,8 +1,10 @@
 //! The origin side: pooled keep-alive connections honouring each origin's connection
-//! attempts and timeouts (`pool`), and folder-backed S3 buckets (`s3`).
+//! attempts and timeouts (`pool`), folder-backed S3 buckets (`s3`), real S3 buckets over
+//! HTTPS, and origin access control: SigV4 signing of origin requests (`sigv4`).
 
 mod pool;
 pub mod s3;
+pub mod sigv4;
 mod stream;
 mod viewer_body;
 
@@ -118,6 +120,8 @@ pub struct OriginCall<'a> {
     pub headers: HeaderMap,
     /// Body, when the viewer sent one.
     pub body: Option<ViewerBody>,
+    /// A body the edge itself sends (a log file put to S3), when `body` is `None`.
+    pub payload: Option<Bytes>,
     /// The viewer came over HTTPS (for `match-viewer`).
     pub viewer_https: bool,
     /// TLS server name to send instead of the origin's domain name.
@@ -130,6 +134,11 @@ pub struct Origins {
     tls: Arc<rustls::ClientConfig>,
     buckets: HashMap<String, PathBuf>,
     addresses: HashMap<String, String>,
+    /// Folder-backed buckets that answer only requests an origin access control signed.
+    private_buckets: std::collections::HashSet<String>,
+    /// The node's credentials: what origin access controls sign with.
+    credentials: sigv4::Credentials,
+    clock: Arc<dyn crate::Clock>,
 }
 
 impl Origins {
@@ -147,7 +156,122 @@ impl Origins {
                 .with_no_client_auth(),
         };
         let tls = Arc::new(tls);
-        Origins { pool: Arc::new(Pool::new(tls.clone())), tls, buckets, addresses }
+        Origins {
+            pool: Arc::new(Pool::new(tls.clone())),
+            tls,
+            buckets,
+            addresses,
+            private_buckets: std::collections::HashSet::new(),
+            credentials: sigv4::Credentials::ephemeral(),
+            clock: Arc::new(crate::SystemClock),
+        }
+    }
+
+    /// Sets the private folder-backed buckets, the node's credentials and the clock signatures use.
+    pub fn with_access(
+        mut self,
+        private_buckets: std::collections::HashSet<String>,
+        credentials: sigv4::Credentials,
+        clock: Arc<dyn crate::Clock>,
+    ) -> Self {
+        self.private_buckets = private_buckets;
+        self.credentials = credentials;
+        self.clock = clock;
+        self
+    }
+
+    /// Signs `call` for `origin` when its origin access control says so (`always`, or
+    /// `no-override` without a viewer `Authorization`), as CloudFront does
+    /// (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html>).
+    fn sign_for(&self, origin: &Origin, call: &mut OriginCall<'_>) {
+        let Some(oac) = &origin.access_control else { return };
+        let sign = match oac.signing {
+            cachalot_config::model::Signing::Never => false,
+            cachalot_config::model::Signing::Always => true,
+            cachalot_config::model::Signing::NoOverride => !call.headers.contains_key(http::header::AUTHORIZATION),
+        };
+        if !sign {
+            return;
+        }
+        let payload_hash;
+        let payload = match (&call.body, &call.payload) {
+            (Some(_), _) => "UNSIGNED-PAYLOAD",
+            (None, Some(bytes)) => {
+                use sha2::Digest as _;
+                payload_hash = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+                payload_hash.as_str()
+            }
+            (None, None) => sigv4::EMPTY_SHA256,
+        };
+        let region = s3_region(&origin.domain_name);
+        sigv4::sign(
+            &self.credentials,
+            region,
+            &oac.origin_type,
+            &call.method,
+            &call.path_and_query,
+            &mut call.headers,
+            payload,
+            self.clock.now_ms() / 1000,
+        );
+    }
+
+    /// `PutObject`: writes `body` as `key` in `bucket` — the folder `Buckets` maps it to, or
+    /// real S3 (the address `OriginAddresses` gives `<bucket>.s3.amazonaws.com`), signed
+    /// with the node's credentials. Returns S3's status.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<u16, OriginError> {
+        let domain = format!("{bucket}.s3.amazonaws.com");
+        let origin = Origin {
+            id: format!("log-bucket-{bucket}"),
+            domain_name: domain.clone(),
+            origin_path: String::new(),
+            custom_headers: Vec::new(),
+            kind: OriginKind::S3 { bucket: bucket.to_owned() },
+            connection_attempts: 3,
+            connection_timeout_secs: 10,
+            read_timeout_secs: 60,
+            keepalive_timeout_secs: 5,
+            response_completion_timeout_secs: None,
+            shield_region: None,
+            access_control: Some(cachalot_config::model::OriginAccess {
+                id: "log-delivery".into(),
+                signing: cachalot_config::model::Signing::Always,
+                origin_type: "s3".into(),
+            }),
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in [("host", domain.as_str()), ("content-type", content_type)] {
+            if let Ok(v) = http::HeaderValue::from_str(value) {
+                headers.insert(name, v);
+            }
+        }
+        headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(body.len()));
+        let encoded: String = key
+            .split('/')
+            .map(|part| percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC).to_string())
+            .collect::<Vec<_>>()
+            .join("/");
+        let call = OriginCall {
+            method: Method::PUT,
+            path_and_query: format!("/{encoded}"),
+            headers,
+            body: None,
+            payload: Some(body),
+            viewer_https: true,
+            server_name: None,
+        };
+        let resp = self.send(&origin, call).await?;
+        if let OriginBody::Stream(stream) = resp.body {
+            // Read the answer to the end so the connection can be reused.
+            let _ = http_body_util::BodyExt::collect(stream).await;
+        }
+        Ok(resp.status.as_u16())
     }
 
     /// The TLS client settings origin connections use.
@@ -158,25 +282,36 @@ impl Origins {
     /// Sends a request to `origin`: up to `ConnectionAttempts` attempts to connect, and
     /// for a request without a body (GET, HEAD) as many attempts to get a response within
     /// the response timeout (§12.2). `deadline` is the `ResponseCompletionTimeout`.
-    pub async fn send(&self, origin: &Origin, call: OriginCall<'_>) -> Result<OriginResponse, OriginError> {
+    pub async fn send(&self, origin: &Origin, mut call: OriginCall<'_>) -> Result<OriginResponse, OriginError> {
         let started = Instant::now();
+        self.sign_for(origin, &mut call);
         match &origin.kind {
             OriginKind::S3 { bucket } => {
                 let Some(folder) = self.buckets.get(bucket) else {
-                    return Err(OriginError::Dns(format!(
-                        "no folder is mapped to bucket \"{bucket}\" (add it under Buckets)"
-                    )));
+                    // Not mapped to a folder: the real bucket (or the S3-compatible server
+                    // OriginAddresses names), over HTTPS unless that address says http://.
+                    let (https, address) = match self.addresses.get(&origin.domain_name) {
+                        Some(a) if a.starts_with("https://") => (true, a["https://".len()..].to_owned()),
+                        Some(a) => (false, a.trim_start_matches("http://").to_owned()),
+                        None => (true, format!("{}:443", origin.domain_name)),
+                    };
+                    let key = PoolKey { https, address, server_name: origin.domain_name.clone() };
+                    return self.send_http(origin, key, call, started).await;
                 };
+                if self.private_buckets.contains(bucket)
+                    && !sigv4::verify(
+                        &self.credentials,
+                        "s3",
+                        &call.method,
+                        &call.path_and_query,
+                        &call.headers,
+                        self.clock.now_ms() / 1000,
+                    )
+                {
+                    return Ok(folder_response(s3::access_denied(), started));
+                }
                 let r = s3::serve(folder, &call.method, &call.path_and_query, &call.headers).await;
-                Ok(OriginResponse {
-                    status: r.status,
-                    headers: r.headers,
-                    body: match r.body {
-                        s3::S3Body::Bytes(b) => OriginBody::Full(b),
-                        s3::S3Body::File(file, len) => OriginBody::Stream(OriginStream::file(file, len)),
-                    },
-                    first_byte_ms: started.elapsed().as_millis() as u64,
-                })
+                Ok(folder_response(r, started))
             }
             OriginKind::Custom { http_port, https_port, protocol } => {
                 let https = match protocol {
@@ -206,7 +341,7 @@ impl Origins {
         let connect_timeout = Duration::from_secs(u64::from(origin.connection_timeout_secs.max(1)));
         let keepalive = Duration::from_secs(u64::from(origin.keepalive_timeout_secs));
         let deadline = origin.response_completion_timeout_secs.map(|s| started + Duration::from_secs(u64::from(s)));
-        // Only a request without a body can be sent again after a response timeout.
+        // Only a request without a streamed body can be sent again after a response timeout.
         let replayable = call.body.is_none();
         let retry_on_timeout = replayable && (call.method == Method::GET || call.method == Method::HEAD);
         let attempts = origin.connection_attempts.clamp(1, 3);
@@ -233,7 +368,7 @@ impl Origins {
             let mut sender = checkout.sender;
             let req_body = match body.take() {
                 Some(b) => Either::Right(b),
-                None => Either::Left(Full::new(Bytes::new())),
+                None => Either::Left(Full::new(call.payload.clone().unwrap_or_default())),
             };
             let mut req = Request::builder().method(call.method.clone()).uri(call.path_and_query.as_str());
             if let Some(h) = req.headers_mut() {
@@ -280,6 +415,17 @@ impl Origins {
     }
 }
 
+/// The region of an S3 endpoint (`bucket.s3.eu-west-2.amazonaws.com`, `bucket.s3-eu-west-2…`);
+/// `us-east-1` for the global endpoint and other names.
+pub fn s3_region(domain: &str) -> &str {
+    let lower_start = domain.find(".s3.").or_else(|| domain.find(".s3-"));
+    let Some(i) = lower_start else { return "us-east-1" };
+    let rest = &domain[i + 4..];
+    let region = rest.split('.').next().unwrap_or("");
+    let looks_like_region = region.split('-').count() >= 3 && region.bytes().last().is_some_and(|b| b.is_ascii_digit());
+    if looks_like_region { region } else { "us-east-1" }
+}
+
 fn error_text(e: &hyper::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -293,4 +439,17 @@ fn error_text(e: &hyper::Error) -> String {
 
 fn webpki_roots_anchors() -> impl Iterator<Item = rustls::pki_types::TrustAnchor<'static>> {
     webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
+}
+
+/// A folder-backed bucket's answer as an origin response.
+fn folder_response(r: s3::S3Response, started: Instant) -> OriginResponse {
+    OriginResponse {
+        status: r.status,
+        headers: r.headers,
+        body: match r.body {
+            s3::S3Body::Bytes(b) => OriginBody::Full(b),
+            s3::S3Body::File(file, len) => OriginBody::Stream(OriginStream::file(file, len)),
+        },
+        first_byte_ms: started.elapsed().as_millis() as u64,
+    }
 }

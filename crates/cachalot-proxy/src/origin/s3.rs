@@ -239,6 +239,12 @@ fn not_modified(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
     false
 }
 
+/// S3's answer to a request a private bucket's policy does not allow.
+pub fn access_denied() -> S3Response {
+    let request_id = crate::ids::request_id()[..16].to_ascii_uppercase();
+    error(StatusCode::FORBIDDEN, "AccessDenied", "Access Denied", &request_id)
+}
+
 fn error(status: StatusCode, code: &str, message: &str, request_id: &str) -> S3Response {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"

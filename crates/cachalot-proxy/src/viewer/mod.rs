@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | Admit | `check_limits` | request line + headers ≤ 20,480 bytes, URL ≤ 8,192 (413, not logged) |
 //! | Route | `route` | Host → distribution; normalised path → behavior; protocol policy, methods, GET body |
+//! | Restrict | `restrict` | geo restriction, unenforced protections, signed URLs and cookies; location headers |
 //! | ViewerRequest | `viewer_request_function` | the behavior's function may rewrite the request or answer it |
 //! | Key | `key` | the cache key and normalised `Accept-Encoding` |
 //! | Lookup / Fetch | `lookup` | POP cache, then tiers, collapsing, origin (`crate::fetch`) |
@@ -20,6 +21,7 @@
 //! line in [`run`].
 
 mod exchange;
+mod private;
 mod respond;
 mod route;
 mod serve;
@@ -66,6 +68,7 @@ pub(crate) async fn handle(
 async fn run(ex: &mut Exchange) -> Result<Outcome, Exit> {
     ex.check_limits()?;
     let route = ex.route()?;
+    ex.restrict(&route)?;
     ex.viewer_request_function(&route)?;
     let key = ex.key(&route);
     let mut outcome = if ex.cached(&route) { ex.lookup(&route, key).await? } else { ex.pass(&route, key).await? };

@@ -11,24 +11,25 @@ const NORMALIZE_ACCEPT: &str = include_str!("../../../../examples/functions/norm
 
 /// Starts an edge whose default behavior keys on Accept and runs `functions` (`(event type, name, code)`).
 async fn start_with_functions(origin: &TestOrigin, functions: &[(&str, &str, &str)]) -> (Edge, std::net::SocketAddr) {
+    let accept = r#"{"HeaderBehavior": "whitelist", "Headers": {"Quantity": 1, "Items": ["Accept"]}}"#;
+    start_keyed_with_functions(origin, functions, accept, NONE_QUERY).await
+}
+
+/// Starts an edge whose default behavior keys on `headers` and `query` (cache policy JSON) and
+/// runs `functions`.
+async fn start_keyed_with_functions(
+    origin: &TestOrigin,
+    functions: &[(&str, &str, &str)],
+    headers: &str,
+    query: &str,
+) -> (Edge, std::net::SocketAddr) {
     let associations: Vec<String> = functions
         .iter()
         .map(|(event, name, _)| {
             format!(r#"{{"FunctionARN": "arn:aws:cloudfront::123456789012:function/{name}", "EventType": "{event}"}}"#)
         })
         .collect();
-    let config = with_policy(
-        origin,
-        &policy(
-            1,
-            86400,
-            31536000,
-            r#"{"HeaderBehavior": "whitelist", "Headers": {"Quantity": 1, "Items": ["Accept"]}}"#,
-            NONE_COOKIES,
-            NONE_QUERY,
-        ),
-    )
-    .replace(
+    let config = with_policy(origin, &policy(1, 86400, 31536000, headers, NONE_COOKIES, query)).replace(
         r#""CachePolicyId": "11111111"#,
         &format!(
             r#""FunctionAssociations": {{"Quantity": {}, "Items": [{}]}}, "CachePolicyId": "11111111"#,
@@ -119,4 +120,49 @@ async fn failing_functions_are_contained() {
     assert_eq!((r.status.as_u16(), r.header("x-cache")), (503, "FunctionThrottledError from cloudfront"));
     assert_eq!(get(pop2, "/y", &[]).await.status, 503, "the edge keeps serving");
     assert_eq!(origin.requests().len(), 0);
+}
+
+/// A function that sorts the query string (assigning the sorted text, as AWS's
+/// normalize-query-string example does) is obeyed at the edge: the origin receives the sorted
+/// query and the key uses it, so a repeated name interleaved with others (`?a=0&b=2&a=1`)
+/// lands on the same cache entry as its sorted form.
+#[tokio::test]
+async fn a_query_string_a_function_sorts_is_the_one_keyed_and_forwarded() {
+    let sort = include_str!("../../../cachalot-functions/tests/functions/sort-query-strings.js");
+    let origin = TestOrigin::start_with(|r| Reply::ok(r.query().unwrap_or_default().to_owned())).await;
+    let all = r#"{"QueryStringBehavior": "all"}"#;
+    let (_edge, pop) =
+        start_keyed_with_functions(&origin, &[("viewer-request", "sort", sort)], NONE_HEADERS, all).await;
+    let sorted = get(pop, "/list?a=0&a=1&b=2", &[]).await;
+    let interleaved = get(pop, "/list?a=0&b=2&a=1", &[]).await;
+    assert_eq!(sorted.header("x-cache"), "Miss from cloudfront");
+    assert_eq!(interleaved.header("x-cache"), "Hit from cloudfront", "one cache entry for both orders");
+    assert_eq!(interleaved.body, "a=0&a=1&b=2");
+    let queries: Vec<Option<String>> = origin.requests().iter().map(|r| r.query().map(str::to_owned)).collect();
+    assert_eq!(queries, [Some("a=0&a=1&b=2".to_owned())]);
+}
+
+/// HTTP/1.1 responses name their headers capitalised per word, as CloudFront writes them,
+/// those a function adds included (functions must add them in lower case).
+#[tokio::test]
+async fn http1_response_header_names_are_capitalised() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = TestOrigin::start_with(|_| Reply::ok("yes").header("x-origin-header", "o")).await;
+    let add = r#"function handler(event) { var res = event.response; res.headers['x-added-by-function'] = { value: 'f' }; return res; }"#;
+    let (_edge, pop) = start_with_functions(&origin, &[("viewer-response", "add", add)]).await;
+    let mut stream = tokio::net::TcpStream::connect(pop).await.unwrap();
+    stream
+        .write_all(b"GET /page HTTP/1.1\r\nHost: d111111abcdef8.cloudfront.net\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let head = &text[..text.find("\r\n\r\n").expect("a complete head")];
+    for name in
+        ["X-Added-By-Function: f", "X-Origin-Header: o", "X-Cache: ", "Via: ", "X-Amz-Cf-Pop: ", "Content-Length: "]
+    {
+        assert!(head.contains(&format!("\r\n{name}")), "{name} missing in:\n{head}");
+    }
+    assert!(!head.contains("\r\nx-"), "a lower-case header name in:\n{head}");
 }

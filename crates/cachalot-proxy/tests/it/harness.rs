@@ -93,12 +93,21 @@ pub(crate) async fn start_snapshot(
         listener,
         ..EdgeSettings::default()
     };
+    start_settings(snapshot, settings).await
+}
+
+/// Starts an edge with explicit settings (one listener per POP in `settings`).
+pub(crate) async fn start_settings(
+    snapshot: std::sync::Arc<cachalot_config::Snapshot>,
+    settings: EdgeSettings,
+) -> Harness {
+    let pops = settings.pops.len();
     let clock = Arc::new(ManualClock::new(START_MS));
     let observed = Arc::new(Recording::default());
     let edge = Edge::with(settings, snapshot, clock.clone(), observed.clone());
     let (stop, stopped) = watch::channel(false);
     let mut addrs = Vec::new();
-    for i in 0..pops.len() {
+    for i in 0..pops {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         addrs.push(listener.local_addr().unwrap());
         tokio::spawn(cachalot_proxy::serve_pop(

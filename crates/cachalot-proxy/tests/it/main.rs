@@ -12,5 +12,6 @@ mod harness;
 mod listener;
 mod origin_override;
 mod origins;
+mod private;
 mod tls;
 mod viewer;

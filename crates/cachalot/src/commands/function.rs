@@ -8,10 +8,11 @@ use crate::cli_error::hinted;
 use anyhow::Context as _;
 use cachalot_config::Diagnostics;
 use cachalot_config::model::KeyValueStore;
-use cachalot_functions::{Limits, Runtime, TestError, test_function};
+use cachalot_functions::{Limits, Runtime, TestError, test_function_at};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `cachalot function` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -44,6 +45,25 @@ pub(crate) struct TestArgs {
     /// A key value store for `cf.kvs()`: CloudFront's import format {"data":[{"key":…,"value":…}]}.
     #[arg(long)]
     kvs: Option<String>,
+    /// The time the invocation starts, which `Date` reads in the function: an RFC 3339 timestamp
+    /// (2024-01-31T12:00:00Z) or milliseconds since the Unix epoch. Default: now.
+    #[arg(long, value_parser = parse_now)]
+    now: Option<SystemTime>,
+}
+
+/// `--now`: RFC 3339, or milliseconds since the Unix epoch (what `Date.now()` returns).
+fn parse_now(text: &str) -> Result<SystemTime, String> {
+    let hint = "give an RFC 3339 timestamp such as 2024-01-31T12:00:00Z, or milliseconds since the Unix epoch";
+    if let Ok(ms) = text.parse::<u64>() {
+        return UNIX_EPOCH
+            .checked_add(Duration::from_millis(ms))
+            .ok_or_else(|| format!("{text} is too far in the future; {hint}"));
+    }
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{text:?} is not a time ({e}); {hint}"))?;
+    let ms = at.unix_timestamp_nanos() / 1_000_000;
+    let ms = u64::try_from(ms).map_err(|_| format!("{text} is before 1970; {hint}"))?;
+    Ok(UNIX_EPOCH + Duration::from_millis(ms))
 }
 
 pub(crate) fn run(cmd: Command) -> anyhow::Result<ExitCode> {
@@ -71,12 +91,16 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         RuntimeArg::Js2 => Runtime::Js2,
     };
     let name = Path::new(&args.code).file_stem().and_then(|s| s.to_str()).unwrap_or("function").to_owned();
-    let result = test_function(&name, runtime, &code, &event, stores, Limits::default()).map_err(|e| match e {
-        TestError::InvalidEvent(message) => hinted(
-            format!("{}: invalid test event: {message}", args.event),
-            "the event needs a JSON object with `request` (and `response` for context.eventType viewer-response)",
-        ),
-    })?;
+    // What `Date` reads in the function: the invocation starts now unless told otherwise.
+    #[allow(clippy::disallowed_methods)]
+    let now = args.now.unwrap_or_else(SystemTime::now);
+    let result =
+        test_function_at(&name, runtime, &code, &event, stores, Limits::default(), now).map_err(|e| match e {
+            TestError::InvalidEvent(message) => hinted(
+                format!("{}: invalid test event: {message}", args.event),
+                "the event needs a JSON object with `request` (and `response` for context.eventType viewer-response)",
+            ),
+        })?;
     let json = serde_json::to_string_pretty(&result).context("cannot format the result")?;
     println!("{json}");
     Ok(if result.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })

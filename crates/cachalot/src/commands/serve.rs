@@ -152,7 +152,27 @@ async fn serve(
     let admin = listeners.admin;
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
+    let geo = match &setup.file.geo_ip_database {
+        Some(rel) => {
+            let path = setup.base.join(rel);
+            let db = cachalot_proxy::GeoDatabase::open(&path).map_err(|e| {
+                hinted(
+                    format!("GeoIpDatabase: {e}"),
+                    "name a MaxMind-format (.mmdb) file such as GeoLite2-Country.mmdb",
+                )
+            })?;
+            tracing::info!("viewer locations from {}", path.display());
+            Some(Arc::new(db))
+        }
+        None => None,
+    };
+    let serve_unenforced = setup.file.unenforced_protections == file::UnenforcedProtections::Serve;
+    let geo_missing = geo.is_none();
     let settings = EdgeSettings {
+        geo,
+        serve_unenforced,
+        private_buckets: setup.file.private_buckets.iter().cloned().collect(),
+        origin_credentials: node_credentials(),
         pops: pops
             .iter()
             .map(|p| PopSettings { id: p.id.clone(), region: p.region.clone(), cache_bytes: p.cache_bytes })
@@ -184,7 +204,16 @@ async fn serve(
         .iter()
         .map(|(b, dir)| (b.clone(), setup.base.join(dir).to_string_lossy().into_owned()))
         .collect();
-    let observer = Arc::new(TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone()));
+    let log_uploader = Arc::new(crate::wiring::LogUploader::default());
+    // Access logs bound for S3 wait here until delivered: beside this node's state.
+    let spool = match &store {
+        Store::Embedded(dir) => dir.join("log-spool"),
+        Store::Fleet { state_dir, .. } => state_dir.join("log-spool"),
+    };
+    let observer = Arc::new(
+        TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone())
+            .with_s3_logs(spool, log_uploader.clone()),
+    );
     let edge = Edge::with(
         settings,
         Arc::new(cachalot_config::Snapshot::default()),
@@ -286,6 +315,29 @@ async fn serve(
             tracing::info!("distribution {} logs to {}", d.id, setup.base.join(dir).join(&logging.prefix).display());
         }
     }
+    for (dist, behavior, u) in setup::unenforced_protections(&snapshot) {
+        if serve_unenforced {
+            tracing::warn!(
+                "distribution {dist}{behavior}: {} is NOT enforced ({}); served anyway (UnenforcedProtections: serve)",
+                u.what,
+                u.field
+            );
+        } else {
+            tracing::warn!(
+                "distribution {dist}{behavior}: {} is not enforced ({}); its requests are refused",
+                u.what,
+                u.field
+            );
+        }
+    }
+    for d in snapshot.distributions.iter().filter(|d| d.geo_restriction.is_some()) {
+        if geo_missing {
+            tracing::warn!(
+                "distribution {}: geo restriction without GeoIpDatabase: every viewer's country is unknown",
+                d.id
+            );
+        }
+    }
     if snapshot.distributions.is_empty() {
         tracing::info!("no distributions yet: create one through the API at http://{admin}/2020-05-31/distribution");
     }
@@ -326,6 +378,18 @@ async fn serve(
     }
     let admin_task = tokio::spawn(serve_http(admin_listener, admin_router, stop_rx.clone()));
 
+    let uploads = {
+        let (edge, uploader, mut stopped) = (edge.clone(), log_uploader.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = stopped.changed() => return,
+                }
+                uploader.deliver(&edge).await;
+            }
+        })
+    };
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
@@ -336,6 +400,11 @@ async fn serve(
     // Every request has finished: its log line is queued; publish them all before exiting.
     let logs = telemetry.clone();
     let _ = tokio::task::spawn_blocking(move || logs.shutdown()).await;
+    let _ = uploads.await;
+    let delivered = log_uploader.deliver(&edge).await;
+    if delivered > 0 {
+        tracing::info!("{delivered} access log files put to S3");
+    }
     tracing::info!("access logs flushed; stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -365,6 +434,22 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// The node's AWS credentials, which origin access controls sign origin requests with:
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` from the environment,
+/// as the AWS CLI reads them. Without them the edge makes up credentials of its own, which
+/// private folder-backed buckets trust; real S3 then sees requests it cannot verify.
+fn node_credentials() -> Option<cachalot_proxy::origin::sigv4::Credentials> {
+    let id = std::env::var("AWS_ACCESS_KEY_ID").ok().filter(|s| !s.is_empty())?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok().filter(|s| !s.is_empty())?;
+    let token = std::env::var("AWS_SESSION_TOKEN").ok().filter(|s| !s.is_empty());
+    tracing::info!("origin access controls sign with access key {id}");
+    Some(cachalot_proxy::origin::sigv4::Credentials {
+        access_key_id: id,
+        secret_access_key: secret,
+        session_token: token,
+    })
 }
 
 fn aliases(a: &[String]) -> String {

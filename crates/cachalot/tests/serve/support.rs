@@ -48,6 +48,15 @@ impl Serve {
         Self::start_on(args, workdir, pop, admin)
     }
 
+    /// [`Serve::start`] with extra environment variables.
+    pub(crate) fn start_env(args: &[&str], workdir: &Path, env: &[(&str, &str)]) -> Serve {
+        let pop: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cachalot"));
+        command.envs(env.iter().copied());
+        Self::start_under(command, args, workdir, pop, admin)
+    }
+
     pub(crate) fn start_on(args: &[&str], workdir: &Path, pop: SocketAddr, admin: SocketAddr) -> Serve {
         Self::start_under(Command::new(env!("CARGO_BIN_EXE_cachalot")), args, workdir, pop, admin)
     }

@@ -6,6 +6,7 @@ mod accept_encoding_header;
 mod caching_disabled_static;
 mod compression_off;
 mod cookies_static;
+mod function_cannot_run;
 mod invalidation_churn;
 mod legacy_forward_all;
 mod query_strings_static;
@@ -35,6 +36,7 @@ pub const ALL: &[Rule] = &[
     shadowed_behavior::RULE,
     unvaried_key_parameter::RULE,
     invalidation_churn::RULE,
+    function_cannot_run::RULE,
 ];
 
 /// The rule with this id.

@@ -1,0 +1,108 @@
+//! The Restrict step: what a distribution and behavior demand before anything is
+//! served — geo restriction, signed URLs or cookies, and the node's choice for
+//! protections the edge does not enforce — plus the location headers the behavior's
+//! policies name.
+
+use super::exchange::{Exchange, Exit, Route};
+use crate::body::EdgeBody;
+use cachalot_policy::signed::{self, Refusal, SignedRequest};
+use cachalot_policy::{DetailedResultType, ResultType};
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
+
+impl Exchange {
+    /// Restrict: geo restriction (`ClientGeoBlocked`), unenforced protections (refused
+    /// unless the node serves them), then signed URLs or cookies for behaviors that trust
+    /// keys. A valid signature's parameters leave the query before the key is built.
+    pub(super) fn restrict(&mut self, route: &Route) -> Result<(), Exit> {
+        let location = self.locate(route);
+        if let Some(geo) = &route.dist.geo_restriction
+            && !geo.allows(location.as_ref().and_then(|l| l.country.as_deref()))
+        {
+            return Err(Exit::Refuse(cachalot_policy::geo::blocked()));
+        }
+        if !self.edge.serve_unenforced && (!route.dist.unenforced.is_empty() || !route.behavior.unenforced.is_empty()) {
+            return Err(Exit::error(
+                403,
+                ResultType::Error,
+                DetailedResultType::InvalidRequest,
+                "Bad request. This behavior asks for a protection this edge does not enforce.",
+            ));
+        }
+        self.location_headers(route, location.as_ref());
+        let Some(trusted) = route.behavior.trusted.clone() else { return Ok(()) };
+        // The URL as the viewer asked for it: `/`, not the default root object it stands for.
+        let req = SignedRequest {
+            https: self.conn.https,
+            host: &self.host,
+            path: self.parts.uri.path(),
+            query: self.query.as_deref(),
+            headers: &self.parts.headers,
+            client_ip: self.conn.remote.ip(),
+        };
+        let checked = signed::present(&req).and_then(|presented| {
+            let key = trusted.keys.get(&presented.key_id).ok_or(Refusal::InvalidKey)?;
+            // A signature verified once is not verified again: hot signed URLs cost a lookup.
+            let memo = format!(
+                "{}\n{:?}\n{}\n{}",
+                presented.key_id,
+                presented.hash,
+                signed::encode_base64(&presented.signature),
+                String::from_utf8_lossy(&presented.message)
+            );
+            // The entry holds the key it was verified with: a key replaced in a new snapshot
+            // (same id, other material) is a different allocation and verifies afresh.
+            let remembered = self.edge.verified_signatures.get(&memo).is_some_and(|k| std::sync::Arc::ptr_eq(&k, key));
+            if !remembered {
+                if !signed::verify_signature(key, presented.hash, &presented.message, &presented.signature) {
+                    return Err(Refusal::AccessDenied);
+                }
+                self.edge.verified_signatures.insert(memo, key.clone());
+            }
+            signed::check_policy(&presented.policy, &req, self.edge.clock.now_ms() / 1000)?;
+            Ok(presented)
+        });
+        match checked {
+            Ok(presented) => {
+                if !presented.from_cookies {
+                    self.query = signed::strip_signing_parameters(self.query.as_deref());
+                }
+                Ok(())
+            }
+            Err(refusal) => {
+                Err(Exit::Generated(Box::new(refusal_response(refusal)), ResultType::Error, DetailedResultType::Error))
+            }
+        }
+    }
+
+    /// The viewer's location, when a database is configured and something needs it.
+    fn locate(&self, route: &Route) -> Option<cachalot_policy::geo::ViewerLocation> {
+        let db = self.edge.geo.as_ref()?;
+        let needed =
+            route.dist.geo_restriction.is_some() || !cachalot_policy::geo::wanted_headers(&route.behavior).is_empty();
+        needed.then(|| db.locate(self.conn.remote.ip())).flatten()
+    }
+
+    /// Replaces the viewer's `CloudFront-Viewer-*` location headers with the edge's own,
+    /// for those the behavior's policies name.
+    fn location_headers(&mut self, route: &Route, location: Option<&cachalot_policy::geo::ViewerLocation>) {
+        for name in cachalot_policy::geo::LOCATION_HEADERS {
+            self.parts.headers.remove(name);
+        }
+        let Some(at) = location else { return };
+        for name in cachalot_policy::geo::wanted_headers(&route.behavior) {
+            if let Some(value) = cachalot_policy::geo::header_value(name, at)
+                && let Ok(v) = HeaderValue::from_str(&value)
+            {
+                self.parts.headers.insert(HeaderName::from_static(name), v);
+            }
+        }
+    }
+}
+
+/// CloudFront's 403 for a signed URL or cookie it does not accept.
+fn refusal_response(refusal: Refusal) -> Response<EdgeBody> {
+    let mut resp = Response::new(EdgeBody::full(bytes::Bytes::from(refusal.body())));
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    resp
+}
