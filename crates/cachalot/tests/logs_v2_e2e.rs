@@ -58,11 +58,14 @@ fn site(dir: &Path) {
     std::fs::write(dir.join("site/images/a.svg"), "<svg/>").unwrap();
 }
 
-/// The venv's python with boto3 and pyarrow (installed from requirements-test.txt when missing).
+/// The venv's python with boto3, pyarrow and moto (installed from requirements-test.txt when missing).
 fn python() -> Option<PathBuf> {
     let aws = support::aws_cli()?;
     let python = aws.parent().unwrap().join("python");
-    let has = Command::new(&python).args(["-c", "import pyarrow, boto3"]).output().is_ok_and(|o| o.status.success());
+    let has = Command::new(&python)
+        .args(["-c", "import pyarrow, boto3, moto.server"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !has {
         let ok = Command::new(aws.parent().unwrap().join("pip"))
             .args(["install", "-q", "--disable-pip-version-check", "-r"])
@@ -504,4 +507,172 @@ fn v2_records_survive_kill_9() {
         files.keys()
     );
     assert!(restarted.stop().success());
+}
+
+/// The moto S3 server from the test venv, stopped on drop.
+struct Moto(std::process::Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts moto's S3 server with IAM authentication on (after the six unsigned calls of
+/// `private/moto_setup.py`, which makes the bucket `logs` and an access key allowed `s3:*`).
+/// Returns the server, its endpoint and the key.
+fn moto(python: &Path) -> (Moto, String, (String, String)) {
+    let port = support::free_port();
+    let child = Command::new(python.with_file_name("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", "6")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let server = Moto(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let setup = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/private/moto_setup.py");
+    let out = Command::new(python).arg(setup).arg(&endpoint).output().unwrap();
+    assert!(out.status.success(), "moto_setup.py: {}", String::from_utf8_lossy(&out.stderr));
+    let keys = String::from_utf8(out.stdout).unwrap();
+    let (id, secret) = keys.trim().split_once(' ').unwrap();
+    (server, endpoint, (id.to_owned(), secret.to_owned()))
+}
+
+/// `s3_bucket.py` on `bucket`: `create`, or `download` into `folder` (the keys are returned).
+fn s3_bucket(python: &Path, endpoint: &str, key: &(String, String), bucket: &str, action: &[&Path]) -> Vec<String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/logs_v2/s3_bucket.py");
+    let mut command = Command::new(python);
+    command.arg(script).args([endpoint, &key.0, &key.1, bucket]);
+    match action {
+        [] => command.arg("create"),
+        folders => command.arg("download").args(folders),
+    };
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "s3_bucket.py {bucket}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// Published log files left under `folder` (temporary files excluded).
+fn published(folder: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![folder.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if !name.starts_with('.') {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// A v2 destination bucket that `Buckets` does not map is S3 (here moto's server, at the address
+/// `OriginAddresses` gives): the files are put with SigV4 `PutObject` under the delivery's
+/// prefix and Hive-compatible suffix, json and parquet read back from S3 record for record. A
+/// bucket that does not exist yet refuses them: they wait in the spool and are delivered, none
+/// lost, once it exists; the rest at a clean stop.
+#[test]
+fn v2_logs_of_an_unmapped_bucket_are_put_to_s3() {
+    let Some(python) = python() else {
+        eprintln!("SKIPPED: python3 is not installed; the S3-compatible server was not started");
+        return;
+    };
+    let (_moto, endpoint, key) = moto(&python);
+    let address = endpoint.trim_start_matches("http://");
+    let dir = TempDir::new("logs-v2-s3");
+    site(&dir.0);
+    let extra = format!(
+        r#",
+      "OriginAddresses": {{"logs.s3.amazonaws.com": "{address}", "late.s3.amazonaws.com": "{address}"}},
+      "DeliverySources": [
+        {{"name": "cf-json", "resourceArn": "arn:aws:cloudfront::123456789012:distribution/E1V2JSONAAAAAA", "logType": "ACCESS_LOGS"}},
+        {{"name": "cf-parquet", "resourceArn": "arn:aws:cloudfront::123456789012:distribution/E1V2PARQUETAAA", "logType": "ACCESS_LOGS"}}
+      ],
+      "DeliveryDestinations": [
+        {{"name": "s3-json", "outputFormat": "json", "deliveryDestinationConfiguration": {{"destinationResourceArn": "arn:aws:s3:::logs/json"}}}},
+        {{"name": "s3-parquet", "outputFormat": "parquet", "deliveryDestinationConfiguration": {{"destinationResourceArn": "arn:aws:s3:::late/parquet"}}}}
+      ],
+      "Deliveries": [
+        {{"deliverySourceName": "cf-json", "deliveryDestinationName": "s3-json", "recordFields": ["x-edge-request-id", "cs-uri-stem"],
+          "s3DeliveryConfiguration": {{"suffixPath": "{{DistributionId}}/{{yyyy}}/{{MM}}/{{dd}}/{{HH}}", "enableHiveCompatiblePath": true}}}},
+        {{"deliverySourceName": "cf-parquet", "deliveryDestinationName": "s3-parquet", "recordFields": ["x-edge-request-id", "sc-status"]}}
+      ]"#
+    );
+    std::fs::write(dir.0.join("cachalot.json"), config(&extra)).unwrap();
+    let serve = Serve::start_env(
+        &["--config", "cachalot.json", "--state", "state", "--log-flush", "1"],
+        &dir.0,
+        &[("AWS_ACCESS_KEY_ID", &key.0), ("AWS_SECRET_ACCESS_KEY", &key.1)],
+    );
+    let mut json = traffic(serve.pop, FORMATS[0].2, 10);
+    let mut parquet = traffic(serve.pop, FORMATS[3].2, 10);
+    let download = |bucket: &str| {
+        let folder = dir.0.join("downloaded").join(bucket);
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        let keys = s3_bucket(&python, &endpoint, &key, bucket, &[&folder]);
+        (keys, read_logs(&python, &folder))
+    };
+    // The json files reach S3 while the bucket `late` refuses the parquet ones.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, files) = download("logs");
+        let refused = serve.log().contains("cannot put access logs to S3 bucket late");
+        if rows(&files, "json", &[], "").len() >= json.len() && refused || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(serve.log().contains("cannot put access logs to S3 bucket late"), "{}", serve.log());
+    assert!(!published(&dir.0.join("state/log-spool/late")).is_empty(), "refused files wait in the spool");
+    s3_bucket(&python, &endpoint, &key, "late", &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rows(&download("late").1, "parquet", &[], "").len() < parquet.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(serve.log().contains("access logs reach S3 bucket late again"), "{}", serve.log());
+    // Records of the last second are delivered at a clean stop.
+    json.extend(traffic(serve.pop, FORMATS[0].2, 5));
+    parquet.extend(traffic(serve.pop, FORMATS[3].2, 5));
+    let log = serve.log();
+    assert!(serve.stop().success(), "{log}");
+
+    let (json_keys, json_files) = download("logs");
+    let got: Vec<String> = rows(&json_files, "json", &[], "").into_iter().map(|r| r[0].1.clone()).collect();
+    assert_eq!(got.len(), json.len(), "one record per request: {got:?}");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), json.iter().cloned().collect(), "{log}");
+    for k in json_keys.iter().filter(|k| k.starts_with("json/")) {
+        let parts: Vec<&str> = k.split('/').collect();
+        assert_eq!(parts.len(), 7, "{k}");
+        assert_eq!(parts[1], "DistributionId=E1V2JSONAAAAAA", "{k}");
+        assert!(parts[2].starts_with("year=") && parts[5].starts_with("hour="), "{k}");
+        assert!(parts[6].starts_with("E1V2JSONAAAAAA.") && parts[6].ends_with(".gz"), "{k}");
+    }
+    let (parquet_keys, parquet_files) = download("late");
+    let got: Vec<Vec<(String, String)>> = rows(&parquet_files, "parquet", &[], "");
+    assert_eq!(got.len(), parquet.len(), "one record per request: {got:?}");
+    for r in &got {
+        let names: Vec<&str> = r.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x_edge_request_id", "sc_status"], "{r:?}");
+        assert_eq!(r[1].1, "200", "{r:?}");
+    }
+    let ids: BTreeSet<String> = got.into_iter().map(|r| r[0].1.clone()).collect();
+    assert_eq!(ids, parquet.iter().cloned().collect(), "{log}");
+    assert!(
+        parquet_keys.iter().all(|k| k.starts_with("parquet/E1V2PARQUETAAA.") && k.ends_with(".parquet")),
+        "{parquet_keys:?}"
+    );
+    let left = published(&dir.0.join("state/log-spool"));
+    assert!(left.is_empty(), "delivered files leave the spool: {left:?}");
 }
