@@ -662,7 +662,11 @@ fn recover_file(tmp: &Path, final_path: &Path) -> io::Result<Option<u64>> {
         let staging = tmp.with_extension("recovering");
         if is_parquet(final_path) {
             let out = File::create(&staging)?;
-            crate::v2::write_parquet(lines, &out)?;
+            // Parquet spools json lines: there is no header line.
+            let spooled = bytes::Bytes::copy_from_slice(&text[..complete]);
+            let rows: Vec<bytes::Bytes> =
+                spooled.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| spooled.slice_ref(l)).collect();
+            crate::v2::write_parquet(&rows, &out)?;
             out.sync_data()?;
         } else {
             let mut out = GzEncoder::new(BufWriter::new(File::create(&staging)?), Compression::fast());
@@ -705,8 +709,9 @@ fn publish(file: OpenFile) -> io::Result<u64> {
     let inner = buffered.into_inner().map_err(|e| e.into_error())?;
     if file.format == FileFormat::V2(OutputFormat::Parquet) {
         inner.sync_data()?;
-        let text = read_gzip_lenient(&File::open(&file.tmp_path)?);
-        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        let text = bytes::Bytes::from(read_gzip_lenient(&File::open(&file.tmp_path)?));
+        let lines: Vec<bytes::Bytes> =
+            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| text.slice_ref(l)).collect();
         let staging = file.tmp_path.with_extension("building");
         let out = File::create(&staging)?;
         crate::v2::write_parquet(&lines, &out)?;

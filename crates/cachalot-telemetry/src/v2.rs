@@ -211,24 +211,50 @@ fn column_name(key: &str) -> String {
 /// Rows per parquet row group.
 const ROW_GROUP: usize = 64 * 1024;
 
+/// One spooled `json` line's (key, value) pairs in order, borrowed from the line (the writer
+/// escapes nothing: names are plain ASCII and values percent-encoded).
+struct Pairs<'a>(Vec<(&'a str, &'a str)>);
+
+impl Pairs<'_> {
+    /// The line's pairs, or `None` when it is not a JSON object of unescaped strings.
+    fn parse(line: &[u8]) -> Option<Pairs<'_>> {
+        serde_json::from_slice(line).ok()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pairs<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = Pairs<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Pairs<'de>, A::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(40));
+                while let Some(pair) = map.next_entry::<&'de str, &'de str>()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Object)
+    }
+}
+
 /// Writes spooled `json` lines as one parquet file into `out`; returns the rows written. The
-/// columns are the first line's keys, in order; a line that is not a JSON object of strings
-/// (a crash may cut the last one) is skipped.
-pub fn write_parquet<W: Write + Send>(lines: &[&[u8]], out: W) -> io::Result<u64> {
+/// columns are the first line's keys, in order; a line that is not a JSON object of unescaped
+/// strings (a crash may cut the last one) is skipped. Values are slices of the lines' buffer,
+/// not copies; lines are parsed one row group at a time.
+pub fn write_parquet<W: Write + Send>(lines: &[bytes::Bytes], out: W) -> io::Result<u64> {
     use parquet::basic::{Compression, LogicalType, Repetition, Type as Physical};
     use parquet::data_type::{ByteArray, ByteArrayType};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::types::Type;
 
-    let rows: Vec<serde_json::Map<String, serde_json::Value>> = lines
-        .iter()
-        .filter_map(|l| match serde_json::from_slice::<serde_json::Value>(l) {
-            Ok(serde_json::Value::Object(m)) => Some(m),
-            _ => None,
-        })
-        .collect();
-    let keys: Vec<String> = rows.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();
+    let keys: Vec<&str> =
+        lines.iter().find_map(|l| Pairs::parse(l)).map(|p| p.0.iter().map(|(k, _)| *k).collect()).unwrap_or_default();
     let err = |e: parquet::errors::ParquetError| io::Error::other(e.to_string());
     let mut columns = Vec::with_capacity(keys.len());
     for key in &keys {
@@ -242,30 +268,43 @@ pub fn write_parquet<W: Write + Send>(lines: &[&[u8]], out: W) -> io::Result<u64
     let schema = Type::group_type_builder("cloudfront_access_log").with_fields(columns).build().map_err(err)?;
     let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let mut writer = SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props)).map_err(err)?;
-    for chunk in rows.chunks(ROW_GROUP) {
+    let mut written = 0u64;
+    for chunk in lines.chunks(ROW_GROUP) {
+        let rows: Vec<(&bytes::Bytes, Pairs<'_>)> = chunk.iter().filter_map(|l| Some((l, Pairs::parse(l)?))).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        written += rows.len() as u64;
         let mut group = writer.next_row_group().map_err(err)?;
         let mut index = 0;
+        let mut values = Vec::with_capacity(rows.len());
+        let mut levels = Vec::with_capacity(rows.len());
         while let Some(mut column) = group.next_column().map_err(err)? {
-            let key = keys.get(index).map_or("", String::as_str);
-            index += 1;
-            let mut values = Vec::with_capacity(chunk.len());
-            let mut levels = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                match row.get(key).and_then(serde_json::Value::as_str) {
-                    Some(s) if s != "-" => {
-                        values.push(ByteArray::from(s));
+            let key = keys.get(index).copied().unwrap_or("");
+            values.clear();
+            levels.clear();
+            for (line, pairs) in &rows {
+                // Every line of a file usually has the first line's keys in its order.
+                let value = match pairs.0.get(index) {
+                    Some((k, v)) if *k == key => Some(*v),
+                    _ => pairs.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v),
+                };
+                match value {
+                    Some(v) if v != "-" => {
+                        values.push(ByteArray::from(line.slice_ref(v.as_bytes())));
                         levels.push(1i16);
                     }
                     _ => levels.push(0),
                 }
             }
+            index += 1;
             column.typed::<ByteArrayType>().write_batch(&values, Some(&levels), None).map_err(err)?;
             column.close().map_err(err)?;
         }
         group.close().map_err(err)?;
     }
     writer.close().map_err(err)?;
-    Ok(rows.len() as u64)
+    Ok(written)
 }
 
 #[cfg(test)]
@@ -334,9 +373,35 @@ mod tests {
     #[test]
     fn parquet_skips_a_cut_line() {
         let a = line(OutputFormat::Parquet, &[RecordField::Date, RecordField::OriginLbl], "\t");
-        let lines: Vec<&[u8]> = vec![a.trim_end().as_bytes(), b"{\"date\":\"2024-11-"];
+        let lines =
+            vec![bytes::Bytes::from(a.trim_end().to_owned()), bytes::Bytes::from_static(b"{\"date\":\"2024-11-")];
         let mut out = Vec::new();
         assert_eq!(write_parquet(&lines, &mut out).unwrap(), 1);
         assert_eq!(&out[..4], b"PAR1");
+    }
+
+    #[test]
+    fn parquet_columns_follow_the_first_line_and_find_keys_out_of_order() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let lines: Vec<bytes::Bytes> = [
+            r#"{"date":"2024-11-14","cs(Host)":"-"}"#,
+            r#"{"cs(Host)":"d1.cloudfront.net","date":"2024-11-15"}"#,
+            r#"{"date":"2024-11-16"}"#,
+        ]
+        .into_iter()
+        .map(|l| bytes::Bytes::from_static(l.as_bytes()))
+        .collect();
+        let mut out = Vec::new();
+        assert_eq!(write_parquet(&lines, &mut out).unwrap(), 3);
+        let reader = SerializedFileReader::new(bytes::Bytes::from(out)).unwrap();
+        let rows: Vec<String> = reader.get_row_iter(None).unwrap().map(|r| r.unwrap().to_string()).collect();
+        assert_eq!(
+            rows,
+            [
+                r#"{date: "2024-11-14", cs_host: null}"#,
+                r#"{date: "2024-11-15", cs_host: "d1.cloudfront.net"}"#,
+                r#"{date: "2024-11-16", cs_host: null}"#,
+            ]
+        );
     }
 }
