@@ -187,8 +187,11 @@ impl Observer for TelemetryObserver {
         let distributions = self.distributions.load();
         let Some(ctx) = distributions.get(&id) else { return };
         let behavior = s.behavior.clone();
-        let extras =
-            RecordExtras { origin_fbl: s.origin_latency_ms.map(Duration::from_millis), ..RecordExtras::default() };
+        let extras = RecordExtras {
+            origin_fbl: s.origin_latency_ms.map(Duration::from_millis),
+            country: s.country.clone().unwrap_or_default(),
+            ..RecordExtras::default()
+        };
         let record = log_record(s);
         let outcome = Outcome::of(&record);
         if outcome.cacheable && !outcome.hit {

@@ -180,7 +180,17 @@ fn aws_cli_configures_v2_logs_in_every_format() {
     };
     let dir = TempDir::new("logs-v2");
     site(&dir.0);
-    std::fs::write(dir.0.join("cachalot.json"), config("")).unwrap();
+    // A location database placing the test's viewer (loopback) in Germany, for `c-country`.
+    let geo = cachalot_test::mmdb::ipv4_database(
+        "GeoLite2-Country",
+        &[(
+            "127.0.0.1".parse().unwrap(),
+            32,
+            serde_json::json!({"country": {"iso_code": "DE", "names": {"en": "Germany"}}}),
+        )],
+    );
+    std::fs::write(dir.0.join("geo.mmdb"), geo).unwrap();
+    std::fs::write(dir.0.join("cachalot.json"), config(r#", "GeoIpDatabase": "geo.mmdb""#)).unwrap();
     let serve = Serve::start(&["--config", "cachalot.json", "--state", "state", "--log-flush", "1"], &dir.0);
     let chosen: BTreeMap<&str, (Vec<&str>, &str)> = [
         (
@@ -313,7 +323,7 @@ fn aws_cli_configures_v2_logs_in_every_format() {
             "plain" => {
                 for r in &records {
                     assert_eq!(value(r, "DistributionId"), id);
-                    assert_eq!(value(r, "c-country"), "-");
+                    assert_eq!(value(r, "c-country"), "DE", "the viewer's country from GeoIpDatabase");
                 }
             }
             "w3c" => {
