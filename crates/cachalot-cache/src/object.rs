@@ -1,6 +1,6 @@
 //! A cached response and its freshness arithmetic.
 
-use bytes::Bytes;
+use crate::body::ObjectBody;
 use http::{HeaderMap, HeaderValue};
 
 /// A stored response: immutable once shared; a refresh builds a new one that
@@ -11,8 +11,8 @@ pub struct CachedObject {
     pub status: u16,
     /// Response headers as replayed to viewers (hop-by-hop removed; `Set-Cookie` removed when not replayable).
     pub headers: HeaderMap,
-    /// The whole body.
-    pub body: Bytes,
+    /// The body: in memory, or in a file of a disk tier.
+    pub body: ObjectBody,
     /// When it was fetched or last revalidated, Unix milliseconds.
     pub stored_at_ms: u64,
     /// Seconds fresh after `stored_at_ms`.
@@ -30,10 +30,11 @@ pub struct CachedObject {
 }
 
 impl CachedObject {
-    /// Bytes charged against the tier's capacity.
+    /// Bytes charged against the memory tier's capacity (a body on disk costs nothing there).
     pub fn weight(&self) -> u32 {
         let headers: usize = self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
-        let total = 256 + headers + self.body.len() + self.invalidation_target.len();
+        let body = self.body.memory().map_or(0, bytes::Bytes::len);
+        let total = 256 + headers + body + self.invalidation_target.len();
         u32::try_from(total).unwrap_or(u32::MAX)
     }
 
@@ -74,7 +75,8 @@ impl CachedObject {
         self.headers.get(http::header::LAST_MODIFIED)
     }
 
-    /// A copy refreshed by a 304 at `now_ms`: new freshness, headers updated by the 304's.
+    /// A copy refreshed by a 304 at `now_ms`: new freshness, headers updated by the 304's
+    /// (the body is shared, in memory or on disk).
     pub fn refreshed(&self, now_ms: u64, ttl_secs: u64, not_modified_headers: &HeaderMap) -> CachedObject {
         let headers = cachalot_policy::conditional::merge_not_modified(&self.headers, not_modified_headers);
         CachedObject { headers, stored_at_ms: now_ms, ttl_secs, ..self.clone() }

@@ -36,8 +36,19 @@ pub struct PopConfig {
     pub region: String,
     /// Memory tier size in bytes.
     pub cache_bytes: u64,
+    /// Disk tier behind the memory tier (`DiskCacheSize`, `DiskCachePath`).
+    pub disk: Option<DiskCache>,
     /// HTTPS listener, with certificate and key files (PEM).
     pub tls: Option<TlsListener>,
+}
+
+/// A disk tier: its size and, when given, its folder (else `<state>/cache/<id>/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskCache {
+    /// Bytes of cache files at most.
+    pub bytes: u64,
+    /// Folder, relative to the config file (`DiskCachePath`).
+    pub path: Option<String>,
 }
 
 /// A regional edge cache this node hosts for its fleet (`RegionalCaches`).
@@ -49,6 +60,8 @@ pub struct RegionalCacheConfig {
     pub listen: String,
     /// Memory tier size in bytes.
     pub cache_bytes: u64,
+    /// Disk tier behind the memory tier (`DiskCacheSize`, `DiskCachePath`).
+    pub disk: Option<DiskCache>,
 }
 
 /// An HTTPS listener of a POP.
@@ -299,6 +312,7 @@ pub fn parse(text: &str) -> (ConfigFile, Diagnostics) {
             continue;
         };
         let cache_bytes = size_at(item, "CacheSize", &path, &mut diags).unwrap_or(DEFAULT_CACHE_BYTES);
+        let disk = disk_at(item, &path, &mut diags);
         if out.regional_caches.iter().any(|r: &RegionalCacheConfig| r.region == region) {
             diags.error(
                 "invalid-config",
@@ -311,6 +325,7 @@ pub fn parse(text: &str) -> (ConfigFile, Diagnostics) {
             region: region.to_owned(),
             listen: listen.to_owned(),
             cache_bytes,
+            disk,
         });
     }
     let mut pop_ids = std::collections::HashSet::new();
@@ -708,7 +723,17 @@ fn pop(item: &Value, path: &str, diags: &mut Diagnostics) -> Option<PopConfig> {
         diags.error("invalid-config", path.to_owned(), "a POP is an object {\"Id\", \"Listen\", \"Region\"}");
         return None;
     };
-    const KEYS: &[&str] = &["Id", "Listen", "Region", "CacheSize", "TlsListen", "Certificate", "PrivateKey"];
+    const KEYS: &[&str] = &[
+        "Id",
+        "Listen",
+        "Region",
+        "CacheSize",
+        "DiskCacheSize",
+        "DiskCachePath",
+        "TlsListen",
+        "Certificate",
+        "PrivateKey",
+    ];
     for k in map.keys() {
         if !KEYS.contains(&k.as_str()) {
             diags
@@ -731,6 +756,7 @@ fn pop(item: &Value, path: &str, diags: &mut Diagnostics) -> Option<PopConfig> {
     let region =
         map.get("Region").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| region_for_pop(&id).to_owned());
     let cache_bytes = size_at(item, "CacheSize", path, diags).unwrap_or(DEFAULT_CACHE_BYTES);
+    let disk = disk_at(item, path, diags);
     let tls = match (map.get("TlsListen"), map.get("Certificate"), map.get("PrivateKey")) {
         (None, None, None) => None,
         (Some(Value::String(l)), Some(Value::String(c)), Some(Value::String(k))) => {
@@ -751,7 +777,33 @@ fn pop(item: &Value, path: &str, diags: &mut Diagnostics) -> Option<PopConfig> {
         diags.error("invalid-config", format!("{path}.Listen"), "a POP needs Listen (HTTP) or TlsListen (HTTPS)");
         return None;
     }
-    Some(PopConfig { id, listen, region, cache_bytes, tls })
+    Some(PopConfig { id, listen, region, cache_bytes, disk, tls })
+}
+
+/// `DiskCacheSize` and `DiskCachePath` of a POP or regional cache: a disk tier when the size
+/// is above zero.
+fn disk_at(item: &Value, path: &str, diags: &mut Diagnostics) -> Option<DiskCache> {
+    let bytes = size_at(item, "DiskCacheSize", path, diags);
+    let folder = match item.get("DiskCachePath") {
+        None => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(other) => {
+            diags
+                .error("invalid-config", format!("{path}.DiskCachePath"), format!("expected a folder, found {other}"))
+                .hint("a path such as \"/var/cache/cachalot/LHR50-C1\" (relative paths are from the config file)");
+            None
+        }
+    };
+    match (bytes, folder) {
+        (Some(0) | None, None) => None,
+        (Some(0) | None, Some(_)) => {
+            diags
+                .error("invalid-config", format!("{path}.DiskCachePath"), "DiskCachePath without a DiskCacheSize")
+                .hint("add \"DiskCacheSize\": \"20GiB\" (the disk tier's size) or remove DiskCachePath");
+            None
+        }
+        (Some(bytes), path) => Some(DiskCache { bytes, path }),
+    }
 }
 
 /// A node id: what `Node.Id` accepts.
@@ -1076,6 +1128,27 @@ mod tests {
         assert_eq!(parse_size(&Value::from("256MiB")), Some(256 * 1024 * 1024));
         assert_eq!(parse_size(&Value::from("2GB")), Some(2_000_000_000));
         assert_eq!(parse_size(&Value::from("lots")), None);
+    }
+
+    #[test]
+    fn disk_caches_parse_with_their_folders() {
+        let (f, d) = parse(
+            r#"{"Pops": [{"Id": "LHR50-C1", "Listen": "127.0.0.1:1", "CacheSize": "8MiB", "DiskCacheSize": "2GiB"},
+                         {"Id": "FRA50-C1", "Listen": "127.0.0.1:2", "DiskCacheSize": "1GiB", "DiskCachePath": "/c/fra"},
+                         {"Id": "CDG50-C1", "Listen": "127.0.0.1:3"}],
+                "RegionalCaches": [{"Region": "eu-west-2", "Listen": "127.0.0.1:4", "DiskCacheSize": 1000}]}"#,
+        );
+        assert!(!d.has_errors(), "{:?}", d.items());
+        assert_eq!(f.pops[0].disk, Some(DiskCache { bytes: 2 << 30, path: None }));
+        assert_eq!(f.pops[0].cache_bytes, 8 << 20);
+        assert_eq!(f.pops[1].disk, Some(DiskCache { bytes: 1 << 30, path: Some("/c/fra".into()) }));
+        assert_eq!(f.pops[2].disk, None);
+        assert_eq!(f.regional_caches[0].disk, Some(DiskCache { bytes: 1000, path: None }));
+        let (_, d) = parse(
+            r#"{"Pops": [{"Id": "A", "Listen": "x", "DiskCacheSize": "lots"}, {"Id": "B", "Listen": "y", "DiskCachePath": "/c"}]}"#,
+        );
+        let paths: Vec<&str> = d.items().iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["$.Pops[0].DiskCacheSize", "$.Pops[1].DiskCachePath"]);
     }
 
     #[test]

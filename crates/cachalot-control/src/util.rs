@@ -24,12 +24,6 @@ pub(crate) fn iso8601_seconds(ms: i64) -> String {
     iso8601(ms).replace(".000Z", "Z")
 }
 
-/// Parses SigV4's `20240501T120000Z` into seconds since the epoch.
-pub(crate) fn parse_amz_date(s: &str) -> Option<i64> {
-    let at = PrimitiveDateTime::parse(s, format_description!("[year][month][day]T[hour][minute][second]Z")).ok()?;
-    Some(at.assume_utc().unix_timestamp())
-}
-
 /// Parses an ISO 8601 timestamp as the AWS query protocol sends it (`2024-05-01T12:00:00Z`,
 /// optional seconds and fraction, `Z` or `±HH:MM`; a bare date is midnight UTC) into epoch seconds.
 pub(crate) fn parse_iso8601(s: &str) -> Option<f64> {
@@ -113,10 +107,6 @@ mod tests {
     fn timestamps_format_and_parse() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_714_564_800_123), "2024-05-01T12:00:00.123Z");
-        assert_eq!(parse_amz_date("20240501T120000Z"), Some(1_714_564_800));
-        assert_eq!(parse_amz_date("2024-05-01"), None);
-        assert_eq!(parse_amz_date("20241301T120000Z"), None);
-        assert_eq!(parse_amz_date("20240230T120000Z"), None, "no February 30th");
         assert_eq!(parse_iso8601("2024-05-01 14:00:00.25+0200"), Some(1_714_564_800.25));
         assert_eq!(parse_iso8601("2024-05-01T12:00:00Z"), Some(1_714_564_800.0));
         assert_eq!(parse_iso8601("2024-05-01T12:00:00.5Z"), Some(1_714_564_800.5));

@@ -66,7 +66,7 @@ fn cname_conflicts_name_the_holder_and_come_with_every_other_problem() {
 }
 
 #[test]
-fn unimplemented_list_distributions_by_operations_are_unsupported() {
+fn list_distributions_by_operations_are_unsupported_or_answer() {
     run("list-by");
 }
 

@@ -170,7 +170,7 @@ impl LineSink for Sink<'_> {
         if !cacheable {
             return Ok(());
         }
-        let logged = match (&result, hit) {
+        let logged = match (result, hit) {
             (ResultType::RefreshHit, _) => {
                 self.refresh_hits += 1;
                 Logged::Refresh
@@ -292,7 +292,7 @@ impl NotCacheable {
         self.total += 1;
         if !outcome::is_download_method(method) {
             self.method += 1;
-        } else if !matches!(result, ResultType::Hit | ResultType::RefreshHit | ResultType::Miss) {
+        } else if !matches!(*result, ResultType::Hit | ResultType::RefreshHit | ResultType::Miss) {
             self.result_type += 1;
         } else {
             self.status += 1;

@@ -459,12 +459,20 @@ impl Store {
 pub struct Simulator {
     stores: IdMap<Store>,
     capacity: Option<u64>,
+    largest: Option<u64>,
 }
 
 impl Simulator {
     /// Every tier holds at most `capacity` bytes (`None`: unbounded).
     pub fn new(capacity: Option<u64>) -> Simulator {
-        Simulator { stores: IdMap::default(), capacity }
+        Simulator { stores: IdMap::default(), capacity, largest: None }
+    }
+
+    /// Objects larger than `largest` bytes are served but never kept (as the edge keeps
+    /// none larger than a quarter of its memory tier, or than its disk tier).
+    pub fn with_largest_object(mut self, largest: Option<u64>) -> Simulator {
+        self.largest = largest;
+        self
     }
 
     /// Serves one request at `now` (milliseconds) at the POP whose tier id is `pop`. `warm`:
@@ -499,8 +507,9 @@ impl Simulator {
             }
         };
         // Fill the tiers below where it was found, with the same freshness (the edge shares the object).
+        let kept = self.largest.is_none_or(|l| u64::from(size) <= l);
         for (tier, _) in &tiers[..upto] {
-            if *tier != 0 {
+            if *tier != 0 && kept {
                 self.stores.entry(u64::from(*tier)).or_default().put(
                     d.key,
                     slot.stored_at,
@@ -618,6 +627,8 @@ struct Event {
 pub struct Options {
     /// Tier capacity in bytes (`None`: unbounded).
     pub cache_size: Option<u64>,
+    /// Largest object a tier keeps (`None`: no limit).
+    pub largest_object: Option<u64>,
     /// Worker threads for reading and keying.
     pub threads: usize,
 }
@@ -634,9 +645,9 @@ struct ReplaySink<'a> {
 
 fn logged_served(r: &ResultType, detailed: &ResultType) -> Served {
     match (r, detailed) {
-        (_, ResultType::OriginShieldHit) => Served::Shield,
-        (ResultType::Hit, _) => Served::Pop,
-        (ResultType::RefreshHit, _) => Served::Refreshed,
+        (_, &ResultType::OriginShieldHit) => Served::Shield,
+        (&ResultType::Hit, _) => Served::Pop,
+        (&ResultType::RefreshHit, _) => Served::Refreshed,
         _ => Served::Origin,
     }
 }
@@ -1076,7 +1087,7 @@ pub fn replay(
         let times = spread(run, &events);
         let mut tallies = vec![vec![Tally::default(); names.len()]; configs.len()];
         for (c, cfg_ttls) in ttls.iter().enumerate() {
-            let mut sim = Simulator::new(options.cache_size);
+            let mut sim = Simulator::new(options.cache_size).with_largest_object(options.largest_object);
             for (i, e) in events.iter().enumerate() {
                 let mut d = e.decisions[c];
                 d.ttl = cfg_ttls[usize::from(other)][i];
@@ -1165,9 +1176,10 @@ pub fn replay(
              requests spread at random within their second; ± is the widest deviation of any of them and of {OTHER_RUNS} \
              more with the unknowns above taken the other way (no validators; never-reused paths read the other way)"
         ),
-        match options.cache_size {
-            Some(b) => format!("every tier holds at most {b} bytes (LRU)"),
-            None => "tiers are unbounded (no eviction); pass --cache-size to bound them".to_owned(),
+        match (options.cache_size, options.largest_object) {
+            (Some(b), Some(l)) => format!("every tier holds at most {b} bytes (LRU), no object larger than {l} bytes"),
+            (Some(b), None) => format!("every tier holds at most {b} bytes (LRU)"),
+            (None, _) => "tiers are unbounded (no eviction); pass --cache-size to bound them".to_owned(),
         },
         "request collapsing is not modelled".to_owned(),
     ];
@@ -1382,5 +1394,15 @@ mod tests {
         sim.serve(3000, 1, &c, 10, false, false); // evicts b, the least recently used
         assert_eq!(sim.serve(4000, 1, &a, 10, false, false), Served::Pop);
         assert_eq!(sim.serve(5000, 1, &b, 10, false, false), Served::Origin);
+    }
+
+    #[test]
+    fn objects_larger_than_a_tier_keeps_are_never_hits() {
+        let mut sim = Simulator::new(Some(100)).with_largest_object(Some(25));
+        let (big, small) = (Decision { region: 0, ..decision(1, 999) }, Decision { region: 0, ..decision(2, 999) });
+        sim.serve(0, 1, &big, 60, false, false);
+        assert_eq!(sim.serve(1, 1, &big, 60, false, false), Served::Origin, "a quarter of memory at most");
+        sim.serve(2, 1, &small, 20, false, false);
+        assert_eq!(sim.serve(3, 1, &small, 20, false, false), Served::Pop);
     }
 }

@@ -639,23 +639,14 @@ fn natives<'js>(
 
 /// `2024-01-31T12:00:00Z` (UTC, seconds).
 fn iso8601(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    let at = time::OffsetDateTime::from(t);
+    let (y, m, d) = at.to_calendar_date();
+    let (hh, mm, ss) = at.to_hms();
+    format!("{y:04}-{:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z", u8::from(m))
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // Tests may read the clock.
 mod tests {
     use super::*;
 

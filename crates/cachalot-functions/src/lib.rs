@@ -57,6 +57,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// The clock is read only where an invocation starts (each such place says why).
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod bridge;
 mod codec;
 mod engine;

@@ -83,75 +83,96 @@ vocabulary! {
     }
 }
 
-vocabulary! {
-    /// `x-edge-detailed-result-type`: the result type, refined for errors and shield hits.
-    DetailedResultType {
-        /// See [`ResultType::Hit`].
-        Hit,
-        /// See [`ResultType::RefreshHit`].
-        RefreshHit,
-        /// See [`ResultType::Miss`].
-        Miss,
-        /// A hit in the Origin Shield cache.
-        OriginShieldHit,
-        /// See [`ResultType::Redirect`].
-        Redirect,
-        /// See [`ResultType::LimitExceeded`].
-        LimitExceeded,
-        /// See [`ResultType::CapacityExceeded`].
-        CapacityExceeded,
-        /// See [`ResultType::FunctionGeneratedResponse`].
-        FunctionGeneratedResponse,
-        /// See [`ResultType::FunctionExecutionError`].
-        FunctionExecutionError,
-        /// See [`ResultType::FunctionThrottledError`].
-        FunctionThrottledError,
-        /// See [`ResultType::FunctionValidationError`].
-        FunctionValidationError,
-        /// The origin closed the connection mid-response.
-        AbortedOrigin,
-        /// The viewer connection failed while sending the response.
-        ClientCommError,
-        /// Geo restriction.
-        ClientGeoBlocked,
-        /// The viewer hung up before the response was sent.
-        ClientHungUpRequest,
-        /// A generic error, including a cached error served.
-        Error,
-        /// The request was malformed.
-        InvalidRequest,
-        /// Blocked request.
-        InvalidRequestBlocked,
-        /// Certificate problem.
-        InvalidRequestCertificate,
-        /// Header problem (size, syntax).
-        InvalidRequestHeader,
-        /// Method not allowed by the behavior.
-        InvalidRequestMethod,
-        /// Timeout talking to the origin.
-        OriginCommError,
-        /// Could not connect to the origin.
-        OriginConnectError,
-        /// Content-Range inconsistent with the body.
-        OriginContentRangeLengthError,
-        /// The origin's name did not resolve.
-        OriginDnsError,
-        /// The origin answered with an error status.
-        OriginError,
-        /// The origin's headers were too large.
-        OriginHeaderTooBigError,
-        /// The origin's response was not valid HTTP.
-        OriginInvalidResponseError,
-        /// Reading the origin's response failed.
-        OriginReadError,
-        /// Writing the request to the origin failed.
-        OriginWriteError,
-        /// The origin sent an empty object where one was required.
-        OriginZeroSizeObjectError,
-        /// The viewer read too slowly.
-        SlowReaderOriginError,
-    }
+/// Calls `$callback! { PREFIX { VARIANTS } }` with every `x-edge-detailed-result-type`
+/// spelling (each with its documentation): the one list of CloudFront's result spellings.
+/// Policy declares [`DetailedResultType`] from it; the log record's result type
+/// (`cachalot-telemetry`) names its known values from it.
+#[macro_export]
+macro_rules! for_detailed_result_types {
+    ($callback:ident, $($prefix:tt)*) => {
+        $callback! { $($prefix)* {
+            /// See [`ResultType::Hit`].
+            Hit,
+            /// See [`ResultType::RefreshHit`].
+            RefreshHit,
+            /// See [`ResultType::Miss`].
+            Miss,
+            /// A hit in the Origin Shield cache.
+            OriginShieldHit,
+            /// See [`ResultType::Redirect`].
+            Redirect,
+            /// See [`ResultType::LimitExceeded`].
+            LimitExceeded,
+            /// See [`ResultType::CapacityExceeded`].
+            CapacityExceeded,
+            /// See [`ResultType::FunctionGeneratedResponse`].
+            FunctionGeneratedResponse,
+            /// See [`ResultType::FunctionExecutionError`].
+            FunctionExecutionError,
+            /// See [`ResultType::FunctionThrottledError`].
+            FunctionThrottledError,
+            /// See [`ResultType::FunctionValidationError`].
+            FunctionValidationError,
+            /// See [`ResultType::LambdaValidationError`].
+            LambdaValidationError,
+            /// See [`ResultType::LambdaExecutionError`].
+            LambdaExecutionError,
+            /// See [`ResultType::LambdaLimitExceeded`].
+            LambdaLimitExceeded,
+            /// See [`ResultType::LambdaGeneratedResponse`].
+            LambdaGeneratedResponse,
+            /// The origin closed the connection mid-response.
+            AbortedOrigin,
+            /// The viewer connection failed while sending the response.
+            ClientCommError,
+            /// Geo restriction.
+            ClientGeoBlocked,
+            /// The viewer hung up before the response was sent.
+            ClientHungUpRequest,
+            /// A generic error, including a cached error served.
+            Error,
+            /// The request was malformed.
+            InvalidRequest,
+            /// Blocked request.
+            InvalidRequestBlocked,
+            /// Certificate problem.
+            InvalidRequestCertificate,
+            /// Header problem (size, syntax).
+            InvalidRequestHeader,
+            /// Method not allowed by the behavior.
+            InvalidRequestMethod,
+            /// Timeout talking to the origin.
+            OriginCommError,
+            /// Could not connect to the origin.
+            OriginConnectError,
+            /// Content-Range inconsistent with the body.
+            OriginContentRangeLengthError,
+            /// The origin's name did not resolve.
+            OriginDnsError,
+            /// The origin answered with an error status.
+            OriginError,
+            /// The origin's headers were too large.
+            OriginHeaderTooBigError,
+            /// The origin's response was not valid HTTP.
+            OriginInvalidResponseError,
+            /// Reading the origin's response failed.
+            OriginReadError,
+            /// Writing the request to the origin failed.
+            OriginWriteError,
+            /// The origin sent an empty object where one was required.
+            OriginZeroSizeObjectError,
+            /// The viewer read too slowly.
+            SlowReaderOriginError,
+        } }
+    };
 }
+
+for_detailed_result_types!(
+    vocabulary,
+    /// `x-edge-detailed-result-type`: the result type, refined for errors and shield hits.
+    /// Every spelling of the three result fields is one of its values.
+    DetailedResultType
+);
 
 impl ResultType {
     /// The `x-cache` header value, e.g. `Hit from cloudfront`.
@@ -172,6 +193,27 @@ impl ResultType {
             ResultType::LambdaExecutionError => "LambdaExecutionError from cloudfront",
             ResultType::LambdaLimitExceeded => "LambdaLimitExceeded from cloudfront",
             ResultType::LambdaGeneratedResponse => "LambdaGeneratedResponse from cloudfront",
+        }
+    }
+
+    /// The detailed value spelled the same (every result type is also a detailed one).
+    pub fn same_spelling(self) -> DetailedResultType {
+        match self {
+            ResultType::Hit => DetailedResultType::Hit,
+            ResultType::RefreshHit => DetailedResultType::RefreshHit,
+            ResultType::Miss => DetailedResultType::Miss,
+            ResultType::LimitExceeded => DetailedResultType::LimitExceeded,
+            ResultType::CapacityExceeded => DetailedResultType::CapacityExceeded,
+            ResultType::Error => DetailedResultType::Error,
+            ResultType::Redirect => DetailedResultType::Redirect,
+            ResultType::FunctionGeneratedResponse => DetailedResultType::FunctionGeneratedResponse,
+            ResultType::FunctionExecutionError => DetailedResultType::FunctionExecutionError,
+            ResultType::FunctionThrottledError => DetailedResultType::FunctionThrottledError,
+            ResultType::FunctionValidationError => DetailedResultType::FunctionValidationError,
+            ResultType::LambdaValidationError => DetailedResultType::LambdaValidationError,
+            ResultType::LambdaExecutionError => DetailedResultType::LambdaExecutionError,
+            ResultType::LambdaLimitExceeded => DetailedResultType::LambdaLimitExceeded,
+            ResultType::LambdaGeneratedResponse => DetailedResultType::LambdaGeneratedResponse,
         }
     }
 
@@ -237,6 +279,9 @@ mod tests {
         }
         for d in DetailedResultType::ALL {
             assert_eq!(d.as_str().parse::<DetailedResultType>(), Ok(*d));
+        }
+        for r in ResultType::ALL {
+            assert_eq!(r.same_spelling().as_str(), r.as_str());
         }
         assert_eq!(ResultType::Hit.x_cache(), "Hit from cloudfront");
     }

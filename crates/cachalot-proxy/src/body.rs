@@ -1,8 +1,11 @@
-//! Response bodies the edge sends: a cached object, a relayed origin stream, or
-//! nothing — and a hook that fires when the body is done, for the access log.
+//! Response bodies the edge sends: a cached object (whole in memory, or read from a
+//! disk tier's file range by range, possibly while it is still being written), a
+//! relayed origin stream, or nothing — and a hook that fires when the body is done, for
+//! the access log.
 
 use crate::origin::OriginStream;
 use bytes::Bytes;
+use cachalot_cache::{BodyReader, ObjectBody};
 use http_body::{Body, Frame, SizeHint};
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -22,9 +25,24 @@ pub struct EdgeBody {
     on_done: Option<Completion>,
 }
 
+/// A piece of a body made from a stored object.
+pub(crate) enum Segment {
+    /// Bytes of our own (multipart boundaries).
+    Bytes(Bytes),
+    /// Bytes `start..end` of the object (`end` exclusive; `None`: to its end).
+    Range(u64, Option<u64>),
+}
+
 enum Kind {
     Empty,
     Full(Option<Bytes>),
+    /// Pieces of a stored object, read as they are reached.
+    Object {
+        body: ObjectBody,
+        segments: VecDeque<Segment>,
+        reader: Option<BodyReader>,
+        len: Option<u64>,
+    },
     /// Buffered prefix chunks, then the rest of an origin body.
     Relay {
         prefix: VecDeque<Bytes>,
@@ -57,6 +75,14 @@ impl EdgeBody {
         }
     }
 
+    /// Pieces of a stored object; `len` is the total when known.
+    pub(crate) fn object(body: ObjectBody, segments: Vec<Segment>, len: Option<u64>) -> Self {
+        if len == Some(0) {
+            return Self::empty();
+        }
+        EdgeBody { kind: Kind::Object { body, segments: segments.into(), reader: None, len }, sent: 0, on_done: None }
+    }
+
     /// Registers the completion hook.
     pub fn on_done(mut self, f: Completion) -> Self {
         self.on_done = Some(f);
@@ -78,6 +104,7 @@ impl EdgeBody {
             Kind::Empty | Kind::Full(None) => true,
             Kind::Full(Some(_)) => false,
             Kind::Relay { prefix, rest, .. } => prefix.is_empty() && rest.as_ref().is_none_or(|r| r.is_end_stream()),
+            Kind::Object { segments, reader, .. } => segments.is_empty() && reader.is_none(),
         }
     }
 }
@@ -109,6 +136,36 @@ impl Body for EdgeBody {
                 None => {
                     this.finish(true);
                     Poll::Ready(None)
+                }
+            },
+            Kind::Object { body, segments, reader, .. } => loop {
+                if let Some(r) = reader.as_mut() {
+                    match r.poll_chunk(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Some(Ok(chunk))) => {
+                            this.sent += chunk.len() as u64;
+                            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+                        }
+                        Poll::Ready(Some(Err(e))) => {
+                            // A damaged block or a stream that broke off: cut the response short.
+                            segments.clear();
+                            *reader = None;
+                            this.finish(false);
+                            return Poll::Ready(Some(Err(Box::new(e))));
+                        }
+                        Poll::Ready(None) => *reader = None,
+                    }
+                }
+                match segments.pop_front() {
+                    None => {
+                        this.finish(true);
+                        return Poll::Ready(None);
+                    }
+                    Some(Segment::Bytes(b)) => {
+                        this.sent += b.len() as u64;
+                        return Poll::Ready(Some(Ok(Frame::data(b))));
+                    }
+                    Some(Segment::Range(start, end)) => *reader = Some(body.reader(start, end)),
                 }
             },
             Kind::Relay { prefix, rest, idle, read_timeout } => {
@@ -169,6 +226,8 @@ impl Body for EdgeBody {
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Relay { .. } => SizeHint::default(),
+            Kind::Object { len: Some(n), .. } => SizeHint::with_exact(n.saturating_sub(self.sent)),
+            Kind::Object { len: None, .. } => SizeHint::default(),
         }
     }
 }

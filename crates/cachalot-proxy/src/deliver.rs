@@ -2,11 +2,11 @@
 //! conditionals), relayed origin responses, and CloudFront-generated pages —
 //! each with CloudFront's own headers.
 
-use crate::body::EdgeBody;
+use crate::body::{EdgeBody, Segment};
 use crate::edge::Pop;
 use crate::summary::Layer;
 use bytes::Bytes;
-use cachalot_cache::CachedObject;
+use cachalot_cache::{CachedObject, ObjectBody};
 use cachalot_policy::ResultType;
 use cachalot_policy::range::{RangeDecision, decide};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
@@ -63,20 +63,36 @@ pub(crate) fn not_modified_response(obj: &CachedObject) -> Response<EdgeBody> {
     resp
 }
 
-/// The full response for `obj` (`head`: headers only, with the object's length).
+/// The body of `obj` (`None`: all of it), whole in memory or read from its file.
+pub(crate) fn object_body(obj: &CachedObject, range: Option<(u64, u64)>) -> EdgeBody {
+    match (&obj.body, range) {
+        (ObjectBody::Memory(b), None) => EdgeBody::full(b.clone()),
+        (ObjectBody::Memory(b), Some((start, end))) => EdgeBody::full(b.slice(start as usize..=end as usize)),
+        (ObjectBody::File(_), None) => {
+            EdgeBody::object(obj.body.clone(), vec![Segment::Range(0, None)], obj.body.len())
+        }
+        (ObjectBody::File(_), Some((start, end))) => {
+            EdgeBody::object(obj.body.clone(), vec![Segment::Range(start, Some(end + 1))], Some(end - start + 1))
+        }
+    }
+}
+
+/// The full response for `obj` (`head`: headers only, with the object's length when known).
 pub(crate) fn object_response(obj: &CachedObject, head: bool) -> Response<EdgeBody> {
-    let body = if head { EdgeBody::empty() } else { EdgeBody::full(obj.body.clone()) };
+    let body = if head { EdgeBody::empty() } else { object_body(obj, None) };
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(obj.status).unwrap_or(StatusCode::BAD_GATEWAY);
     *resp.headers_mut() = obj.headers.clone();
-    if head || obj.body.is_empty() {
-        resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
+    if let Some(len) = obj.body.len().filter(|n| head || *n == 0) {
+        resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     resp
 }
 
 /// The response for `obj` to a viewer request: `304` when the viewer's validators
 /// match, `206`/`416` for satisfiable/unsatisfiable ranges, else the whole object.
+/// Ranges of a body on disk read only the blocks they touch; a body whose length is not
+/// known yet (a chunked origin response still arriving) is sent whole, as CloudFront does.
 /// Returns the response and the served byte range, if any.
 pub(crate) fn object_for_viewer(
     obj: &CachedObject,
@@ -88,12 +104,12 @@ pub(crate) fn object_for_viewer(
         return (not_modified_response(obj), None);
     }
     let range = request.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let Some(range) =
-        range.filter(|_| obj.status == 200 && cachalot_policy::conditional::if_range_matches(request, &obj.headers))
-    else {
+    let (Some(range), Some(len)) = (
+        range.filter(|_| obj.status == 200 && cachalot_policy::conditional::if_range_matches(request, &obj.headers)),
+        obj.body.len(),
+    ) else {
         return (object_response(obj, head), None);
     };
-    let len = obj.body.len() as u64;
     match decide(range, len) {
         RangeDecision::Full => (object_response(obj, head), None),
         RangeDecision::Unsatisfiable => {
@@ -111,8 +127,7 @@ pub(crate) fn object_for_viewer(
         }
         RangeDecision::Partial(ranges) if ranges.len() == 1 => {
             let (start, end) = ranges[0];
-            let part = obj.body.slice(start as usize..=end as usize);
-            let mut resp = Response::new(if head { EdgeBody::empty() } else { EdgeBody::full(part) });
+            let mut resp = Response::new(if head { EdgeBody::empty() } else { object_body(obj, Some((start, end))) });
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             *resp.headers_mut() = obj.headers.clone();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
@@ -125,16 +140,21 @@ pub(crate) fn object_for_viewer(
             let boundary = format!("CloudFrontBoundary{:016x}", fastrand::u64(..));
             let content_type =
                 obj.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("binary/octet-stream");
-            let mut body = Vec::new();
+            let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
+            let mut total = 0u64;
             for (start, end) in &ranges {
-                body.extend_from_slice(
-                    format!("\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {start}-{end}/{len}\r\n\r\n").as_bytes(),
+                let part = format!(
+                    "\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {start}-{end}/{len}\r\n\r\n"
                 );
-                body.extend_from_slice(&obj.body[*start as usize..=*end as usize]);
+                total += part.len() as u64 + (end - start + 1);
+                segments.push(Segment::Bytes(Bytes::from(part)));
+                segments.push(Segment::Range(*start, Some(end + 1)));
             }
-            body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-            let total = body.len() as u64;
-            let mut resp = Response::new(if head { EdgeBody::empty() } else { EdgeBody::full(Bytes::from(body)) });
+            let closing = format!("\r\n--{boundary}--\r\n");
+            total += closing.len() as u64;
+            segments.push(Segment::Bytes(Bytes::from(closing)));
+            let body = if head { EdgeBody::empty() } else { EdgeBody::object(obj.body.clone(), segments, Some(total)) };
+            let mut resp = Response::new(body);
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             *resp.headers_mut() = obj.headers.clone();
             if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")) {

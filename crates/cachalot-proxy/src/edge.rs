@@ -8,7 +8,7 @@ use crate::origin::Origins;
 use crate::summary::{NoObserver, Observer};
 use crate::tier::{FleetParent, FleetView, Hop, HopKind};
 use arc_swap::ArcSwap;
-use cachalot_cache::Tier;
+use cachalot_cache::{DiskConfig, Tier, TierReport};
 use cachalot_config::Snapshot;
 use cachalot_config::model::Origin;
 use cachalot_functions::{Function, Limits};
@@ -32,6 +32,8 @@ pub struct PopSettings {
     pub region: String,
     /// Memory tier size in bytes.
     pub cache_bytes: u64,
+    /// Disk tier behind the memory tier, if any.
+    pub disk: Option<DiskConfig>,
 }
 
 /// A regional edge cache this node hosts.
@@ -41,6 +43,18 @@ pub struct RegionalCacheSettings {
     pub region: String,
     /// Memory tier size in bytes.
     pub cache_bytes: u64,
+    /// Disk tier behind the memory tier, if any.
+    pub disk: Option<DiskConfig>,
+}
+
+/// Memory that bodies being buffered from upstream may hold together by default.
+pub const DEFAULT_IN_FLIGHT_BYTES: u64 = 64 * 1024 * 1024;
+
+fn tier_for(name: &str, memory: u64, disk: Option<&DiskConfig>) -> Tier {
+    match disk {
+        Some(d) => Tier::with_disk(name, memory, d),
+        None => Tier::new(name, memory),
+    }
 }
 
 /// How to build an edge.
@@ -54,8 +68,12 @@ pub struct EdgeSettings {
     pub buckets: HashMap<String, PathBuf>,
     /// Origin host name → `host:port` to connect to instead.
     pub origin_addresses: HashMap<String, String>,
-    /// Origin bodies up to this size are buffered (and cacheable); larger ones are relayed.
+    /// Origin bodies are buffered up to this size at most (and never beyond what the memory
+    /// tiers take); larger ones are streamed: into a disk tier, or relayed.
     pub max_object_bytes: u64,
+    /// Memory that bodies being buffered from upstream may hold together; a body that
+    /// would take more is streamed instead.
+    pub in_flight_bytes: u64,
     /// Connection limits of the POP listeners.
     pub listener: ListenerLimits,
     /// Regional edge caches this node hosts for its fleet (`RegionalCaches`).
@@ -79,11 +97,13 @@ impl Default for EdgeSettings {
                 id: cachalot_config::file::DEFAULT_POP_ID.to_owned(),
                 region: "us-east-1".to_owned(),
                 cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
+                disk: None,
             }],
             regional_cache_bytes: cachalot_config::file::DEFAULT_CACHE_BYTES,
             buckets: HashMap::new(),
             origin_addresses: HashMap::new(),
             max_object_bytes: 64 * 1024 * 1024,
+            in_flight_bytes: DEFAULT_IN_FLIGHT_BYTES,
             listener: ListenerLimits::default(),
             regional_caches: Vec::new(),
             geo: None,
@@ -152,6 +172,7 @@ pub(crate) struct EdgeInner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) max_object_bytes: u64,
+    pub(crate) in_flight: crate::fetch::InFlight,
     pub(crate) listener_limits: ListenerLimits,
     pub(crate) geo: Option<Arc<crate::geo::GeoDatabase>>,
     pub(crate) serve_unenforced: bool,
@@ -194,11 +215,11 @@ impl Edge {
         let recs: HashMap<String, Tier> = settings
             .regional_caches
             .iter()
-            .map(|r| (r.region.clone(), Tier::new(&format!("REC:{}", r.region), r.cache_bytes)))
+            .map(|r| (r.region.clone(), tier_for(&format!("REC:{}", r.region), r.cache_bytes, r.disk.as_ref())))
             .collect();
         let origins = Origins::new(settings.buckets.clone(), settings.origin_addresses.clone()).with_access(
             settings.private_buckets.clone(),
-            settings.origin_credentials.clone().unwrap_or_else(crate::origin::sigv4::Credentials::ephemeral),
+            settings.origin_credentials.clone().unwrap_or_else(crate::origin::sigv4::ephemeral_credentials),
             clock.clone(),
         );
         let pops = settings
@@ -209,7 +230,7 @@ impl Edge {
                 Pop {
                     id: p.id.as_str().into(),
                     region: p.region.clone(),
-                    tier: Tier::new(&p.id, p.cache_bytes),
+                    tier: tier_for(&p.id, p.cache_bytes, p.disk.as_ref()),
                     via: HeaderValue::from_str(&format!("1.1 {host_id}.cloudfront.net (CloudFront)"))
                         .unwrap_or(HeaderValue::from_static("1.1 cloudfront.net (CloudFront)")),
                     pop_header: HeaderValue::from_str(&p.id).unwrap_or(HeaderValue::from_static("LOCAL50-C1")),
@@ -232,6 +253,7 @@ impl Edge {
                 clock,
                 observer,
                 max_object_bytes: settings.max_object_bytes,
+                in_flight: crate::fetch::InFlight::new(settings.in_flight_bytes),
                 listener_limits: settings.listener,
                 geo: settings.geo.clone(),
                 serve_unenforced: settings.serve_unenforced,
@@ -279,14 +301,30 @@ impl Edge {
     /// Removes every object of `distribution_id` matching `paths` from every POP and
     /// tier; returns how many objects were removed.
     pub fn invalidate(&self, distribution_id: &str, paths: &[InvalidationPath]) -> u64 {
+        let now = self.inner.clock.now_ms();
         let mut removed = 0;
         for pop in &self.inner.pops {
-            removed += pop.tier.purge(distribution_id, paths);
+            removed += pop.tier.purge(distribution_id, paths, now);
         }
-        for tier in self.inner.recs.lock().values() {
-            removed += tier.purge(distribution_id, paths);
+        let recs: Vec<Tier> = self.inner.recs.lock().values().cloned().collect();
+        for tier in recs {
+            removed += tier.purge(distribution_id, paths, now);
         }
         removed
+    }
+
+    /// Every tier's counters and contents (POPs first, then regional caches by name).
+    pub fn tier_reports(&self) -> Vec<TierReport> {
+        let mut out: Vec<TierReport> = self.inner.pops.iter().map(|p| p.tier.report()).collect();
+        let mut recs: Vec<TierReport> = self.inner.recs.lock().values().map(Tier::report).collect();
+        recs.sort_by(|a, b| a.name.cmp(&b.name));
+        out.extend(recs);
+        out
+    }
+
+    /// Bytes of bodies being buffered from upstream now (bounded by `in_flight_bytes`).
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.inner.in_flight.used()
     }
 
     /// Objects and bytes held by each tier: `(tier name, objects, bytes)`.

@@ -31,8 +31,9 @@ pub mod summary;
 mod tier;
 mod viewer;
 
+pub use cachalot_cache::{DiskConfig, TierReport};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use edge::{Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
+pub use edge::{DEFAULT_IN_FLIGHT_BYTES, Edge, EdgeSettings, PopSettings, RegionalCacheSettings};
 pub use geo::GeoDatabase;
 pub use listener::{ListenerLimits, TrackedBody, serve_http, serve_pop, tls_acceptor};
 pub use summary::{Layer, NoObserver, Observer, RequestSummary};

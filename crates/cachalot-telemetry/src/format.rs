@@ -10,6 +10,7 @@
 //!   `time-to-first-byte` are seconds with millisecond precision (`0.082`).
 
 use crate::civil::{self, Civil};
+use cachalot_policy::DetailedResultType;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
@@ -89,82 +90,70 @@ fields! {
     RangeEnd => "sc-range-end",
 }
 
-macro_rules! result_types {
-    ($($variant:ident,)*) => {
-        /// A value of `x-edge-result-type`, `x-edge-response-result-type` or
-        /// `x-edge-detailed-result-type`: one vocabulary covers the three fields
-        /// (the detailed field repeats the result type unless it is `Error` or an
-        /// Origin Shield hit). Unknown spellings are kept in [`ResultType::Other`].
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-        pub enum ResultType {
-            /// The field was `-` or the column is missing.
-            #[default]
-            Absent,
-            $(#[doc = concat!("`", stringify!($variant), "`")] $variant,)*
-            /// A value this version does not know, as logged.
-            Other(Box<str>),
+/// A value of `x-edge-result-type`, `x-edge-response-result-type` or
+/// `x-edge-detailed-result-type` as logged: one of CloudFront's spellings (policy's
+/// vocabulary, [`DetailedResultType`], which holds every spelling of the three fields),
+/// a spelling this version does not know, or nothing. The known values are also named
+/// as constants (`ResultType::Hit`), so they read and match like variants.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum ResultType {
+    /// The field was `-` or the column is missing.
+    #[default]
+    Absent,
+    /// One of CloudFront's spellings.
+    Known(DetailedResultType),
+    /// A value this version does not know, as logged.
+    Other(Box<str>),
+}
+
+impl ResultType {
+    /// The spelling in the log (`-` for [`ResultType::Absent`]).
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResultType::Absent => "-",
+            ResultType::Known(known) => known.as_str(),
+            ResultType::Other(s) => s,
         }
+    }
 
+    /// Parses a decoded field value; never fails.
+    pub fn parse(s: &str) -> ResultType {
+        match s {
+            "" | "-" => ResultType::Absent,
+            other => match other.parse::<DetailedResultType>() {
+                Ok(known) => ResultType::Known(known),
+                Err(()) => ResultType::Other(other.into()),
+            },
+        }
+    }
+}
+
+impl From<DetailedResultType> for ResultType {
+    fn from(known: DetailedResultType) -> Self {
+        ResultType::Known(known)
+    }
+}
+
+impl From<cachalot_policy::ResultType> for ResultType {
+    fn from(result: cachalot_policy::ResultType) -> Self {
+        ResultType::Known(result.same_spelling())
+    }
+}
+
+/// Names each known value as a constant of [`ResultType`], from policy's one list.
+macro_rules! known_result_types {
+    ({ $($(#[$doc:meta])* $variant:ident,)* }) => {
         impl ResultType {
-            /// The spelling in the log (`-` for [`ResultType::Absent`]).
-            pub fn as_str(&self) -> &str {
-                match self {
-                    ResultType::Absent => "-",
-                    $(ResultType::$variant => stringify!($variant),)*
-                    ResultType::Other(s) => s,
-                }
-            }
-
-            /// Parses a decoded field value; never fails.
-            pub fn parse(s: &str) -> ResultType {
-                match s {
-                    "" | "-" => ResultType::Absent,
-                    $(stringify!($variant) => ResultType::$variant,)*
-                    other => ResultType::Other(other.into()),
-                }
-            }
+            $(
+                $(#[$doc])*
+                #[allow(non_upper_case_globals)] // Read and matched like the variants they stand for.
+                pub const $variant: ResultType = ResultType::Known(DetailedResultType::$variant);
+            )*
         }
     };
 }
 
-result_types! {
-    Hit,
-    RefreshHit,
-    Miss,
-    LimitExceeded,
-    CapacityExceeded,
-    Error,
-    Redirect,
-    LambdaValidationError,
-    LambdaExecutionError,
-    LambdaLimitExceeded,
-    LambdaGeneratedResponse,
-    FunctionGeneratedResponse,
-    FunctionExecutionError,
-    FunctionThrottledError,
-    FunctionValidationError,
-    AbortedOrigin,
-    ClientCommError,
-    ClientGeoBlocked,
-    ClientHungUpRequest,
-    InvalidRequest,
-    InvalidRequestBlocked,
-    InvalidRequestCertificate,
-    InvalidRequestHeader,
-    InvalidRequestMethod,
-    OriginCommError,
-    OriginConnectError,
-    OriginContentRangeLengthError,
-    OriginDnsError,
-    OriginError,
-    OriginHeaderTooBigError,
-    OriginInvalidResponseError,
-    OriginReadError,
-    OriginShieldHit,
-    OriginWriteError,
-    OriginZeroSizeObjectError,
-    SlowReaderOriginError,
-}
+cachalot_policy::for_detailed_result_types!(known_result_types,);
 
 /// One request as CloudFront logs it: the 33 standard-log fields, typed.
 ///

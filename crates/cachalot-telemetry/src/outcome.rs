@@ -93,13 +93,13 @@ pub fn is_upload_method(method: &str) -> bool {
 /// Whether a request counts in CacheHitRate's denominator (see the module docs).
 pub fn is_cacheable_request(method: &str, status: Option<u16>, result_type: &ResultType) -> bool {
     is_download_method(method)
-        && matches!(result_type, ResultType::Hit | ResultType::RefreshHit | ResultType::Miss)
+        && matches!(*result_type, ResultType::Hit | ResultType::RefreshHit | ResultType::Miss)
         && matches!(status, Some(s) if s < 400)
 }
 
 /// Whether a cacheable request counts as a hit (see the module docs).
 pub fn is_cache_hit(result_type: &ResultType, detailed: &ResultType) -> bool {
-    matches!(result_type, ResultType::Hit | ResultType::RefreshHit) || *detailed == ResultType::OriginShieldHit
+    matches!(*result_type, ResultType::Hit | ResultType::RefreshHit) || *detailed == ResultType::OriginShieldHit
 }
 
 /// How one request counts.

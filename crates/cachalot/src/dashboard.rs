@@ -5,13 +5,16 @@
 //!
 //! The dashboard reads the telemetry registry (the same numbers as `/metrics` and
 //! CloudWatch) plus [`TopMisses`], the one thing the registry does not keep: which paths
-//! miss most, and over how many query string / cookie variants (fragmentation). The page polls `/dashboard/data` every two seconds and draws hit ratio and
+//! miss most, and over how many query string / cookie variants (fragmentation), and the
+//! cache tiers' own counters ([`Tiers`]: memory and disk hits, contents, evictions,
+//! admission rejections, the disk's health), which `/metrics` shows as `cachalot_cache_*`. The page polls `/dashboard/data` every two seconds and draws hit ratio and
 //! request rate from the deltas, so it needs no external assets.
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect};
 use axum::routing::get;
+use cachalot_proxy::TierReport;
 use cachalot_telemetry::Telemetry;
 use http::header;
 use parking_lot::Mutex;
@@ -96,6 +99,8 @@ impl TopMisses {
     }
 }
 
+/// The cache tiers' reports and the bytes of bodies being buffered, read when a page asks.
+pub(crate) type Tiers = Arc<dyn Fn() -> (Vec<TierReport>, u64) + Send + Sync>;
 /// The fleet's nodes as JSON (`cachalot_control::ControlPlane::fleet_status`).
 pub(crate) type FleetStatus = Arc<dyn Fn() -> Value + Send + Sync>;
 
@@ -103,18 +108,19 @@ pub(crate) type FleetStatus = Arc<dyn Fn() -> Value + Send + Sync>;
 struct Pages {
     telemetry: Arc<Telemetry>,
     misses: Arc<TopMisses>,
+    tiers: Tiers,
     fleet: FleetStatus,
 }
 
 /// `/metrics`, `/dashboard`, `/dashboard/data` and `GET /` (to the dashboard): what access keys
 /// protect when they are configured (see `cachalot_control::ControlPlane::guard`).
-pub(crate) fn router(telemetry: Arc<Telemetry>, misses: Arc<TopMisses>, fleet: FleetStatus) -> Router {
+pub(crate) fn router(telemetry: Arc<Telemetry>, misses: Arc<TopMisses>, tiers: Tiers, fleet: FleetStatus) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/dashboard") }))
         .route("/metrics", get(metrics))
         .route("/dashboard", get(|| async { Html(PAGE) }))
         .route("/dashboard/data", get(data))
-        .with_state(Pages { telemetry, misses, fleet })
+        .with_state(Pages { telemetry, misses, tiers, fleet })
 }
 
 /// `/healthz`: always open, so that health checks need no credentials.
@@ -123,14 +129,125 @@ pub(crate) fn health() -> Router {
 }
 
 async fn metrics(State(p): State<Pages>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], p.telemetry.render_prometheus())
+    let mut text = p.telemetry.render_prometheus();
+    let (tiers, in_flight) = tokio::task::spawn_blocking(move || (p.tiers)()).await.unwrap_or_default();
+    render_tiers(&mut text, &tiers, in_flight);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+}
+
+/// The tiers' counters in Prometheus' text format (`cachalot_cache_*`, label `tier`, and
+/// `store` = `memory` or `disk`).
+pub(crate) fn render_tiers(out: &mut String, tiers: &[TierReport], in_flight: u64) {
+    use std::fmt::Write as _;
+    type Pick = fn(&TierReport) -> Option<(u64, u64)>;
+    let family = |out: &mut String, name: &str, kind: &str, help: &str, pick: Pick| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for t in tiers {
+            let tier = t.name.replace('\\', "\\\\").replace('"', "\\\"");
+            if let Some((memory, disk)) = pick(t) {
+                let _ = writeln!(out, "{name}{{tier=\"{tier}\",store=\"memory\"}} {memory}");
+                if t.disk {
+                    let _ = writeln!(out, "{name}{{tier=\"{tier}\",store=\"disk\"}} {disk}");
+                }
+            }
+        }
+    };
+    family(
+        out,
+        "cachalot_cache_hits_total",
+        "counter",
+        "Lookups a tier answered, by the store that held the object.",
+        |t| Some((t.memory_hits, t.disk_hits)),
+    );
+    family(out, "cachalot_cache_objects", "gauge", "Objects held, by store.", |t| {
+        Some((t.memory_objects, t.disk_objects))
+    });
+    family(out, "cachalot_cache_bytes", "gauge", "Bytes held, by store.", |t| Some((t.memory_bytes, t.disk_bytes)));
+    family(out, "cachalot_cache_capacity_bytes", "gauge", "Capacity, by store.", |t| {
+        Some((t.memory_capacity, t.disk_capacity))
+    });
+    family(
+        out,
+        "cachalot_cache_evictions_total",
+        "counter",
+        "Objects evicted (or refused by memory's admission), by store.",
+        |t| Some((t.memory_evictions, t.disk_evictions)),
+    );
+    let single = |out: &mut String, name: &str, kind: &str, help: &str, pick: fn(&TierReport) -> Option<u64>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for t in tiers {
+            let tier = t.name.replace('\\', "\\\\").replace('"', "\\\"");
+            if let Some(v) = pick(t) {
+                let _ = writeln!(out, "{name}{{tier=\"{tier}\"}} {v}");
+            }
+        }
+    };
+    single(out, "cachalot_cache_misses_total", "counter", "Lookups that found nothing in a tier.", |t| Some(t.misses));
+    single(
+        out,
+        "cachalot_cache_disk_admission_rejections_total",
+        "counter",
+        "Objects the disk's admission policy refused.",
+        |t| t.disk.then_some(t.disk_admission_rejections),
+    );
+    single(out, "cachalot_cache_disk_writes_total", "counter", "Objects written to disk.", |t| {
+        t.disk.then_some(t.disk_writes)
+    });
+    single(
+        out,
+        "cachalot_cache_disk_write_errors_total",
+        "counter",
+        "Disk writes that failed (full disk, unwritable folder).",
+        |t| t.disk.then_some(t.disk_write_errors),
+    );
+    single(
+        out,
+        "cachalot_cache_disk_damaged_files_total",
+        "counter",
+        "Damaged, partial or foreign cache files removed.",
+        |t| t.disk.then_some(t.disk_damaged),
+    );
+    single(
+        out,
+        "cachalot_cache_disk_failing",
+        "gauge",
+        "1 while disk writes fail: the tier serves from memory and the origin.",
+        |t| t.disk.then_some(u64::from(t.disk_failing)),
+    );
+    single(
+        out,
+        "cachalot_cache_disk_loading",
+        "gauge",
+        "1 while the disk index is rebuilt from the files found at start.",
+        |t| t.disk.then_some(u64::from(t.disk_loading)),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP cachalot_edge_in_flight_bytes Bytes of response bodies being buffered from upstream.\n# TYPE cachalot_edge_in_flight_bytes gauge\ncachalot_edge_in_flight_bytes {in_flight}"
+    );
 }
 
 async fn data(State(p): State<Pages>) -> impl IntoResponse {
+    let tiers = p.tiers.clone();
+    let (tiers, _) = tokio::task::spawn_blocking(move || tiers()).await.unwrap_or_default();
     let mut data = dashboard_data(&p.telemetry, &p.misses, SystemTime::now());
+    data["tiers"] = tiers_json(&tiers);
     data["fleet"] = (p.fleet)();
     let body = data.to_string();
     ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body)
+}
+
+fn tiers_json(tiers: &[TierReport]) -> Value {
+    tiers
+        .iter()
+        .map(|t| {
+            json!({"name": t.name, "memory_hits": t.memory_hits, "disk_hits": t.disk_hits, "misses": t.misses,
+                   "memory_objects": t.memory_objects, "memory_bytes": t.memory_bytes, "memory_evictions": t.memory_evictions,
+                   "disk": t.disk, "disk_objects": t.disk_objects, "disk_bytes": t.disk_bytes,
+                   "disk_evictions": t.disk_evictions, "disk_admission_rejections": t.disk_admission_rejections,
+                   "disk_failing": t.disk_failing, "disk_loading": t.disk_loading})
+        })
+        .collect()
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -177,6 +294,33 @@ fn dashboard_data(telemetry: &Telemetry, misses: &TopMisses, now: SystemTime) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tier_metrics_name_each_store() {
+        let tiers = vec![
+            TierReport {
+                name: "LHR50-C1".into(),
+                memory_hits: 3,
+                disk_hits: 2,
+                disk: true,
+                disk_failing: true,
+                ..TierReport::default()
+            },
+            TierReport { name: "REC:eu-west-2".into(), memory_hits: 1, ..TierReport::default() },
+        ];
+        let mut out = String::new();
+        render_tiers(&mut out, &tiers, 7);
+        for line in [
+            "cachalot_cache_hits_total{tier=\"LHR50-C1\",store=\"memory\"} 3",
+            "cachalot_cache_hits_total{tier=\"LHR50-C1\",store=\"disk\"} 2",
+            "cachalot_cache_hits_total{tier=\"REC:eu-west-2\",store=\"memory\"} 1",
+            "cachalot_cache_disk_failing{tier=\"LHR50-C1\"} 1",
+            "cachalot_edge_in_flight_bytes 7",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
+        }
+        assert!(!out.contains("REC:eu-west-2\",store=\"disk\""), "no disk series without a disk");
+    }
 
     #[test]
     fn top_misses_rank_and_stay_bounded() {

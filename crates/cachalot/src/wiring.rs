@@ -11,7 +11,7 @@ use cachalot_functions::{Limits, Runtime};
 use cachalot_policy::invalidation::InvalidationPath;
 use cachalot_proxy::{Edge, Observer, RequestSummary};
 use cachalot_telemetry::outcome::Outcome;
-use cachalot_telemetry::{DistributionCtx, LogRecord, RecordExtras, ResultType, Telemetry};
+use cachalot_telemetry::{DistributionCtx, LogRecord, RecordExtras, Telemetry};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash as _, Hasher as _};
 use std::path::PathBuf;
@@ -205,7 +205,6 @@ impl Observer for TelemetryObserver {
 
 /// One summary as CloudFront's standard log line.
 fn log_record(s: RequestSummary) -> LogRecord {
-    let result = |r: &str| ResultType::parse(r);
     LogRecord {
         timestamp: UNIX_EPOCH + Duration::from_millis(s.end_ms),
         edge_location: s.pop.to_string(),
@@ -219,7 +218,7 @@ fn log_record(s: RequestSummary) -> LogRecord {
         user_agent: s.user_agent.unwrap_or_default(),
         query: s.query.unwrap_or_default(),
         cookie: s.cookie.unwrap_or_default(),
-        result_type: result(s.result.as_str()),
+        result_type: s.result.into(),
         request_id: s.request_id,
         host_header: s.host_header,
         protocol: s.protocol.to_owned(),
@@ -228,13 +227,13 @@ fn log_record(s: RequestSummary) -> LogRecord {
         forwarded_for: s.x_forwarded_for.unwrap_or_default(),
         ssl_protocol: s.ssl_protocol.unwrap_or_default().to_owned(),
         ssl_cipher: s.ssl_cipher.unwrap_or_default(),
-        response_result_type: result(s.response_result.as_str()),
+        response_result_type: s.response_result.into(),
         protocol_version: s.protocol_version.to_owned(),
         fle_status: String::new(),
         fle_encrypted_fields: None,
         client_port: Some(s.client_port),
         time_to_first_byte: Some(Duration::from_millis(s.first_byte_ms)),
-        detailed_result_type: result(s.detailed.as_str()),
+        detailed_result_type: s.detailed.into(),
         content_type: s.content_type.unwrap_or_default(),
         content_length: s.content_length,
         range_start: s.range.map(|r| r.0),

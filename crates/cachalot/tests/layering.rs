@@ -8,15 +8,26 @@ use std::process::Command;
 fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
         ("cachalot-config", &[][..]),
+        ("cachalot-sigv4", &[][..]),
         ("cachalot-policy", &["cachalot-config"][..]),
         ("cachalot-cache", &["cachalot-policy", "cachalot-config"][..]),
         ("cachalot-functions", &["cachalot-config"][..]),
         ("cachalot-telemetry", &["cachalot-policy", "cachalot-config"][..]),
         (
             "cachalot-proxy",
-            &["cachalot-cache", "cachalot-functions", "cachalot-telemetry", "cachalot-policy", "cachalot-config"][..],
+            &[
+                "cachalot-cache",
+                "cachalot-functions",
+                "cachalot-telemetry",
+                "cachalot-policy",
+                "cachalot-config",
+                "cachalot-sigv4",
+            ][..],
         ),
-        ("cachalot-control", &["cachalot-functions", "cachalot-telemetry", "cachalot-policy", "cachalot-config"][..]),
+        (
+            "cachalot-control",
+            &["cachalot-functions", "cachalot-telemetry", "cachalot-policy", "cachalot-config", "cachalot-sigv4"][..],
+        ),
         (
             "cachalot-doctor",
             &["cachalot-cache", "cachalot-functions", "cachalot-telemetry", "cachalot-policy", "cachalot-config"][..],
@@ -25,6 +36,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             "cachalot",
             &[
                 "cachalot-config",
+                "cachalot-sigv4",
                 "cachalot-policy",
                 "cachalot-cache",
                 "cachalot-functions",

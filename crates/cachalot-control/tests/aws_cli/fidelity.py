@@ -192,7 +192,6 @@ def list_by():
     """ListDistributionsBy* operations Cachalot does not implement say so (UnsupportedOperation), like every other
     operation of the model, instead of a 404 for an unknown path."""
     for call in [lambda: cf.list_distributions_by_web_acl_id(WebACLId="acl"),
-                 lambda: cf.list_distributions_by_key_group(KeyGroupId="kg"),
                  lambda: cf.list_distributions_by_vpc_origin_id(VpcOriginId="vo")]:
         try:
             call()
@@ -200,6 +199,13 @@ def list_by():
         except botocore.exceptions.ClientError as e:
             check(e.response["Error"]["Code"] == "UnsupportedOperation", str(e.response["Error"]))
             check(e.response["ResponseMetadata"]["HTTPStatusCode"] == 400, "status 400")
+    # ListDistributionsByKeyGroup is implemented: an unknown key group is NoSuchResource, as the
+    # CloudFront API reference lists for it.
+    try:
+        cf.list_distributions_by_key_group(KeyGroupId="kg")
+        sys.exit("FAILED: expected NoSuchResource")
+    except botocore.exceptions.ClientError as e:
+        check(e.response["Error"]["Code"] == "NoSuchResource", str(e.response["Error"]))
 
 
 def function_location():

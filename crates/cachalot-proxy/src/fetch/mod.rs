@@ -11,22 +11,29 @@
 //!
 //! A collapsed fetch runs in its own task: it outlives the viewer that started it
 //! while any viewer still waits for it, and is abandoned when none does (§6.6).
+//!
+//! A body larger than the memory tier takes (or than the in-flight budget leaves room
+//! for) is never buffered: it comes back as [`Fetched::Stream`], and the first tier on
+//! the way down with a disk store starts writing it ([`pump`]) and answers with the
+//! object whose file grows while viewers read it; followers and later requests read the
+//! same file. Without a disk store the stream is relayed to the viewer and not stored.
 
 mod origin;
 
-pub(crate) use origin::{Buffered, origin_request_for, read_body, read_timeout};
+pub(crate) use origin::{Buffered, InFlight, origin_request_for, read_body, read_timeout};
 
 use crate::edge::EdgeInner;
 use crate::origin::{OriginError, OriginStream};
 use crate::tier::client::RemoteFailure;
 use crate::tier::{Hop, HopKind};
 use bytes::Bytes;
-use cachalot_cache::{CachedObject, FlightResult, Join, Leader, Lookup};
+use cachalot_cache::{CachedObject, FlightResult, Join, Leader, Lookup, StreamWriter};
 use cachalot_config::model::{Behavior, Distribution};
 use cachalot_config::origin_override::OriginOverride;
 use cachalot_policy::origin::OriginPlan;
 use cachalot_policy::{CacheKey, Layer, NormalizedEncoding, Served, ViewerRequest};
 use http::{HeaderMap, Method, StatusCode};
+use http_body::Body as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,10 +91,72 @@ pub(crate) struct FetchCtx {
 
 /// A response ready for the viewer side.
 pub(crate) enum Fetched {
-    /// A complete object (stored or not).
+    /// An object (stored or not); its body may be a file still being written.
     Object(Arc<CachedObject>),
-    /// Too large to buffer: relayed as it arrives, never stored.
-    Relay { status: StatusCode, headers: HeaderMap, prefix: Vec<Bytes>, rest: OriginStream, read_timeout: Duration },
+    /// Too large to buffer: arriving from upstream as it comes.
+    Stream(Box<Incoming>),
+}
+
+/// A response body arriving from upstream, too large to buffer.
+pub(crate) struct Incoming {
+    /// The object it would be stored as, without its body.
+    pub(crate) object: CachedObject,
+    /// Policy lets it be stored.
+    pub(crate) storable: bool,
+    /// The body's announced length.
+    pub(crate) declared: Option<u64>,
+    /// Bytes already read.
+    pub(crate) prefix: Vec<Bytes>,
+    /// The rest of the body.
+    pub(crate) rest: OriginStream,
+    /// Bound on each read.
+    pub(crate) read_timeout: Duration,
+}
+
+impl Incoming {
+    pub(crate) fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.object.status).unwrap_or(StatusCode::BAD_GATEWAY)
+    }
+}
+
+/// Writes an upstream body into a disk tier's file as it arrives; viewers read the file.
+/// Stops (and stores nothing) when the upstream fails or nobody reads the object any more.
+pub(crate) async fn pump(mut writer: StreamWriter, prefix: Vec<Bytes>, mut rest: OriginStream, read_timeout: Duration) {
+    for chunk in prefix {
+        if let Err(why) = writer.write(&chunk).await {
+            writer.fail(&why);
+            return;
+        }
+    }
+    loop {
+        if writer.abandoned() {
+            writer.fail("no viewer reads it any more");
+            return;
+        }
+        let frame =
+            tokio::time::timeout(read_timeout, std::future::poll_fn(|cx| std::pin::Pin::new(&mut rest).poll_frame(cx)))
+                .await;
+        match frame {
+            Err(_) => {
+                writer.fail("origin read timeout");
+                return;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                writer.fail(&format!("origin read failed: {e}"));
+                return;
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data()
+                    && let Err(why) = writer.write(&data).await
+                {
+                    writer.fail(&why);
+                    return;
+                }
+            }
+        }
+    }
+    let _ = writer.finish().await;
 }
 
 /// How a tier came by what it returns.
@@ -166,7 +235,7 @@ impl FetchCtx {
                 HopKind::Remote(parents) => return self.fetch_remote(i, parents, downstream).await,
             };
             let now = self.now_ms();
-            let stale = match tier.lookup(&self.key, now) {
+            let stale = match tier.lookup(&self.key, now).await {
                 Lookup::Fresh(obj) => return Ok(answer_for(obj, How::Hit, layer, None, downstream.as_deref())),
                 Lookup::Stale(obj) => Some(obj),
                 Lookup::Miss => None,
@@ -177,7 +246,12 @@ impl FetchCtx {
                     let ctx = self.clone();
                     let old = old.clone();
                     tokio::spawn(async move {
-                        let _ = ctx.refill(i, Some(old), Some(leader), None).await;
+                        // A refreshed body streamed to disk is read by nobody: see it through.
+                        if let Ok(answer) = ctx.refill(i, Some(old), Some(leader), None).await
+                            && let Fetched::Object(obj) = &answer.fetched
+                        {
+                            let _ = obj.body.completion().await;
+                        }
                     });
                 }
                 return Ok(answer_for(old.clone(), How::Hit, layer, None, downstream.as_deref()));
@@ -272,15 +346,31 @@ impl FetchCtx {
                         let a = answer_for(obj.clone(), How::Fetched, up.layer, latency, downstream.as_deref());
                         (Ok(a), shareable.then_some(obj))
                     }
-                    (relay @ Fetched::Relay { .. }, _, _) => {
-                        let a = Answer {
-                            fetched: relay,
-                            how: How::Fetched,
-                            layer: up.layer,
-                            origin_latency_ms: latency,
-                            not_modified: false,
+                    (Fetched::Stream(incoming), _, _) => {
+                        let started = if incoming.storable {
+                            tier.begin_stream(&self.key, incoming.object.clone(), incoming.declared, epoch)
+                        } else {
+                            None
                         };
-                        (Ok(a), None)
+                        match started {
+                            Some((obj, writer)) => {
+                                let Incoming { prefix, rest, read_timeout, .. } = *incoming;
+                                tokio::spawn(pump(writer, prefix, rest, read_timeout));
+                                let a = answer_for(obj.clone(), How::Fetched, up.layer, latency, downstream.as_deref());
+                                (Ok(a), Some(obj))
+                            }
+                            // No disk store here: pass it on (a tier below may store it, else it is relayed).
+                            None => {
+                                let a = Answer {
+                                    fetched: Fetched::Stream(incoming),
+                                    how: How::Fetched,
+                                    layer: up.layer,
+                                    origin_latency_ms: latency,
+                                    not_modified: false,
+                                };
+                                (Ok(a), None)
+                            }
+                        }
                     }
                 }
             }

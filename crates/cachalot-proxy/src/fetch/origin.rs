@@ -2,7 +2,7 @@
 //! it to the plan's origin and fail over to the secondary when policy says so,
 //! refresh a stale copy on `304`, and turn a response into the object to store.
 
-use super::{Answer, FetchCtx, FetchError, Fetched, How};
+use super::{Answer, FetchCtx, FetchError, Fetched, How, Incoming};
 use crate::origin::{OriginBody, OriginCall, OriginError, OriginResponse, OriginStream, ViewerBody};
 use bytes::{Bytes, BytesMut};
 use cachalot_cache::CachedObject;
@@ -15,7 +15,38 @@ use cachalot_policy::{Layer, conditional};
 use http::{HeaderMap, HeaderValue, Method, header};
 use http_body::Body as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// The largest body CloudFront caches (its quota page: 50 GB per GET response).
+pub(crate) const MAX_CACHEABLE_BYTES: u64 = 50_000_000_000;
+
+/// Memory that bodies being buffered from upstream may hold together. A body that would
+/// take more is streamed instead.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    used: AtomicU64,
+    budget: u64,
+}
+
+impl InFlight {
+    pub(crate) fn new(budget: u64) -> Self {
+        InFlight { used: AtomicU64::new(0), budget }
+    }
+
+    fn take(&self, n: u64) -> bool {
+        self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| (u + n <= self.budget).then_some(u + n)).is_ok()
+    }
+
+    fn give(&self, n: u64) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Bytes held now.
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
 
 /// The origin's response timeout, which also bounds each read of its body (§12.2).
 pub(crate) fn read_timeout(origin: &Origin) -> Duration {
@@ -133,19 +164,33 @@ impl FetchCtx {
         ));
         let body = match resp.body {
             OriginBody::Full(b) => b,
-            OriginBody::Stream(stream) => match read_body(stream, read_timeout, self.edge.max_object_bytes).await {
-                Ok(Buffered::Complete(b)) => b,
-                Ok(Buffered::TooLarge(prefix, rest)) => {
-                    return Ok(Answer {
-                        fetched: Fetched::Relay { status: resp.status, headers, prefix, rest, read_timeout },
-                        how: How::Fetched,
-                        layer: Layer::Origin,
+            OriginBody::Stream(stream) => {
+                let declared = stream.size_hint().exact();
+                let storable = storage.ttl.is_some_and(|t| t > 0);
+                if storable && declared.is_some_and(|n| n > MAX_CACHEABLE_BYTES) {
+                    // CloudFront closes the connection and answers an error (its Range GET page).
+                    return Err(FetchError {
+                        error: OriginError::Read("the object is larger than 50 GB, the most that is cached".into()),
                         origin_latency_ms: latency,
-                        not_modified: false,
                     });
                 }
-                Err(error) => return Err(FetchError { error, origin_latency_ms: latency }),
-            },
+                let limit = self.buffer_limit(status, &headers, declared);
+                match read_body(stream, read_timeout, limit, &self.edge.in_flight).await {
+                    Ok(Buffered::Complete(b)) => b,
+                    Ok(Buffered::TooLarge(prefix, rest)) => {
+                        let object = self.object_meta(status, headers, &storage, &resp.headers, now);
+                        let incoming = Incoming { object, storable, declared, prefix, rest, read_timeout };
+                        return Ok(Answer {
+                            fetched: Fetched::Stream(Box::new(incoming)),
+                            how: How::Fetched,
+                            layer: Layer::Origin,
+                            origin_latency_ms: latency,
+                            not_modified: false,
+                        });
+                    }
+                    Err(error) => return Err(FetchError { error, origin_latency_ms: latency }),
+                }
+            }
         };
         let obj = self.stored_object(status, headers, body, &storage, &resp.headers, now).await;
         Ok(Answer {
@@ -155,6 +200,25 @@ impl FetchCtx {
             origin_latency_ms: latency,
             not_modified: false,
         })
+    }
+
+    /// The most a body may take in memory on this miss: what the smallest memory tier on
+    /// the way takes (and at most `max_object_bytes`), or its whole announced length when
+    /// the edge will compress it (compression needs the whole body; at most 10 MB).
+    pub(crate) fn buffer_limit(&self, status: u16, headers: &HeaderMap, declared: Option<u64>) -> u64 {
+        let memory = self.tiers.iter().filter_map(|h| h.local()).map(|t| t.memory_object_limit()).min();
+        let limit = memory.unwrap_or(u64::MAX).min(self.edge.max_object_bytes);
+        match declared {
+            Some(n)
+                if n > limit
+                    && usize::try_from(n).is_ok_and(|n| {
+                        compress::choose(&self.behavior, self.inputs.encoding, status, headers, n).is_some()
+                    }) =>
+            {
+                n
+            }
+            _ => limit,
+        }
     }
 
     /// The object a response becomes: compressed for the viewer when policy says so (§5.4),
@@ -176,6 +240,22 @@ impl FetchCtx {
             edge_encoding = Some(coding.token());
             compress::encoded_headers(&mut headers, coding);
         }
+        CachedObject {
+            body: body.into(),
+            edge_encoding,
+            ..self.object_meta(status, headers, storage, origin_headers, now)
+        }
+    }
+
+    /// The object a response becomes, without its body: TTL, stale windows, cache tags.
+    fn object_meta(
+        &self,
+        status: u16,
+        headers: HeaderMap,
+        storage: &Storage,
+        origin_headers: &HeaderMap,
+        now: u64,
+    ) -> CachedObject {
         let tags = match &self.distribution.cache_tag_header {
             Some(h) => cachalot_policy::invalidation::cache_tags(origin_headers, h),
             None => Vec::new(),
@@ -183,14 +263,14 @@ impl FetchCtx {
         CachedObject {
             status,
             headers,
-            body,
+            body: Bytes::new().into(),
             stored_at_ms: now,
             ttl_secs: storage.ttl.unwrap_or(0),
             stale_while_revalidate_secs: storage.stale_while_revalidate,
             stale_if_error_secs: storage.stale_if_error,
             invalidation_target: self.key.invalidation_target().into(),
             tags,
-            edge_encoding,
+            edge_encoding: None,
         }
     }
 
@@ -253,18 +333,29 @@ pub(crate) enum Buffered {
     TooLarge(Vec<Bytes>, OriginStream),
 }
 
-/// Reads an origin body up to `limit` bytes, each read bounded by `read_timeout`.
-/// A body that ends early (reset, truncation) is an error and is never cached.
+/// Reads an upstream body up to `limit` bytes while the in-flight budget has room, each
+/// read bounded by `read_timeout`. A body that ends early (reset, truncation) is an error
+/// and is never cached; one that would go past the limit or the budget comes back as the
+/// bytes read so far and the rest of the stream.
 pub(crate) async fn read_body(
     mut body: OriginStream,
     read_timeout: Duration,
     limit: u64,
+    in_flight: &InFlight,
 ) -> Result<Buffered, OriginError> {
     let declared = body.size_hint().exact();
     if declared.is_some_and(|n| n > limit) {
         return Ok(Buffered::TooLarge(Vec::new(), body));
     }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(8192).min(limit) as usize);
+    /// Gives the budget back whatever way the read ends.
+    struct Held<'a>(&'a InFlight, u64);
+    impl Drop for Held<'_> {
+        fn drop(&mut self) {
+            self.0.give(self.1);
+        }
+    }
+    let mut held = Held(in_flight, 0);
+    let mut buf = BytesMut::new();
     loop {
         let frame = match tokio::time::timeout(
             read_timeout,
@@ -278,8 +369,13 @@ pub(crate) async fn read_body(
             Ok(Some(Ok(frame))) => frame,
         };
         if let Ok(data) = frame.into_data() {
-            if (buf.len() + data.len()) as u64 > limit {
+            let n = data.len() as u64;
+            if (buf.len() as u64 + n) > limit || !in_flight.take(n) {
                 return Ok(Buffered::TooLarge(vec![buf.freeze(), data], body));
+            }
+            held.1 += n;
+            if buf.is_empty() {
+                buf.reserve(declared.unwrap_or(8192).min(limit) as usize);
             }
             buf.extend_from_slice(&data);
         }

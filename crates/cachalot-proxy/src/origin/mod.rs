@@ -162,7 +162,7 @@ impl Origins {
             buckets,
             addresses,
             private_buckets: std::collections::HashSet::new(),
-            credentials: sigv4::Credentials::ephemeral(),
+            credentials: sigv4::ephemeral_credentials(),
             clock: Arc::new(crate::SystemClock),
         }
     }
@@ -197,8 +197,7 @@ impl Origins {
         let payload = match (&call.body, &call.payload) {
             (Some(_), _) => "UNSIGNED-PAYLOAD",
             (None, Some(bytes)) => {
-                use sha2::Digest as _;
-                payload_hash = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+                payload_hash = cachalot_sigv4::payload_hash(bytes);
                 payload_hash.as_str()
             }
             (None, None) => sigv4::EMPTY_SHA256,

@@ -5,7 +5,7 @@
 use super::{ANSWER_HEADER, AUTH_HEADER, Hop, HopKind, REQUEST_HEADER, TierAnswer, TierLayer, TierRequest};
 use crate::body::EdgeBody;
 use crate::edge::{Edge, EdgeInner};
-use crate::fetch::{Answer, FetchCtx, FetchError, Fetched, OriginInputs};
+use crate::fetch::{self, Answer, FetchCtx, FetchError, Fetched, OriginInputs};
 use crate::viewer::ConnInfo;
 use base64::Engine as _;
 use cachalot_policy::cache_key;
@@ -149,17 +149,31 @@ fn encode(answer: Answer, now_ms: u64) -> Response<EdgeBody> {
             meta.stale_if_error_secs = obj.stale_if_error_secs;
             meta.tags = obj.tags.clone();
             meta.edge_encoding = obj.edge_encoding.map(str::to_owned);
-            let mut resp = Response::new(EdgeBody::full(obj.body.clone()));
+            // A body on disk is sent from its file, as it grows when it is still arriving.
+            let mut resp = Response::new(crate::deliver::object_body(&obj, None));
             *resp.status_mut() = StatusCode::from_u16(obj.status).unwrap_or(StatusCode::BAD_GATEWAY);
             *resp.headers_mut() = obj.headers.clone();
-            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
+            if let Some(len) = obj.body.len() {
+                resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
             resp
         }
-        Fetched::Relay { status, headers, prefix, rest, read_timeout } => {
-            meta.relay = true;
+        Fetched::Stream(incoming) => {
+            // Not stored here: relayed, with what the child needs to store it when policy allows.
+            let status = incoming.status();
+            let fetch::Incoming { object, storable, declared, prefix, rest, read_timeout } = *incoming;
+            meta.age_ms = now_ms.saturating_sub(object.stored_at_ms);
+            meta.ttl_secs = object.ttl_secs;
+            meta.stale_while_revalidate_secs = object.stale_while_revalidate_secs;
+            meta.stale_if_error_secs = object.stale_if_error_secs;
+            meta.tags = object.tags;
+            meta.relay = !storable;
             let mut resp = Response::new(EdgeBody::relay(prefix, rest, read_timeout));
             *resp.status_mut() = status;
-            *resp.headers_mut() = headers;
+            *resp.headers_mut() = object.headers;
+            if let Some(len) = declared {
+                resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
             resp
         }
     };

@@ -5,7 +5,7 @@
 use super::exchange::{Exchange, Exit, Outcome, Route, header_text};
 use crate::body::EdgeBody;
 use crate::deliver;
-use crate::fetch::{Answer, Fetched, How, origin_request_for, read_timeout};
+use crate::fetch::{Answer, Fetched, How, Incoming, origin_request_for, read_timeout};
 use crate::origin::{OriginBody, ViewerBody};
 use cachalot_cache::Lookup;
 use cachalot_policy::{CacheKey, DetailedResultType, Layer, NormalizedEncoding, ResultType, Served};
@@ -18,7 +18,7 @@ impl Exchange {
     pub(super) async fn lookup(&mut self, route: &Route, key: (CacheKey, NormalizedEncoding)) -> Result<Outcome, Exit> {
         let (key, encoding) = key;
         let now = self.edge.clock.now_ms();
-        if let Lookup::Fresh(obj) = self.pop().tier.lookup(&key, now) {
+        if let Lookup::Fresh(obj) = self.pop().tier.lookup(&key, now).await {
             let answer = Answer {
                 fetched: Fetched::Object(obj),
                 how: How::Hit,
@@ -29,9 +29,19 @@ impl Exchange {
             return Ok(self.deliver(route, answer, Layer::Edge));
         }
         let plan = self.origin_plan(&route.dist, &route.behavior);
-        let ctx = self.fetch_ctx(route, key, self.inputs(encoding), plan);
+        let ctx = self.fetch_ctx(route, key.clone(), self.inputs(encoding), plan);
         let upstream = ctx.tiers.last().map_or(Layer::Edge, |t| t.layer);
         match ctx.fetch_tier(0, None).await {
+            // Too large to buffer and stored nowhere on the way: rather than relaying the whole
+            // object for a range, ask the origin for the range, as CloudFront forwards `Range`.
+            Ok(Answer { fetched: Fetched::Stream(incoming), .. })
+                if self.parts.method == Method::GET
+                    && incoming.object.status == 200
+                    && self.parts.headers.contains_key(header::RANGE) =>
+            {
+                drop(incoming);
+                self.forward(route, (key, encoding), true).await
+            }
             Ok(answer) => Ok(self.deliver(route, answer, upstream)),
             Err(e) => Err(Exit::OriginFailed(e)),
         }
@@ -69,11 +79,18 @@ impl Exchange {
                 }
                 o
             }
-            Fetched::Relay { status, headers, prefix, rest, read_timeout } => {
+            Fetched::Stream(incoming) => {
+                // Not stored here (no disk store, or policy says no): relayed as it arrives.
+                let status = incoming.status();
+                let declared = incoming.declared;
+                let Incoming { object, prefix, rest, read_timeout, .. } = *incoming;
                 let body = if head { EdgeBody::empty() } else { EdgeBody::relay(prefix, rest, read_timeout) };
                 let mut response = Response::new(body);
                 *response.status_mut() = status;
-                *response.headers_mut() = headers;
+                *response.headers_mut() = object.headers;
+                if let Some(len) = declared {
+                    response.headers_mut().insert(header::CONTENT_LENGTH, len.into());
+                }
                 outcome(response, status.as_u16())
             }
         }
@@ -82,6 +99,17 @@ impl Exchange {
     /// Pass: a request whose response is never cached goes to the origin, body and
     /// all, with the behavior's failover for GET, HEAD and OPTIONS (§12.3).
     pub(super) async fn pass(&mut self, route: &Route, key: (CacheKey, NormalizedEncoding)) -> Result<Outcome, Exit> {
+        self.forward(route, key, false).await
+    }
+
+    /// Sends the viewer's request to the origin and relays the answer; `range`: with the
+    /// viewer's `Range` and `If-Range` (CloudFront forwards them: RangeGETs page).
+    async fn forward(
+        &mut self,
+        route: &Route,
+        key: (CacheKey, NormalizedEncoding),
+        range: bool,
+    ) -> Result<Outcome, Exit> {
         let inputs = self.inputs(key.1);
         let plan = self.origin_plan(&route.dist, &route.behavior);
         let body = if self.has_body() { self.body.take().map(ViewerBody::new) } else { None };
@@ -92,6 +120,12 @@ impl Exchange {
         if let Some(len) = self.parts.headers.get(header::CONTENT_LENGTH).filter(|_| has_body) {
             call.headers.insert(header::CONTENT_LENGTH, len.clone());
         }
+        let ranges = [header::RANGE, header::IF_RANGE].map(|h| (self.parts.headers.get(&h).cloned(), h));
+        for (value, name) in ranges.iter().filter(|_| range) {
+            if let Some(v) = value {
+                call.headers.insert(name.clone(), v.clone());
+            }
+        }
         let mut sent = self.edge.origins.send(&origin, call).await;
         let fail_over = match &sent {
             Ok(r) => plan.fails_over_on_status(&inputs.method, r.status.as_u16()),
@@ -99,11 +133,13 @@ impl Exchange {
         };
         if let (Some(secondary), true, false) = (&plan.secondary, fail_over, has_body) {
             origin = secondary.clone();
-            sent = self
-                .edge
-                .origins
-                .send(&origin, origin_request_for(&inputs, &route.behavior, &plan, &origin, None))
-                .await;
+            let mut call = origin_request_for(&inputs, &route.behavior, &plan, &origin, None);
+            for (value, name) in ranges.iter().filter(|_| range) {
+                if let Some(v) = value {
+                    call.headers.insert(name.clone(), v.clone());
+                }
+            }
+            sent = self.edge.origins.send(&origin, call).await;
         }
         let resp = match sent {
             Ok(r) => r,
@@ -127,8 +163,10 @@ impl Exchange {
             false,
         );
         // The body is relayed as the origin framed it.
-        if let Some(len) = resp.headers.get(header::CONTENT_LENGTH) {
-            headers.insert(header::CONTENT_LENGTH, len.clone());
+        for name in [header::CONTENT_LENGTH, header::CONTENT_RANGE] {
+            if let Some(v) = resp.headers.get(&name) {
+                headers.insert(name, v.clone());
+            }
         }
         let body = match (resp.body, inputs.method == Method::HEAD) {
             (_, true) => EdgeBody::empty(),
@@ -152,9 +190,16 @@ impl Exchange {
             upstream: Layer::Origin,
             origin_latency_ms: Some(resp.first_byte_ms),
             origin_timing: None,
-            range: None,
+            range: served_range(&resp.headers),
             close: false,
             logged: true,
         })
     }
+}
+
+/// The range a relayed `Content-Range: bytes start-end/len` covers, for the log.
+fn served_range(headers: &http::HeaderMap) -> Option<(u64, u64)> {
+    let v = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let (start, end) = v.strip_prefix("bytes ")?.split('/').next()?.split_once('-')?;
+    Some((start.trim().parse().ok()?, end.trim().parse().ok()?))
 }

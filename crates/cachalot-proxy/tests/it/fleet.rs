@@ -22,18 +22,38 @@ struct Node {
 }
 
 async fn node(config: &str, clock: &Arc<ManualClock>, pop_region: Option<&str>, hosts: Option<&str>) -> Node {
-    let settings = EdgeSettings {
-        pops: pop_region
-            .map(|r| PopSettings { id: format!("POP-{r}"), region: r.to_owned(), cache_bytes: 64 << 20 })
-            .into_iter()
-            .collect(),
-        regional_caches: hosts
-            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.to_owned(), cache_bytes: 64 << 20 })
-            .into_iter()
-            .collect(),
-        max_object_bytes: 1 << 20,
-        ..EdgeSettings::default()
-    };
+    node_with(
+        config,
+        clock,
+        EdgeSettings {
+            pops: pop_region
+                .map(|r| PopSettings {
+                    id: format!("POP-{r}"),
+                    region: r.to_owned(),
+                    cache_bytes: 64 << 20,
+                    disk: None,
+                })
+                .into_iter()
+                .collect(),
+            regional_caches: hosts
+                .map(|r| cachalot_proxy::RegionalCacheSettings {
+                    region: r.to_owned(),
+                    cache_bytes: 64 << 20,
+                    disk: None,
+                })
+                .into_iter()
+                .collect(),
+            max_object_bytes: 1 << 20,
+            ..EdgeSettings::default()
+        },
+    )
+    .await
+}
+
+/// A node with these settings: a listener for its POP and for its regional cache, if any.
+async fn node_with(config: &str, clock: &Arc<ManualClock>, settings: EdgeSettings) -> Node {
+    let pop_region = settings.pops.first().map(|p| p.region.clone());
+    let hosts = settings.regional_caches.first().map(|r| r.region.clone());
     let edge =
         Edge::with(settings, cachalot_test::snapshot_from_json(config), clock.clone(), Arc::new(Recording::default()));
     let (stop, stopped) = watch::channel(false);
@@ -49,7 +69,7 @@ async fn node(config: &str, clock: &Arc<ManualClock>, pop_region: Option<&str>, 
         regional = Some(l.local_addr().unwrap());
         tokio::spawn(cachalot_proxy::serve_regional(
             edge.clone(),
-            region.to_owned(),
+            region.clone(),
             l,
             stopped,
             Duration::from_millis(200),
@@ -213,4 +233,55 @@ async fn a_parent_dying_mid_transfer_never_leaves_a_truncated_object() {
     assert_eq!(again.body, full.as_bytes());
     assert_eq!(origin.hits("/big.bin"), 1);
     let _ = a.stop;
+}
+
+/// A large object through a regional cache on another node, both with disk tiers: the REC
+/// streams it into its disk and sends it from the file; the child POP streams it into its
+/// own disk. A POP without a disk tier is served from the REC's disk (relayed, not stored).
+#[tokio::test]
+async fn large_objects_stream_through_a_regional_cache_on_another_node() {
+    let body = Bytes::from((0..3u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<_>>());
+    let served = body.clone();
+    let origin =
+        TestOrigin::start_with(move |_| Reply::ok(served.clone()).header("cache-control", "max-age=300")).await;
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let dir = std::env::temp_dir().join(format!("cachalot-it-fleet-disk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let disk = |name: &str| Some(cachalot_proxy::DiskConfig { path: dir.join(name), capacity_bytes: 64 << 20 });
+    let with_disk = |pop: Option<&str>, rec: Option<&str>, pop_disk, rec_disk| EdgeSettings {
+        pops: pop
+            .map(|r| PopSettings { id: format!("POP-{r}"), region: r.to_owned(), cache_bytes: 1 << 20, disk: pop_disk })
+            .into_iter()
+            .collect(),
+        regional_caches: rec
+            .map(|r| cachalot_proxy::RegionalCacheSettings {
+                region: r.to_owned(),
+                cache_bytes: 1 << 20,
+                disk: rec_disk,
+            })
+            .into_iter()
+            .collect(),
+        ..EdgeSettings::default()
+    };
+    let a = node_with(&config(&origin), &clock, with_disk(Some("eu-west-2"), None, disk("a"), None)).await;
+    let b = node_with(&config(&origin), &clock, with_disk(Some("eu-west-2"), None, None, None)).await;
+    let rec = node_with(&config(&origin), &clock, with_disk(None, Some("eu-west-2"), None, disk("rec"))).await;
+    share_fleet(&[("node-a", &a), ("node-b", &b), ("node-rec", &rec)], "eu-west-2");
+
+    let first = get(a.pop.unwrap(), "/big.bin", &[]).await;
+    assert_eq!((first.header("x-cache"), first.body.len()), ("Miss from cloudfront", body.len()));
+    assert_eq!(first.body, body);
+    let from_rec = get(b.pop.unwrap(), "/big.bin", &[]).await;
+    assert_eq!((from_rec.header("x-cache"), from_rec.header("content-length")), ("Hit from cloudfront", "3145728"));
+    assert_eq!(from_rec.body, body);
+    let again = get(a.pop.unwrap(), "/big.bin", &[]).await;
+    assert_eq!(again.header("x-cache"), "Hit from cloudfront");
+    assert_eq!(again.body, body);
+    assert_eq!(origin.hits("/big.bin"), 1);
+    let disk_objects = |n: &Node| n.edge.tier_reports().iter().map(|t| t.disk_objects).sum::<u64>();
+    assert_eq!((disk_objects(&a), disk_objects(&rec), disk_objects(&b)), (1, 1, 0));
+    for n in [a, b, rec] {
+        let _ = n.stop.send(true);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

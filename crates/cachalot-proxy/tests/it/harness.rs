@@ -86,6 +86,7 @@ pub(crate) async fn start_snapshot(
                 id: (*id).to_owned(),
                 region: (*region).to_owned(),
                 cache_bytes: 64 << 20,
+                disk: None,
             })
             .collect(),
         buckets,
@@ -96,11 +97,22 @@ pub(crate) async fn start_snapshot(
     start_settings(snapshot, settings).await
 }
 
-/// Starts an edge with explicit settings (one listener per POP in `settings`).
-pub(crate) async fn start_settings(
-    snapshot: std::sync::Arc<cachalot_config::Snapshot>,
-    settings: EdgeSettings,
-) -> Harness {
+/// Starts an edge with one POP of `memory` bytes in front of a disk tier.
+pub(crate) async fn start_with_disk(config: &str, memory: u64, disk: cachalot_proxy::DiskConfig) -> Harness {
+    let settings = EdgeSettings {
+        pops: vec![PopSettings {
+            id: "LOCAL50-C1".into(),
+            region: "us-east-1".into(),
+            cache_bytes: memory,
+            disk: Some(disk),
+        }],
+        ..EdgeSettings::default()
+    };
+    start_settings(cachalot_test::snapshot_from_json(config), settings).await
+}
+
+/// Starts an edge with these settings, a listener per POP.
+pub(crate) async fn start_settings(snapshot: Arc<cachalot_config::Snapshot>, settings: EdgeSettings) -> Harness {
     let pops = settings.pops.len();
     let clock = Arc::new(ManualClock::new(START_MS));
     let observed = Arc::new(Recording::default());

@@ -5,6 +5,7 @@
 mod cache_key;
 mod caching;
 mod delivery;
+mod disk;
 mod errors;
 mod fleet;
 mod functions;

@@ -31,7 +31,7 @@ async fn start(config: &str) -> TlsEdge {
         .with_no_client_auth();
     let observed = Arc::new(Recording::default());
     let settings = EdgeSettings {
-        pops: vec![PopSettings { id: "SEA19-C1".into(), region: "us-west-2".into(), cache_bytes: 1 << 24 }],
+        pops: vec![PopSettings { id: "SEA19-C1".into(), region: "us-west-2".into(), cache_bytes: 1 << 24, disk: None }],
         ..EdgeSettings::default()
     };
     let edge = Edge::with(

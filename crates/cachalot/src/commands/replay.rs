@@ -36,8 +36,9 @@ pub(crate) struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// Bytes each cache tier holds (LRU), e.g. 268435456 or 256MiB [default: unbounded].
-    #[arg(long, value_name = "SIZE")]
+    /// Bytes each cache tier holds (LRU), e.g. 256MiB; with a disk tier, memory and disk
+    /// sizes as MEMORY,DISK (256MiB,20GiB), as in `CacheSize` and `DiskCacheSize` [default: unbounded].
+    #[arg(long, value_name = "SIZE[,DISK]")]
     cache_size: Option<String>,
     /// Worker threads for reading and keying, at least 1 [default: every core].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -45,11 +46,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let cache_size = match &args.cache_size {
-        Some(s) => Some(cachalot_config::file::parse_size(&serde_json::Value::from(s.as_str())).ok_or_else(|| {
-            hinted(format!("--cache-size {s}: not a size"), "use bytes (268435456) or a size such as 256MiB or 2GB")
-        })?),
-        None => None,
+    let (cache_size, largest_object) = match &args.cache_size {
+        Some(s) => tier_sizes(s)?,
+        None => (None, None),
     };
     let inputs = expand_logs(&args.logs)?;
     let candidate = load_model(&args.config, "--config")?;
@@ -59,7 +58,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let counter = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(counter.clone(), total_size(&inputs), "replaying");
-    let options = Options { cache_size, threads: threads(args.threads) };
+    let options = Options { cache_size, largest_object, threads: threads(args.threads) };
     let result = replay::replay(&inputs, &candidate, baseline.as_ref(), &options, Some(&counter));
     progress.finish();
     let report = result.map_err(|e| hinted(e.to_string(), "check that the log files exist and are readable"))?;
@@ -78,4 +77,38 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     write_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--cache-size MEMORY[,DISK]` as the edge keeps objects: without a disk tier, at most
+/// MEMORY bytes and no object larger than a quarter of it; with one, every object kept in
+/// memory is on disk too, so a tier holds max(MEMORY, DISK) bytes and objects up to DISK.
+fn tier_sizes(text: &str) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+    let size = |s: &str| {
+        cachalot_config::file::parse_size(&serde_json::Value::from(s.trim())).ok_or_else(|| {
+            hinted(
+                format!("--cache-size {text}: \"{s}\" is not a size"),
+                "use bytes (268435456) or a size such as 256MiB, and MEMORY,DISK (256MiB,20GiB) with a disk tier",
+            )
+        })
+    };
+    match text.split_once(',') {
+        None => {
+            let memory = size(text)?;
+            Ok((Some(memory), Some(memory / 4)))
+        }
+        Some((memory, disk)) => {
+            let (memory, disk) = (size(memory)?, size(disk)?);
+            Ok((Some(memory.max(disk)), Some(disk.max(memory / 4))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cache_sizes_read_memory_and_disk() {
+        assert_eq!(super::tier_sizes("64MiB").unwrap(), (Some(64 << 20), Some(16 << 20)));
+        assert_eq!(super::tier_sizes("64MiB,2GiB").unwrap(), (Some(2 << 30), Some(2 << 30)));
+        assert!(super::tier_sizes("64MiB,lots").is_err());
+    }
 }

@@ -127,6 +127,7 @@ fn pops(setup: &Setup, listen: Option<&str>) -> Vec<PopConfig> {
             listen: Some(file::DEFAULT_LISTEN.to_owned()),
             region: file::region_for_pop(file::DEFAULT_POP_ID).to_owned(),
             cache_bytes: file::DEFAULT_CACHE_BYTES,
+            disk: None,
             tls: None,
         });
     }
@@ -149,7 +150,18 @@ async fn serve(
     store: Store,
     log_flush: u64,
 ) -> anyhow::Result<ExitCode> {
+    // This node's own files (disk caches, the log spool) live in the state folder, with or without a store.
+    let state = match &store {
+        Store::Embedded(dir) | Store::Fleet { state_dir: dir, .. } => dir.clone(),
+    };
     let admin = listeners.admin;
+    // `DiskCachePath` (relative to the config file), else `<state>/cache/<id>/`.
+    let disk = |d: &Option<file::DiskCache>, id: &str| {
+        d.as_ref().map(|d| cachalot_proxy::DiskConfig {
+            path: d.path.as_ref().map_or_else(|| state.join("cache").join(id), |p| setup.base.join(p)),
+            capacity_bytes: d.bytes,
+        })
+    };
     let buckets: HashMap<String, PathBuf> =
         setup.file.buckets.iter().map(|(b, dir)| (b.clone(), setup.base.join(dir))).collect();
     let geo = match &setup.file.geo_ip_database {
@@ -175,7 +187,12 @@ async fn serve(
         origin_credentials: node_credentials(),
         pops: pops
             .iter()
-            .map(|p| PopSettings { id: p.id.clone(), region: p.region.clone(), cache_bytes: p.cache_bytes })
+            .map(|p| PopSettings {
+                id: p.id.clone(),
+                region: p.region.clone(),
+                cache_bytes: p.cache_bytes,
+                disk: disk(&p.disk, &p.id),
+            })
             .collect(),
         buckets,
         origin_addresses: setup.file.origin_addresses.clone().into_iter().collect(),
@@ -183,7 +200,11 @@ async fn serve(
             .file
             .regional_caches
             .iter()
-            .map(|r| cachalot_proxy::RegionalCacheSettings { region: r.region.clone(), cache_bytes: r.cache_bytes })
+            .map(|r| cachalot_proxy::RegionalCacheSettings {
+                region: r.region.clone(),
+                cache_bytes: r.cache_bytes,
+                disk: disk(&r.disk, &format!("REC-{}", r.region)),
+            })
             .collect(),
         ..EdgeSettings::default()
     };
@@ -206,10 +227,7 @@ async fn serve(
         .collect();
     let log_uploader = Arc::new(crate::wiring::LogUploader::default());
     // Access logs bound for S3 wait here until delivered: beside this node's state.
-    let spool = match &store {
-        Store::Embedded(dir) => dir.join("log-spool"),
-        Store::Fleet { state_dir, .. } => state_dir.join("log-spool"),
-    };
+    let spool = state.join("log-spool");
     let observer = Arc::new(
         TelemetryObserver::new(telemetry.clone(), log_buckets, misses.clone())
             .with_s3_logs(spool, log_uploader.clone()),
@@ -345,9 +363,11 @@ async fn serve(
     let admin_listener = bind(&admin, "the admin listener").await?;
     let admin_addr = admin_listener.local_addr()?;
     let apis = control.router().merge(control.cloudwatch_router(telemetry.clone()));
+    let reporting = edge.clone();
+    let tiers: crate::dashboard::Tiers = Arc::new(move || (reporting.tier_reports(), reporting.in_flight_bytes()));
     let fleet_control = control.clone();
     let fleet_status: crate::dashboard::FleetStatus = Arc::new(move || fleet_control.fleet_status());
-    let pages = crate::dashboard::router(telemetry.clone(), misses, fleet_status).merge(control.fleet_router());
+    let pages = crate::dashboard::router(telemetry.clone(), misses, tiers, fleet_status).merge(control.fleet_router());
     let admin_router = match &listeners.metrics {
         Some(addr) => {
             let listener = bind(addr, "the metrics listener").await?;

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# The disk tier: hits from disk beside nginx proxy_cache and Traffic Server with a disk cache,
+# hits with a disk tier behind memory against memory only, a restart with 100,000 cached objects,
+# and resident memory with 20 GiB on disk.
+#
+#   bash bench/disk.sh                       # everything
+#   PARTS="hits memory" bash bench/disk.sh   # a subset: hits memory restart rss
+#   DURATION=5s OBJECTS=20000 DISK_GIB=4 bash bench/disk.sh
+#
+# Parts:
+#   hits     1 MiB and 100 MiB objects hit from disk: Cachalot (1 MiB of memory, so nothing that
+#            size is kept in memory; 4 GiB of disk), nginx proxy_cache (its standard disk setup)
+#            and Traffic Server (4 GiB disk cache, RAM cache off); wrk -t1 after two warm-up requests
+#   memory   1 KiB and 100 KiB hits, Cachalot with 256 MiB of memory, alone and with a disk tier
+#   restart  OBJECTS (100,000) distinct 1 KiB objects cached, kill -9, start again: time until the
+#            first hit, until the index is rebuilt (cachalot_cache_disk_loading 0), and a pass over
+#            every object (all must be hits)
+#   rss      DISK_GIB (20) GiB of 1 MiB objects on disk behind 256 MiB of memory: resident memory
+#            after filling and after a restart (needs that much free disk; checked first)
+#
+# As bench/edge.sh: on a 2-core machine the server under test gets core 0, wrk (and the origin)
+# core 1. Prints numbers; never fails on them. Needs wrk, nginx, trafficserver, curl, python3
+# (apt-get install -y wrk nginx trafficserver curl python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-16}
+OBJECTS=${OBJECTS:-100000}
+DISK_GIB=${DISK_GIB:-20}
+PARTS=${PARTS:-hits memory restart rss}
+WORK=${WORK:-$ROOT/target/bench-disk}
+HOST=d0bench0disk01.cloudfront.net
+want() { [[ " $PARTS " == *" $1 "* ]]; }
+
+for tool in wrk nginx traffic_server taskset curl python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx trafficserver curl python3" >&2; exit 1; }
+done
+cargo build --release -q -p cachalot
+BIN=$ROOT/${CARGO_TARGET_DIR:-target}/release/cachalot
+
+rm -rf "$WORK" && mkdir -p "$WORK/site"
+head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
+head -c 102400 /dev/urandom >"$WORK/site/100k.bin"
+head -c 1048576 /dev/urandom >"$WORK/site/1m.bin"
+head -c 104857600 /dev/urandom >"$WORK/site/100m.bin"
+cp bench/disk/* "$WORK/"
+
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 300); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listens on $1" >&2
+    return 1
+}
+stop_last() {
+    local last=${PIDS[-1]}
+    kill "$last" 2>/dev/null || true
+    wait "$last" 2>/dev/null || true
+    unset 'PIDS[-1]'
+}
+now() { date +%s.%N; }
+metric() { # name{labels}
+    curl -sf "http://127.0.0.1:19400/metrics" | awk -v m="$1" 'index($0, m " ") == 1 { print $2 }'
+}
+rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+(cd "$WORK" && exec taskset -c 1 nginx -p "$WORK" -c nginx-origin.conf) &
+PIDS+=($!)
+wait_port 18081
+
+run_wrk() { # name port path
+    local name=$1 port=$2 path=$3
+    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$port$path"
+    sleep 1 # disk writes behind the first request
+    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$port$path"
+    local out rps p99 mibs
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "http://127.0.0.1:$port$path")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    mibs=$(echo "$out" | awk '/Transfer\/sec/ {print $2}')
+    printf '%-28s %-10s %12s req/s %12s/s   p99 %8s\n' "$name" "${path#/}" "$rps" "$mibs" "$p99"
+}
+
+start_cachalot() { # config state
+    (cd "$WORK" && exec taskset -c 0 "$BIN" serve --config "$1" --state "$2" --log warn) &
+    PIDS+=($!)
+    wait_port 18080
+}
+
+echo "== machine: $(nproc) cores; server on core 0, wrk and origin on core 1; $CONNECTIONS connections, $DURATION each"
+
+if want hits; then
+    echo "== hits from disk"
+    start_cachalot cachalot-disk.json state-disk
+    run_wrk "cachalot (disk tier)" 18080 /1m.bin
+    run_wrk "cachalot (disk tier)" 18080 /100m.bin
+    echo "   memory hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="memory"}'), disk hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="disk"}')"
+    stop_last
+    (cd "$WORK" && exec taskset -c 0 nginx -p "$WORK" -c nginx-cache.conf) &
+    PIDS+=($!)
+    wait_port 18082
+    run_wrk "nginx proxy_cache" 18082 /1m.bin
+    run_wrk "nginx proxy_cache" 18082 /100m.bin
+    stop_last
+    ATS=$WORK/ats
+    mkdir -p "$ATS/etc" "$ATS/cache" "$ATS/var" "$ATS/run" "$ATS/log"
+    cp -r /etc/trafficserver/. "$ATS/etc/"
+    printf '%s\n' "prefix: /usr" "exec_prefix: /usr" "bindir: /usr/bin" "sbindir: /usr/sbin" \
+        "sysconfdir: $ATS/etc" "datadir: $ATS/cache" "includedir: /usr/include" "libdir: /usr/lib/trafficserver" \
+        "libexecdir: /usr/lib/trafficserver/modules" "localstatedir: $ATS/var" "runtimedir: $ATS/run" \
+        "logdir: $ATS/log" "cachedir: $ATS/cache" >"$ATS/runroot.yaml"
+    cp "$WORK/ats-records.config" "$ATS/etc/records.config"
+    echo "map http://$HOST/ http://127.0.0.1:18081/" >"$ATS/etc/remap.config"
+    echo "$ATS/cache 4G" >"$ATS/etc/storage.config"
+    (cd "$ATS" && exec taskset -c 0 traffic_server --run-root="$ATS/runroot.yaml") >"$ATS/out.log" 2>&1 &
+    PIDS+=($!)
+    wait_port 18084
+    run_wrk "traffic server (disk)" 18084 /1m.bin
+    run_wrk "traffic server (disk)" 18084 /100m.bin
+    stop_last
+fi
+
+if want memory; then
+    echo "== small hits: memory only against memory with a disk tier behind it"
+    for config in cachalot-memory.json cachalot-memory-disk.json; do
+        start_cachalot "$config" "state-${config%.json}"
+        run_wrk "cachalot ${config#cachalot-}" 18080 /1k.bin
+        run_wrk "cachalot ${config#cachalot-}" 18080 /100k.bin
+        stop_last
+    done
+fi
+
+# Requests /gen/<i> (or /big/<i>) for i in 0..n with 8 keep-alive connections; prints how many
+# answered with each x-cache value.
+fill() { # prefix n
+    python3 - "$1" "$2" "$HOST" <<'PY'
+import http.client, sys, threading, collections
+prefix, n, host = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+seen = collections.Counter()
+lock = threading.Lock()
+def worker(k):
+    c = http.client.HTTPConnection("127.0.0.1", 18080, timeout=60)
+    for i in range(k, n, 8):
+        c.request("GET", f"{prefix}{i}", headers={"Host": host})
+        r = c.getresponse()
+        r.read()
+        with lock:
+            seen[r.getheader("x-cache")] += 1
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(dict(seen))
+PY
+}
+wait_written() { # n
+    for _ in $(seq 6000); do
+        local w
+        w=$(metric 'cachalot_cache_disk_writes_total{tier="BENCH50-C1"}')
+        [ "${w:-0}" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "only $(metric 'cachalot_cache_disk_writes_total{tier="BENCH50-C1"}') of $1 objects written" >&2
+}
+
+if want restart; then
+    echo "== restart with $OBJECTS cached objects"
+    start_cachalot cachalot-restart.json state-restart
+    t=$(now)
+    echo "   fill: $(fill /gen/ "$OBJECTS") in $(awk "BEGIN { printf \"%.2f\", $(now) - $t }") s"
+    wait_written "$OBJECTS"
+    kill -9 "${PIDS[-1]}"
+    wait "${PIDS[-1]}" 2>/dev/null || true
+    unset 'PIDS[-1]'
+    t0=$(now)
+    start_cachalot cachalot-restart.json state-restart
+    until curl -sf -D - -o /dev/null -H "Host: $HOST" http://127.0.0.1:18080/gen/1 | grep -qi '^x-cache: Hit'; do sleep 0.01; done
+    t1=$(now)
+    until [ "$(metric 'cachalot_cache_disk_loading{tier="BENCH50-C1"}')" = "0" ]; do sleep 0.05; done
+    t2=$(now)
+    pass=$(fill /gen/ "$OBJECTS")
+    t3=$(now)
+    echo "   kill -9, start: first hit after $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s; index of $(metric 'cachalot_cache_objects{tier="BENCH50-C1",store="disk"}') objects rebuilt after $(awk "BEGIN { printf \"%.2f\", $t2 - $t0 }") s"
+    echo "   a pass over every object: $pass in $(awk "BEGIN { printf \"%.2f\", $t3 - $t2 }") s (every object a hit after $(awk "BEGIN { printf \"%.2f\", $t3 - $t0 }") s)"
+    stop_last
+fi
+
+if want rss; then
+    echo "== resident memory with $DISK_GIB GiB on disk, 256 MiB of memory"
+    need=$(( (DISK_GIB + 1) * 1024 * 1024 ))
+    free=$(df -k --output=avail "$WORK" | tail -1)
+    if [ "$free" -lt "$need" ]; then
+        echo "   SKIPPED: $((free / 1024 / 1024)) GiB free under $WORK, $((DISK_GIB + 1)) GiB needed"
+    else
+        start_cachalot cachalot-20g.json state-20g
+        pid=${PIDS[-1]}
+        echo "   at start: $(rss_mib "$pid") MiB"
+        n=$((DISK_GIB * 1024))
+        echo "   fill: $(fill /big/ "$n")"
+        wait_written "$n"
+        echo "   after filling ($(metric 'cachalot_cache_objects{tier="BENCH50-C1",store="disk"}') objects, $(( $(metric 'cachalot_cache_bytes{tier="BENCH50-C1",store="disk"}') / 1073741824 )) GiB on disk): $(rss_mib "$pid") MiB"
+        stop_last
+        start_cachalot cachalot-20g.json state-20g
+        pid=${PIDS[-1]}
+        until [ "$(metric 'cachalot_cache_disk_loading{tier="BENCH50-C1"}')" = "0" ]; do sleep 0.1; done
+        echo "   after a restart, index rebuilt: $(rss_mib "$pid") MiB; a pass: $(fill /big/ "$n"); $(rss_mib "$pid") MiB after it"
+        stop_last
+    fi
+fi
