@@ -146,6 +146,8 @@ pub struct ConfigFile {
     pub functions: Vec<FunctionEntry>,
     /// Key value stores.
     pub key_value_stores: Vec<KeyValueStoreEntry>,
+    /// Standard logging (v2): `DeliverySources`, `DeliveryDestinations`, `Deliveries`.
+    pub log_deliveries: crate::logging::LogDeliveries,
     /// Buckets of `Buckets` marked `"Private": true`: served only to requests an origin
     /// access control signed.
     pub private_buckets: std::collections::BTreeSet<String>,
@@ -188,6 +190,9 @@ const TOP_LEVEL: &[&str] = &[
     "ResponseHeadersPolicies",
     "Functions",
     "KeyValueStores",
+    "DeliverySources",
+    "DeliveryDestinations",
+    "Deliveries",
     "PublicKeys",
     "KeyGroups",
     "OriginAccessControls",
@@ -397,7 +402,207 @@ pub fn parse(text: &str) -> (ConfigFile, Diagnostics) {
         };
         out.key_value_stores.push(KeyValueStoreEntry { name: name.to_owned(), data_file, items });
     }
+    out.log_deliveries = log_deliveries(&root, &mut diags);
     (out, diags)
+}
+
+/// `DeliverySources`, `DeliveryDestinations` and `Deliveries`: each in the shape the `logs` API
+/// takes (or `aws logs get-delivery-*` prints, envelope included), checked as the API checks them.
+fn log_deliveries(root: &Map<String, Value>, diags: &mut Diagnostics) -> crate::logging::LogDeliveries {
+    use crate::logging::{self as lg, DeliveryDestination, DeliverySource};
+    let mut out = lg::LogDeliveries::default();
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    for (i, item) in array_at(root, "DeliverySources", diags).iter().enumerate() {
+        let item = unwrap_envelope(item, "deliverySource");
+        let path = format!("$.DeliverySources[{i}]");
+        let name = text(item, "name").unwrap_or_default();
+        if let Err(e) = lg::check_name("a delivery source name", &name) {
+            diags.error("invalid-log-delivery", format!("{path}.name"), e);
+            continue;
+        }
+        let arn = text(item, "resourceArn")
+            .or_else(|| item.get("resourceArns").and_then(|a| a.get(0)).and_then(Value::as_str).map(str::to_owned));
+        let Some(arn) = arn.filter(|a| lg::distribution_arn(a).is_some()) else {
+            diags
+                .error(
+                    "invalid-log-delivery",
+                    format!("{path}.resourceArn"),
+                    "a delivery source needs the ARN of a distribution",
+                )
+                .hint("arn:aws:cloudfront::123456789012:distribution/<Id>");
+            continue;
+        };
+        let log_type = text(item, "logType").unwrap_or_else(|| lg::LOG_TYPE.to_owned());
+        if log_type != lg::LOG_TYPE {
+            diags.error(
+                "invalid-log-delivery",
+                format!("{path}.logType"),
+                format!("CloudFront's log type is ACCESS_LOGS, not {log_type}"),
+            );
+            continue;
+        }
+        if out.sources.iter().any(|s| s.name == name) {
+            diags.error(
+                "invalid-log-delivery",
+                format!("{path}.name"),
+                format!("delivery source {name} is declared twice"),
+            );
+            continue;
+        }
+        if let Some(other) = out.sources.iter().find(|s| s.resource_arn == arn) {
+            diags
+                .error(
+                    "invalid-log-delivery",
+                    format!("{path}.resourceArn"),
+                    format!("distribution {arn} already has delivery source {}", other.name),
+                )
+                .hint("a distribution has one delivery source; give it several deliveries instead");
+            continue;
+        }
+        out.sources.push(DeliverySource { name, resource_arn: arn, log_type, tags: string_tags(item) });
+    }
+    for (i, item) in array_at(root, "DeliveryDestinations", diags).iter().enumerate() {
+        let item = unwrap_envelope(item, "deliveryDestination");
+        let path = format!("$.DeliveryDestinations[{i}]");
+        let name = text(item, "name").unwrap_or_default();
+        if let Err(e) = lg::check_name("a delivery destination name", &name) {
+            diags.error("invalid-log-delivery", format!("{path}.name"), e);
+            continue;
+        }
+        let format = text(item, "outputFormat");
+        if let Some(f) = &format
+            && lg::OutputFormat::parse(f).is_none()
+        {
+            diags
+                .error(
+                    "invalid-log-delivery",
+                    format!("{path}.outputFormat"),
+                    format!("output format {f} is not one CloudFront writes to S3"),
+                )
+                .hint("json, plain, w3c or parquet");
+            continue;
+        }
+        let arn = item.pointer("/deliveryDestinationConfiguration/destinationResourceArn").and_then(Value::as_str);
+        let Some(arn) = arn.filter(|a| lg::s3_arn(a).is_some()) else {
+            diags
+                .error(
+                    "invalid-log-delivery",
+                    format!("{path}.deliveryDestinationConfiguration.destinationResourceArn"),
+                    "a delivery destination needs the ARN of an S3 bucket (Cachalot delivers to S3 only)",
+                )
+                .hint("arn:aws:s3:::<bucket>[/<prefix>], with the bucket mapped to a folder under Buckets");
+            continue;
+        };
+        if out.destinations.iter().any(|d| d.name == name) {
+            diags.error(
+                "invalid-log-delivery",
+                format!("{path}.name"),
+                format!("delivery destination {name} is declared twice"),
+            );
+            continue;
+        }
+        out.destinations.push(DeliveryDestination {
+            name,
+            output_format: format,
+            destination_resource_arn: arn.to_owned(),
+            tags: string_tags(item),
+        });
+    }
+    for (i, item) in array_at(root, "Deliveries", diags).iter().enumerate() {
+        let item = unwrap_envelope(item, "delivery");
+        let path = format!("$.Deliveries[{i}]");
+        let source = text(item, "deliverySourceName").unwrap_or_default();
+        if !out.sources.iter().any(|s| s.name == source) {
+            diags
+                .error(
+                    "invalid-log-delivery",
+                    format!("{path}.deliverySourceName"),
+                    format!("no delivery source named \"{source}\" in DeliverySources"),
+                )
+                .hint("declare the source under DeliverySources");
+            continue;
+        }
+        let destination_arn = text(item, "deliveryDestinationArn");
+        let destination_name = destination_arn
+            .as_deref()
+            .and_then(lg::destination_name_of)
+            .map(str::to_owned)
+            .or_else(|| text(item, "deliveryDestinationName"));
+        let Some(destination) =
+            destination_name.as_deref().and_then(|n| out.destinations.iter().find(|d| d.name == n)).cloned()
+        else {
+            diags
+                .error(
+                    "invalid-log-delivery",
+                    format!("{path}.deliveryDestinationArn"),
+                    "the delivery destination is not one of DeliveryDestinations",
+                )
+                .hint("name it by deliveryDestinationArn (arn:aws:logs:us-east-1:<account>:delivery-destination:<name>) or deliveryDestinationName");
+            continue;
+        };
+        let destination_arn = destination_arn.unwrap_or_else(|| {
+            format!("arn:aws:logs:us-east-1:123456789012:delivery-destination:{}", destination.name)
+        });
+        let fields: Option<Vec<String>> = item
+            .get("recordFields")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        if let Some(f) = &fields
+            && let Err(e) = lg::check_record_fields(f)
+        {
+            diags
+                .error("invalid-log-delivery", format!("{path}.recordFields"), e)
+                .hint("`aws logs describe-configuration-templates --service cloudfront` lists the allowed fields");
+            continue;
+        }
+        let delimiter = text(item, "fieldDelimiter").filter(|d| !d.is_empty());
+        if let Some(d) = &delimiter
+            && let Err(e) = lg::check_delimiter(d)
+        {
+            diags.error("invalid-log-delivery", format!("{path}.fieldDelimiter"), e);
+            continue;
+        }
+        let s3 = item.get("s3DeliveryConfiguration");
+        let suffix = s3.and_then(|c| text(c, "suffixPath"));
+        if let Some(p) = &suffix
+            && let Err(e) = lg::check_suffix_path(p)
+        {
+            diags.error("invalid-log-delivery", format!("{path}.s3DeliveryConfiguration.suffixPath"), e);
+            continue;
+        }
+        let hive = s3.and_then(|c| c.get("enableHiveCompatiblePath")).and_then(Value::as_bool);
+        if out.deliveries.iter().any(|d| {
+            d.delivery_source_name == source
+                && lg::destination_name_of(&d.delivery_destination_arn) == Some(destination.name.as_str())
+        }) {
+            diags.error("invalid-log-delivery", path, format!("{source} already delivers to {}", destination.name));
+            continue;
+        }
+        let id = text(item, "id")
+            .filter(|id| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let id = id.unwrap_or_else(|| base32_from(&format!("delivery:{source}:{}", destination.name), 16));
+        let (_, prefix) = lg::s3_arn(&destination.destination_resource_arn).unwrap_or_default();
+        out.deliveries.push(lg::new_delivery(
+            id,
+            &source,
+            &destination_arn,
+            prefix,
+            fields,
+            delimiter,
+            suffix,
+            hive,
+            string_tags(item),
+        ));
+    }
+    out
+}
+
+/// The `tags` object of an item, string values only.
+fn string_tags(item: &Value) -> BTreeMap<String, String> {
+    item.get("tags")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect())
+        .unwrap_or_default()
 }
 
 /// Reads key value store data: CloudFront's import format `{"data": [{"key", "value"}]}`

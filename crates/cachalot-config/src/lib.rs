@@ -6,7 +6,8 @@
 //! - [`compiled`]: hot-path tables (path-pattern matchers, Host → distribution).
 //!
 //! [`validate`] turns wire into model and reports every problem at once as
-//! [`diag::Diagnostic`]s; [`file`] reads the `--config` file; [`managed`] holds
+//! [`diag::Diagnostic`]s; [`file`] reads the `--config` file; [`logging`] holds standard logging (v2)'s
+//! template and delivery resources; [`managed`] holds
 //! CloudFront's managed policies by their real ids; [`origin_override`] is a per-request
 //! change to an origin that a CloudFront Function asks for.
 //!
@@ -18,6 +19,7 @@ pub mod diag;
 pub mod file;
 pub mod keys;
 mod lenient;
+pub mod logging;
 pub mod managed;
 pub mod model;
 pub mod origin_override;

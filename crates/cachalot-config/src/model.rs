@@ -20,6 +20,8 @@ pub struct Snapshot {
     pub functions: HashMap<String, Arc<FunctionCode>>,
     /// Key value stores by name.
     pub key_value_stores: HashMap<String, Arc<KeyValueStore>>,
+    /// Standard logging (v2): what each delivery writes, and where.
+    pub log_deliveries: Vec<crate::logging::LogDelivery>,
     /// Public keys for signed URLs and cookies, by id.
     pub public_keys: HashMap<String, Arc<PublicKey>>,
 }

@@ -42,6 +42,8 @@ pub struct Resources {
     pub functions: Vec<FunctionCode>,
     /// Key value stores.
     pub key_value_stores: Vec<KeyValueStore>,
+    /// Standard logging (v2): delivery sources, destinations and deliveries.
+    pub log_deliveries: crate::logging::LogDeliveries,
     /// Public keys for signed URLs and cookies.
     pub public_keys: Vec<wire::PublicKey>,
     /// Key groups (sets of public keys) that behaviors trust.
@@ -214,8 +216,14 @@ pub fn check(resources: &Resources) -> (Snapshot, Vec<ResourceDiagnostic>) {
         (i, names)
     }));
     let key_value_stores = resources.key_value_stores.iter().map(|k| (k.name.clone(), Arc::new(k.clone()))).collect();
+    let include_cookies = resources
+        .distributions
+        .iter()
+        .map(|d| (d.id.clone(), d.config.logging.as_ref().is_some_and(|l| l.include_cookies)))
+        .collect();
+    let log_deliveries = crate::logging::resolve(&resources.log_deliveries, &include_cookies);
     let public_keys = private.keys;
-    (Snapshot { distributions, hosts, functions, key_value_stores, public_keys }, found)
+    (Snapshot { distributions, hosts, functions, key_value_stores, public_keys, log_deliveries }, found)
 }
 
 /// Public keys, key groups and origin access controls, validated and indexed by id.

@@ -48,6 +48,7 @@ fn diagnose(text: &str) -> Vec<Diagnostic> {
                 items: k.items.clone().into_iter().collect(),
             })
             .collect(),
+        log_deliveries: file.log_deliveries.clone(),
         public_keys: file.public_keys.clone(),
         key_groups: file.key_groups.clone(),
         origin_access_controls: file.origin_access_controls.clone(),

@@ -515,6 +515,22 @@ impl Inner {
                     typed: None,
                 });
             }
+            let logs = &initial.log_deliveries;
+            for source in &logs.sources {
+                if txn.state.delivery_sources.get(&source.name).is_none_or(|s| **s != *source) {
+                    txn.put_delivery_source(source.clone());
+                }
+            }
+            for destination in &logs.destinations {
+                if txn.state.delivery_destinations.get(&destination.name).is_none_or(|d| **d != *destination) {
+                    txn.put_delivery_destination(destination.clone());
+                }
+            }
+            for delivery in &logs.deliveries {
+                if txn.state.deliveries.get(&delivery.id).is_none_or(|d| **d != *delivery) {
+                    txn.put_delivery(delivery.clone());
+                }
+            }
             // Config resources are reported, not refused, at start.
             txn.affects_edge = false;
             Ok(())

@@ -10,7 +10,9 @@
 //!
 //! **Also owns**: CloudWatch's `GetMetricStatistics` for `AWS/CloudFront`
 //! ([`ControlPlane::cloudwatch_router`]), answered from the telemetry registry
-//! in the awsQuery, awsJson1_0 and RPCv2 CBOR protocols.
+//! in the awsQuery, awsJson1_0 and RPCv2 CBOR protocols; and on the same route,
+//! CloudWatch Logs' delivery API (`Logs_20140328.*`, awsJson1_1) that configures
+//! CloudFront's standard logging (v2), its resources kept with the rest of the state.
 //!
 //! **Must not**: depend on the proxy (the edge is reached through
 //! [`EdgeLink`], which the binary implements), run functions itself
@@ -84,6 +86,7 @@ mod error;
 mod fleet;
 mod guard;
 mod http_layer;
+mod logs;
 mod plane;
 mod sigv4;
 mod state;

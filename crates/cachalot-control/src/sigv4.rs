@@ -78,8 +78,8 @@ pub(crate) fn verify(req: &SignedRequest<'_>, keys: &[AccessKey], now: i64) -> R
     if !amz_date.starts_with(auth.scope.date) {
         return Err(ApiError::new("SignatureDoesNotMatch", "the credential scope date does not match X-Amz-Date"));
     }
-    // `monitoring`: the CloudWatch API served on the same listener.
-    if !matches!(auth.scope.service, "cloudfront" | "cloudfront-keyvaluestore" | "monitoring") {
+    // `monitoring` and `logs`: the CloudWatch and CloudWatch Logs APIs served on the same listener.
+    if !matches!(auth.scope.service, "cloudfront" | "cloudfront-keyvaluestore" | "monitoring" | "logs") {
         return Err(ApiError::new(
             "SignatureDoesNotMatch",
             format!("Credential should be scoped to correct service: 'cloudfront', not '{}'", auth.scope.service),

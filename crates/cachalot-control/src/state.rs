@@ -6,6 +6,7 @@
 //! cheap copy of the state ([`Txn`]) that replaces the live one only once the
 //! change is validated and durably committed.
 
+use cachalot_config::logging::{Delivery, DeliveryDestination, DeliverySource};
 use cachalot_config::model::{FunctionCode, KeyValueStore};
 use cachalot_config::validate::{DistributionResource, ResourceKind, ResourceRef, Resources};
 use cachalot_config::wire;
@@ -256,6 +257,12 @@ pub(crate) struct State {
     pub(crate) monitoring: BTreeMap<String, Value>,
     /// Tags by resource ARN.
     pub(crate) tags: BTreeMap<String, Vec<(String, String)>>,
+    /// Standard logging (v2) delivery sources by name.
+    pub(crate) delivery_sources: BTreeMap<String, Arc<DeliverySource>>,
+    /// Delivery destinations by name.
+    pub(crate) delivery_destinations: BTreeMap<String, Arc<DeliveryDestination>>,
+    /// Deliveries by id.
+    pub(crate) deliveries: BTreeMap<String, Arc<Delivery>>,
     /// Public keys, key groups, origin access controls, origin access identities, by id.
     private: [BTreeMap<String, Arc<PrivateRecord>>; 4],
 }
@@ -396,6 +403,21 @@ impl State {
                 None => drop(self.monitoring.remove(rest)),
             })
             .map(|()| false),
+            "delivery-source" => put::<DeliverySource>(bytes, |r| match r {
+                Some(r) => drop(self.delivery_sources.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.delivery_sources.remove(rest)),
+            })
+            .map(|()| true),
+            "delivery-destination" => put::<DeliveryDestination>(bytes, |r| match r {
+                Some(r) => drop(self.delivery_destinations.insert(r.name.clone(), Arc::new(r))),
+                None => drop(self.delivery_destinations.remove(rest)),
+            })
+            .map(|()| true),
+            "delivery" => put::<Delivery>(bytes, |r| match r {
+                Some(r) => drop(self.deliveries.insert(r.id.clone(), Arc::new(r))),
+                None => drop(self.deliveries.remove(rest)),
+            })
+            .map(|()| true),
             "tags" => put::<Vec<(String, String)>>(bytes, |t| match t {
                 Some(t) => drop(self.tags.insert(rest.to_owned(), t)),
                 None => drop(self.tags.remove(rest)),
@@ -503,6 +525,9 @@ impl State {
                 items: k.items.iter().map(|(a, b)| (a.clone(), b.clone())).collect(),
             });
         }
+        r.log_deliveries.sources = self.delivery_sources.values().map(|s| (**s).clone()).collect();
+        r.log_deliveries.destinations = self.delivery_destinations.values().map(|d| (**d).clone()).collect();
+        r.log_deliveries.deliveries = self.deliveries.values().map(|d| (**d).clone()).collect();
         (r, labels)
     }
 
@@ -644,6 +669,42 @@ impl Txn {
             Some(v) => self.state.monitoring.insert(distribution_id.to_owned(), v),
             None => self.state.monitoring.remove(distribution_id),
         };
+    }
+
+    pub(crate) fn put_delivery_source(&mut self, rec: DeliverySource) {
+        self.changes.insert(format!("delivery-source/{}", rec.name), Some(bytes(&rec)));
+        self.state.delivery_sources.insert(rec.name.clone(), Arc::new(rec));
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn delete_delivery_source(&mut self, name: &str) {
+        self.changes.insert(format!("delivery-source/{name}"), None);
+        self.state.delivery_sources.remove(name);
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn put_delivery_destination(&mut self, rec: DeliveryDestination) {
+        self.changes.insert(format!("delivery-destination/{}", rec.name), Some(bytes(&rec)));
+        self.state.delivery_destinations.insert(rec.name.clone(), Arc::new(rec));
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn delete_delivery_destination(&mut self, name: &str) {
+        self.changes.insert(format!("delivery-destination/{name}"), None);
+        self.state.delivery_destinations.remove(name);
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn put_delivery(&mut self, rec: Delivery) {
+        self.changes.insert(format!("delivery/{}", rec.id), Some(bytes(&rec)));
+        self.state.deliveries.insert(rec.id.clone(), Arc::new(rec));
+        self.affects_edge = true;
+    }
+
+    pub(crate) fn delete_delivery(&mut self, id: &str) {
+        self.changes.insert(format!("delivery/{id}"), None);
+        self.state.deliveries.remove(id);
+        self.affects_edge = true;
     }
 
     pub(crate) fn put_tags(&mut self, arn: &str, tags: Vec<(String, String)>) {

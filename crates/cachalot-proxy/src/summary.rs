@@ -77,6 +77,9 @@ pub struct RequestSummary {
     pub ssl_cipher: Option<String>,
     /// Origin first-byte latency when the origin answered, milliseconds.
     pub origin_latency_ms: Option<u64>,
+    /// The viewer's country (ISO 3166-1 alpha-2) when the node has a location database
+    /// (standard logging v2's `c-country`).
+    pub country: Option<String>,
     /// Which tier answered.
     pub layer: Option<Layer>,
     /// Whether a viewer-request or viewer-response function ran.

@@ -330,7 +330,7 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     out.extend_from_slice(&tmp[i..]);
 }
 
-fn push_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
+pub(crate) fn push_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
     match v {
         Some(v) => push_u64(out, v),
         None => out.push(b'-'),
@@ -347,7 +347,7 @@ pub(crate) fn push_seconds(out: &mut Vec<u8>, d: Duration) {
     out.extend_from_slice(&[b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8]);
 }
 
-fn push_ip(out: &mut Vec<u8>, ip: Option<IpAddr>) {
+pub(crate) fn push_ip(out: &mut Vec<u8>, ip: Option<IpAddr>) {
     use std::io::Write;
     match ip {
         // Writing to a Vec cannot fail.
@@ -358,7 +358,7 @@ fn push_ip(out: &mut Vec<u8>, ip: Option<IpAddr>) {
     }
 }
 
-fn push_status(out: &mut Vec<u8>, status: Option<u16>) {
+pub(crate) fn push_status(out: &mut Vec<u8>, status: Option<u16>) {
     match status {
         Some(s) if s >= 100 => push_u64(out, u64::from(s)),
         Some(s) => {
@@ -452,7 +452,7 @@ pub fn write_record(out: &mut Vec<u8>, r: &LogRecord) {
 }
 
 /// The text written for a result type (`""`, hence `-`, when absent).
-fn result_text(r: &ResultType) -> &str {
+pub(crate) fn result_text(r: &ResultType) -> &str {
     match r {
         ResultType::Absent => "",
         other => other.as_str(),

@@ -87,11 +87,13 @@ pub mod parse;
 pub mod rng;
 pub mod series;
 pub mod sink;
+pub mod v2;
 
 pub use format::{Field, LogRecord, ResultType};
 pub use metrics::{Metrics, MetricsConfig};
 pub use series::{CloudWatchMetric, Datapoint, Query, Statistic, StatisticsError};
-pub use sink::{LogDestination, LogSink, SinkConfig};
+pub use sink::{FileFormat, LogDestination, LogSink, SinkConfig};
+pub use v2::RecordExtras;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -115,6 +117,8 @@ pub struct DistributionCtx {
     id: Arc<str>,
     log: Option<Arc<LogDestination>>,
     include_cookies: bool,
+    /// Standard logging (v2) deliveries.
+    v2: Vec<Arc<LogDestination>>,
 }
 
 /// A distribution's `Logging.Bucket` has no entry in the config's `Buckets`.
@@ -141,7 +145,7 @@ impl std::error::Error for UnmappedBucket {}
 impl DistributionCtx {
     /// A distribution without standard logging (metrics only).
     pub fn new(distribution_id: &str) -> DistributionCtx {
-        DistributionCtx { id: distribution_id.into(), log: None, include_cookies: false }
+        DistributionCtx { id: distribution_id.into(), log: None, include_cookies: false, v2: Vec::new() }
     }
 
     /// Enables standard logging into `dest`; `include_cookies` is `Logging.IncludeCookies`.
@@ -167,6 +171,17 @@ impl DistributionCtx {
         Ok(ctx.with_logs(dest, logging.include_cookies))
     }
 
+    /// Adds a standard logging (v2) delivery (a destination made with [`LogDestination::v2`]).
+    pub fn with_delivery(mut self, dest: LogDestination) -> DistributionCtx {
+        self.v2.push(Arc::new(dest));
+        self
+    }
+
+    /// The v2 deliveries' destinations.
+    pub fn deliveries(&self) -> impl Iterator<Item = &LogDestination> {
+        self.v2.iter().map(|d| &**d)
+    }
+
     /// The distribution id.
     pub fn id(&self) -> &str {
         &self.id
@@ -177,6 +192,9 @@ impl DistributionCtx {
         self.log.as_deref()
     }
 }
+
+/// Reads one counter of a file format's counters.
+type PerFormat = fn(&sink::FormatStats) -> &std::sync::atomic::AtomicU64;
 
 /// Logs and metrics for the whole process (see the crate docs for how to call it).
 #[derive(Debug)]
@@ -195,8 +213,25 @@ impl Telemetry {
     /// path pattern is `behavior`: counts it in the metrics and, when the distribution logs,
     /// queues its log line (the cookie is blanked unless the distribution includes cookies).
     /// Never blocks on I/O.
-    pub fn record(&self, ctx: &DistributionCtx, behavior: &str, mut record: LogRecord) {
+    pub fn record(&self, ctx: &DistributionCtx, behavior: &str, record: LogRecord) {
+        self.record_with(ctx, behavior, record, &RecordExtras::default());
+    }
+
+    /// [`Telemetry::record`] with the values only standard logging (v2) writes: each v2
+    /// delivery of the distribution gets one record in its format, with its fields.
+    pub fn record_with(&self, ctx: &DistributionCtx, behavior: &str, mut record: LogRecord, extras: &RecordExtras) {
         self.metrics.observe(&ctx.id, behavior, &record);
+        for dest in &ctx.v2 {
+            let Some(delivery) = dest.delivery() else { continue };
+            let mut line = Vec::with_capacity(64 + delivery.fields.len() * 16);
+            let cookie = if delivery.include_cookies { None } else { Some(std::mem::take(&mut record.cookie)) };
+            let view = v2::RecordView { record: &record, distribution_id: &ctx.id, behavior, extras };
+            v2::write_record(&mut line, delivery.format, &delivery.fields, &delivery.delimiter, &view);
+            if let Some(cookie) = cookie {
+                record.cookie = cookie;
+            }
+            self.sink.submit(dest, record.timestamp, line);
+        }
         if let Some(dest) = &ctx.log {
             if !ctx.include_cookies {
                 record.cookie.clear();
@@ -236,6 +271,22 @@ impl Telemetry {
         for (name, help, value) in counters {
             metrics::header(&mut out, name, help, "counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        let per_format: [(&str, &str, PerFormat); 3] = [
+            (
+                "cachalot_logs_format_written_lines_total",
+                "Access log records in published files, by file format.",
+                |f| &f.written,
+            ),
+            ("cachalot_logs_format_files_total", "Access log files published, by file format.", |f| &f.files),
+            ("cachalot_logs_format_bytes_total", "Bytes of access log files published, by file format.", |f| &f.bytes),
+        ];
+        for (name, help, get) in per_format {
+            metrics::header(&mut out, name, help, "counter");
+            for format in FileFormat::ALL {
+                let value = get(&stats.formats[format.index()]).load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}{{format=\"{}\"}} {value}", format.label());
+            }
         }
         out
     }

@@ -23,6 +23,7 @@
 use crate::civil::{self, Civil};
 use crate::format;
 use crate::rng::SeededRng;
+use cachalot_config::logging::{self, LogDelivery, OutputFormat};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::collections::HashMap;
@@ -50,12 +51,61 @@ impl Default for SinkConfig {
     }
 }
 
-/// Where one distribution's log files go.
+/// Where one distribution's log files go, and what they hold.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LogDestination {
     folder: PathBuf,
     prefix: Vec<String>,
     distribution_id: String,
+    layout: Layout,
+}
+
+/// What a destination's files hold.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Layout {
+    /// The legacy standard log: 33 fields, two header lines.
+    Legacy,
+    /// A standard logging (v2) delivery.
+    V2(Arc<LogDelivery>),
+}
+
+/// The kinds of file the sink writes, for per-format counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileFormat {
+    /// The legacy standard log.
+    Legacy,
+    /// A v2 delivery's format.
+    V2(OutputFormat),
+}
+
+impl FileFormat {
+    /// Every kind, in counter order.
+    pub const ALL: [FileFormat; 5] = [
+        FileFormat::Legacy,
+        FileFormat::V2(OutputFormat::Json),
+        FileFormat::V2(OutputFormat::Plain),
+        FileFormat::V2(OutputFormat::W3c),
+        FileFormat::V2(OutputFormat::Parquet),
+    ];
+
+    /// The `format` label of the per-format counters.
+    pub fn label(self) -> &'static str {
+        match self {
+            FileFormat::Legacy => "legacy",
+            FileFormat::V2(f) => f.as_str(),
+        }
+    }
+
+    /// Position in [`FileFormat::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            FileFormat::Legacy => 0,
+            FileFormat::V2(OutputFormat::Json) => 1,
+            FileFormat::V2(OutputFormat::Plain) => 2,
+            FileFormat::V2(OutputFormat::W3c) => 3,
+            FileFormat::V2(OutputFormat::Parquet) => 4,
+        }
+    }
 }
 
 impl LogDestination {
@@ -71,14 +121,81 @@ impl LogDestination {
                 _ => None,
             })
             .collect();
-        LogDestination { folder: folder.into(), prefix, distribution_id: distribution_id.to_owned() }
+        LogDestination {
+            folder: folder.into(),
+            prefix,
+            distribution_id: distribution_id.to_owned(),
+            layout: Layout::Legacy,
+        }
     }
 
-    /// The folder files are written to (`folder` joined with the prefix).
+    /// A standard logging (v2) delivery's files under `folder` (the local folder its bucket maps
+    /// to): the key's folders are the destination prefix and the suffix path of each hour.
+    pub fn v2(folder: impl Into<PathBuf>, delivery: LogDelivery) -> LogDestination {
+        LogDestination {
+            folder: folder.into(),
+            prefix: Vec::new(),
+            distribution_id: delivery.distribution_id.clone(),
+            layout: Layout::V2(Arc::new(delivery)),
+        }
+    }
+
+    /// The v2 delivery, for a v2 destination.
+    pub fn delivery(&self) -> Option<&LogDelivery> {
+        match &self.layout {
+            Layout::Legacy => None,
+            Layout::V2(d) => Some(d),
+        }
+    }
+
+    /// What the files hold.
+    pub fn file_format(&self) -> FileFormat {
+        match &self.layout {
+            Layout::Legacy => FileFormat::Legacy,
+            Layout::V2(d) => FileFormat::V2(d.format),
+        }
+    }
+
+    /// The folder files are written to (`folder` joined with the prefix). For a v2 delivery,
+    /// the folders that hold every hour's files: the prefix and the suffix path up to its first variable.
     pub fn directory(&self) -> PathBuf {
         let mut dir = self.folder.clone();
         dir.extend(&self.prefix);
+        if let Layout::V2(d) = &self.layout {
+            let fixed = d.suffix_path.split('{').next().unwrap_or("");
+            // A segment cut by a variable is not a folder of every hour.
+            let fixed = if d.suffix_path.contains('{') { fixed.rsplit_once('/').map_or("", |(a, _)| a) } else { fixed };
+            dir.extend(
+                d.prefix.split('/').chain(fixed.split('/')).filter(|s| !s.is_empty() && *s != "." && *s != ".."),
+            );
+        }
         dir
+    }
+
+    /// The folder of the files for the UTC hour `hour` (hours since the epoch).
+    pub fn directory_for(&self, hour: i64) -> PathBuf {
+        match &self.layout {
+            Layout::Legacy => self.directory(),
+            Layout::V2(d) => {
+                let c = Civil::from_unix(hour.saturating_mul(3600));
+                let at = logging::Hour { year: c.year, month: c.month, day: c.day, hour: c.hour };
+                let mut dir = self.folder.clone();
+                dir.extend(logging::object_folder(d, at));
+                dir
+            }
+        }
+    }
+
+    /// The header lines every file starts with.
+    fn header(&self) -> Vec<u8> {
+        match &self.layout {
+            Layout::Legacy => {
+                let mut header = Vec::with_capacity(512);
+                format::write_header(&mut header);
+                header
+            }
+            Layout::V2(d) => crate::v2::header(d.format, &d.fields),
+        }
     }
 
     /// The distribution id in the file names.
@@ -86,12 +203,14 @@ impl LogDestination {
         &self.distribution_id
     }
 
-    /// `<DistributionId>.YYYY-MM-DD-HH.<unique>.gz` for the UTC hour `hour` (hours since the epoch).
+    /// `<DistributionId>.YYYY-MM-DD-HH.<unique>.gz` for the UTC hour `hour` (hours since the
+    /// epoch); a v2 parquet file ends in `.parquet` instead.
     pub fn file_name(&self, hour: i64, unique: &str) -> String {
         let c = Civil::from_unix(hour.saturating_mul(3600));
         let mut date = Vec::with_capacity(10);
         civil::push_date(&mut date, &c);
-        format!("{}.{}-{:02}.{unique}.gz", self.distribution_id, String::from_utf8_lossy(&date), c.hour)
+        let extension = if self.file_format() == FileFormat::V2(OutputFormat::Parquet) { "parquet" } else { "gz" };
+        format!("{}.{}-{:02}.{unique}.{extension}", self.distribution_id, String::from_utf8_lossy(&date), c.hour)
     }
 }
 
@@ -112,6 +231,19 @@ pub struct SinkStats {
     pub write_errors: AtomicU64,
     /// Lines salvaged from files a crashed writer left behind.
     pub recovered: AtomicU64,
+    /// Per [`FileFormat`] (by [`FileFormat::index`]): lines, files and bytes published.
+    pub formats: [FormatStats; 5],
+}
+
+/// One file format's counters.
+#[derive(Debug, Default)]
+pub struct FormatStats {
+    /// Lines (records) in published files.
+    pub written: AtomicU64,
+    /// Files published.
+    pub files: AtomicU64,
+    /// Bytes of the published files.
+    pub bytes: AtomicU64,
 }
 
 enum Msg {
@@ -119,6 +251,7 @@ enum Msg {
     Flush(SyncSender<()>),
     Shutdown(SyncSender<()>),
     Watch(PathBuf),
+    WatchTree(PathBuf),
 }
 
 /// The background log writer (see the module docs).
@@ -177,6 +310,12 @@ impl LogSink {
     /// folders are also watched from their first line on).
     pub fn watch(&self, dir: &Path) {
         let _ = self.tx.send(Msg::Watch(dir.to_path_buf()));
+    }
+
+    /// Salvages now what crashed writers left in `dir` and every folder under it (a v2
+    /// delivery's hours each have a folder of their own), and watches `dir` from now on.
+    pub fn watch_tree(&self, dir: &Path) {
+        let _ = self.tx.send(Msg::WatchTree(dir.to_path_buf()));
     }
 
     /// Publishes everything queued so far and waits until it is on disk.
@@ -271,6 +410,7 @@ fn handle(msg: Msg, rx: &Receiver<Msg>, writer: &mut Writer) -> bool {
             let _ = ack.send(());
         }
         Msg::Watch(dir) => writer.watch(dir),
+        Msg::WatchTree(dir) => writer.watch_tree(dir),
         Msg::Shutdown(ack) => {
             // Lines queued after Shutdown (submitted concurrently) still get written.
             while let Ok(msg) = rx.try_recv() {
@@ -297,6 +437,7 @@ fn next_deadline(interval: Duration) -> Instant {
 struct OpenFile {
     tmp_path: PathBuf,
     final_path: PathBuf,
+    format: FileFormat,
     encoder: GzEncoder<BufWriter<File>>,
     lines: u64,
     /// Lines written since the last sync flush, and when the first of them came.
@@ -345,13 +486,16 @@ impl Writer {
     }
 
     fn create(&mut self, dest: &LogDestination, hour: i64) -> io::Result<OpenFile> {
-        let dir = dest.directory();
+        let dir = dest.directory_for(hour);
         fs::create_dir_all(&dir)?;
         if !self.watched.contains(&dir) {
             self.watch(dir.clone());
         }
+        let v2 = dest.delivery().is_some();
         let (final_path, tmp_path) = loop {
-            let name = dest.file_name(hour, &self.ids.next());
+            // CloudFront's legacy names end in 12 base32 characters, v2 names in 8 hex digits.
+            let unique = if v2 { self.ids.next_hex() } else { self.ids.next() };
+            let name = dest.file_name(hour, &unique);
             let final_path = dir.join(&name);
             let tmp_path = dir.join(format!(".{name}.tmp"));
             if !final_path.exists() && !tmp_path.exists() {
@@ -363,10 +507,8 @@ impl Writer {
         file.try_lock().map_err(|e| io::Error::other(format!("cannot lock {}: {e}", tmp_path.display())))?;
         // Fast compression: the writer shares the cores with the edge (about 5:1 on log lines).
         let mut encoder = GzEncoder::new(BufWriter::with_capacity(64 << 10, file), Compression::fast());
-        let mut header = Vec::with_capacity(512);
-        format::write_header(&mut header);
-        encoder.write_all(&header)?;
-        Ok(OpenFile { tmp_path, final_path, encoder, lines: 0, unsynced_since: None })
+        encoder.write_all(&dest.header())?;
+        Ok(OpenFile { tmp_path, final_path, format: dest.file_format(), encoder, lines: 0, unsynced_since: None })
     }
 
     /// Sync-flushes files holding lines older than [`SYNC_EVERY`], so a crash loses little.
@@ -397,6 +539,25 @@ impl Writer {
     /// Remembers `dir` and salvages what crashed writers left there.
     fn watch(&mut self, dir: PathBuf) {
         self.recover(&dir);
+        self.watched.insert(dir);
+    }
+
+    /// Salvages what crashed writers left in `dir` and below, and remembers `dir`.
+    fn watch_tree(&mut self, dir: PathBuf) {
+        let mut stack = vec![(dir.clone(), 0usize)];
+        while let Some((at, depth)) = stack.pop() {
+            self.recover(&at);
+            // Suffix paths are short; the bound keeps a symlink loop from running forever.
+            if depth >= 16 {
+                continue;
+            }
+            let Ok(entries) = fs::read_dir(&at) else { continue };
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push((entry.path(), depth + 1));
+                }
+            }
+        }
         self.watched.insert(dir);
     }
 
@@ -440,10 +601,15 @@ impl Writer {
         for (_, file) in self.open.drain() {
             let lines = file.lines;
             let tmp = file.tmp_path.clone();
+            let format = file.format;
             match publish(file) {
-                Ok(()) => {
+                Ok(bytes) => {
                     self.stats.written.fetch_add(lines, Ordering::Relaxed);
                     self.stats.files.fetch_add(1, Ordering::Relaxed);
+                    let per = &self.stats.formats[format.index()];
+                    per.written.fetch_add(lines, Ordering::Relaxed);
+                    per.files.fetch_add(1, Ordering::Relaxed);
+                    per.bytes.fetch_add(bytes, Ordering::Relaxed);
                 }
                 Err(e) => {
                     let _ = fs::remove_file(&tmp);
@@ -467,9 +633,10 @@ fn now() -> Instant {
     Instant::now()
 }
 
-/// Salvages an orphaned temporary file: its complete log lines (a crash cuts the gzip
-/// stream and maybe a line) go to `final_path` as a complete file, and the temporary
-/// file is removed. `Ok(None)` when a live writer holds the file.
+/// Salvages an orphaned temporary file: its header lines and complete records (a crash cuts
+/// the gzip stream and maybe a record) go to `final_path` as a complete file — a parquet file
+/// when `final_path` names one — and the temporary file is removed. `Ok(None)` when a live
+/// writer holds the file.
 #[allow(clippy::disallowed_methods, reason = "salvaging log files is the writer thread's job")]
 fn recover_file(tmp: &Path, final_path: &Path) -> io::Result<Option<u64>> {
     let file = File::open(tmp)?;
@@ -478,8 +645,48 @@ fn recover_file(tmp: &Path, final_path: &Path) -> io::Result<Option<u64>> {
         Err(fs::TryLockError::WouldBlock) => return Ok(None),
         Err(fs::TryLockError::Error(e)) => return Err(e),
     }
+    let text = read_gzip_lenient(&file);
+    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let all: Vec<&[u8]> = text[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let header_lines = all.iter().take_while(|l| l.starts_with(b"#")).count();
+    let (header, lines) = all.split_at(header_lines);
+    if !lines.is_empty() {
+        let target = match final_path.file_name().and_then(|n| n.to_str()) {
+            Some(name) if final_path.exists() => {
+                // A file of that name was published: keep both.
+                let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
+                final_path.with_file_name(format!("{stem}R.{extension}"))
+            }
+            _ => final_path.to_path_buf(),
+        };
+        let staging = tmp.with_extension("recovering");
+        if is_parquet(final_path) {
+            let out = File::create(&staging)?;
+            // Parquet spools json lines: there is no header line.
+            let spooled = bytes::Bytes::copy_from_slice(&text[..complete]);
+            let rows: Vec<bytes::Bytes> =
+                spooled.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| spooled.slice_ref(l)).collect();
+            crate::v2::write_parquet(&rows, &out)?;
+            out.sync_data()?;
+        } else {
+            let mut out = GzEncoder::new(BufWriter::new(File::create(&staging)?), Compression::fast());
+            for line in header.iter().chain(lines) {
+                out.write_all(line)?;
+                out.write_all(b"\n")?;
+            }
+            let inner = out.finish()?.into_inner().map_err(|e| e.into_error())?;
+            inner.sync_data()?;
+        }
+        fs::rename(&staging, target)?;
+    }
+    fs::remove_file(tmp)?;
+    Ok(Some(lines.len() as u64))
+}
+
+/// Everything a gzip stream yields before it ends or breaks off.
+fn read_gzip_lenient(file: &File) -> Vec<u8> {
     let mut text = Vec::new();
-    let mut decoder = flate2::read::GzDecoder::new(io::BufReader::new(&file));
+    let mut decoder = flate2::read::GzDecoder::new(io::BufReader::new(file));
     let mut chunk = [0u8; 64 * 1024];
     loop {
         match io::Read::read(&mut decoder, &mut chunk) {
@@ -487,37 +694,39 @@ fn recover_file(tmp: &Path, final_path: &Path) -> io::Result<Option<u64>> {
             Ok(n) => text.extend_from_slice(&chunk[..n]),
         }
     }
-    let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let lines: Vec<&[u8]> =
-        text[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty() && !l.starts_with(b"#")).collect();
-    if !lines.is_empty() {
-        let target = match final_path.to_str().and_then(|p| p.strip_suffix(".gz")) {
-            Some(stem) if final_path.exists() => PathBuf::from(format!("{stem}R.gz")),
-            _ => final_path.to_path_buf(),
-        };
-        let staging = tmp.with_extension("recovering");
-        let mut out = GzEncoder::new(BufWriter::new(File::create(&staging)?), Compression::fast());
-        let mut header = Vec::with_capacity(512);
-        format::write_header(&mut header);
-        out.write_all(&header)?;
-        for line in &lines {
-            out.write_all(line)?;
-            out.write_all(b"\n")?;
-        }
-        let inner = out.finish()?.into_inner().map_err(|e| e.into_error())?;
-        inner.sync_data()?;
-        fs::rename(&staging, target)?;
-    }
-    fs::remove_file(tmp)?;
-    Ok(Some(lines.len() as u64))
+    text
 }
 
-fn publish(file: OpenFile) -> io::Result<()> {
+fn is_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "parquet")
+}
+
+/// Finishes, syncs and renames a file into place; returns its size. A parquet destination's
+/// spooled records become the parquet file here, the temporary file staying locked until then.
+#[allow(clippy::disallowed_methods, reason = "publishing log files is the writer thread's job")]
+fn publish(file: OpenFile) -> io::Result<u64> {
     let buffered = file.encoder.finish()?;
     let inner = buffered.into_inner().map_err(|e| e.into_error())?;
+    if file.format == FileFormat::V2(OutputFormat::Parquet) {
+        inner.sync_data()?;
+        let text = bytes::Bytes::from(read_gzip_lenient(&File::open(&file.tmp_path)?));
+        let lines: Vec<bytes::Bytes> =
+            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| text.slice_ref(l)).collect();
+        let staging = file.tmp_path.with_extension("building");
+        let out = File::create(&staging)?;
+        crate::v2::write_parquet(&lines, &out)?;
+        out.sync_data()?;
+        let size = out.metadata()?.len();
+        fs::rename(&staging, &file.final_path)?;
+        drop(inner);
+        fs::remove_file(&file.tmp_path)?;
+        return Ok(size);
+    }
     inner.sync_data()?;
+    let size = inner.metadata()?.len();
     drop(inner);
-    fs::rename(&file.tmp_path, &file.final_path)
+    fs::rename(&file.tmp_path, &file.final_path)?;
+    Ok(size)
 }
 
 /// Unique file-name parts in CloudFront's style (uppercase letters and digits), different
@@ -539,6 +748,11 @@ impl UniqueIds {
         let z = self.rng.u64();
         const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         (0..12).map(|i| char::from(ALPHABET[((z >> (i * 5)) & 31) as usize])).collect()
+    }
+
+    /// Eight lowercase hex digits, as v2 file names end.
+    fn next_hex(&mut self) -> String {
+        format!("{:08x}", self.rng.u64() as u32)
     }
 }
 

@@ -27,6 +27,7 @@ pub fn resources_from_json(text: &str) -> Resources {
         response_headers_policies: file.response_headers_policies,
         functions: Vec::new(),
         key_value_stores: Vec::new(),
+        log_deliveries: file.log_deliveries,
         public_keys: file.public_keys,
         key_groups: file.key_groups,
         origin_access_controls: file.origin_access_controls,

@@ -125,6 +125,7 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Setup> {
         response_headers_policies: file.response_headers_policies.clone(),
         functions,
         key_value_stores: stores,
+        log_deliveries: file.log_deliveries.clone(),
         public_keys: file.public_keys.clone(),
         key_groups: file.key_groups.clone(),
         origin_access_controls: file.origin_access_controls.clone(),

@@ -11,7 +11,7 @@ use cachalot_functions::{Limits, Runtime};
 use cachalot_policy::invalidation::InvalidationPath;
 use cachalot_proxy::{Edge, Observer, RequestSummary};
 use cachalot_telemetry::outcome::Outcome;
-use cachalot_telemetry::{DistributionCtx, LogRecord, Telemetry};
+use cachalot_telemetry::{DistributionCtx, LogRecord, RecordExtras, Telemetry};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash as _, Hasher as _};
 use std::path::PathBuf;
@@ -93,8 +93,9 @@ pub(crate) struct TelemetryObserver {
     buckets: BTreeMap<String, String>,
     distributions: ArcSwap<HashMap<Arc<str>, DistributionCtx>>,
     misses: Arc<TopMisses>,
-    /// Log buckets `Buckets` does not map are S3 buckets: their files are written under
-    /// `<spool>/<bucket>/` and put to S3 by [`LogUploader`].
+    /// Log buckets `Buckets` does not map (a legacy `Logging.Bucket` or a v2 delivery
+    /// destination's) are S3 buckets: their files are written under `<spool>/<bucket>/` and
+    /// put to S3 by [`LogUploader`].
     spool: Option<(PathBuf, Arc<LogUploader>)>,
 }
 
@@ -141,6 +142,38 @@ impl TelemetryObserver {
                     }
                 }
             }
+            let mut ctx = ctx;
+            for delivery in snapshot.log_deliveries.iter().filter(|l| l.distribution_id == d.id) {
+                let folder = match (self.buckets.get(&delivery.bucket), &self.spool) {
+                    (Some(folder), _) => PathBuf::from(folder),
+                    // An S3 bucket: files are written to the spool, then put to S3 by the uploader.
+                    (None, Some((spool, uploader))) => {
+                        let folder = spool.join(&delivery.bucket);
+                        uploader.add(&delivery.bucket, folder.clone());
+                        folder
+                    }
+                    (None, None) => {
+                        tracing::warn!(
+                            "delivery {} of {} writes to bucket `{}`, which `Buckets` does not map to a folder: its v2 logs are not written",
+                            delivery.id,
+                            d.id,
+                            delivery.bucket
+                        );
+                        continue;
+                    }
+                };
+                let dest = cachalot_telemetry::LogDestination::v2(folder, delivery.clone());
+                match std::fs::create_dir_all(dest.directory()) {
+                    // Every hour has a folder of its own: files a crashed run left in any are published now.
+                    Ok(()) => self.telemetry.sink().watch_tree(&dest.directory()),
+                    Err(e) => tracing::warn!(
+                        "cannot create the log folder {} of delivery {}: {e}",
+                        dest.directory().display(),
+                        delivery.id
+                    ),
+                }
+                ctx = ctx.with_delivery(dest);
+            }
             map.insert(Arc::from(d.id.as_str()), ctx);
         }
         self.distributions.store(Arc::new(map));
@@ -154,6 +187,11 @@ impl Observer for TelemetryObserver {
         let distributions = self.distributions.load();
         let Some(ctx) = distributions.get(&id) else { return };
         let behavior = s.behavior.clone();
+        let extras = RecordExtras {
+            origin_fbl: s.origin_latency_ms.map(Duration::from_millis),
+            country: s.country.clone().unwrap_or_default(),
+            ..RecordExtras::default()
+        };
         let record = log_record(s);
         let outcome = Outcome::of(&record);
         if outcome.cacheable && !outcome.hit {
@@ -161,7 +199,7 @@ impl Observer for TelemetryObserver {
             (&record.query, &record.cookie).hash(&mut variant);
             self.misses.note(&id, &record.uri_stem, variant.finish());
         }
-        self.telemetry.record(ctx, behavior.as_deref().unwrap_or("*"), record);
+        self.telemetry.record_with(ctx, behavior.as_deref().unwrap_or("*"), record, &extras);
     }
 }
 
@@ -203,8 +241,9 @@ fn log_record(s: RequestSummary) -> LogRecord {
     }
 }
 
-/// Delivers access log files to S3 log buckets with `PutObject`: every published file
-/// under a spooled bucket's folder is put under its path (prefix included), then removed.
+/// Delivers access log files (legacy and v2) to S3 log buckets with `PutObject`: every
+/// published file under a spooled bucket's folder is put under its path (prefix and v2
+/// suffix path included), then removed.
 /// A file S3 refuses stays and is tried again on the next pass.
 #[derive(Default)]
 pub(crate) struct LogUploader {
@@ -227,7 +266,12 @@ impl LogUploader {
                     continue;
                 };
                 let Ok(body) = std::fs::read(&file) else { continue };
-                match edge.put_object(&bucket, &key, body.into(), "application/x-gzip").await {
+                let content_type = if file.extension().is_some_and(|e| e == "parquet") {
+                    "application/vnd.apache.parquet"
+                } else {
+                    "application/x-gzip"
+                };
+                match edge.put_object(&bucket, &key, body.into(), content_type).await {
                     Ok(200) => {
                         let _ = std::fs::remove_file(&file);
                         delivered += 1;
@@ -254,7 +298,8 @@ impl LogUploader {
     }
 }
 
-/// Published (not hidden, `.gz`) files under `folder`, recursively.
+/// Published files under `folder`, recursively: not hidden (temporary files are), gzip text
+/// (legacy and v2 `json`, `plain`, `w3c`) or v2 `parquet`.
 fn published_files(folder: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![folder.to_path_buf()];
@@ -265,7 +310,7 @@ fn published_files(folder: &std::path::Path) -> Vec<PathBuf> {
             let hidden = entry.file_name().to_string_lossy().starts_with('.');
             if path.is_dir() {
                 stack.push(path);
-            } else if !hidden && path.extension().is_some_and(|e| e == "gz") {
+            } else if !hidden && path.extension().is_some_and(|e| e == "gz" || e == "parquet") {
                 out.push(path);
             }
         }

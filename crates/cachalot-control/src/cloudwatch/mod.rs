@@ -53,6 +53,20 @@ async fn query_or_json(
     body: Body,
 ) -> axum::response::Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(target) = target.as_deref().filter(|t| t.starts_with(crate::logs::TARGET_PREFIX)) {
+        // CloudWatch Logs shares `POST /` with CloudWatch; its target names it.
+        return match axum::body::to_bytes(body, MAX_BODY).await {
+            Ok(body) => crate::logs::serve(cw.control.clone(), target, &headers, &uri, body).await,
+            Err(_) => protocol::respond(
+                Protocol::Json,
+                None,
+                Err(CwError::new(
+                    "SerializationException",
+                    format!("the request body is larger than {MAX_BODY} bytes"),
+                )),
+            ),
+        };
+    }
     let protocol = if target.is_some() { Protocol::Json } else { Protocol::Query };
     let (operation, result) = match read_body(body).await {
         Ok(body) => cw.call(protocol, target.as_deref(), &headers, &uri, &body),

@@ -188,6 +188,7 @@ impl Exchange {
             ssl_protocol: conn.tls_protocol,
             ssl_cipher: conn.tls_cipher.clone(),
             origin_latency_ms: None,
+            country: None,
             layer: None,
             function_ran: false,
         };

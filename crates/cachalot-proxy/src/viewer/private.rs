@@ -14,7 +14,8 @@ impl Exchange {
     /// unless the node serves them), then signed URLs or cookies for behaviors that trust
     /// keys. A valid signature's parameters leave the query before the key is built.
     pub(super) fn restrict(&mut self, route: &Route) -> Result<(), Exit> {
-        let location = self.locate(route);
+        let location = self.locate();
+        self.summary.country = location.as_ref().and_then(|l| l.country.clone());
         if let Some(geo) = &route.dist.geo_restriction
             && !geo.allows(location.as_ref().and_then(|l| l.country.as_deref()))
         {
@@ -103,12 +104,10 @@ impl Exchange {
         }
     }
 
-    /// The viewer's location, when a database is configured and something needs it.
-    fn locate(&self, route: &Route) -> Option<cachalot_policy::geo::ViewerLocation> {
-        let db = self.edge.geo.as_ref()?;
-        let needed =
-            route.dist.geo_restriction.is_some() || !cachalot_policy::geo::wanted_headers(&route.behavior).is_empty();
-        needed.then(|| db.locate(self.conn.remote.ip())).flatten()
+    /// The viewer's location, when a database is configured: for geo restriction, the
+    /// location headers, and the country every access log record carries.
+    fn locate(&self) -> Option<cachalot_policy::geo::ViewerLocation> {
+        self.edge.geo.as_ref()?.locate(self.conn.remote.ip())
     }
 
     /// Replaces the viewer's `CloudFront-Viewer-*` location headers with the edge's own,

@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// Fleet store: postgres://USER@HOST:PORT/DB (every node naming it is one fleet).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// Seconds between access log file deliveries (each flush publishes the files of the
+    /// requests so far; CloudFront delivers several times an hour).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    log_flush: u64,
     /// Log filter (error, warn, info, debug, trace or a tracing filter).
     #[arg(long, value_name = "FILTER", default_value = "info", env = "CACHALOT_LOG")]
     log: String,
@@ -79,7 +83,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             Store::Fleet { url, node_id, state_dir }
         }
     };
-    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, store))
+    runtime.block_on(serve(setup, pops, Listeners { admin, metrics }, store, args.log_flush))
 }
 
 /// Where the control plane's state lives.
@@ -139,7 +143,13 @@ struct Listeners {
     metrics: Option<String>,
 }
 
-async fn serve(setup: Setup, pops: Vec<PopConfig>, listeners: Listeners, store: Store) -> anyhow::Result<ExitCode> {
+async fn serve(
+    setup: Setup,
+    pops: Vec<PopConfig>,
+    listeners: Listeners,
+    store: Store,
+    log_flush: u64,
+) -> anyhow::Result<ExitCode> {
     // This node's own files (disk caches, the log spool) live in the state folder, with or without a store.
     let state = match &store {
         Store::Embedded(dir) | Store::Fleet { state_dir: dir, .. } => dir.clone(),
@@ -199,8 +209,14 @@ async fn serve(setup: Setup, pops: Vec<PopConfig>, listeners: Listeners, store: 
         ..EdgeSettings::default()
     };
     let telemetry = Arc::new(
-        cachalot_telemetry::Telemetry::new(cachalot_telemetry::TelemetryConfig::default())
-            .context("starting the access log writer")?,
+        cachalot_telemetry::Telemetry::new(cachalot_telemetry::TelemetryConfig {
+            sink: cachalot_telemetry::SinkConfig {
+                flush_interval: Duration::from_secs(log_flush),
+                ..cachalot_telemetry::SinkConfig::default()
+            },
+            ..cachalot_telemetry::TelemetryConfig::default()
+        })
+        .context("starting the access log writer")?,
     );
     let misses = Arc::new(TopMisses::default());
     let log_buckets: BTreeMap<String, String> = setup
