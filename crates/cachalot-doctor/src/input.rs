@@ -82,6 +82,10 @@ pub struct Inputs {
     pub files: Vec<String>,
     /// Things worth telling the user that are not errors (unknown fields, skipped files).
     pub notes: Vec<String>,
+    /// Behaviors whose cache policy is not among the inputs, as (distribution id, index in
+    /// `CacheBehaviors.Items`, `None` for the default behavior): kept so the distribution
+    /// validates, but nothing can be said about their cache key.
+    pub unresolved_behaviors: Vec<(String, Option<usize>)>,
 }
 
 /// The resource kinds recognised in a JSON document.
@@ -127,7 +131,133 @@ impl Inputs {
                 }
             }
         }
-        if errors.is_empty() { Ok(inputs) } else { Err(errors) }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        inputs.settle_references();
+        Ok(inputs)
+    }
+
+    /// Settles references to resources the inputs do not hold, which CloudFront resolves in the
+    /// account: a live distribution's outputs name policies, functions, origin access controls
+    /// and key groups by id. Those that do not change the cache key (origin request and response
+    /// headers policies, origin access controls, trusted key groups) are left out; an unknown
+    /// function is kept with unknown code (a viewer-request function is then taken as
+    /// normalising what the key holds); a behavior with an unknown cache policy is listed in
+    /// [`Inputs::unresolved_behaviors`]. Each becomes a note naming the output to pass.
+    pub fn settle_references(&mut self) {
+        use std::collections::HashSet;
+        let managed = |id: &str| cachalot_config::managed::is_managed(id);
+        let cache: HashSet<String> = self.resources.cache_policies.iter().map(|p| p.id.clone()).collect();
+        let orp: HashSet<String> = self.resources.origin_request_policies.iter().map(|p| p.id.clone()).collect();
+        let rhp: HashSet<String> = self.resources.response_headers_policies.iter().map(|p| p.id.clone()).collect();
+        let oac: HashSet<String> = self.resources.origin_access_controls.iter().map(|p| p.id.clone()).collect();
+        let groups: HashSet<String> = self.resources.key_groups.iter().map(|p| p.id.clone()).collect();
+        let mut functions: HashSet<String> = self.resources.functions.iter().map(|f| f.name.clone()).collect();
+        let mut notes = Vec::new();
+        let mut new_functions = Vec::new();
+        for (di, d) in self.resources.distributions.iter_mut().enumerate() {
+            let Some(src) = self.distribution_sources.get(di) else { continue };
+            let at = |rel: &str| format!("{}: {}.{rel}", src.file, src.path);
+            for (oi, o) in d.config.origins.items.iter_mut().enumerate() {
+                if let Some(id) =
+                    o.origin_access_control_id.as_deref().filter(|id| !id.is_empty() && !oac.contains(*id))
+                {
+                    notes.push(format!(
+                        "{}: origin access control {id} is not among the inputs; it signs origin requests and does not \
+                         change the cache key, so it is left out (pass `aws cloudfront get-origin-access-control --id {id}` \
+                         to include it)",
+                        at(&format!("Origins.Items[{oi}].OriginAccessControlId"))
+                    ));
+                    o.origin_access_control_id = None;
+                }
+            }
+            let n = d.config.cache_behaviors.as_ref().map_or(0, |l| l.items.len());
+            for index in (0..n).map(Some).chain([None]) {
+                let (rel, b) = match index {
+                    Some(i) => match d.config.cache_behaviors.as_mut().and_then(|l| l.items.get_mut(i)) {
+                        Some(b) => (format!("CacheBehaviors.Items[{i}]"), b),
+                        None => continue,
+                    },
+                    None => ("DefaultCacheBehavior".to_owned(), &mut d.config.default_cache_behavior),
+                };
+                if let Some(id) = b.cache_policy_id.clone().filter(|id| !managed(id) && !cache.contains(id)) {
+                    notes.push(format!(
+                        "{}: cache policy {id} is not among the inputs, so this behavior's cache key is not checked \
+                         (pass the output of `aws cloudfront get-cache-policy --id {id}`)",
+                        at(&format!("{rel}.CachePolicyId"))
+                    ));
+                    b.cache_policy_id = Some(cachalot_config::managed::CACHING_OPTIMIZED.to_owned());
+                    self.unresolved_behaviors.push((d.id.clone(), index));
+                }
+                if let Some(id) =
+                    b.origin_request_policy_id.clone().filter(|id| !id.is_empty() && !managed(id) && !orp.contains(id))
+                {
+                    notes.push(format!(
+                        "{}: origin request policy {id} is not among the inputs; it chooses what reaches the origin, \
+                         not the cache key, so it is left out (pass `aws cloudfront get-origin-request-policy --id {id}` \
+                         to include it)",
+                        at(&format!("{rel}.OriginRequestPolicyId"))
+                    ));
+                    b.origin_request_policy_id = None;
+                }
+                if let Some(id) = b
+                    .response_headers_policy_id
+                    .clone()
+                    .filter(|id| !id.is_empty() && !managed(id) && !rhp.contains(id))
+                {
+                    notes.push(format!(
+                        "{}: response headers policy {id} is not among the inputs; it changes responses, not the cache \
+                         key, so it is left out (pass `aws cloudfront get-response-headers-policy --id {id}` to include it)",
+                        at(&format!("{rel}.ResponseHeadersPolicyId"))
+                    ));
+                    b.response_headers_policy_id = None;
+                }
+                if let Some(list) = &b.function_associations {
+                    for (fi, f) in list.items.iter().enumerate() {
+                        let Some(name) = cachalot_config::validate::function_name_from_arn(&f.function_arn) else {
+                            continue;
+                        };
+                        if functions.insert(name.to_owned()) {
+                            notes.push(format!(
+                                "{}: function {name} is not among the inputs; its code is not examined, and a \
+                                 viewer-request function is taken as normalising the headers the key holds (pass a \
+                                 Cachalot config file with its code, or `aws cloudfront describe-function --name {name}` \
+                                 and the code `get-function` saves)",
+                                at(&format!("{rel}.FunctionAssociations.Items[{fi}].FunctionARN"))
+                            ));
+                            new_functions.push(FunctionCode {
+                                name: name.to_owned(),
+                                runtime: "cloudfront-js-2.0".to_owned(),
+                                code: String::new(),
+                                key_value_stores: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                if let Some(tkg) = &b.trusted_key_groups {
+                    let ids: Vec<String> = tkg
+                        .get("Items")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                        .unwrap_or_default();
+                    let unknown: Vec<&String> = ids.iter().filter(|id| !groups.contains(*id)).collect();
+                    if !unknown.is_empty() {
+                        notes.push(format!(
+                            "{}: key group{} {} not among the inputs; the behavior is linted as if its content were \
+                             public (pass `aws cloudfront get-key-group --id <id>` to include them)",
+                            at(&format!("{rel}.TrustedKeyGroups")),
+                            if unknown.len() == 1 { "" } else { "s" },
+                            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                                + if unknown.len() == 1 { " is" } else { " are" },
+                        ));
+                        b.trusted_key_groups = None;
+                    }
+                }
+            }
+        }
+        self.resources.functions.extend(new_functions);
+        self.notes.extend(notes);
     }
 
     /// Adds one document. `base` resolves a config file's `CodeFile` paths (no file is
@@ -150,14 +280,41 @@ impl Inputs {
                 )]);
             }
         };
-        let Value::Object(map) = &root else {
-            return Err(vec![err("$", "expected a JSON object".into(), &format!("give {AWS_SHAPES}"))]);
-        };
         let mut diags = Diagnostics::new();
+        let map = match &root {
+            Value::Object(map) => map,
+            Value::Array(list) => {
+                // A bare list, as `--query DistributionList.Items` or a hand-kept file prints it.
+                let before = self.resources.distributions.len()
+                    + self.resources.cache_policies.len()
+                    + self.resources.origin_request_policies.len();
+                for (i, item) in list.iter().enumerate() {
+                    self.add_list_item(file, item, &format!("$[{i}]"), &mut diags);
+                }
+                let after = self.resources.distributions.len()
+                    + self.resources.cache_policies.len()
+                    + self.resources.origin_request_policies.len();
+                if after == before && !diags.items().iter().any(|d| d.severity == Severity::Error) {
+                    return Err(vec![err(
+                        "$",
+                        "a list holding no distribution or policy".into(),
+                        &format!("give {AWS_SHAPES}, or a list of their items"),
+                    )]);
+                }
+                return self.settle_diagnostics(file, diags);
+            }
+            _ => {
+                return Err(vec![err("$", "expected a JSON object or list".into(), &format!("give {AWS_SHAPES}"))]);
+            }
+        };
         if let Some(d) = map.get("Distribution").filter(|v| v.is_object()) {
             self.add_distribution(file, d, "$.Distribution", &mut diags);
         } else if map.contains_key("DistributionConfig") {
             self.add_distribution(file, &root, "$", &mut diags);
+        } else if let Some(d) = map.get("DistributionConfigWithTags").filter(|v| v.is_object()) {
+            self.add_distribution(file, d, "$.DistributionConfigWithTags", &mut diags);
+        } else if is_distribution_config(map) {
+            self.add_list_item(file, &root, "$", &mut diags);
         } else if let Some(p) = map.get("CachePolicy").filter(|v| v.is_object()) {
             self.add_cache_policy(file, p, "$.CachePolicy", &mut diags);
         } else if map.contains_key("CachePolicyConfig") {
@@ -202,6 +359,11 @@ impl Inputs {
         } else {
             self.add_config_file(file, text, base, &mut diags);
         }
+        self.settle_diagnostics(file, diags)
+    }
+
+    /// Errors among `diags` fail the document; the rest become notes.
+    fn settle_diagnostics(&mut self, file: &str, diags: Diagnostics) -> Result<(), Vec<InputError>> {
         let mut errors = Vec::new();
         for d in diags.into_vec() {
             match d.severity {
@@ -269,6 +431,60 @@ impl Inputs {
         if self.pops.is_empty() {
             self.pops = cfg.pops;
         }
+    }
+
+    /// One item of a bare list (or a bare document): a distribution in any of the shapes the
+    /// AWS CLI prints or takes, a cache policy or an origin request policy.
+    fn add_list_item(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
+        let Value::Object(map) = item else {
+            self.notes.push(format!("{file}: {at}: not an object; skipped"));
+            return;
+        };
+        if let Some(d) = map.get("Distribution").filter(|v| v.is_object()) {
+            self.add_distribution(file, d, &format!("{at}.Distribution"), diags);
+        } else if map.contains_key("DistributionConfig") {
+            self.add_distribution(file, item, at, diags);
+        } else if is_distribution_config(map) {
+            if map.contains_key("ARN") || map.contains_key("Status") {
+                // A DistributionSummary (list-distributions).
+                self.add_distribution_summary(file, item, at, diags);
+            } else {
+                self.add_bare_distribution(file, map, at, diags);
+            }
+        } else if let Some(p) = map.get("CachePolicy").filter(|v| v.is_object()) {
+            self.add_cache_policy(file, p, &format!("{at}.CachePolicy"), diags);
+        } else if map.contains_key("CachePolicyConfig") {
+            self.add_cache_policy(file, item, at, diags);
+        } else if let Some(p) = map.get("OriginRequestPolicy").filter(|v| v.is_object()) {
+            self.add_origin_request_policy(file, p, &format!("{at}.OriginRequestPolicy"), diags);
+        } else if map.contains_key("OriginRequestPolicyConfig") {
+            self.add_origin_request_policy(file, item, at, diags);
+        } else {
+            self.notes.push(format!("{file}: {at}: neither a distribution nor a policy; skipped"));
+        }
+    }
+
+    /// A bare `DistributionConfig` (the document `create-distribution --distribution-config`
+    /// takes, or `get-distribution-config --query DistributionConfig` prints).
+    fn add_bare_distribution(
+        &mut self,
+        file: &str,
+        map: &serde_json::Map<String, Value>,
+        at: &str,
+        diags: &mut Diagnostics,
+    ) {
+        let mut cfg = map.clone();
+        let id = cfg.remove("Id").and_then(|v| v.as_str().map(str::to_owned));
+        let domain = cfg.remove("DomainName").and_then(|v| v.as_str().map(str::to_owned));
+        let seed = format!("{file}{at}");
+        cfg.entry("CallerReference").or_insert_with(|| Value::from(seed.clone()));
+        cfg.entry("Comment").or_insert_with(|| Value::from(""));
+        let Some(config) = file::typed::<wire::DistributionConfig>(Some(&Value::Object(cfg)), at, diags) else {
+            return;
+        };
+        let id = id.unwrap_or_else(|| file::distribution_id_from(&seed));
+        let domain_name = domain.unwrap_or_else(|| file::domain_name_from(&seed));
+        self.push_distribution(DistributionResource { id, domain_name, config }, file, at.to_owned());
     }
 
     fn add_distribution(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
@@ -419,6 +635,12 @@ impl Inputs {
         }
     }
 
+    /// Whether the behavior's cache policy is not among the inputs (`index` in
+    /// `CacheBehaviors.Items`, `None` for the default behavior).
+    pub fn is_unresolved(&self, distribution: &str, index: Option<usize>) -> bool {
+        self.unresolved_behaviors.iter().any(|(d, i)| d == distribution && *i == index)
+    }
+
     /// The index of the distribution with this id.
     pub fn distribution_index(&self, id: &str) -> Option<usize> {
         self.resources.distributions.iter().position(|d| d.id == id)
@@ -429,6 +651,11 @@ impl Inputs {
         let i = self.resources.cache_policies.iter().position(|p| p.id == id)?;
         Some((&self.resources.cache_policies[i], self.cache_policy_sources.get(i)?))
     }
+}
+
+/// Whether an object is a `DistributionConfig` itself (or a `DistributionSummary`).
+fn is_distribution_config(map: &serde_json::Map<String, Value>) -> bool {
+    map.contains_key("Origins") && map.contains_key("DefaultCacheBehavior")
 }
 
 fn items(list: &Value) -> Vec<Value> {

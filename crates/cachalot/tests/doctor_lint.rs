@@ -137,11 +137,20 @@ fn unreadable_and_invalid_inputs_exit_2_naming_file_and_path() {
     assert_eq!(code, 2);
     assert!(stderr.contains("broken.json: line 3"), "{stderr}");
 
-    // A behavior pointing at a cache policy that is not given.
+    // A behavior pointing at a cache policy that is not given: CloudFront resolves it in the
+    // account, so the rest is linted and a note names the output to pass.
     let dangling = write(&d, "dangling.json", &DIST.replace("658327ea-f89d-4fab-a63d-7e88639e58f6", "no-such-policy"));
-    let (code, _, stderr) = lint(&[&dangling]);
+    let (code, stdout, stderr) = lint(&[&dangling]);
+    assert_ne!(code, 2, "{stderr}");
+    assert!(stdout.contains("dangling.json: $.DistributionConfig.CacheBehaviors.Items[1].CachePolicyId"), "{stdout}");
+    assert!(stdout.contains("aws cloudfront get-cache-policy --id no-such-policy"), "{stdout}");
+
+    // A behavior whose origin does not exist: CloudFront refuses it too.
+    let orphan =
+        write(&d, "orphan.json", &DIST.replacen("\"TargetOriginId\": \"img\"", "\"TargetOriginId\": \"gone\"", 1));
+    let (code, _, stderr) = lint(&[&orphan]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("dangling.json: $.DistributionConfig.CacheBehaviors.Items[1]"), "{stderr}");
+    assert!(stderr.contains("orphan.json: $.DistributionConfig.CacheBehaviors.Items[0].TargetOriginId"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
     std::fs::remove_dir_all(&d).ok();
 }
