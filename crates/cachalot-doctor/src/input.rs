@@ -5,6 +5,7 @@
 //! folder. Every resource remembers the file and JSON path it came from, so findings and
 //! errors name them.
 
+use crate::iac;
 use cachalot_config::file::{self, PopConfig};
 use cachalot_config::model::{FunctionCode, Snapshot};
 use cachalot_config::validate::{DistributionResource, Paths, Resources};
@@ -19,8 +20,11 @@ use std::path::{Path, PathBuf};
 pub struct Source {
     /// The file, as given (or found in a folder).
     pub file: String,
-    /// JSON path of the resource's configuration inside the file.
+    /// JSON path of the resource's configuration inside the file (for a template, the
+    /// resource's logical id or address and the property).
     pub path: String,
+    /// 1-based line of the resource, for templates and Terraform files.
+    pub line: Option<usize>,
 }
 
 /// An input that cannot be used: exit 2, naming the file and the JSON path.
@@ -94,19 +98,21 @@ get-distribution, get-cache-policy, get-origin-request-policy, list-distribution
 list-origin-request-policies, list-invalidations or get-invalidation";
 
 impl Inputs {
-    /// Reads files and folders (every `*.json` below a folder, in name order).
+    /// Reads files and folders (every `*.json`, `*.yaml`, `*.yml`, `*.template` below a folder,
+    /// in name order; a file there that is no document lint reads is skipped with a note).
     pub fn load(paths: &[PathBuf]) -> Result<Inputs, Vec<InputError>> {
         let mut inputs = Inputs::default();
         let mut errors = Vec::new();
         for path in paths {
             let mut files = Vec::new();
+            let in_folder = path.is_dir();
             if path.is_dir() {
                 collect_json(path, &mut files);
                 if files.is_empty() {
                     errors.push(InputError {
                         file: path.display().to_string(),
                         path: String::new(),
-                        message: "the folder holds no .json file".into(),
+                        message: "the folder holds no .json, .yaml or .yml file".into(),
                         hint: Some(format!("put {AWS_SHAPES} in it")),
                     });
                 }
@@ -118,8 +124,13 @@ impl Inputs {
                 match std::fs::read_to_string(&f) {
                     Ok(text) => {
                         let base = f.parent().map(Path::to_path_buf).unwrap_or_default();
-                        if let Err(e) = inputs.add_text(&name, &text, Some(&base)) {
-                            errors.extend(e);
+                        match inputs.add_text(&name, &text, Some(&base)) {
+                            // A folder may hold other JSON (a `cdk.out` manifest, a tree): skipped.
+                            Err(e) if in_folder && e.iter().all(|e| e.path == "$") => {
+                                inputs.notes.push(format!("{name}: skipped: {}", e[0].message));
+                            }
+                            Err(e) => errors.extend(e),
+                            Ok(()) => {}
                         }
                     }
                     Err(e) => errors.push(InputError {
@@ -270,6 +281,32 @@ impl Inputs {
             message,
             hint: Some(hint.to_owned()),
         };
+        let mut diags = Diagnostics::new();
+        let lower = file.to_ascii_lowercase();
+        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            let doc = match iac::yaml::parse(text) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Err(vec![err(
+                        &format!("line {}, column {}", e.line, e.column),
+                        format!("not valid YAML: {}", e.message),
+                        "check the indentation and quoting near that position",
+                    )]);
+                }
+            };
+            if !iac::cloudformation::is_template(&doc.value) {
+                return Err(vec![err(
+                    "$",
+                    "a YAML file that is not a CloudFormation template".into(),
+                    "give a template with AWS::CloudFront::* resources under Resources",
+                )]);
+            }
+            let found = iac::cloudformation::read(&doc.value, &|id| {
+                doc.lines.get(&format!("/Resources/{}", id.replace('~', "~0").replace('/', "~1"))).copied()
+            });
+            self.add_found(file, found, &mut diags);
+            return self.settle_diagnostics(file, diags);
+        }
         let root: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
@@ -280,7 +317,11 @@ impl Inputs {
                 )]);
             }
         };
-        let mut diags = Diagnostics::new();
+        if iac::cloudformation::is_template(&root) {
+            let found = iac::cloudformation::read(&root, &|id| json_key_line(text, "Resources", id));
+            self.add_found(file, found, &mut diags);
+            return self.settle_diagnostics(file, diags);
+        }
         let map = match &root {
             Value::Object(map) => map,
             Value::Array(list) => {
@@ -384,19 +425,26 @@ impl Inputs {
         diags.extend(d.into_vec());
         for (i, dist) in cfg.distributions.into_iter().enumerate() {
             self.resources.distributions.push(dist);
-            self.distribution_sources
-                .push(Source { file: file.to_owned(), path: format!("$.Distributions[{i}].DistributionConfig") });
+            self.distribution_sources.push(Source {
+                file: file.to_owned(),
+                path: format!("$.Distributions[{i}].DistributionConfig"),
+                line: None,
+            });
         }
         for (i, p) in cfg.cache_policies.into_iter().enumerate() {
             self.resources.cache_policies.push(p);
-            self.cache_policy_sources
-                .push(Source { file: file.to_owned(), path: format!("$.CachePolicies[{i}].CachePolicyConfig") });
+            self.cache_policy_sources.push(Source {
+                file: file.to_owned(),
+                path: format!("$.CachePolicies[{i}].CachePolicyConfig"),
+                line: None,
+            });
         }
         for (i, p) in cfg.origin_request_policies.into_iter().enumerate() {
             self.resources.origin_request_policies.push(p);
             self.origin_request_policy_sources.push(Source {
                 file: file.to_owned(),
                 path: format!("$.OriginRequestPolicies[{i}].OriginRequestPolicyConfig"),
+                line: None,
             });
         }
         self.resources.response_headers_policies.extend(cfg.response_headers_policies);
@@ -424,7 +472,7 @@ impl Inputs {
             if let Some(code) = code {
                 let field = if f.code.is_some() { "Code" } else { "CodeFile" };
                 let path = format!("$.Functions[{i}].{field}");
-                self.function_sources.insert(f.name.clone(), Source { file: file.to_owned(), path });
+                self.function_sources.insert(f.name.clone(), Source { file: file.to_owned(), path, line: None });
                 self.function_code.insert(f.name.clone(), code);
             }
         }
@@ -508,13 +556,97 @@ impl Inputs {
     }
 
     fn push_distribution(&mut self, d: DistributionResource, file: &str, path: String) {
+        self.push_distribution_at(d, Source { file: file.to_owned(), path, line: None });
+    }
+
+    fn push_distribution_at(&mut self, d: DistributionResource, source: Source) {
         // The same distribution given twice (get-distribution and list-distributions): keep the last.
         if let Some(i) = self.resources.distributions.iter().position(|x| x.id == d.id) {
             self.resources.distributions[i] = d;
-            self.distribution_sources[i] = Source { file: file.to_owned(), path };
+            self.distribution_sources[i] = source;
         } else {
             self.resources.distributions.push(d);
-            self.distribution_sources.push(Source { file: file.to_owned(), path });
+            self.distribution_sources.push(source);
+        }
+    }
+
+    /// Adds what a template or Terraform reader found.
+    fn add_found(&mut self, file: &str, found: iac::Found, diags: &mut Diagnostics) {
+        for n in found.notes {
+            self.notes.push(format!("{file}: {n}"));
+        }
+        for r in found.resources {
+            let source = Source { file: file.to_owned(), path: r.path.clone(), line: r.line };
+            match r.kind {
+                iac::Kind::Distribution => {
+                    let Some(config) = file::typed::<wire::DistributionConfig>(Some(&r.config), &r.path, diags) else {
+                        continue;
+                    };
+                    let domain_name = file::domain_name_from(&format!("{file}:{}", r.path));
+                    self.push_distribution_at(DistributionResource { id: r.id, domain_name, config }, source);
+                }
+                iac::Kind::CachePolicy => {
+                    let Some(cfg) = file::typed::<wire::CachePolicyConfig>(Some(&r.config), &r.path, diags) else {
+                        continue;
+                    };
+                    self.resources.cache_policies.push(wire::CachePolicy { id: r.id, cache_policy_config: cfg });
+                    self.cache_policy_sources.push(source);
+                }
+                iac::Kind::OriginRequestPolicy => {
+                    let Some(cfg) = file::typed::<wire::OriginRequestPolicyConfig>(Some(&r.config), &r.path, diags)
+                    else {
+                        continue;
+                    };
+                    self.resources
+                        .origin_request_policies
+                        .push(wire::OriginRequestPolicy { id: r.id, origin_request_policy_config: cfg });
+                    self.origin_request_policy_sources.push(source);
+                }
+                iac::Kind::ResponseHeadersPolicy => {
+                    // It does not change the cache key: when its config does not read, keep the name.
+                    let mut quiet = Diagnostics::new();
+                    let cfg = file::typed::<wire::ResponseHeadersPolicyConfig>(Some(&r.config), &r.path, &mut quiet)
+                        .or_else(|| {
+                            let name = r.config.get("Name").and_then(Value::as_str).unwrap_or("policy");
+                            self.notes.push(format!(
+                                "{file}: {}: the response headers policy is read by its name only",
+                                r.path
+                            ));
+                            serde_json::from_value(serde_json::json!({"Name": name})).ok()
+                        });
+                    if let Some(cfg) = cfg {
+                        self.resources
+                            .response_headers_policies
+                            .push(wire::ResponseHeadersPolicy { id: r.id, response_headers_policy_config: cfg });
+                    }
+                }
+                iac::Kind::OriginAccessControl => {
+                    let mut quiet = Diagnostics::new();
+                    if let Some(cfg) =
+                        file::typed::<wire::OriginAccessControlConfig>(Some(&r.config), &r.path, &mut quiet)
+                    {
+                        self.resources
+                            .origin_access_controls
+                            .push(wire::OriginAccessControl { id: r.id, origin_access_control_config: cfg });
+                    }
+                }
+                iac::Kind::Function => {
+                    let name = r.config.get("Name").and_then(Value::as_str).unwrap_or(&r.id).to_owned();
+                    let runtime =
+                        r.config.get("Runtime").and_then(Value::as_str).unwrap_or("cloudfront-js-1.0").to_owned();
+                    let code = r.config.get("Code").and_then(Value::as_str).map(str::to_owned);
+                    self.resources.functions.push(FunctionCode {
+                        name: name.clone(),
+                        runtime,
+                        code: code.clone().unwrap_or_default(),
+                        key_value_stores: Vec::new(),
+                    });
+                    if let Some(code) = code {
+                        self.function_sources.insert(name.clone(), source);
+                        self.function_code.insert(name, code);
+                    }
+                }
+            }
         }
     }
 
@@ -556,7 +688,7 @@ impl Inputs {
             }
         };
         let policy = wire::CachePolicy { id, cache_policy_config: cfg };
-        let source = Source { file: file.to_owned(), path: cfg_path };
+        let source = Source { file: file.to_owned(), path: cfg_path, line: None };
         if let Some(i) = self.resources.cache_policies.iter().position(|p| p.id == policy.id) {
             self.resources.cache_policies[i] = policy;
             self.cache_policy_sources[i] = source;
@@ -578,7 +710,7 @@ impl Inputs {
         self.resources
             .origin_request_policies
             .push(wire::OriginRequestPolicy { id, origin_request_policy_config: cfg });
-        self.origin_request_policy_sources.push(Source { file: file.to_owned(), path: cfg_path });
+        self.origin_request_policy_sources.push(Source { file: file.to_owned(), path: cfg_path, line: None });
     }
 
     fn add_invalidation(&mut self, file: &str, item: &Value, at: &str) {
@@ -591,7 +723,7 @@ impl Inputs {
             id: item.get("Id").and_then(Value::as_str).unwrap_or("").to_owned(),
             create_time: item.get("CreateTime").and_then(Value::as_str).map(str::to_owned),
             paths,
-            source: Source { file: file.to_owned(), path: at.to_owned() },
+            source: Source { file: file.to_owned(), path: at.to_owned(), line: None },
         });
     }
 
@@ -653,6 +785,23 @@ impl Inputs {
     }
 }
 
+/// The line of `"key":` inside the object that `"parent":` opens (the first of each, which is
+/// what a template's `Resources` section holds).
+fn json_key_line(text: &str, parent: &str, key: &str) -> Option<usize> {
+    let start = text.find(&format!("\"{parent}\""))?;
+    let quoted = format!("\"{key}\"");
+    let mut from = start;
+    while let Some(i) = text[from..].find(&quoted) {
+        let at = from + i;
+        let rest = text[at + quoted.len()..].trim_start();
+        if rest.starts_with(':') {
+            return Some(text[..at].matches('\n').count() + 1);
+        }
+        from = at + quoted.len();
+    }
+    None
+}
+
 /// Whether an object is a `DistributionConfig` itself (or a `DistributionSummary`).
 fn is_distribution_config(map: &serde_json::Map<String, Value>) -> bool {
     map.contains_key("Origins") && map.contains_key("DefaultCacheBehavior")
@@ -669,7 +818,8 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             collect_json(&p, out);
-        } else if p.extension().is_some_and(|e| e == "json") {
+        } else if p.extension().is_some_and(|e| ["json", "yaml", "yml", "template"].contains(&e.to_str().unwrap_or("")))
+        {
             out.push(p);
         }
     }

@@ -38,6 +38,8 @@ pub struct Finding {
     pub diagnostic: Diagnostic,
     /// The file the path is in.
     pub file: String,
+    /// 1-based line of the resource in the file, for templates and Terraform.
+    pub line: Option<usize>,
     /// The cause it belongs to, when one applies.
     pub cause: Option<Cause>,
     /// Why it matters.
@@ -279,7 +281,7 @@ impl<'a> Context<'a> {
                     distribution_index: di,
                     behavior: b,
                     index,
-                    source: Source { file: base.file.clone(), path },
+                    source: Source { file: base.file.clone(), path, line: base.line },
                     content: behavior_content(d, b, wire),
                 });
             }
@@ -317,6 +319,7 @@ pub fn behavior_finding(
             hint: Some(fix_words),
         },
         file: b.source.file.clone(),
+        line: b.source.line,
         cause: meta.cause,
         why: meta.why.to_owned(),
         fix,
