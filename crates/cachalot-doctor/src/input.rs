@@ -317,6 +317,11 @@ impl Inputs {
                 )]);
             }
         };
+        if iac::terraform::is_show_json(&root) {
+            let found = iac::terraform::read_show_json(&root, text);
+            self.add_found(file, found, &mut diags);
+            return self.settle_diagnostics(file, diags);
+        }
         if iac::cloudformation::is_template(&root) {
             let found = iac::cloudformation::read(&root, &|id| json_key_line(text, "Resources", id));
             self.add_found(file, found, &mut diags);

@@ -5,6 +5,7 @@
 //! could not resolve (a parameter without a default, an import, a variable, an expression).
 
 pub mod cloudformation;
+pub mod terraform;
 pub mod yaml;
 
 use serde_json::{Map, Value, json};
