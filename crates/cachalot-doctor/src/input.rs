@@ -103,6 +103,8 @@ impl Inputs {
     pub fn load(paths: &[PathBuf]) -> Result<Inputs, Vec<InputError>> {
         let mut inputs = Inputs::default();
         let mut errors = Vec::new();
+        // Terraform reads the `.tf` files of a folder as one module.
+        let mut modules: std::collections::BTreeMap<PathBuf, Vec<PathBuf>> = std::collections::BTreeMap::new();
         for path in paths {
             let mut files = Vec::new();
             let in_folder = path.is_dir();
@@ -120,6 +122,10 @@ impl Inputs {
                 files.push(path.clone());
             }
             for f in files {
+                if f.extension().is_some_and(|e| e == "tf") {
+                    modules.entry(f.parent().map(Path::to_path_buf).unwrap_or_default()).or_default().push(f);
+                    continue;
+                }
                 let name = f.display().to_string();
                 match std::fs::read_to_string(&f) {
                     Ok(text) => {
@@ -140,6 +146,37 @@ impl Inputs {
                         hint: Some("check the path".into()),
                     }),
                 }
+            }
+        }
+        for files in modules.values() {
+            let mut texts = Vec::new();
+            for f in files {
+                match std::fs::read_to_string(f) {
+                    Ok(t) => texts.push((f.display().to_string(), t)),
+                    Err(e) => errors.push(InputError {
+                        file: f.display().to_string(),
+                        path: String::new(),
+                        message: format!("cannot read: {e}"),
+                        hint: Some("check the path".into()),
+                    }),
+                }
+            }
+            inputs.files.extend(texts.iter().map(|(n, _)| n.clone()));
+            match iac::hcl::read_module(&texts) {
+                Ok(found) => {
+                    let first = texts.first().map(|(n, _)| n.clone()).unwrap_or_default();
+                    let mut diags = Diagnostics::new();
+                    inputs.add_found(&first, found, &mut diags);
+                    if let Err(e) = inputs.settle_diagnostics(&first, diags) {
+                        errors.extend(e);
+                    }
+                }
+                Err(e) => errors.extend(e.into_iter().map(|e| InputError {
+                    file: e.file,
+                    path: String::new(),
+                    message: format!("not valid HCL: {}", e.message),
+                    hint: Some("check the syntax near that position (terraform validate)".into()),
+                })),
             }
         }
         if !errors.is_empty() {
@@ -581,7 +618,8 @@ impl Inputs {
             self.notes.push(format!("{file}: {n}"));
         }
         for r in found.resources {
-            let source = Source { file: file.to_owned(), path: r.path.clone(), line: r.line };
+            let source =
+                Source { file: r.file.clone().unwrap_or_else(|| file.to_owned()), path: r.path.clone(), line: r.line };
             match r.kind {
                 iac::Kind::Distribution => {
                     let Some(config) = file::typed::<wire::DistributionConfig>(Some(&r.config), &r.path, diags) else {
@@ -823,7 +861,9 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             collect_json(&p, out);
-        } else if p.extension().is_some_and(|e| ["json", "yaml", "yml", "template"].contains(&e.to_str().unwrap_or("")))
+        } else if p
+            .extension()
+            .is_some_and(|e| ["json", "yaml", "yml", "template", "tf"].contains(&e.to_str().unwrap_or("")))
         {
             out.push(p);
         }

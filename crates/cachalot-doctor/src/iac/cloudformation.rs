@@ -68,6 +68,7 @@ pub fn read(root: &Value, line_of: &dyn Fn(&str) -> Option<usize>) -> Found {
                     line,
                     id: name.clone(),
                     config: json!({"Name": name, "Runtime": runtime, "Code": code}),
+                    file: None,
                 }
             }
             _ => {
@@ -81,7 +82,7 @@ pub fn read(root: &Value, line_of: &dyn Fn(&str) -> Option<usize>) -> Found {
                     }
                     settle_placeholders(&mut config, &path, &mut notes);
                 }
-                Resource { kind, path, line, id: cx.id_of(logical, ty), config }
+                Resource { kind, path, line, id: cx.id_of(logical, ty), config, file: None }
             }
         };
         found.notes.extend(notes);

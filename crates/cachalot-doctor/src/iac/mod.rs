@@ -5,6 +5,7 @@
 //! could not resolve (a parameter without a default, an import, a variable, an expression).
 
 pub mod cloudformation;
+pub mod hcl;
 pub mod terraform;
 pub mod yaml;
 
@@ -41,6 +42,8 @@ pub struct Resource {
     /// The config (`DistributionConfig`, `CachePolicyConfig`, …); for a function, its
     /// `Name`, `Runtime` and `Code`.
     pub config: Value,
+    /// The file it is in, when a reader reads several (a Terraform module's `.tf` files).
+    pub file: Option<String>,
 }
 
 /// What a reader found.

@@ -170,7 +170,7 @@ pub fn read_resources(resources: Vec<TfResource>, unknown_word: &str) -> Found {
             }
             _ => continue,
         };
-        found.resources.push(Resource { kind, path: at, line: r.line, id: id_of(r), config });
+        found.resources.push(Resource { kind, path: at, line: r.line, id: id_of(r), config, file: None });
     }
     found
 }
@@ -306,6 +306,11 @@ fn origin(o: &Value) -> Value {
     let mut m = Map::new();
     copy(&mut m, o, "origin_id", "Id");
     copy(&mut m, o, "domain_name", "DomainName");
+    if !m.contains_key("DomainName") {
+        // Not known (a note says why): a name that reads as a server, so validation goes on.
+        let id = str_of(o, "origin_id").unwrap_or("origin").to_ascii_lowercase();
+        m.insert("DomainName".into(), Value::from(format!("{id}.unresolved.invalid")));
+    }
     copy(&mut m, o, "origin_path", "OriginPath");
     copy(&mut m, o, "connection_attempts", "ConnectionAttempts");
     copy(&mut m, o, "connection_timeout", "ConnectionTimeout");
