@@ -135,6 +135,8 @@ const STATIC_DIRS: &[&str] = &[
     "downloads",
     "files",
     "uploads",
+    "wp-content",
+    "wp-includes",
     "cdn",
     "scripts",
     "styles",
@@ -336,6 +338,16 @@ pub fn lint(cx: &Context<'_>) -> Vec<Finding> {
     }
     // One finding per cause and behavior: the first rule (in `rules::ALL` order, the most
     // specific first) speaks for the setting; a broader rule on the same cause adds nothing.
+    // A behavior no request reaches (`shadowed-behavior`): what its settings would do is moot.
+    let unreachable: std::collections::HashSet<(String, Option<String>, Option<String>)> = out
+        .iter()
+        .filter(|f| f.rule() == "shadowed-behavior")
+        .map(|f| (f.file.clone(), f.distribution.clone(), f.behavior.clone()))
+        .collect();
+    out.retain(|f| {
+        f.rule() == "shadowed-behavior"
+            || !unreachable.contains(&(f.file.clone(), f.distribution.clone(), f.behavior.clone()))
+    });
     let mut seen = std::collections::HashSet::new();
     out.retain(|f| match (&f.behavior, f.cause) {
         (Some(behavior), Some(cause)) => seen.insert((f.file.clone(), f.distribution.clone(), behavior.clone(), cause)),
