@@ -163,7 +163,9 @@ impl Inputs {
             }
             inputs.files.extend(texts.iter().map(|(n, _)| n.clone()));
             match iac::hcl::read_module(&texts) {
-                Ok(found) => {
+                Ok(mut found) => {
+                    // These notes name their own file and line already.
+                    inputs.notes.append(&mut found.notes);
                     let first = texts.first().map(|(n, _)| n.clone()).unwrap_or_default();
                     let mut diags = Diagnostics::new();
                     inputs.add_found(&first, found, &mut diags);

@@ -108,6 +108,11 @@ pub fn read_module(files: &[(String, String)]) -> Result<Found, Vec<HclError>> {
         }
     }
     let mut found = read_resources(resources, "not a literal in the .tf files");
+    for n in &mut found.notes {
+        if let Some(file) = file_of.iter().find(|(address, _)| n.starts_with(address.as_str())).map(|(_, f)| f) {
+            *n = format!("{file}: {n}");
+        }
+    }
     found.notes.splice(0..0, notes);
     for r in &mut found.resources {
         r.file = file_of.get(&r.path).cloned();

@@ -161,7 +161,8 @@ pub fn read_resources(resources: Vec<TfResource>, unknown_word: &str) -> Found {
             "aws_cloudfront_function" => {
                 let code = str_of(v, "code");
                 if code.is_none() {
-                    found.notes.push(format!("{at}: the function's code is {unknown_word}; it is not examined"));
+                    let place = r.line.map_or(at.clone(), |l| format!("{at} (line {l})"));
+                    found.notes.push(format!("{place}: the function's code is {unknown_word}; it is not examined"));
                 }
                 (
                     Kind::Function,
