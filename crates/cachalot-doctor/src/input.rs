@@ -5,6 +5,7 @@
 //! folder. Every resource remembers the file and JSON path it came from, so findings and
 //! errors name them.
 
+use crate::iac;
 use cachalot_config::file::{self, PopConfig};
 use cachalot_config::model::{FunctionCode, Snapshot};
 use cachalot_config::validate::{DistributionResource, Paths, Resources};
@@ -19,8 +20,11 @@ use std::path::{Path, PathBuf};
 pub struct Source {
     /// The file, as given (or found in a folder).
     pub file: String,
-    /// JSON path of the resource's configuration inside the file.
+    /// JSON path of the resource's configuration inside the file (for a template, the
+    /// resource's logical id or address and the property).
     pub path: String,
+    /// 1-based line of the resource, for templates and Terraform files.
+    pub line: Option<usize>,
 }
 
 /// An input that cannot be used: exit 2, naming the file and the JSON path.
@@ -82,6 +86,10 @@ pub struct Inputs {
     pub files: Vec<String>,
     /// Things worth telling the user that are not errors (unknown fields, skipped files).
     pub notes: Vec<String>,
+    /// Behaviors whose cache policy is not among the inputs, as (distribution id, index in
+    /// `CacheBehaviors.Items`, `None` for the default behavior): kept so the distribution
+    /// validates, but nothing can be said about their cache key.
+    pub unresolved_behaviors: Vec<(String, Option<usize>)>,
 }
 
 /// The resource kinds recognised in a JSON document.
@@ -90,19 +98,23 @@ get-distribution, get-cache-policy, get-origin-request-policy, list-distribution
 list-origin-request-policies, list-invalidations or get-invalidation";
 
 impl Inputs {
-    /// Reads files and folders (every `*.json` below a folder, in name order).
+    /// Reads files and folders (every `*.json`, `*.yaml`, `*.yml`, `*.template` below a folder,
+    /// in name order; a file there that is no document lint reads is skipped with a note).
     pub fn load(paths: &[PathBuf]) -> Result<Inputs, Vec<InputError>> {
         let mut inputs = Inputs::default();
         let mut errors = Vec::new();
+        // Terraform reads the `.tf` files of a folder as one module.
+        let mut modules: std::collections::BTreeMap<PathBuf, Vec<PathBuf>> = std::collections::BTreeMap::new();
         for path in paths {
             let mut files = Vec::new();
+            let in_folder = path.is_dir();
             if path.is_dir() {
                 collect_json(path, &mut files);
                 if files.is_empty() {
                     errors.push(InputError {
                         file: path.display().to_string(),
                         path: String::new(),
-                        message: "the folder holds no .json file".into(),
+                        message: "the folder holds no .json, .yaml or .yml file".into(),
                         hint: Some(format!("put {AWS_SHAPES} in it")),
                     });
                 }
@@ -110,12 +122,21 @@ impl Inputs {
                 files.push(path.clone());
             }
             for f in files {
+                if f.extension().is_some_and(|e| e == "tf") {
+                    modules.entry(f.parent().map(Path::to_path_buf).unwrap_or_default()).or_default().push(f);
+                    continue;
+                }
                 let name = f.display().to_string();
                 match std::fs::read_to_string(&f) {
                     Ok(text) => {
                         let base = f.parent().map(Path::to_path_buf).unwrap_or_default();
-                        if let Err(e) = inputs.add_text(&name, &text, Some(&base)) {
-                            errors.extend(e);
+                        match inputs.add_text(&name, &text, Some(&base)) {
+                            // A folder may hold other JSON (a `cdk.out` manifest, a tree): skipped.
+                            Err(e) if in_folder && e.iter().all(|e| e.path == "$") => {
+                                inputs.notes.push(format!("{name}: skipped: {}", e[0].message));
+                            }
+                            Err(e) => errors.extend(e),
+                            Ok(()) => {}
                         }
                     }
                     Err(e) => errors.push(InputError {
@@ -127,7 +148,166 @@ impl Inputs {
                 }
             }
         }
-        if errors.is_empty() { Ok(inputs) } else { Err(errors) }
+        for files in modules.values() {
+            let mut texts = Vec::new();
+            for f in files {
+                match std::fs::read_to_string(f) {
+                    Ok(t) => texts.push((f.display().to_string(), t)),
+                    Err(e) => errors.push(InputError {
+                        file: f.display().to_string(),
+                        path: String::new(),
+                        message: format!("cannot read: {e}"),
+                        hint: Some("check the path".into()),
+                    }),
+                }
+            }
+            inputs.files.extend(texts.iter().map(|(n, _)| n.clone()));
+            match iac::hcl::read_module(&texts) {
+                Ok(mut found) => {
+                    // These notes name their own file and line already.
+                    inputs.notes.append(&mut found.notes);
+                    let first = texts.first().map(|(n, _)| n.clone()).unwrap_or_default();
+                    let mut diags = Diagnostics::new();
+                    inputs.add_found(&first, found, &mut diags);
+                    if let Err(e) = inputs.settle_diagnostics(&first, diags) {
+                        errors.extend(e);
+                    }
+                }
+                Err(e) => errors.extend(e.into_iter().map(|e| InputError {
+                    file: e.file,
+                    path: String::new(),
+                    message: format!("not valid HCL: {}", e.message),
+                    hint: Some("check the syntax near that position (terraform validate)".into()),
+                })),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        inputs.settle_references();
+        Ok(inputs)
+    }
+
+    /// Settles references to resources the inputs do not hold, which CloudFront resolves in the
+    /// account: a live distribution's outputs name policies, functions, origin access controls
+    /// and key groups by id. Those that do not change the cache key (origin request and response
+    /// headers policies, origin access controls, trusted key groups) are left out; an unknown
+    /// function is kept with unknown code (a viewer-request function is then taken as
+    /// normalising what the key holds); a behavior with an unknown cache policy is listed in
+    /// [`Inputs::unresolved_behaviors`]. Each becomes a note naming the output to pass.
+    pub fn settle_references(&mut self) {
+        use std::collections::HashSet;
+        let managed = |id: &str| cachalot_config::managed::is_managed(id);
+        let cache: HashSet<String> = self.resources.cache_policies.iter().map(|p| p.id.clone()).collect();
+        let orp: HashSet<String> = self.resources.origin_request_policies.iter().map(|p| p.id.clone()).collect();
+        let rhp: HashSet<String> = self.resources.response_headers_policies.iter().map(|p| p.id.clone()).collect();
+        let oac: HashSet<String> = self.resources.origin_access_controls.iter().map(|p| p.id.clone()).collect();
+        let groups: HashSet<String> = self.resources.key_groups.iter().map(|p| p.id.clone()).collect();
+        let mut functions: HashSet<String> = self.resources.functions.iter().map(|f| f.name.clone()).collect();
+        let mut notes = Vec::new();
+        let mut new_functions = Vec::new();
+        for (di, d) in self.resources.distributions.iter_mut().enumerate() {
+            let Some(src) = self.distribution_sources.get(di) else { continue };
+            let at = |rel: &str| format!("{}: {}.{rel}", src.file, src.path);
+            for (oi, o) in d.config.origins.items.iter_mut().enumerate() {
+                if let Some(id) =
+                    o.origin_access_control_id.as_deref().filter(|id| !id.is_empty() && !oac.contains(*id))
+                {
+                    notes.push(format!(
+                        "{}: origin access control {id} is not among the inputs; it signs origin requests and does not \
+                         change the cache key, so it is left out (pass `aws cloudfront get-origin-access-control --id {id}` \
+                         to include it)",
+                        at(&format!("Origins.Items[{oi}].OriginAccessControlId"))
+                    ));
+                    o.origin_access_control_id = None;
+                }
+            }
+            let n = d.config.cache_behaviors.as_ref().map_or(0, |l| l.items.len());
+            for index in (0..n).map(Some).chain([None]) {
+                let (rel, b) = match index {
+                    Some(i) => match d.config.cache_behaviors.as_mut().and_then(|l| l.items.get_mut(i)) {
+                        Some(b) => (format!("CacheBehaviors.Items[{i}]"), b),
+                        None => continue,
+                    },
+                    None => ("DefaultCacheBehavior".to_owned(), &mut d.config.default_cache_behavior),
+                };
+                if let Some(id) = b.cache_policy_id.clone().filter(|id| !managed(id) && !cache.contains(id)) {
+                    notes.push(format!(
+                        "{}: cache policy {id} is not among the inputs, so this behavior's cache key is not checked \
+                         (pass the output of `aws cloudfront get-cache-policy --id {id}`)",
+                        at(&format!("{rel}.CachePolicyId"))
+                    ));
+                    b.cache_policy_id = Some(cachalot_config::managed::CACHING_OPTIMIZED.to_owned());
+                    self.unresolved_behaviors.push((d.id.clone(), index));
+                }
+                if let Some(id) =
+                    b.origin_request_policy_id.clone().filter(|id| !id.is_empty() && !managed(id) && !orp.contains(id))
+                {
+                    notes.push(format!(
+                        "{}: origin request policy {id} is not among the inputs; it chooses what reaches the origin, \
+                         not the cache key, so it is left out (pass `aws cloudfront get-origin-request-policy --id {id}` \
+                         to include it)",
+                        at(&format!("{rel}.OriginRequestPolicyId"))
+                    ));
+                    b.origin_request_policy_id = None;
+                }
+                if let Some(id) = b
+                    .response_headers_policy_id
+                    .clone()
+                    .filter(|id| !id.is_empty() && !managed(id) && !rhp.contains(id))
+                {
+                    notes.push(format!(
+                        "{}: response headers policy {id} is not among the inputs; it changes responses, not the cache \
+                         key, so it is left out (pass `aws cloudfront get-response-headers-policy --id {id}` to include it)",
+                        at(&format!("{rel}.ResponseHeadersPolicyId"))
+                    ));
+                    b.response_headers_policy_id = None;
+                }
+                if let Some(list) = &b.function_associations {
+                    for (fi, f) in list.items.iter().enumerate() {
+                        let Some(name) = cachalot_config::validate::function_name_from_arn(&f.function_arn) else {
+                            continue;
+                        };
+                        if functions.insert(name.to_owned()) {
+                            notes.push(format!(
+                                "{}: function {name} is not among the inputs; its code is not examined, and a \
+                                 viewer-request function is taken as normalising the headers the key holds (pass a \
+                                 Cachalot config file with its code, or `aws cloudfront describe-function --name {name}` \
+                                 and the code `get-function` saves)",
+                                at(&format!("{rel}.FunctionAssociations.Items[{fi}].FunctionARN"))
+                            ));
+                            new_functions.push(FunctionCode {
+                                name: name.to_owned(),
+                                runtime: "cloudfront-js-2.0".to_owned(),
+                                code: String::new(),
+                                key_value_stores: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                if let Some(tkg) = &b.trusted_key_groups {
+                    let ids: Vec<String> = tkg
+                        .get("Items")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                        .unwrap_or_default();
+                    let unknown: Vec<&String> = ids.iter().filter(|id| !groups.contains(*id)).collect();
+                    if !unknown.is_empty() {
+                        notes.push(format!(
+                            "{}: key group{} {} not among the inputs; the behavior is linted as if its content were \
+                             public (pass `aws cloudfront get-key-group --id <id>` to include them)",
+                            at(&format!("{rel}.TrustedKeyGroups")),
+                            if unknown.len() == 1 { "" } else { "s" },
+                            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                                + if unknown.len() == 1 { " is" } else { " are" },
+                        ));
+                        b.trusted_key_groups = None;
+                    }
+                }
+            }
+        }
+        self.resources.functions.extend(new_functions);
+        self.notes.extend(notes);
     }
 
     /// Adds one document. `base` resolves a config file's `CodeFile` paths (no file is
@@ -140,6 +320,32 @@ impl Inputs {
             message,
             hint: Some(hint.to_owned()),
         };
+        let mut diags = Diagnostics::new();
+        let lower = file.to_ascii_lowercase();
+        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            let doc = match iac::yaml::parse(text) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Err(vec![err(
+                        &format!("line {}, column {}", e.line, e.column),
+                        format!("not valid YAML: {}", e.message),
+                        "check the indentation and quoting near that position",
+                    )]);
+                }
+            };
+            if !iac::cloudformation::is_template(&doc.value) {
+                return Err(vec![err(
+                    "$",
+                    "a YAML file that is not a CloudFormation template".into(),
+                    "give a template with AWS::CloudFront::* resources under Resources",
+                )]);
+            }
+            let found = iac::cloudformation::read(&doc.value, &|id| {
+                doc.lines.get(&format!("/Resources/{}", id.replace('~', "~0").replace('/', "~1"))).copied()
+            });
+            self.add_found(file, found, &mut diags);
+            return self.settle_diagnostics(file, diags);
+        }
         let root: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
@@ -150,14 +356,50 @@ impl Inputs {
                 )]);
             }
         };
-        let Value::Object(map) = &root else {
-            return Err(vec![err("$", "expected a JSON object".into(), &format!("give {AWS_SHAPES}"))]);
+        if iac::terraform::is_show_json(&root) {
+            let found = iac::terraform::read_show_json(&root, text);
+            self.add_found(file, found, &mut diags);
+            return self.settle_diagnostics(file, diags);
+        }
+        if iac::cloudformation::is_template(&root) {
+            let found = iac::cloudformation::read(&root, &|id| json_key_line(text, "Resources", id));
+            self.add_found(file, found, &mut diags);
+            return self.settle_diagnostics(file, diags);
+        }
+        let map = match &root {
+            Value::Object(map) => map,
+            Value::Array(list) => {
+                // A bare list, as `--query DistributionList.Items` or a hand-kept file prints it.
+                let before = self.resources.distributions.len()
+                    + self.resources.cache_policies.len()
+                    + self.resources.origin_request_policies.len();
+                for (i, item) in list.iter().enumerate() {
+                    self.add_list_item(file, item, &format!("$[{i}]"), &mut diags);
+                }
+                let after = self.resources.distributions.len()
+                    + self.resources.cache_policies.len()
+                    + self.resources.origin_request_policies.len();
+                if after == before && !diags.items().iter().any(|d| d.severity == Severity::Error) {
+                    return Err(vec![err(
+                        "$",
+                        "a list holding no distribution or policy".into(),
+                        &format!("give {AWS_SHAPES}, or a list of their items"),
+                    )]);
+                }
+                return self.settle_diagnostics(file, diags);
+            }
+            _ => {
+                return Err(vec![err("$", "expected a JSON object or list".into(), &format!("give {AWS_SHAPES}"))]);
+            }
         };
-        let mut diags = Diagnostics::new();
         if let Some(d) = map.get("Distribution").filter(|v| v.is_object()) {
             self.add_distribution(file, d, "$.Distribution", &mut diags);
         } else if map.contains_key("DistributionConfig") {
             self.add_distribution(file, &root, "$", &mut diags);
+        } else if let Some(d) = map.get("DistributionConfigWithTags").filter(|v| v.is_object()) {
+            self.add_distribution(file, d, "$.DistributionConfigWithTags", &mut diags);
+        } else if is_distribution_config(map) {
+            self.add_list_item(file, &root, "$", &mut diags);
         } else if let Some(p) = map.get("CachePolicy").filter(|v| v.is_object()) {
             self.add_cache_policy(file, p, "$.CachePolicy", &mut diags);
         } else if map.contains_key("CachePolicyConfig") {
@@ -202,6 +444,11 @@ impl Inputs {
         } else {
             self.add_config_file(file, text, base, &mut diags);
         }
+        self.settle_diagnostics(file, diags)
+    }
+
+    /// Errors among `diags` fail the document; the rest become notes.
+    fn settle_diagnostics(&mut self, file: &str, diags: Diagnostics) -> Result<(), Vec<InputError>> {
         let mut errors = Vec::new();
         for d in diags.into_vec() {
             match d.severity {
@@ -222,19 +469,26 @@ impl Inputs {
         diags.extend(d.into_vec());
         for (i, dist) in cfg.distributions.into_iter().enumerate() {
             self.resources.distributions.push(dist);
-            self.distribution_sources
-                .push(Source { file: file.to_owned(), path: format!("$.Distributions[{i}].DistributionConfig") });
+            self.distribution_sources.push(Source {
+                file: file.to_owned(),
+                path: format!("$.Distributions[{i}].DistributionConfig"),
+                line: None,
+            });
         }
         for (i, p) in cfg.cache_policies.into_iter().enumerate() {
             self.resources.cache_policies.push(p);
-            self.cache_policy_sources
-                .push(Source { file: file.to_owned(), path: format!("$.CachePolicies[{i}].CachePolicyConfig") });
+            self.cache_policy_sources.push(Source {
+                file: file.to_owned(),
+                path: format!("$.CachePolicies[{i}].CachePolicyConfig"),
+                line: None,
+            });
         }
         for (i, p) in cfg.origin_request_policies.into_iter().enumerate() {
             self.resources.origin_request_policies.push(p);
             self.origin_request_policy_sources.push(Source {
                 file: file.to_owned(),
                 path: format!("$.OriginRequestPolicies[{i}].OriginRequestPolicyConfig"),
+                line: None,
             });
         }
         self.resources.response_headers_policies.extend(cfg.response_headers_policies);
@@ -262,13 +516,67 @@ impl Inputs {
             if let Some(code) = code {
                 let field = if f.code.is_some() { "Code" } else { "CodeFile" };
                 let path = format!("$.Functions[{i}].{field}");
-                self.function_sources.insert(f.name.clone(), Source { file: file.to_owned(), path });
+                self.function_sources.insert(f.name.clone(), Source { file: file.to_owned(), path, line: None });
                 self.function_code.insert(f.name.clone(), code);
             }
         }
         if self.pops.is_empty() {
             self.pops = cfg.pops;
         }
+    }
+
+    /// One item of a bare list (or a bare document): a distribution in any of the shapes the
+    /// AWS CLI prints or takes, a cache policy or an origin request policy.
+    fn add_list_item(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
+        let Value::Object(map) = item else {
+            self.notes.push(format!("{file}: {at}: not an object; skipped"));
+            return;
+        };
+        if let Some(d) = map.get("Distribution").filter(|v| v.is_object()) {
+            self.add_distribution(file, d, &format!("{at}.Distribution"), diags);
+        } else if map.contains_key("DistributionConfig") {
+            self.add_distribution(file, item, at, diags);
+        } else if is_distribution_config(map) {
+            if map.contains_key("ARN") || map.contains_key("Status") {
+                // A DistributionSummary (list-distributions).
+                self.add_distribution_summary(file, item, at, diags);
+            } else {
+                self.add_bare_distribution(file, map, at, diags);
+            }
+        } else if let Some(p) = map.get("CachePolicy").filter(|v| v.is_object()) {
+            self.add_cache_policy(file, p, &format!("{at}.CachePolicy"), diags);
+        } else if map.contains_key("CachePolicyConfig") {
+            self.add_cache_policy(file, item, at, diags);
+        } else if let Some(p) = map.get("OriginRequestPolicy").filter(|v| v.is_object()) {
+            self.add_origin_request_policy(file, p, &format!("{at}.OriginRequestPolicy"), diags);
+        } else if map.contains_key("OriginRequestPolicyConfig") {
+            self.add_origin_request_policy(file, item, at, diags);
+        } else {
+            self.notes.push(format!("{file}: {at}: neither a distribution nor a policy; skipped"));
+        }
+    }
+
+    /// A bare `DistributionConfig` (the document `create-distribution --distribution-config`
+    /// takes, or `get-distribution-config --query DistributionConfig` prints).
+    fn add_bare_distribution(
+        &mut self,
+        file: &str,
+        map: &serde_json::Map<String, Value>,
+        at: &str,
+        diags: &mut Diagnostics,
+    ) {
+        let mut cfg = map.clone();
+        let id = cfg.remove("Id").and_then(|v| v.as_str().map(str::to_owned));
+        let domain = cfg.remove("DomainName").and_then(|v| v.as_str().map(str::to_owned));
+        let seed = format!("{file}{at}");
+        cfg.entry("CallerReference").or_insert_with(|| Value::from(seed.clone()));
+        cfg.entry("Comment").or_insert_with(|| Value::from(""));
+        let Some(config) = file::typed::<wire::DistributionConfig>(Some(&Value::Object(cfg)), at, diags) else {
+            return;
+        };
+        let id = id.unwrap_or_else(|| file::distribution_id_from(&seed));
+        let domain_name = domain.unwrap_or_else(|| file::domain_name_from(&seed));
+        self.push_distribution(DistributionResource { id, domain_name, config }, file, at.to_owned());
     }
 
     fn add_distribution(&mut self, file: &str, item: &Value, at: &str, diags: &mut Diagnostics) {
@@ -292,13 +600,98 @@ impl Inputs {
     }
 
     fn push_distribution(&mut self, d: DistributionResource, file: &str, path: String) {
+        self.push_distribution_at(d, Source { file: file.to_owned(), path, line: None });
+    }
+
+    fn push_distribution_at(&mut self, d: DistributionResource, source: Source) {
         // The same distribution given twice (get-distribution and list-distributions): keep the last.
         if let Some(i) = self.resources.distributions.iter().position(|x| x.id == d.id) {
             self.resources.distributions[i] = d;
-            self.distribution_sources[i] = Source { file: file.to_owned(), path };
+            self.distribution_sources[i] = source;
         } else {
             self.resources.distributions.push(d);
-            self.distribution_sources.push(Source { file: file.to_owned(), path });
+            self.distribution_sources.push(source);
+        }
+    }
+
+    /// Adds what a template or Terraform reader found.
+    fn add_found(&mut self, file: &str, found: iac::Found, diags: &mut Diagnostics) {
+        for n in found.notes {
+            self.notes.push(format!("{file}: {n}"));
+        }
+        for r in found.resources {
+            let source =
+                Source { file: r.file.clone().unwrap_or_else(|| file.to_owned()), path: r.path.clone(), line: r.line };
+            match r.kind {
+                iac::Kind::Distribution => {
+                    let Some(config) = file::typed::<wire::DistributionConfig>(Some(&r.config), &r.path, diags) else {
+                        continue;
+                    };
+                    let domain_name = file::domain_name_from(&format!("{file}:{}", r.path));
+                    self.push_distribution_at(DistributionResource { id: r.id, domain_name, config }, source);
+                }
+                iac::Kind::CachePolicy => {
+                    let Some(cfg) = file::typed::<wire::CachePolicyConfig>(Some(&r.config), &r.path, diags) else {
+                        continue;
+                    };
+                    self.resources.cache_policies.push(wire::CachePolicy { id: r.id, cache_policy_config: cfg });
+                    self.cache_policy_sources.push(source);
+                }
+                iac::Kind::OriginRequestPolicy => {
+                    let Some(cfg) = file::typed::<wire::OriginRequestPolicyConfig>(Some(&r.config), &r.path, diags)
+                    else {
+                        continue;
+                    };
+                    self.resources
+                        .origin_request_policies
+                        .push(wire::OriginRequestPolicy { id: r.id, origin_request_policy_config: cfg });
+                    self.origin_request_policy_sources.push(source);
+                }
+                iac::Kind::ResponseHeadersPolicy => {
+                    // It does not change the cache key: when its config does not read, keep the name.
+                    let mut quiet = Diagnostics::new();
+                    let cfg = file::typed::<wire::ResponseHeadersPolicyConfig>(Some(&r.config), &r.path, &mut quiet)
+                        .or_else(|| {
+                            let name = r.config.get("Name").and_then(Value::as_str).unwrap_or("policy");
+                            self.notes.push(format!(
+                                "{file}: {}: the response headers policy is read by its name only",
+                                r.path
+                            ));
+                            serde_json::from_value(serde_json::json!({"Name": name})).ok()
+                        });
+                    if let Some(cfg) = cfg {
+                        self.resources
+                            .response_headers_policies
+                            .push(wire::ResponseHeadersPolicy { id: r.id, response_headers_policy_config: cfg });
+                    }
+                }
+                iac::Kind::OriginAccessControl => {
+                    let mut quiet = Diagnostics::new();
+                    if let Some(cfg) =
+                        file::typed::<wire::OriginAccessControlConfig>(Some(&r.config), &r.path, &mut quiet)
+                    {
+                        self.resources
+                            .origin_access_controls
+                            .push(wire::OriginAccessControl { id: r.id, origin_access_control_config: cfg });
+                    }
+                }
+                iac::Kind::Function => {
+                    let name = r.config.get("Name").and_then(Value::as_str).unwrap_or(&r.id).to_owned();
+                    let runtime =
+                        r.config.get("Runtime").and_then(Value::as_str).unwrap_or("cloudfront-js-1.0").to_owned();
+                    let code = r.config.get("Code").and_then(Value::as_str).map(str::to_owned);
+                    self.resources.functions.push(FunctionCode {
+                        name: name.clone(),
+                        runtime,
+                        code: code.clone().unwrap_or_default(),
+                        key_value_stores: Vec::new(),
+                    });
+                    if let Some(code) = code {
+                        self.function_sources.insert(name.clone(), source);
+                        self.function_code.insert(name, code);
+                    }
+                }
+            }
         }
     }
 
@@ -340,7 +733,7 @@ impl Inputs {
             }
         };
         let policy = wire::CachePolicy { id, cache_policy_config: cfg };
-        let source = Source { file: file.to_owned(), path: cfg_path };
+        let source = Source { file: file.to_owned(), path: cfg_path, line: None };
         if let Some(i) = self.resources.cache_policies.iter().position(|p| p.id == policy.id) {
             self.resources.cache_policies[i] = policy;
             self.cache_policy_sources[i] = source;
@@ -362,7 +755,7 @@ impl Inputs {
         self.resources
             .origin_request_policies
             .push(wire::OriginRequestPolicy { id, origin_request_policy_config: cfg });
-        self.origin_request_policy_sources.push(Source { file: file.to_owned(), path: cfg_path });
+        self.origin_request_policy_sources.push(Source { file: file.to_owned(), path: cfg_path, line: None });
     }
 
     fn add_invalidation(&mut self, file: &str, item: &Value, at: &str) {
@@ -375,7 +768,7 @@ impl Inputs {
             id: item.get("Id").and_then(Value::as_str).unwrap_or("").to_owned(),
             create_time: item.get("CreateTime").and_then(Value::as_str).map(str::to_owned),
             paths,
-            source: Source { file: file.to_owned(), path: at.to_owned() },
+            source: Source { file: file.to_owned(), path: at.to_owned(), line: None },
         });
     }
 
@@ -419,6 +812,12 @@ impl Inputs {
         }
     }
 
+    /// Whether the behavior's cache policy is not among the inputs (`index` in
+    /// `CacheBehaviors.Items`, `None` for the default behavior).
+    pub fn is_unresolved(&self, distribution: &str, index: Option<usize>) -> bool {
+        self.unresolved_behaviors.iter().any(|(d, i)| d == distribution && *i == index)
+    }
+
     /// The index of the distribution with this id.
     pub fn distribution_index(&self, id: &str) -> Option<usize> {
         self.resources.distributions.iter().position(|d| d.id == id)
@@ -429,6 +828,28 @@ impl Inputs {
         let i = self.resources.cache_policies.iter().position(|p| p.id == id)?;
         Some((&self.resources.cache_policies[i], self.cache_policy_sources.get(i)?))
     }
+}
+
+/// The line of `"key":` inside the object that `"parent":` opens (the first of each, which is
+/// what a template's `Resources` section holds).
+fn json_key_line(text: &str, parent: &str, key: &str) -> Option<usize> {
+    let start = text.find(&format!("\"{parent}\""))?;
+    let quoted = format!("\"{key}\"");
+    let mut from = start;
+    while let Some(i) = text[from..].find(&quoted) {
+        let at = from + i;
+        let rest = text[at + quoted.len()..].trim_start();
+        if rest.starts_with(':') {
+            return Some(text[..at].matches('\n').count() + 1);
+        }
+        from = at + quoted.len();
+    }
+    None
+}
+
+/// Whether an object is a `DistributionConfig` itself (or a `DistributionSummary`).
+fn is_distribution_config(map: &serde_json::Map<String, Value>) -> bool {
+    map.contains_key("Origins") && map.contains_key("DefaultCacheBehavior")
 }
 
 fn items(list: &Value) -> Vec<Value> {
@@ -442,7 +863,10 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
     for p in entries {
         if p.is_dir() {
             collect_json(&p, out);
-        } else if p.extension().is_some_and(|e| e == "json") {
+        } else if p
+            .extension()
+            .is_some_and(|e| ["json", "yaml", "yml", "template", "tf"].contains(&e.to_str().unwrap_or("")))
+        {
             out.push(p);
         }
     }

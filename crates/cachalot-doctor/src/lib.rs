@@ -4,6 +4,8 @@
 //! - [`cause`]: the cause catalogue (the diagnostic guide's five plus Cachalot's), stable ids;
 //! - [`infer`]: what logs tell about keys, lifetimes and shared tiers, and why each request missed;
 //! - [`input`]: reading a Cachalot config file or the AWS CLI's JSON outputs, located;
+//! - [`iac`]: CloudFormation templates (JSON, YAML, `cdk synth`), `terraform show -json` and `.tf`
+//!   files read into the AWS CLI's shapes, with lines and notes for what cannot be resolved;
 //! - [`lint`]: the rules, one file each, and their text / JSON / SARIF output;
 //! - [`probe`]: the requests `cachalot probe` sends and what their responses mean
 //!   (the HTTP client itself lives in the binary, so this is testable on recorded responses);
@@ -21,6 +23,7 @@
 pub mod analyze;
 pub mod cause;
 pub mod formats;
+pub mod iac;
 pub mod infer;
 pub mod input;
 pub mod lint;

@@ -137,11 +137,20 @@ fn unreadable_and_invalid_inputs_exit_2_naming_file_and_path() {
     assert_eq!(code, 2);
     assert!(stderr.contains("broken.json: line 3"), "{stderr}");
 
-    // A behavior pointing at a cache policy that is not given.
+    // A behavior pointing at a cache policy that is not given: CloudFront resolves it in the
+    // account, so the rest is linted and a note names the output to pass.
     let dangling = write(&d, "dangling.json", &DIST.replace("658327ea-f89d-4fab-a63d-7e88639e58f6", "no-such-policy"));
-    let (code, _, stderr) = lint(&[&dangling]);
+    let (code, stdout, stderr) = lint(&[&dangling]);
+    assert_ne!(code, 2, "{stderr}");
+    assert!(stdout.contains("dangling.json: $.DistributionConfig.CacheBehaviors.Items[1].CachePolicyId"), "{stdout}");
+    assert!(stdout.contains("aws cloudfront get-cache-policy --id no-such-policy"), "{stdout}");
+
+    // A behavior whose origin does not exist: CloudFront refuses it too.
+    let orphan =
+        write(&d, "orphan.json", &DIST.replacen("\"TargetOriginId\": \"img\"", "\"TargetOriginId\": \"gone\"", 1));
+    let (code, _, stderr) = lint(&[&orphan]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("dangling.json: $.DistributionConfig.CacheBehaviors.Items[1]"), "{stderr}");
+    assert!(stderr.contains("orphan.json: $.DistributionConfig.CacheBehaviors.Items[0].TargetOriginId"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
     std::fs::remove_dir_all(&d).ok();
 }
@@ -195,5 +204,58 @@ fn functions_that_cannot_run_are_errors() {
         f["message"].as_str().unwrap().contains("`class` is not supported by cloudfront-js-1.0 (line 2, column 3)"),
         "{f}"
     );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// A CloudFormation template and a Terraform state, as users keep them: findings name the file
+/// and the resource's line in text and SARIF; what the file cannot resolve is a note.
+#[test]
+fn templates_and_terraform_point_at_the_resource_line() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cachalot-doctor/tests/lint_corpus");
+    let template = corpus.join("cloudformation-yaml-static-site/template.yaml").display().to_string();
+    let (code, stdout, stderr) = lint(&[&template]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stdout.contains("template.yaml:58 Resources.Distribution.Properties.DistributionConfig.DefaultCacheBehavior"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("note: ") && stdout.contains("parameter CertificateArn has no Default"), "{stdout}");
+    let (code, stdout, _) = lint(&[&template, "--format", "sarif"]);
+    assert_eq!(code, 1);
+    let sarif: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let loc = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(loc["region"]["startLine"], 58, "{loc}");
+
+    let state = corpus.join("terraform-state-json/state.json").display().to_string();
+    let (code, stdout, _) = lint(&[&state, "--format", "json"]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let f = &report["findings"][0];
+    assert_eq!(f["code"], "cookies-in-static-key");
+    assert_eq!(f["line"], 11);
+    assert!(f["path"].as_str().unwrap().starts_with("module.cdn.aws_cloudfront_distribution.this[0]"), "{f}");
+}
+
+/// A cache policy the config does not hold: lint goes on with a note; replay and analyze, which
+/// must key requests with it, stop and say which output to pass.
+#[test]
+fn an_unknown_cache_policy_is_a_note_for_lint_and_an_error_for_replay() {
+    let d = dir("unknown-policy");
+    let config = write(
+        &d,
+        "dist.json",
+        &DIST.replace("658327ea-f89d-4fab-a63d-7e88639e58f6", "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"),
+    );
+    let (code, stdout, stderr) = lint(&[&config]);
+    assert_ne!(code, 2, "{stderr}");
+    assert!(stdout.contains("aws cloudfront get-cache-policy --id 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"), "{stdout}");
+    let log = write(&d, "E1.2024-03-01-10.a", "#Version: 1.0\n#Fields: date time\n");
+    for command in ["replay", "analyze"] {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_cachalot")).args([command, &log, "--config", &config]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains("get-cache-policy --id 0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"), "{command}: {stderr}");
+    }
     std::fs::remove_dir_all(&d).ok();
 }

@@ -38,6 +38,8 @@ pub struct Finding {
     pub diagnostic: Diagnostic,
     /// The file the path is in.
     pub file: String,
+    /// 1-based line of the resource in the file, for templates and Terraform.
+    pub line: Option<usize>,
     /// The cause it belongs to, when one applies.
     pub cause: Option<Cause>,
     /// Why it matters.
@@ -133,6 +135,8 @@ const STATIC_DIRS: &[&str] = &[
     "downloads",
     "files",
     "uploads",
+    "wp-content",
+    "wp-includes",
     "cdn",
     "scripts",
     "styles",
@@ -163,19 +167,93 @@ pub fn content_of(pattern: &str) -> Option<Content> {
     None
 }
 
-/// What a behavior serves: its path pattern, else its origin (an S3 bucket serves files).
-pub fn behavior_content(d: &Distribution, b: &Behavior) -> Content {
+/// What a behavior serves: its path pattern, else its origin. An S3 bucket (REST or website
+/// endpoint, the latter being a custom origin) serves files, unless a Lambda@Edge function
+/// runs on the origin request: then the function renders the response (server-side
+/// rendering in front of a bucket of assets).
+pub fn behavior_content(
+    d: &Distribution,
+    b: &Behavior,
+    wire: Option<&cachalot_config::wire::CacheBehavior>,
+) -> Content {
     if let Some(c) = content_of(b.path_pattern.as_str()) {
         return c;
     }
-    let origin = match b.target {
-        Target::Origin(i) => d.origins.get(i),
-        Target::Group(g) => d.origin_groups.get(g).and_then(|g| d.origins.get(g.primary)),
-    };
+    let rendered = wire.and_then(|w| w.lambda_function_associations.as_ref()).is_some_and(|l| {
+        l.get("Items").and_then(Value::as_array).is_some_and(|items| {
+            items.iter().any(|i| i.get("EventType").and_then(Value::as_str) == Some("origin-request"))
+        })
+    });
+    if rendered {
+        return Content::Dynamic;
+    }
+    let origin = behavior_origin(d, b);
     match origin.map(|o| &o.kind) {
         Some(OriginKind::S3 { .. }) => Content::Static,
+        _ if origin.is_some_and(|o| is_s3_website(&o.domain_name)) => Content::Static,
         _ => Content::Dynamic,
     }
+}
+
+/// The origin a behavior's requests go to first.
+pub fn behavior_origin<'d>(d: &'d Distribution, b: &Behavior) -> Option<&'d cachalot_config::model::Origin> {
+    match b.target {
+        Target::Origin(i) => d.origins.get(i).map(|o| &**o),
+        Target::Group(g) => d.origin_groups.get(g).and_then(|g| d.origins.get(g.primary)).map(|o| &**o),
+    }
+}
+
+/// An S3 static website endpoint (`<bucket>.s3-website-<region>.amazonaws.com` or
+/// `<bucket>.s3-website.<region>.amazonaws.com`), which CloudFront reaches as a custom origin.
+pub fn is_s3_website(domain: &str) -> bool {
+    let lower = domain.to_ascii_lowercase();
+    lower.contains(".s3-website") && (lower.ends_with(".amazonaws.com") || lower.ends_with(".amazonaws.com.cn"))
+}
+
+/// Path segments of behaviors that serve APIs or WebSockets, which are not meant to be cached.
+const API_SEGMENTS: &[&str] = &[
+    "api",
+    "apis",
+    "graphql",
+    "gql",
+    "rpc",
+    "trpc",
+    "ws",
+    "wss",
+    "websocket",
+    "websockets",
+    "socket",
+    "socket.io",
+    "sockjs",
+    "cable",
+    "hub",
+    "signalr",
+];
+
+/// Why a behavior is not meant to cache anything, when it is not: it keeps nothing (MaxTTL 0),
+/// or it serves an API or WebSocket (by its path pattern or its origin: API Gateway, Lambda
+/// function URLs, AppSync). Forwarding everything there is the intent, not a fault.
+pub fn caches_nothing_by_design(b: &BehaviorRef<'_>) -> Option<&'static str> {
+    if b.content.is_static_or_media() {
+        return None;
+    }
+    if b.behavior.cache.max_ttl == 0 {
+        return Some("MaxTTL 0");
+    }
+    let lower = b.behavior.path_pattern.as_str().to_ascii_lowercase();
+    if lower.split(['/', '.', '-', '_']).any(|s| API_SEGMENTS.contains(&s.trim_end_matches('*'))) {
+        return Some("an API or WebSocket path");
+    }
+    let origin = behavior_origin(b.distribution, b.behavior).map(|o| o.domain_name.to_ascii_lowercase());
+    if origin.is_some_and(|o| {
+        o.contains(".execute-api.")
+            || o.contains(".lambda-url.")
+            || o.contains(".appsync-api.")
+            || o.starts_with("api.")
+    }) {
+        return Some("an API origin");
+    }
+    None
 }
 
 impl<'a> Context<'a> {
@@ -186,18 +264,27 @@ impl<'a> Context<'a> {
             let Some(di) = self.inputs.distribution_index(&d.id) else { continue };
             let base = &self.inputs.distribution_sources[di];
             for (index, b) in d.behaviors.iter().enumerate() {
+                if self.inputs.is_unresolved(&d.id, (!b.is_default).then_some(index)) {
+                    continue; // Its cache policy is unknown: a note says so.
+                }
                 let path = if b.is_default {
                     format!("{}.DefaultCacheBehavior", base.path)
                 } else {
                     format!("{}.CacheBehaviors.Items[{index}]", base.path)
+                };
+                let cfg = &self.inputs.resources.distributions[di].config;
+                let wire = if b.is_default {
+                    Some(&cfg.default_cache_behavior)
+                } else {
+                    cfg.cache_behaviors.as_ref().and_then(|l| l.items.get(index))
                 };
                 out.push(BehaviorRef {
                     distribution: d,
                     distribution_index: di,
                     behavior: b,
                     index,
-                    source: Source { file: base.file.clone(), path },
-                    content: behavior_content(d, b),
+                    source: Source { file: base.file.clone(), path, line: base.line },
+                    content: behavior_content(d, b, wire),
                 });
             }
         }
@@ -234,6 +321,7 @@ pub fn behavior_finding(
             hint: Some(fix_words),
         },
         file: b.source.file.clone(),
+        line: b.source.line,
         cause: meta.cause,
         why: meta.why.to_owned(),
         fix,
@@ -248,6 +336,23 @@ pub fn lint(cx: &Context<'_>) -> Vec<Finding> {
     for rule in rules::ALL {
         (rule.check)(cx, &mut out);
     }
+    // One finding per cause and behavior: the first rule (in `rules::ALL` order, the most
+    // specific first) speaks for the setting; a broader rule on the same cause adds nothing.
+    // A behavior no request reaches (`shadowed-behavior`): what its settings would do is moot.
+    let unreachable: std::collections::HashSet<(String, Option<String>, Option<String>)> = out
+        .iter()
+        .filter(|f| f.rule() == "shadowed-behavior")
+        .map(|f| (f.file.clone(), f.distribution.clone(), f.behavior.clone()))
+        .collect();
+    out.retain(|f| {
+        f.rule() == "shadowed-behavior"
+            || !unreachable.contains(&(f.file.clone(), f.distribution.clone(), f.behavior.clone()))
+    });
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|f| match (&f.behavior, f.cause) {
+        (Some(behavior), Some(cause)) => seen.insert((f.file.clone(), f.distribution.clone(), behavior.clone(), cause)),
+        _ => true,
+    });
     out.sort_by(|a, b| {
         (a.file.as_str(), a.diagnostic.path.as_str(), a.rule()).cmp(&(
             b.file.as_str(),

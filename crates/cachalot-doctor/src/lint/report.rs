@@ -64,7 +64,14 @@ pub fn text(findings: &[Finding], files: &[String], notes: &[String]) -> String 
     for (i, f) in findings.iter().enumerate() {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}. {} [{}]", i + 1, f.diagnostic.message, f.rule());
-        let _ = writeln!(out, "   where: {} {}", f.file, f.diagnostic.path);
+        match f.line {
+            Some(line) => {
+                let _ = writeln!(out, "   where: {}:{line} {}", f.file, f.diagnostic.path);
+            }
+            None => {
+                let _ = writeln!(out, "   where: {} {}", f.file, f.diagnostic.path);
+            }
+        }
         if let Some(c) = f.cause {
             let _ = writeln!(out, "   cause: {} ({})", c.id(), c.summary());
         }
@@ -144,13 +151,17 @@ pub fn sarif(findings: &[Finding], version: &str) -> Value {
                 message.push_str(". Fix: ");
                 message.push_str(h);
             }
+            let mut physical = json!({"artifactLocation": {"uri": f.file}});
+            if let Some(line) = f.line {
+                physical["region"] = json!({"startLine": line});
+            }
             json!({
                 "ruleId": f.rule(),
                 "ruleIndex": index,
                 "level": sarif_level(f.diagnostic.severity),
                 "message": {"text": message},
                 "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": f.file}},
+                    "physicalLocation": physical,
                     "logicalLocations": [{"fullyQualifiedName": f.diagnostic.path, "kind": "member"}]
                 }],
                 "properties": {

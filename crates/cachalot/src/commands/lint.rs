@@ -23,7 +23,8 @@ pub(crate) enum Format {
 /// Arguments of `cachalot lint`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Config file, AWS CLI JSON outputs (get-distribution-config, get-cache-policy, list-*, …) or folders of them.
+    /// Config file, AWS CLI JSON outputs (get-distribution-config, get-cache-policy, list-*, …), CloudFormation
+    /// templates (JSON, YAML, cdk synth), terraform show -json, Terraform .tf files, or folders of them.
     #[arg(required = true, value_name = "PATH")]
     inputs: Vec<PathBuf>,
     /// Output format.

@@ -12,6 +12,14 @@ use std::path::Path;
 /// the file and JSON path when it does not parse.
 pub(crate) fn load_model(path: &Path, flag: &str) -> anyhow::Result<ConfigModel> {
     let inputs = Inputs::load(&[path.to_path_buf()]).map_err(|e| errors(flag, &e))?;
+    if let Some((id, index)) = inputs.unresolved_behaviors.first() {
+        let behavior = index.map_or("DefaultCacheBehavior".to_owned(), |i| format!("CacheBehaviors.Items[{i}]"));
+        let note = inputs.notes.iter().find(|n| n.contains("get-cache-policy")).cloned().unwrap_or_default();
+        return Err(hinted(
+            format!("{flag} {}: distribution {id}, {behavior}: its cache policy is not in the config", path.display()),
+            format!("requests cannot be keyed without it: {note}"),
+        ));
+    }
     let snapshot = inputs.snapshot().map_err(|e| errors(flag, &e))?;
     Ok(ConfigModel::new(&path.display().to_string(), &inputs, snapshot))
 }

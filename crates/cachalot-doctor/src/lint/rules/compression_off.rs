@@ -21,7 +21,9 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for b in cx.behaviors() {
         let c = &b.behavior.cache;
         // Images and video are already compressed; caching off means CloudFront never compresses.
-        if b.content == Content::Media || c.caching_disabled() {
+        // Accept-Encoding keyed raw turns compression off too: `accept-encoding-in-key-headers`
+        // reports that one setting, with the fix for both.
+        if b.content == Content::Media || c.caching_disabled() || c.keys_accept_encoding_header() {
             continue;
         }
         let flags = c.accept_encoding_gzip || c.accept_encoding_brotli;

@@ -42,6 +42,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 ),
             },
             file: source.file.clone(),
+            line: source.line,
             cause: RULE.meta.cause,
             why: RULE.meta.why.to_owned(),
             fix: None,

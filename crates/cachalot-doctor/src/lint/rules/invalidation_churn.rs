@@ -52,6 +52,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             hint: Some(Cause::InvalidationChurn.fix().to_owned()),
         },
         file: first.source.file.clone(),
+        line: first.source.line,
         cause: RULE.meta.cause,
         why: RULE.meta.why.to_owned(),
         fix: Some(json!({

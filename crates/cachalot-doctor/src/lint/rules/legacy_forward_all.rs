@@ -2,7 +2,7 @@
 
 use super::Rule;
 use crate::cause::Cause;
-use crate::lint::{Context, Finding, RuleMeta, behavior_finding};
+use crate::lint::{Context, Finding, RuleMeta, behavior_finding, caches_nothing_by_design};
 use cachalot_config::Severity;
 use serde_json::json;
 
@@ -20,6 +20,9 @@ pub(super) const RULE: Rule = Rule {
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
     for b in cx.behaviors() {
         let Some(fv) = cx.wire_behavior(&b).and_then(|w| w.forwarded_values.as_ref()) else { continue };
+        if caches_nothing_by_design(&b).is_some() {
+            continue;
+        }
         let all_headers = fv.headers.as_ref().is_some_and(|h| h.items.iter().any(|n| n == "*"));
         let all_query = fv.query_string && fv.query_string_cache_keys.as_ref().is_none_or(|k| k.items.is_empty());
         let all_cookies = fv.cookies.forward == "all";
