@@ -93,9 +93,12 @@ fn a_ratio_with_nothing_to_count_is_no_data_and_says_why() {
 
     let junk = d.join("junk.log");
     std::fs::write(&junk, "hello\nthis is not\na log\n").unwrap();
-    let v = analyze_json(&junk, &[]);
-    assert!(v["hit_ratio"].is_null());
-    assert!(v["no_data"].as_str().unwrap().starts_with("none of the 3 line(s) could be read"), "{}", v["no_data"]);
+    // Junk is no log at all: the format cannot be told, which is an error naming the file
+    // (never a ratio of 0.0 %).
+    let (code, stdout, stderr) = cachalot(&["analyze", &junk.display().to_string(), "--format", "json"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stderr.contains("junk.log") && stderr.contains("not a CloudFront log"), "{stderr}");
+    assert!(!stdout.contains("0.0"), "{stdout}");
     std::fs::remove_dir_all(&d).ok();
 }
 
