@@ -44,40 +44,54 @@ macro_rules! record_fields {
     };
 }
 
-record_fields! {
-    Date => "date",
-    Time => "time",
-    EdgeLocation => "x-edge-location",
-    ScBytes => "sc-bytes",
-    ClientIp => "c-ip",
-    Method => "cs-method",
-    Host => "cs(Host)",
-    UriStem => "cs-uri-stem",
-    Status => "sc-status",
-    Referer => "cs(Referer)",
-    UserAgent => "cs(User-Agent)",
-    UriQuery => "cs-uri-query",
-    Cookie => "cs(Cookie)",
-    EdgeResultType => "x-edge-result-type",
-    EdgeRequestId => "x-edge-request-id",
-    HostHeader => "x-host-header",
-    Protocol => "cs-protocol",
-    CsBytes => "cs-bytes",
-    TimeTaken => "time-taken",
-    ForwardedFor => "x-forwarded-for",
-    SslProtocol => "ssl-protocol",
-    SslCipher => "ssl-cipher",
-    EdgeResponseResultType => "x-edge-response-result-type",
-    ProtocolVersion => "cs-protocol-version",
-    FleStatus => "fle-status",
-    FleEncryptedFields => "fle-encrypted-fields",
-    ClientPort => "c-port",
-    TimeToFirstByte => "time-to-first-byte",
-    EdgeDetailedResultType => "x-edge-detailed-result-type",
-    ContentType => "sc-content-type",
-    ContentLength => "sc-content-len",
-    RangeStart => "sc-range-start",
-    RangeEnd => "sc-range-end",
+/// Calls `$callback! { NAME => "spelling", … }` with the 33 fields of the legacy standard log,
+/// in the legacy file's order, followed by whatever else the caller passes: the one list of
+/// their spellings. The v2 field vocabulary ([`RecordField`]) and the legacy log's columns
+/// (`cachalot-telemetry`) are both declared from it.
+#[macro_export]
+macro_rules! for_legacy_log_fields {
+    ($callback:ident $(, $($extra:tt)*)?) => {
+        $callback! {
+            Date => "date",
+            Time => "time",
+            EdgeLocation => "x-edge-location",
+            ScBytes => "sc-bytes",
+            ClientIp => "c-ip",
+            Method => "cs-method",
+            Host => "cs(Host)",
+            UriStem => "cs-uri-stem",
+            Status => "sc-status",
+            Referer => "cs(Referer)",
+            UserAgent => "cs(User-Agent)",
+            UriQuery => "cs-uri-query",
+            Cookie => "cs(Cookie)",
+            EdgeResultType => "x-edge-result-type",
+            EdgeRequestId => "x-edge-request-id",
+            HostHeader => "x-host-header",
+            Protocol => "cs-protocol",
+            CsBytes => "cs-bytes",
+            TimeTaken => "time-taken",
+            ForwardedFor => "x-forwarded-for",
+            SslProtocol => "ssl-protocol",
+            SslCipher => "ssl-cipher",
+            EdgeResponseResultType => "x-edge-response-result-type",
+            ProtocolVersion => "cs-protocol-version",
+            FleStatus => "fle-status",
+            FleEncryptedFields => "fle-encrypted-fields",
+            ClientPort => "c-port",
+            TimeToFirstByte => "time-to-first-byte",
+            EdgeDetailedResultType => "x-edge-detailed-result-type",
+            ContentType => "sc-content-type",
+            ContentLength => "sc-content-len",
+            RangeStart => "sc-range-start",
+            RangeEnd => "sc-range-end",
+            $($($extra)*)?
+        }
+    };
+}
+
+for_legacy_log_fields!(
+    record_fields,
     TimestampMs => "timestamp(ms)",
     OriginFbl => "origin-fbl",
     OriginLbl => "origin-lbl",
@@ -88,7 +102,7 @@ record_fields! {
     ConnectionId => "connection-id",
     Timestamp => "timestamp",
     DistributionId => "DistributionId",
-}
+);
 
 impl RecordField {
     /// The field named `name`. `distributionid` is accepted for `DistributionId`, as the suffix

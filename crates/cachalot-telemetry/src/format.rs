@@ -54,41 +54,7 @@ macro_rules! fields {
     };
 }
 
-fields! {
-    Date => "date",
-    Time => "time",
-    EdgeLocation => "x-edge-location",
-    ScBytes => "sc-bytes",
-    ClientIp => "c-ip",
-    Method => "cs-method",
-    Host => "cs(Host)",
-    UriStem => "cs-uri-stem",
-    Status => "sc-status",
-    Referer => "cs(Referer)",
-    UserAgent => "cs(User-Agent)",
-    UriQuery => "cs-uri-query",
-    Cookie => "cs(Cookie)",
-    EdgeResultType => "x-edge-result-type",
-    EdgeRequestId => "x-edge-request-id",
-    HostHeader => "x-host-header",
-    Protocol => "cs-protocol",
-    CsBytes => "cs-bytes",
-    TimeTaken => "time-taken",
-    ForwardedFor => "x-forwarded-for",
-    SslProtocol => "ssl-protocol",
-    SslCipher => "ssl-cipher",
-    EdgeResponseResultType => "x-edge-response-result-type",
-    ProtocolVersion => "cs-protocol-version",
-    FleStatus => "fle-status",
-    FleEncryptedFields => "fle-encrypted-fields",
-    ClientPort => "c-port",
-    TimeToFirstByte => "time-to-first-byte",
-    EdgeDetailedResultType => "x-edge-detailed-result-type",
-    ContentType => "sc-content-type",
-    ContentLength => "sc-content-len",
-    RangeStart => "sc-range-start",
-    RangeEnd => "sc-range-end",
-}
+cachalot_config::for_legacy_log_fields!(fields);
 
 /// A value of `x-edge-result-type`, `x-edge-response-result-type` or
 /// `x-edge-detailed-result-type` as logged: one of CloudFront's spellings (policy's
