@@ -99,7 +99,7 @@ pub use edge::{
     EdgeLink, FleetView, FunctionTestError, FunctionTestRequest, FunctionTestResult, FunctionTester, RecordingEdge,
 };
 pub use error::ApiError;
-pub use fleet::{NODE_TIMEOUT, NodeInfo, NodePop, NodeRegionalCache, NodeStatus};
+pub use fleet::{AcceptAnyServer, NODE_TIMEOUT, NodeInfo, NodePop, NodeRegionalCache, NodeStatus};
 pub use http_layer::MAX_BODY_BYTES;
 pub use plane::ControlPlane;
 pub use state::ACCOUNT_ID;

@@ -18,6 +18,7 @@
 pub(crate) mod node;
 pub(crate) mod pg;
 mod schema;
+pub use schema::AcceptAnyServer;
 
 use crate::error::ApiError;
 use crate::store::{Change, Store, StoreError};

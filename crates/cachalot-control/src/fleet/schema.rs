@@ -67,12 +67,20 @@ async fn run_migrations(client: &Client) -> Result<(), tokio_postgres::Error> {
     Ok(())
 }
 
-/// Accepts any server certificate: what `sslmode=require` means (encryption, no identity check).
+/// Accepts any server certificate while still checking handshake signatures: what
+/// `sslmode=require` means (encryption, no identity check), and what `probe --insecure` uses.
 #[derive(Debug)]
-pub(crate) struct AcceptAnyServer(rustls::crypto::CryptoProvider);
+pub struct AcceptAnyServer(rustls::crypto::CryptoProvider);
+
+impl Default for AcceptAnyServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl AcceptAnyServer {
-    pub(crate) fn new() -> Self {
+    /// A verifier with the ring provider's signature algorithms.
+    pub fn new() -> Self {
         AcceptAnyServer(rustls::crypto::ring::default_provider())
     }
 }
