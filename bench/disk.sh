@@ -21,9 +21,8 @@
 # As bench/edge.sh: on a 2-core machine the server under test gets core 0, wrk (and the origin)
 # core 1. Prints numbers; never fails on them. Needs wrk, nginx, trafficserver, curl, python3
 # (apt-get install -y wrk nginx trafficserver curl python3).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
 OBJECTS=${OBJECTS:-100000}
@@ -33,11 +32,9 @@ WORK=${WORK:-$ROOT/target/bench-disk}
 HOST=d0bench0disk01.cloudfront.net
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 
-for tool in wrk nginx traffic_server taskset curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx trafficserver curl python3" >&2; exit 1; }
-done
+need_tools "wrk nginx trafficserver curl python3" wrk nginx traffic_server taskset curl python3
 cargo build --release -q -p cachalot
-BIN=$ROOT/${CARGO_TARGET_DIR:-target}/release/cachalot
+BIN=$(release_bin cachalot)
 
 rm -rf "$WORK" && mkdir -p "$WORK/site"
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
@@ -46,54 +43,28 @@ head -c 1048576 /dev/urandom >"$WORK/site/1m.bin"
 head -c 104857600 /dev/urandom >"$WORK/site/100m.bin"
 cp bench/disk/* "$WORK/"
 
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-stop_last() {
-    local last=${PIDS[-1]}
-    kill "$last" 2>/dev/null || true
-    wait "$last" 2>/dev/null || true
-    unset 'PIDS[-1]'
-}
+trap stop_all EXIT
+# The servers here start with gigabytes of cache on disk: wait up to 30 s for a port.
+WAIT_TRIES=300
 now() { date +%s.%N; }
 metric() { # name{labels}
     curl -sf "http://127.0.0.1:19400/metrics" | awk -v m="$1" 'index($0, m " ") == 1 { print $2 }'
 }
 rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
-(cd "$WORK" && exec taskset -c 1 nginx -p "$WORK" -c nginx-origin.conf) &
-PIDS+=($!)
-wait_port 18081
+start_origin
 
 run_wrk() { # name port path
     local name=$1 port=$2 path=$3
-    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$port$path"
+    get "$port" "$path"
     sleep 1 # disk writes behind the first request
-    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$port$path"
-    local out rps p99 mibs
-    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "http://127.0.0.1:$port$path")
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    mibs=$(echo "$out" | awk '/Transfer\/sec/ {print $2}')
-    printf '%-28s %-10s %12s req/s %12s/s   p99 %8s\n' "$name" "${path#/}" "$rps" "$mibs" "$p99"
+    get "$port" "$path"
+    pinned_wrk -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port$path"
+    printf '%-28s %-10s %12s req/s %12s/s   p99 %8s\n' "$name" "${path#/}" "$WRK_RPS" "$WRK_TRANSFER" "$WRK_P99"
 }
 
 start_cachalot() { # config state
-    (cd "$WORK" && exec taskset -c 0 "$BIN" serve --config "$1" --state "$2" --log warn) &
-    PIDS+=($!)
-    wait_port 18080
+    start_pinned 0 18080 "$BIN" serve --config "$1" --state "$2" --log warn
 }
 
 echo "== machine: $(nproc) cores; server on core 0, wrk and origin on core 1; $CONNECTIONS connections, $DURATION each"
@@ -105,25 +76,11 @@ if want hits; then
     run_wrk "cachalot (disk tier)" 18080 /100m.bin
     echo "   memory hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="memory"}'), disk hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="disk"}')"
     stop_last
-    (cd "$WORK" && exec taskset -c 0 nginx -p "$WORK" -c nginx-cache.conf) &
-    PIDS+=($!)
-    wait_port 18082
+    start_pinned 0 18082 nginx -p "$WORK" -c nginx-cache.conf
     run_wrk "nginx proxy_cache" 18082 /1m.bin
     run_wrk "nginx proxy_cache" 18082 /100m.bin
     stop_last
-    ATS=$WORK/ats
-    mkdir -p "$ATS/etc" "$ATS/cache" "$ATS/var" "$ATS/run" "$ATS/log"
-    cp -r /etc/trafficserver/. "$ATS/etc/"
-    printf '%s\n' "prefix: /usr" "exec_prefix: /usr" "bindir: /usr/bin" "sbindir: /usr/sbin" \
-        "sysconfdir: $ATS/etc" "datadir: $ATS/cache" "includedir: /usr/include" "libdir: /usr/lib/trafficserver" \
-        "libexecdir: /usr/lib/trafficserver/modules" "localstatedir: $ATS/var" "runtimedir: $ATS/run" \
-        "logdir: $ATS/log" "cachedir: $ATS/cache" >"$ATS/runroot.yaml"
-    cp "$WORK/ats-records.config" "$ATS/etc/records.config"
-    echo "map http://$HOST/ http://127.0.0.1:18081/" >"$ATS/etc/remap.config"
-    echo "$ATS/cache 4G" >"$ATS/etc/storage.config"
-    (cd "$ATS" && exec taskset -c 0 traffic_server --run-root="$ATS/runroot.yaml") >"$ATS/out.log" 2>&1 &
-    PIDS+=($!)
-    wait_port 18084
+    start_ats "$WORK/ats-records.config" 4G
     run_wrk "traffic server (disk)" 18084 /1m.bin
     run_wrk "traffic server (disk)" 18084 /100m.bin
     stop_last

@@ -12,8 +12,8 @@
 #   replay     re-keying every request under a candidate config and simulating every POP, regional
 #              and shield cache, all cores and 1 thread
 # A benchmark prints numbers; it never fails on them. Needs goaccess (apt-get install goaccess).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 LINES=${LINES:-1000000}
 RUNS=${RUNS:-3}
@@ -50,16 +50,7 @@ cat >"$WORK/candidate.json" <<'EOF'
 EOF
 
 best() { # label command...: best wall-clock seconds of RUNS runs, output discarded
-    local label=$1 best="" s e t
-    shift
-    for _ in $(seq "$RUNS"); do
-        s=$(date +%s.%N)
-        "$@" >/dev/null 2>"$WORK/stderr.txt" || { echo "$label failed:"; cat "$WORK/stderr.txt"; return 0; }
-        e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc -l)
-        if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-    done
-    printf '%-28s %8.3f s %12.0f lines/s\n' "$label" "$best" "$(echo "$LINES / $best" | bc -l)"
+    best_of 28 lines/s "$@"
 }
 
 echo

@@ -19,9 +19,8 @@
 # (taskset), so every server gets one core. Prints requests/s and latency; never fails on
 # the numbers. Needs wrk, nginx, varnish and trafficserver (apt-get install wrk nginx varnish
 # trafficserver). Traffic Server's compress plugin is not configured: it has no gzip rows.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 WORK=${WORK:-$ROOT/target/bench-edge}
@@ -30,11 +29,9 @@ TARGETS=${TARGETS:-cachalot cachalot+logs cachalot+function nginx varnish ats}
 RESULTS=$WORK/results.txt
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 
-for tool in wrk nginx varnishd traffic_server taskset; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx varnish trafficserver" >&2; exit 1; }
-done
+need_tools "wrk nginx varnish trafficserver" wrk nginx varnishd traffic_server taskset
 cargo build --release -q -p cachalot
-BIN=$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/cachalot
+BIN=$(release_bin cachalot)
 
 rm -rf "$WORK" && mkdir -p "$WORK/site" "$WORK/cache" "$WORK/logs"
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
@@ -54,30 +51,13 @@ open('$WORK/site/20k.txt', 'w').write(''.join(out)[:20480])
 "
 cp bench/edge/*.conf bench/edge/*.vcl bench/edge/*.json examples/functions/normalize-accept.js "$WORK/"
 
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-
+trap stop_all EXIT
 # The origin gets core 1 with wrk: it is only hit during warm-up.
-(cd "$WORK" && exec taskset -c 1 nginx -p "$WORK" -c nginx-origin.conf) &
-PIDS+=($!)
-wait_port 18081
+start_origin
 
 run_wrk() { # name port path [header|miss]
     local name=$1 port=$2 path=$3 extra=${4:-}
-    local args=(-t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST")
+    local args=(-c"$CONNECTIONS" -d"$DURATION" --latency)
     local label="${path#/}"
     if [ "$extra" = miss ]; then
         args+=(-s "$WORK/miss.lua")
@@ -88,17 +68,12 @@ run_wrk() { # name port path [header|miss]
             label="$label (gzip)"
         fi
         # Warm the cache (and check the object is served) before measuring.
-        curl -sf -o /dev/null -H "Host: $HOST" ${extra:+-H "$extra"} "http://127.0.0.1:$port$path"
-        curl -sf -o /dev/null -H "Host: $HOST" ${extra:+-H "$extra"} "http://127.0.0.1:$port$path"
+        get "$port" "$path" ${extra:+-H "$extra"}
+        get "$port" "$path" ${extra:+-H "$extra"}
     fi
-    local out rps p50 p99 errors
-    out=$(taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$port$path")
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-    errors=$(echo "$out" | awk '/Non-2xx/ {print " (" $4 " non-2xx)"}')
-    printf '%-22s %-18s %12s req/s   p50 %8s   p99 %8s%s\n' "$name" "$label" "$rps" "$p50" "$p99" "$errors"
-    printf '%s|%s|%s\n' "$name" "$label" "$rps" >>"$RESULTS"
+    pinned_wrk "${args[@]}" "http://127.0.0.1:$port$path"
+    printf '%-22s %-18s %12s req/s   p50 %8s   p99 %8s%s\n' "$name" "$label" "$WRK_RPS" "$WRK_P50" "$WRK_P99" "$WRK_NON2XX"
+    printf '%s|%s|%s\n' "$name" "$label" "$WRK_RPS" >>"$RESULTS"
 }
 
 scenarios() { # name port [nogzip]
@@ -115,15 +90,7 @@ echo "== machine: $(nproc) cores; server on core 0, wrk on core 1; $CONNECTIONS 
 echo "== $(nginx -v 2>&1); $(varnishd -V 2>&1 | head -1); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 
 start_cachalot() { # config
-    (cd "$WORK" && exec taskset -c 0 "$BIN" serve --config "$1" --state "state-$1" --log warn) &
-    PIDS+=($!)
-    wait_port 18080
-}
-stop_last() {
-    local last=${PIDS[-1]}
-    kill "$last" 2>/dev/null || true
-    wait "$last" 2>/dev/null || true
-    unset 'PIDS[-1]'
+    start_pinned 0 18080 "$BIN" serve --config "$1" --state "state-$1" --log warn
 }
 
 if want cachalot; then
@@ -146,9 +113,7 @@ if want cachalot+function; then
 fi
 
 if want nginx; then
-    (cd "$WORK" && exec taskset -c 0 nginx -p "$WORK" -c nginx-cache.conf) &
-    PIDS+=($!)
-    wait_port 18082
+    start_pinned 0 18082 nginx -p "$WORK" -c nginx-cache.conf
     scenarios "nginx proxy_cache" 18082
     stop_last
 fi
@@ -156,27 +121,14 @@ fi
 if want varnish; then
 taskset -c 0 varnishd -F -j none -n "$WORK/varnish" -a 127.0.0.1:18083 -f "$WORK/varnish.vcl" \
     -s malloc,256m -p thread_pool_min=10 >"$WORK/varnish.log" 2>&1 &
-PIDS+=($!)
+PIDS+=("$!")
 wait_port 18083
 scenarios "varnish" 18083
 stop_last
 fi
 
 if want ats; then
-    # Traffic Server from its own run root: config, cache and logs under $WORK/ats.
-    ATS=$WORK/ats
-    mkdir -p "$ATS/etc" "$ATS/cache" "$ATS/var" "$ATS/run" "$ATS/log"
-    cp -r /etc/trafficserver/. "$ATS/etc/"
-    printf '%s\n' "prefix: /usr" "exec_prefix: /usr" "bindir: /usr/bin" "sbindir: /usr/sbin" \
-        "sysconfdir: $ATS/etc" "datadir: $ATS/cache" "includedir: /usr/include" "libdir: /usr/lib/trafficserver" \
-        "libexecdir: /usr/lib/trafficserver/modules" "localstatedir: $ATS/var" "runtimedir: $ATS/run" \
-        "logdir: $ATS/log" "cachedir: $ATS/cache" >"$ATS/runroot.yaml"
-    cp bench/edge/ats-records.config "$ATS/etc/records.config"
-    echo "map http://$HOST/ http://127.0.0.1:18081/" >"$ATS/etc/remap.config"
-    echo "$ATS/cache 512M" >"$ATS/etc/storage.config"
-    (cd "$ATS" && exec taskset -c 0 traffic_server --run-root="$ATS/runroot.yaml") >"$ATS/out.log" 2>&1 &
-    PIDS+=($!)
-    wait_port 18084
+    start_ats bench/edge/ats-records.config 512M
     scenarios "traffic server" 18084 nogzip
     stop_last
     pkill -f "traffic_crashlog.*" 2>/dev/null || true

@@ -9,8 +9,8 @@
 # v2 plain (`|`), v2 w3c (`;`), v2 parquet, real-time records; `awk` counting x-edge-result-type
 # in the legacy file and in the plain file; DuckDB counting result types in the parquet file (when
 # the venv has duckdb: pip install duckdb). A benchmark prints numbers; it never fails on them.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 LINES=${LINES:-1000000}
 RUNS=${RUNS:-2}
@@ -30,16 +30,7 @@ fi
 ls -l "$WORK"/legacy.log "$WORK"/v2* "$WORK"/realtime.log | awk '{print "   " $5 " bytes  " $9}'
 
 best() { # label command...: best wall-clock seconds of RUNS runs, output discarded
-    local label=$1 best="" s e t
-    shift
-    for _ in $(seq "$RUNS"); do
-        s=$(date +%s.%N)
-        "$@" >/dev/null 2>"$WORK/stderr.txt" || { echo "$label failed:"; cat "$WORK/stderr.txt"; return 0; }
-        e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc -l)
-        if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-    done
-    printf '%-40s %8.3f s %12.0f records/s\n' "$label" "$best" "$(echo "$LINES / $best" | bc -l)"
+    best_of 40 records/s "$@"
 }
 
 echo

@@ -19,9 +19,8 @@
 # The server is pinned to core 0, the clients and the origin to core 1 (taskset). Object
 # sizes are what the origin sends; the cache's accounting is `cachalot_cache_bytes` from
 # /metrics. Prints numbers; never fails on them. Needs wrk, nginx and python3.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 SMALL=${SMALL:-202447}
 LARGE=${LARGE:-60000}
 IDLE=${IDLE:-10000}
@@ -32,11 +31,9 @@ WORK=${WORK:-$ROOT/target/bench-memory}
 HOST=d0bench0edge01.cloudfront.net
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 
-for tool in wrk nginx python3 taskset curl; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx python3 curl" >&2; exit 1; }
-done
+need_tools "wrk nginx python3 curl" wrk nginx python3 taskset curl
 cargo build --release -q -p cachalot
-BIN=$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/cachalot
+BIN=$(release_bin cachalot)
 
 rm -rf "$WORK" && mkdir -p "$WORK/site"
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
@@ -82,25 +79,8 @@ json.dump(c, open(sys.argv[2], "w"), indent=2)
 EOF
 }
 
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
-
-(cd "$WORK" && exec taskset -c 1 nginx -p "$WORK" -c nginx-origin.conf) &
-PIDS+=($!)
-wait_port 18081
+trap stop_all EXIT
+start_origin
 
 CACHALOT=
 start_cachalot() { # cache_size
@@ -108,18 +88,14 @@ start_cachalot() { # cache_size
     rm -rf "$WORK/state"
     (cd "$WORK" && ulimit -n "$(ulimit -Hn)" && exec taskset -c 0 "$BIN" serve --config cachalot.json --state state --log warn) &
     CACHALOT=$!
-    PIDS+=($CACHALOT)
+    PIDS+=("$CACHALOT")
     wait_port 18080
     # One request of each kind, so that lazily built state is not counted per object.
-    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:18080/1k.bin?warm"
-    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:18080/100k.bin?warm"
+    get 18080 "/1k.bin?warm"
+    get 18080 "/100k.bin?warm"
     sleep 0.5
 }
-stop_cachalot() {
-    kill "$CACHALOT" 2>/dev/null || true
-    wait "$CACHALOT" 2>/dev/null || true
-    unset 'PIDS[-1]'
-}
+# Cachalot is the process started last: stop_last stops it.
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$CACHALOT/status"; }
 # Bytes the cache charges for what it holds, summed over tiers (memory store).
 cache_bytes() {
@@ -130,16 +106,21 @@ fill() { # count path [first] -> prints how many were answered 200
     taskset -c 1 python3 "$WORK/fill.py" "$1" "$2" "$HOST" "${3:-1}"
 }
 per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "n/a") printf "%.0f", a / b; else print "n/a" }'; }
+# A fresh Cachalot with a cache of SIZE, filled with COUNT distinct objects of PATH: sets before
+# and after (RSS in KiB), n (objects answered 200) and charged (the cache's accounting).
+fill_measured() { # size count path
+    start_cachalot "$1"
+    before=$(rss_kb)
+    n=$(fill "$2" "$3")
+    sleep 1
+    after=$(rss_kb)
+    charged=$(cache_bytes)
+}
 
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); server on core 0, clients and origin on core 1"
 
 if want small; then
-    start_cachalot 4GiB
-    before=$(rss_kb)
-    n=$(fill "$SMALL" /1k.bin)
-    sleep 1
-    after=$(rss_kb)
-    charged=$(cache_bytes)
+    fill_measured 4GiB "$SMALL" /1k.bin
     grown=$(( (after - before) * 1024 ))
     echo "small: $n distinct 1 KiB objects in a 4 GiB cache"
     echo "   RSS $((before / 1024)) MB -> $((after / 1024)) MB: $(per "$grown" "$n") bytes per object (body 1024)"
@@ -147,20 +128,15 @@ if want small; then
     if [ "$charged" != n/a ]; then
         echo "   held beyond the accounting: $(per $((grown - charged)) "$n") bytes per object"
     fi
-    stop_cachalot
+    stop_last
 fi
 
 if want large; then
-    start_cachalot 64MiB
-    before=$(rss_kb)
-    n=$(fill "$LARGE" /100k.bin)
-    sleep 1
-    after=$(rss_kb)
-    charged=$(cache_bytes)
+    fill_measured 64MiB "$LARGE" /100k.bin
     echo "large: $n distinct 100 KiB objects into a 64 MiB cache"
     echo "   RSS $((before / 1024)) MB -> $((after / 1024)) MB ($(awk -v a="$after" 'BEGIN {printf "%.2f", a / 65536}')x the cache size)"
     echo "   cache accounting: $charged bytes; RSS grew $(( (after - before) / 1024 )) MB, $(awk -v g="$(( (after - before) * 1024 ))" -v c="$charged" 'BEGIN { if (c > 0) printf "%.2f", g / c; else print "n/a" }')x the accounting"
-    stop_cachalot
+    stop_last
 fi
 
 if want idle; then
@@ -200,14 +176,13 @@ EOF
     echo "   RSS $((before / 1024)) MB -> $((after / 1024)) MB: $(per $(( (after - before) * 1024 )) "${open:-0}") bytes per connection"
     kill "$client" 2>/dev/null || true
     wait "$client" 2>/dev/null || true
-    stop_cachalot
+    stop_last
 fi
 
 if want keys; then
     start_cachalot 4GiB
     run_spread() { # keys
-        taskset -c 1 wrk -t1 -c64 -d"$DURATION" -H "Host: $HOST" -s "$WORK/spread.lua" \
-            "http://127.0.0.1:18080/1k.bin" -- "$1" | awk '/Requests\/sec/ {print $2}'
+        pinned_wrk -c64 -d"$DURATION" -s "$WORK/spread.lua" "http://127.0.0.1:18080/1k.bin" -- "$1" && echo "$WRK_RPS"
     }
     fill 1000 /1k.bin >/dev/null
     few=$(run_spread 1000)
@@ -215,5 +190,5 @@ if want keys; then
     many=$(run_spread "$KEYS")
     echo "keys: 1 KiB hits over 1,000 keys: $few req/s; over $n keys: $many req/s ($(awk -v a="$many" -v b="$few" 'BEGIN {printf "%.2f", a / b}')x)"
     echo "   RSS with $n keys: $(( $(rss_kb) / 1024 )) MB"
-    stop_cachalot
+    stop_last
 fi

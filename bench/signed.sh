@@ -9,21 +9,18 @@
 # On a 2-core machine cachalot is pinned to core 0 and wrk to core 1. Needs wrk and openssl
 # (apt-get install wrk openssl). Prints requests/s, latency and the signed/unsigned ratio;
 # never fails on the numbers.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 WORK=${WORK:-$ROOT/target/bench-signed}
 HOST=d0bench0signd1.cloudfront.net
 PORT=18090
 
-for tool in wrk openssl taskset python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk openssl" >&2; exit 1; }
-done
+need_tools "wrk openssl" wrk openssl taskset python3
 cargo build --release -q -p cachalot
 cargo build --release -q -p cachalot-policy --example verify-bench
-BIN=${CARGO_TARGET_DIR:-target}/release/cachalot
+BIN=$(release_bin cachalot)
 
 rm -rf "$WORK" && mkdir -p "$WORK/site/private"
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
@@ -66,23 +63,17 @@ CUSTOM="{\"Statement\":[{\"Resource\":\"http*://$HOST/private/*\",\"Condition\":
 POLICY=$(printf '%s' "$CUSTOM" | openssl base64 -A | tr '+=/' '-_~')
 CUSTOM_PATH="/private/1k.bin?Policy=$POLICY&Signature=$(sign "$CUSTOM")&Key-Pair-Id=KBENCHKEY00001"
 
-PID=
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT
-(cd "$WORK" && exec taskset -c 0 "$ROOT/$BIN" serve --config cachalot.json --state state --admin 127.0.0.1:18091 --log warn) &
-PID=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+trap stop_all EXIT
+start_pinned 0 "$PORT" "$BIN" serve --config cachalot.json --state state --admin 127.0.0.1:18091 --log warn
 
 echo "== machine: $(nproc) cores; cachalot on core 0, wrk on core 1; $CONNECTIONS connections, $DURATION each"
 declare -A RPS
 run() { # label path
-    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT$2" || { echo "$1: not served" >&2; exit 1; }
-    curl -sf -o /dev/null -H "Host: $HOST" "http://127.0.0.1:$PORT$2"
-    local out
-    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "http://127.0.0.1:$PORT$2")
-    RPS[$1]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    printf '%-26s %12s req/s   p50 %8s   p99 %8s\n' "$1" "${RPS[$1]}" \
-        "$(echo "$out" | awk '$1 == "50%" {print $2}')" "$(echo "$out" | awk '$1 == "99%" {print $2}')"
+    get "$PORT" "$2" || { echo "$1: not served" >&2; exit 1; }
+    get "$PORT" "$2"
+    pinned_wrk -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT$2"
+    RPS[$1]=$WRK_RPS
+    printf '%-26s %12s req/s   p50 %8s   p99 %8s\n' "$1" "${RPS[$1]}" "$WRK_P50" "$WRK_P99"
 }
 run "unsigned 1k hit" /1k.bin
 # The same URLs on a behavior that trusts no key (the query is not in the cache key): what a
@@ -101,4 +92,4 @@ awk -v s="${RPS[custom signed 1k hit]}" -v u="${RPS[unsigned, custom URL]}" \
     'BEGIN { printf "%-26s %+.1f %% throughput against the same URL unsigned\n", "custom signed 1k hit", (s / u - 1) * 100 }'
 echo
 echo "== one cold verification (no remembered signature), single thread"
-taskset -c 0 "${CARGO_TARGET_DIR:-target}/release/examples/verify-bench" 5000
+taskset -c 0 "$(release_bin examples/verify-bench)" 5000
