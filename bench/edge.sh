@@ -5,6 +5,7 @@
 #   bash bench/edge.sh                 # 10 s per measurement
 #   DURATION=5s CONNECTIONS=32 bash bench/edge.sh
 #   TARGETS="cachalot cachalot+logs" bash bench/edge.sh   # a subset
+#   BEFORE_BIN=/tmp/before/target/release/cachalot TARGETS=cachalot bash bench/edge.sh   # two builds
 #
 # Scenarios:
 #   1k.bin            1 KiB binary object, cache hits (after a warm-up request)
@@ -19,6 +20,19 @@
 # (taskset), so every server gets one core. Prints requests/s and latency; never fails on
 # the numbers. Needs wrk, nginx, varnish and trafficserver (apt-get install wrk nginx varnish
 # trafficserver). Traffic Server's compress plugin is not configured: it has no gzip rows.
+#
+# Before and after: BEFORE_BIN=<another build of cachalot> adds the target cachalot@before, which
+# runs the same scenarios against that binary right after `cachalot` (the same config,
+# bench/edge/cachalot.json, the same pinning and origin, a state folder of its own). Its rows are
+# printed beside cachalot's, and its column in the table at the end is its requests/s over this
+# build's. A relative BEFORE_BIN is taken from where the script was started. An older commit's build:
+#   git worktree add /tmp/before <rev> && (cd /tmp/before && cargo build --release -p cachalot)
+# The older build must take `serve --config --state --log` (serve has since its first version) and load
+# bench/edge/cachalot.json. A config file holding a key its build does not know does not load, so
+# a key added to that file later shuts out the builds older than the key. Every key it holds today
+# (Pops' Id, Listen and Region; Admin; OriginAddresses; Buckets; Distributions, with the behavior's
+# Compress; CachePolicies, with Comment) has been read since the config file's first version.
+BEFORE_BIN=${BEFORE_BIN:+$(realpath -m -- "$BEFORE_BIN")}
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 DURATION=${DURATION:-10s}
@@ -28,6 +42,11 @@ HOST=d0bench0edge01.cloudfront.net
 TARGETS=${TARGETS:-cachalot cachalot+logs cachalot+function nginx varnish ats}
 RESULTS=$WORK/results.txt
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
+if [ -n "$BEFORE_BIN" ] && ! want cachalot@before; then TARGETS="$TARGETS cachalot@before"; fi
+if want cachalot@before && [ ! -x "$BEFORE_BIN" ]; then
+    echo "cachalot@before needs BEFORE_BIN=/path/to/another/cachalot (got \"$BEFORE_BIN\")" >&2
+    exit 1
+fi
 
 need_tools "wrk nginx varnish trafficserver" wrk nginx varnishd traffic_server taskset
 cargo build --release -q -p cachalot
@@ -88,14 +107,21 @@ scenarios() { # name port [nogzip]
 
 echo "== machine: $(nproc) cores; server on core 0, wrk on core 1; $CONNECTIONS connections, $DURATION each"
 echo "== $(nginx -v 2>&1); $(varnishd -V 2>&1 | head -1); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+if want cachalot@before; then echo "== cachalot@before: $BEFORE_BIN"; fi
 
-start_cachalot() { # config
-    start_pinned 0 18080 "$BIN" serve --config "$1" --state "state-$1" --log warn
+start_cachalot() { # config [binary state]
+    start_pinned 0 18080 "${2:-$BIN}" serve --config "$1" --state "${3:-state-$1}" --log warn
 }
 
 if want cachalot; then
     start_cachalot cachalot.json
     scenarios "cachalot" 18080
+    stop_last
+fi
+
+if want cachalot@before; then
+    start_cachalot cachalot.json "$BEFORE_BIN" state-before
+    scenarios "cachalot@before" 18080
     stop_last
 fi
 
