@@ -5,15 +5,19 @@
 
 Writes OUTDIR/v2.json, v2-plain.log (`|`, with v2-plain.fields), v2-w3c.log (`;`), v2.parquet (pyarrow,
 SNAPPY, Athena's column names, `-` as null) and realtime.log (tab-separated real-time records with
-realtime-config.json), the same requests in each, as tests/formats/make_fixtures.py lays them out.
+realtime-config.json), the same requests in each, laid out by the encoders of the doctor's fixtures
+(crates/cachalot-doctor/tests/formats/make_fixtures.py, imported from there).
 """
 
 import json
 import os
 import sys
 
-import pyarrow as pa
 import pyarrow.parquet as pq
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "crates", "cachalot-doctor",
+                                "tests", "formats"))
+from make_fixtures import encode_delimiter, parquet_table, realtime_values  # noqa: E402
 
 USED = ["x-edge-location", "cs-uri-stem", "cs-uri-query", "sc-status", "x-edge-result-type",
         "x-edge-detailed-result-type", "cs-method", "cs(Host)", "x-host-header", "cs(User-Agent)",
@@ -35,7 +39,6 @@ def main():
                 continue
             rows.append(dict(zip(names, line.split("\t"))))
     sel = ["date", "time"] + USED
-    enc = lambda v, d: v.replace(d, "%%%02X" % ord(d)) if d in ",;" else v
     with open(os.path.join(out, "v2.json"), "w") as f:
         for r in rows:
             f.write(json.dumps({k: r[k] for k in sel[::-1]}, separators=(",", ":")) + "\n")
@@ -47,10 +50,8 @@ def main():
     with open(os.path.join(out, "v2-w3c.log"), "w") as f:
         f.write("#Version: 1.0\n#Fields: %s\n" % " ".join(sel))
         for r in rows:
-            f.write(";".join(enc(r[k], ";") for k in sel) + "\n")
-    col = lambda k: k.replace("-", "_").replace("(", "_").replace(")", "").lower()
-    table = pa.table({col(k): pa.array([None if r[k] == "-" else r[k] for r in rows], pa.string()) for k in sel})
-    pq.write_table(table, os.path.join(out, "v2.parquet"), compression="snappy", row_group_size=65536)
+            f.write(";".join(encode_delimiter(r[k], ";") for k in sel) + "\n")
+    pq.write_table(parquet_table(rows, sel), os.path.join(out, "v2.parquet"), compression="snappy", row_group_size=65536)
     # In the order real-time records carry their fields ("Real-time logs", Fields).
     rt = [("sc-status", "sc-status"), ("sc-bytes", "sc-bytes"), ("cs-method", "cs-method"),
           ("cs-host", "x-host-header"), ("cs-uri-stem", None), ("x-edge-location", "x-edge-location"), ("x-host-header", "cs(Host)"),
@@ -58,18 +59,12 @@ def main():
           ("cs-uri-query", "cs-uri-query"), ("x-edge-result-type", "x-edge-result-type"),
           ("sc-content-type", "sc-content-type"), ("sc-content-len", "sc-content-len"),
           ("x-edge-detailed-result-type", "x-edge-detailed-result-type")]
+    sources = [k for _, k in rt]
     import calendar, time as _t
     with open(os.path.join(out, "realtime.log"), "w") as f:
         for r in rows:
             ts = calendar.timegm(_t.strptime(r["date"] + " " + r["time"], "%Y-%m-%d %H:%M:%S"))
-            vals = ["%d.000" % ts]
-            for name, k in rt:
-                if k is None:
-                    q = r["cs-uri-query"]
-                    vals.append(r["cs-uri-stem"] + ("" if q == "-" else "?" + q))
-                else:
-                    vals.append(r[k])
-            f.write("\t".join(vals) + "\n")
+            f.write("\t".join(["%d.000" % ts] + realtime_values(r, sources)) + "\n")
     with open(os.path.join(out, "realtime-config.json"), "w") as f:
         json.dump({"RealtimeLogConfig": {"Name": "bench", "SamplingRate": 100,
                                          "Fields": ["timestamp"] + [n for n, _ in rt]}}, f)

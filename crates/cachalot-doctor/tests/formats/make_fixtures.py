@@ -93,6 +93,8 @@ def records():
     return out
 
 
+# encode_delimiter, parquet_table and realtime_values are also bench/log-formats/convert.py's, so that
+# the benchmark's files are laid out as these fixtures are.
 def encode_delimiter(value, delimiter):
     # With `,` or `;` as the delimiter, CloudFront percent-encodes it inside values.
     if delimiter in ",;":
@@ -110,6 +112,22 @@ def write(name, text):
 
 def delimited(recs, fields, delimiter):
     return "".join(delimiter.join(encode_delimiter(r[k], delimiter) for k in fields) + "\n" for r in recs)
+
+
+def parquet_table(recs, fields):
+    """One optional string column per field, named as Athena's CloudFront tables name them, `-` stored
+    as null."""
+    def column(k):
+        return k.replace("-", "_").replace("(", "_").replace(")", "").lower()
+    return pa.table({column(k): pa.array([None if r[k] == "-" else r[k] for r in recs], pa.string()) for k in fields})
+
+
+def realtime_values(r, sources):
+    """One real-time record's values: for each source, that field of the record `r`, or for None the
+    cs-uri-stem with the query string, as real-time logs carry it."""
+    q = r["cs-uri-query"]
+    uri = r["cs-uri-stem"] + ("" if q == "-" else "?" + q)
+    return [uri if src is None else r[src] for src in sources]
 
 
 def main():
@@ -135,13 +153,8 @@ def main():
     w3c_fields = ["timestamp(ms)", "c-country"] + used
     write("v2-w3c.log", "#Version: 1.0\n#Fields: %s\n%s" % (" ".join(w3c_fields), delimited(recs, w3c_fields, ";")))
 
-    # Parquet: one optional string column per field, named as Athena's CloudFront tables name them,
-    # `-` stored as null.
     pq_fields = ["date", "time"] + used + ["c-country", "asn"]
-    def column(k):
-        return k.replace("-", "_").replace("(", "_").replace(")", "").lower()
-    table = pa.table({column(k): pa.array([None if r[k] == "-" else r[k] for r in recs], pa.string()) for k in pq_fields})
-    pq.write_table(table, os.path.join(HERE, "v2.parquet"), compression="snappy", row_group_size=50)
+    pq.write_table(parquet_table(recs, pq_fields), os.path.join(HERE, "v2.parquet"), compression="snappy", row_group_size=50)
 
     # Real-time records: the chosen fields in the documented order, whatever the configuration lists.
     rt = {"timestamp": "timestamp", "c-ip": "c-ip", "sc-status": "sc-status", "sc-bytes": "sc-bytes",
@@ -151,17 +164,7 @@ def main():
           "x-edge-result-type": "x-edge-result-type", "sc-content-type": "sc-content-type",
           "sc-content-len": "sc-content-len", "x-edge-detailed-result-type": "x-edge-detailed-result-type",
           "c-country": "c-country"}
-    lines = []
-    for r in recs:
-        values = []
-        for name, src in rt.items():
-            if src is None:
-                q = r["cs-uri-query"]
-                values.append(r["cs-uri-stem"] + ("" if q == "-" else "?" + q))
-            else:
-                values.append(r[src])
-        lines.append("\t".join(values) + "\n")
-    write("realtime.log", "".join(lines))
+    write("realtime.log", "".join("\t".join(realtime_values(r, rt.values())) + "\n" for r in recs))
     config = {"RealtimeLogConfig": {
         "ARN": "arn:aws:cloudfront::123456789012:realtime-log-config/doctor-fixture",
         "Name": "doctor-fixture", "SamplingRate": 100,
