@@ -13,37 +13,9 @@ import subprocess
 import sys
 import time
 
-ENDPOINT, WORK = sys.argv[1], sys.argv[2]
-AWS = os.path.join(os.path.dirname(sys.executable), "aws")
-passed = 0
+from harness import aws, check, finish, refused, step
 
-
-def step(name):
-    global passed
-    passed += 1
-    print(f"ok {passed} - {name}", flush=True)
-
-
-def run(*args):
-    return subprocess.run([AWS, "--endpoint-url", ENDPOINT, *args], capture_output=True, text=True, timeout=600)
-
-
-def aws(*args):
-    proc = run(*args)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(args[:2])} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
-    return json.loads(proc.stdout) if proc.stdout.strip() else None
-
-
-def refused(code, *args):
-    proc = run(*args)
-    if proc.returncode == 0 or f"({code})" not in proc.stderr:
-        sys.exit(f"FAILED: {' '.join(args[:2])} should fail with {code}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
-
-
-def check(cond, what):
-    if not cond:
-        sys.exit(f"FAILED: {what}")
+WORK = sys.argv[2]
 
 
 def public_key_pem(name):
@@ -187,4 +159,4 @@ aws("cloudfront", "delete-cloud-front-origin-access-identity", "--id", oai_id, "
 refused("NoSuchCloudFrontOriginAccessIdentity", "cloudfront", "get-cloud-front-origin-access-identity", "--id", oai_id)
 step("origin access identity: create, get, get-config, list, update, delete")
 
-print(f"{passed} passed, 0 failed")
+finish()

@@ -8,39 +8,13 @@ naming the step, on the first failure; prints "N passed, 0 failed" at the end.
 """
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-ENDPOINT = sys.argv[1]
-AWS = os.path.join(os.path.dirname(sys.executable), "aws")
-passed = 0
-
-
-def step(name):
-    global passed
-    passed += 1
-    print(f"ok {passed} - {name}", flush=True)
-
-
-def aws(*args):
-    """Runs the AWS CLI; returns parsed JSON output (or None)."""
-    cmd = [AWS, "--endpoint-url", ENDPOINT, *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(args[:2])} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
-    return json.loads(proc.stdout) if proc.stdout.strip() else None
-
-
-def check(cond, what):
-    if not cond:
-        sys.exit(f"FAILED: {what}")
-
+from harness import ENDPOINT, aws, check, finish, step
 
 # --- The seed's commands, verbatim -------------------------------------------------------------
 seed_policy = """{
@@ -179,4 +153,4 @@ live = cf.get_function(Name="seed-fn", Stage="LIVE")
 check(live["FunctionCode"].read() == code + b"\n", "LIVE code")
 step("boto3 functions: create, update (ETtag), publish, get")
 
-print(f"{passed} passed, 0 failed")
+finish()
