@@ -1,6 +1,6 @@
 //! Distributions, their invalidations, monitoring subscriptions and tags.
 
-use super::{Request, Response, check_quantities, defaults, errors_of, page, required_str, typed};
+use super::{ListEcho, Request, Response, check_quantities, defaults, errors_of, list_response, required_str, typed};
 use crate::control::Inner;
 use crate::error::ApiError;
 use crate::state::Subject;
@@ -286,20 +286,7 @@ pub(super) fn list(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
     let max = req.max_items()?;
     let items: Vec<(String, Value)> =
         cp.read(|s| s.distributions.values().map(|d| (d.id.clone(), summary_json(cp, d))).collect());
-    let marker = req.param("Marker").unwrap_or("");
-    let (page_items, next) = page(&items, Some(marker), max);
-    Ok(Response::xml(200, "DistributionList", "DistributionList", &list_json(marker, max, page_items, next)))
-}
-
-fn list_json(marker: &str, max: usize, items: Vec<Value>, next: Option<String>) -> Value {
-    let mut list = json!({"Marker": marker, "MaxItems": max, "IsTruncated": next.is_some(), "Quantity": items.len()});
-    if let Some(n) = next {
-        list["NextMarker"] = json!(n);
-    }
-    if !items.is_empty() {
-        list["Items"] = Value::Array(items);
-    }
-    list
+    Ok(list_response(req, "DistributionList", &items, max, ListEcho::MarkerAndTruncation))
 }
 
 pub(super) fn list_by_policy(cp: &Inner, req: &Request, by: &str, id: &str) -> Result<Response, ApiError> {
@@ -333,9 +320,7 @@ pub(super) fn list_by_policy(cp: &Inner, req: &Request, by: &str, id: &str) -> R
         });
         Ok(users.iter().map(|d| (d.id.clone(), json!(d.id))).collect())
     })?;
-    let marker = req.param("Marker").unwrap_or("");
-    let (page_items, next) = page(&items, Some(marker), max);
-    Ok(Response::xml(200, "DistributionIdList", "DistributionIdList", &list_json(marker, max, page_items, next)))
+    Ok(list_response(req, "DistributionIdList", &items, max, ListEcho::MarkerAndTruncation))
 }
 
 // ---------------------------------------------------------------------------
@@ -489,9 +474,7 @@ pub(super) fn list_invalidations(cp: &Inner, req: &Request, dist: &str) -> Resul
         items.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(items)
     })?;
-    let marker = req.param("Marker").unwrap_or("");
-    let (page_items, next) = page(&items, Some(marker), max);
-    Ok(Response::xml(200, "InvalidationList", "InvalidationList", &list_json(marker, max, page_items, next)))
+    Ok(list_response(req, "InvalidationList", &items, max, ListEcho::MarkerAndTruncation))
 }
 
 // ---------------------------------------------------------------------------

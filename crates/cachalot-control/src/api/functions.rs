@@ -4,7 +4,7 @@
 //! associated with a behavior); publishing copies DEVELOPMENT to LIVE and
 //! republishes the snapshot, so every associated behavior runs the new code.
 
-use super::{Request, Response, check_quantities, page, required_str};
+use super::{ListEcho, Request, Response, check_quantities, list_response, required_str};
 use crate::control::Inner;
 use crate::edge::{FunctionTestError, FunctionTestRequest};
 use crate::error::ApiError;
@@ -236,15 +236,7 @@ pub(super) fn list(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
             .map(|f| (f.name.clone(), summary(s, f, stage)))
             .collect()
     });
-    let (page_items, next) = page(&items, req.param("Marker"), max);
-    let mut list = json!({"MaxItems": max, "Quantity": page_items.len()});
-    if let Some(n) = next {
-        list["NextMarker"] = json!(n);
-    }
-    if !page_items.is_empty() {
-        list["Items"] = Value::Array(page_items);
-    }
-    Ok(Response::xml(200, "FunctionList", "FunctionList", &list))
+    Ok(list_response(req, "FunctionList", &items, max, ListEcho::Nothing))
 }
 
 pub(super) fn test(cp: &Inner, req: &Request, name: &str) -> Result<Response, ApiError> {

@@ -8,7 +8,7 @@
 //! crate documentation). Every change to the items republishes the snapshot,
 //! so functions at the edge read the new values at once.
 
-use super::{Request, Response, page, required_str};
+use super::{ListEcho, Request, Response, list_response, page, required_str};
 use crate::control::Inner;
 use crate::error::ApiError;
 use crate::state::KvsRecord;
@@ -132,15 +132,7 @@ pub(super) fn delete(cp: &Inner, req: &Request, name: &str) -> Result<Response, 
 pub(super) fn list(cp: &Inner, req: &Request) -> Result<Response, ApiError> {
     let max = req.max_items()?;
     let items: Vec<(String, Value)> = cp.read(|s| s.kvs.values().map(|k| (k.name.clone(), store_json(k))).collect());
-    let (page_items, next) = page(&items, req.param("Marker"), max);
-    let mut list = json!({"MaxItems": max, "Quantity": page_items.len()});
-    if let Some(n) = next {
-        list["NextMarker"] = json!(n);
-    }
-    if !page_items.is_empty() {
-        list["Items"] = Value::Array(page_items);
-    }
-    Ok(Response::xml(200, "KeyValueStoreList", "KeyValueStoreList", &list))
+    Ok(list_response(req, "KeyValueStoreList", &items, max, ListEcho::Nothing))
 }
 
 // ---------------------------------------------------------------------------

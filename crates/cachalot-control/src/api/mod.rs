@@ -20,7 +20,7 @@ use bytes::Bytes;
 use cachalot_config::Diagnostics;
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The API version prefix of every CloudFront path.
 pub(crate) const PREFIX: &str = "/2020-05-31/";
@@ -216,6 +216,43 @@ pub(crate) fn page<T: Clone>(items: &[(String, T)], marker: Option<&str>, max: u
     let taken: Vec<T> = rest.iter().take(max).map(|(_, v)| v.clone()).collect();
     let next = (rest.len() > max).then(|| rest[max - 1].0.clone());
     (taken, next)
+}
+
+/// Whether a list answer repeats the request's `Marker` and says `IsTruncated`: the model's
+/// distribution, distribution-id, invalidation and origin access lists have both members; the
+/// function, key value store, policy, public key and key group lists have neither.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListEcho {
+    /// `MaxItems`, `Quantity`, `NextMarker` and `Items` only.
+    Nothing,
+    /// `Marker` (empty on the first page) and `IsTruncated` as well.
+    MarkerAndTruncation,
+}
+
+/// A CloudFront list answer of model shape `root`: the page of `items` (sorted by key) after the
+/// request's `Marker`, at most `max`, with `MaxItems`, `Quantity`, `NextMarker` when more follow
+/// and `Items` when the page has any (CloudFront leaves out an empty `Items`).
+pub(crate) fn list_response(
+    req: &Request,
+    root: &str,
+    items: &[(String, Value)],
+    max: usize,
+    echo: ListEcho,
+) -> Response {
+    let marker = req.param("Marker").unwrap_or_default();
+    let (page_items, next) = page(items, Some(marker), max);
+    let mut list = json!({"MaxItems": max, "Quantity": page_items.len()});
+    if echo == ListEcho::MarkerAndTruncation {
+        list["Marker"] = json!(marker);
+        list["IsTruncated"] = json!(next.is_some());
+    }
+    if let Some(n) = next {
+        list["NextMarker"] = json!(n);
+    }
+    if !page_items.is_empty() {
+        list["Items"] = Value::Array(page_items);
+    }
+    Response::xml(200, root, root, &list)
 }
 
 /// Runs one CloudFront API request: authentication, then its operation.

@@ -5,7 +5,7 @@
 //! deleting one `IllegalDelete` (both 400), since CloudFront's own error for
 //! this is not documented.
 
-use super::{Request, Response, check_quantities, defaults, errors_of, page, typed};
+use super::{ListEcho, Request, Response, check_quantities, defaults, errors_of, list_response, typed};
 use crate::control::Inner;
 use crate::error::ApiError;
 use crate::state::Subject;
@@ -216,14 +216,5 @@ pub(super) fn list(cp: &Inner, req: &Request, kind: PolicyKind) -> Result<Respon
         });
     }
     items.sort_by(|a, b| a.0.cmp(&b.0));
-    let (page_items, next) = page(&items, req.param("Marker"), max);
-    let mut list = json!({"MaxItems": max, "Quantity": page_items.len()});
-    if let Some(n) = next {
-        list["NextMarker"] = json!(n);
-    }
-    if !page_items.is_empty() {
-        list["Items"] = Value::Array(page_items);
-    }
-    let root = format!("{}List", kind.name());
-    Ok(Response::xml(200, &root, &root, &list))
+    Ok(list_response(req, &format!("{}List", kind.name()), &items, max, ListEcho::Nothing))
 }

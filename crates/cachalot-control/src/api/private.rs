@@ -12,7 +12,7 @@
 //! keys and controls reach the edge in the snapshot, so a key removed from a group is
 //! refused from the next request on.
 
-use super::{Request, Response, check_quantities, page, typed};
+use super::{ListEcho, Request, Response, check_quantities, list_response, typed};
 use crate::control::Inner;
 use crate::error::ApiError;
 use crate::state::{PrivateKind, PrivateRecord, State, Subject};
@@ -335,21 +335,11 @@ fn list(cp: &Inner, req: &Request, kind: PrivateKind) -> Result<Response, ApiErr
     let max = req.max_items()?;
     let items: Vec<(String, Value)> =
         cp.read(|s| s.private(kind).values().map(|r| (r.id.clone(), summary(kind, r))).collect());
-    let marker = req.param("Marker").unwrap_or_default();
-    let (page_items, next) = page(&items, Some(marker), max);
-    let mut list = json!({"MaxItems": max, "Quantity": page_items.len()});
-    if matches!(kind, PrivateKind::OriginAccessControl | PrivateKind::OriginAccessIdentity) {
-        list["Marker"] = json!(marker);
-        list["IsTruncated"] = json!(next.is_some());
-    }
-    if let Some(n) = next {
-        list["NextMarker"] = json!(n);
-    }
-    if !page_items.is_empty() {
-        list["Items"] = Value::Array(page_items);
-    }
-    let root = format!("{}List", kind.name());
-    Ok(Response::xml(200, &root, &root, &list))
+    let echo = match kind {
+        PrivateKind::OriginAccessControl | PrivateKind::OriginAccessIdentity => ListEcho::MarkerAndTruncation,
+        PrivateKind::PublicKey | PrivateKind::KeyGroup => ListEcho::Nothing,
+    };
+    Ok(list_response(req, &format!("{}List", kind.name()), &items, max, echo))
 }
 
 /// `ListDistributionsByKeyGroup`: the distributions whose behaviors trust key group `id`.
@@ -362,15 +352,5 @@ pub(super) fn list_distributions_by_key_group(cp: &Inner, req: &Request, id: &st
         let users = users(s, PrivateKind::KeyGroup, id);
         Ok(users.iter().filter_map(|u| u.strip_prefix("distribution ")).map(|d| (d.to_owned(), json!(d))).collect())
     })?;
-    let marker = req.param("Marker").unwrap_or_default();
-    let (page_items, next) = page(&items, Some(marker), max);
-    let mut list =
-        json!({"Marker": marker, "MaxItems": max, "IsTruncated": next.is_some(), "Quantity": page_items.len()});
-    if let Some(n) = next {
-        list["NextMarker"] = json!(n);
-    }
-    if !page_items.is_empty() {
-        list["Items"] = Value::Array(page_items);
-    }
-    Ok(Response::xml(200, "DistributionIdList", "DistributionIdList", &list))
+    Ok(list_response(req, "DistributionIdList", &items, max, ListEcho::MarkerAndTruncation))
 }
