@@ -7,34 +7,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 /// Runs `tests/aws_cli/<script>` with the venv's Python against a fresh control plane,
 /// passing the server URL and the state folder, with credentials isolated from this
 /// machine's; asserts it exits 0 and reports no failure.
 fn run_script(script: &str) {
-    let python3 = "python3";
-    if Command::new(python3).arg("--version").output().is_err() {
-        println!("SKIPPED: python3 is not installed; {script} did not run");
-        return;
-    }
-    let py = common::ensure_venv(python3);
+    let Some(py) = common::venv_python_or_skip(script) else { return };
     let state = common::TempDir::new("aws-cli");
     let server = common::Server::start(&state.0, &[]);
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aws_cli").join(script);
-    let out = Command::new(&py)
-        .arg(&path)
-        .arg(&server.url)
-        .arg(&state.0)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", state.0.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", state.0.join("no-credentials"))
-        .output()
-        .unwrap();
+    let out = common::aws_script(&py, script, &state.0).arg(&server.url).arg(&state.0).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");

@@ -4,31 +4,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 fn run(scenario: &str) {
-    let python3 = "python3";
-    if Command::new(python3).arg("--version").output().is_err() {
-        println!("SKIPPED: python3 is not installed; the boto3 scenario {scenario} did not run");
-        return;
-    }
-    let py = common::ensure_venv(python3);
+    let Some(py) = common::venv_python_or_skip(&format!("the boto3 scenario {scenario}")) else { return };
     let state = common::TempDir::new(&format!("fidelity-{scenario}"));
     let server = common::Server::start(&state.0, &[]);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aws_cli/fidelity.py");
-    let out = Command::new(&py)
-        .arg(&script)
-        .arg(&server.url)
-        .arg(scenario)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", state.0.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", state.0.join("no-credentials"))
-        .output()
-        .unwrap();
+    let out = common::aws_script(&py, "fidelity.py", &state.0).arg(&server.url).arg(scenario).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{scenario} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");

@@ -1,4 +1,5 @@
-//! Helpers shared by the end-to-end tests: a temporary folder and the `control_only` example as a child process.
+//! Helpers shared by the end-to-end tests: a temporary folder, the `control_only` example as a child process,
+//! and the Python virtualenv that runs the AWS CLI and boto3 scripts under `tests/aws_cli`.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -96,4 +97,29 @@ pub fn ensure_venv(python3: &str) -> PathBuf {
         assert!(status.success(), "pip install awscli boto3 failed");
     }
     py
+}
+
+/// The venv's python (the venv created when missing), or `None` after saying that `what`
+/// did not run because python3 is not installed.
+pub fn venv_python_or_skip(what: &str) -> Option<PathBuf> {
+    let python3 = "python3";
+    if Command::new(python3).arg("--version").output().is_err() {
+        println!("SKIPPED: python3 is not installed; {what} did not run");
+        return None;
+    }
+    Some(ensure_venv(python3))
+}
+
+/// `py tests/aws_cli/<script>` with a test account's AWS credentials, isolated from this
+/// machine's: the config and credentials files are looked for in `state`, which has neither.
+pub fn aws_script(py: &Path, script: &str, state: &Path) -> Command {
+    let mut cmd = Command::new(py);
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aws_cli").join(script))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", state.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", state.join("no-credentials"));
+    cmd
 }
