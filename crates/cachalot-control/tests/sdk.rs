@@ -3,6 +3,9 @@
 use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::config::{BehaviorVersion, Region};
 use aws_sdk_cloudfront::error::ProvideErrorMetadata;
+use aws_sdk_cloudfront::operation::create_distribution::builders::CreateDistributionFluentBuilder;
+use aws_sdk_cloudfront::operation::create_function::builders::CreateFunctionFluentBuilder;
+use aws_sdk_cloudfront::operation::create_invalidation::builders::CreateInvalidationFluentBuilder;
 use aws_sdk_cloudfront::primitives::Blob;
 use aws_sdk_cloudfront::types::*;
 use cachalot_config::file::AccessKey;
@@ -50,21 +53,16 @@ async fn serve(control: &ControlPlane) -> String {
     format!("http://{addr}")
 }
 
-async fn start_with(
-    keys: Vec<AccessKey>,
-    tester: Option<Arc<dyn FunctionTester>>,
-    dir: Option<std::path::PathBuf>,
-) -> Env {
-    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("cachalot-sdk-{}", fastrand::u64(..))));
+async fn start_with(keys: Vec<AccessKey>, tester: Option<Arc<dyn FunctionTester>>, resources: Resources) -> Env {
+    let dir = std::env::temp_dir().join(format!("cachalot-sdk-{}", fastrand::u64(..)));
     let edge = RecordingEdge::new();
-    let control =
-        ControlPlane::open(StoreLocation::Dir(dir.clone()), Resources::default(), keys, edge.clone(), tester).unwrap();
+    let control = ControlPlane::open(StoreLocation::Dir(dir.clone()), resources, keys, edge.clone(), tester).unwrap();
     let url = serve(&control).await;
     Env { client: client(&url, "test", "test"), edge, control, url, dir }
 }
 
 async fn start() -> Env {
-    start_with(Vec::new(), None, None).await
+    start_with(Vec::new(), None, Resources::default()).await
 }
 
 fn code<E: ProvideErrorMetadata, R>(e: aws_sdk_cloudfront::error::SdkError<E, R>) -> String {
@@ -106,7 +104,7 @@ fn cache_policy_config(name: &str, min_ttl: i64, default_ttl: i64) -> CachePolic
         .unwrap()
 }
 
-fn distribution_config(caller: &str, policy: &str, enabled: bool, function_arn: Option<&str>) -> DistributionConfig {
+fn distribution_config(caller: &str, policy: &str, function_arn: Option<&str>) -> DistributionConfig {
     let mut behavior = DefaultCacheBehavior::builder()
         .target_origin_id("web")
         .viewer_protocol_policy(ViewerProtocolPolicy::AllowAll)
@@ -129,7 +127,7 @@ fn distribution_config(caller: &str, policy: &str, enabled: bool, function_arn: 
     DistributionConfig::builder()
         .caller_reference(caller)
         .comment("test")
-        .enabled(enabled)
+        .enabled(true)
         .origins(
             Origins::builder()
                 .quantity(1)
@@ -156,12 +154,42 @@ fn distribution_config(caller: &str, policy: &str, enabled: bool, function_arn: 
         .unwrap()
 }
 
-fn batch(caller: &str, paths: &[&str]) -> InvalidationBatch {
+/// `CreateDistribution` of an enabled distribution (see [`distribution_config`]), ready to send.
+fn create_distribution(
+    c: &Client,
+    caller: &str,
+    policy: &str,
+    function_arn: Option<&str>,
+) -> CreateDistributionFluentBuilder {
+    c.create_distribution().distribution_config(distribution_config(caller, policy, function_arn))
+}
+
+/// `CreateInvalidation` of `paths` on distribution `id`, ready to send.
+fn create_invalidation(c: &Client, id: &str, caller: &str, paths: &[&str]) -> CreateInvalidationFluentBuilder {
     let mut p = Paths::builder().quantity(paths.len() as i32);
     for path in paths {
         p = p.items(*path);
     }
-    InvalidationBatch::builder().caller_reference(caller).paths(p.build().unwrap()).build().unwrap()
+    let batch = InvalidationBatch::builder().caller_reference(caller).paths(p.build().unwrap()).build().unwrap();
+    c.create_invalidation().distribution_id(id).invalidation_batch(batch)
+}
+
+/// `CreateFunction` of `code`, ready to send.
+fn create_function(c: &Client, name: &str, config: FunctionConfig, code: &str) -> CreateFunctionFluentBuilder {
+    c.create_function().name(name).function_config(config).function_code(Blob::new(code))
+}
+
+/// Asks for `status` until it is `wanted`, at most 100 times, `pause` apart; the last answer.
+async fn poll_status(wanted: &str, pause: Duration, mut status: impl AsyncFnMut() -> String) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = status().await;
+        if last == wanted {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    last
 }
 
 #[tokio::test]
@@ -303,12 +331,7 @@ async fn distributions_lifecycle_publish_and_errors() {
     let policy = c.create_cache_policy().cache_policy_config(cache_policy_config("p", 1, 60)).send().await.unwrap();
     let policy_id = policy.cache_policy().unwrap().id().to_owned();
 
-    let created = c
-        .create_distribution()
-        .distribution_config(distribution_config("ref-1", &policy_id, true, None))
-        .send()
-        .await
-        .unwrap();
+    let created = create_distribution(c, "ref-1", &policy_id, None).send().await.unwrap();
     let d = created.distribution().unwrap();
     let id = d.id().to_owned();
     assert!(
@@ -322,31 +345,22 @@ async fn distributions_lifecycle_publish_and_errors() {
     assert!(snapshot.distribution(&id).is_some());
     assert!(env.control.snapshot().distribution(&id).is_some());
     // InProgress → Deployed.
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = c.get_distribution().id(&id).send().await.unwrap().distribution().unwrap().status().to_owned();
-        if status == "Deployed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = poll_status("Deployed", Duration::from_millis(50), async || {
+        c.get_distribution().id(&id).send().await.unwrap().distribution().unwrap().status().to_owned()
+    })
+    .await;
     assert_eq!(status, "Deployed");
 
     // CallerReference reuse.
-    let e =
-        c.create_distribution().distribution_config(distribution_config("ref-1", &policy_id, true, None)).send().await;
+    let e = create_distribution(c, "ref-1", &policy_id, None).send().await;
     assert_eq!(code(e.unwrap_err()), "DistributionAlreadyExists");
     // Quantity/Items mismatch.
-    let mut bad = distribution_config("ref-2", &policy_id, true, None);
+    let mut bad = distribution_config("ref-2", &policy_id, None);
     bad.origins = Some(Origins::builder().quantity(2).set_items(Some(bad.origins.unwrap().items)).build().unwrap());
     let e = c.create_distribution().distribution_config(bad).send().await;
     assert_eq!(code(e.unwrap_err()), "InconsistentQuantities");
     // References are checked.
-    let e = c
-        .create_distribution()
-        .distribution_config(distribution_config("ref-3", "no-such-policy", true, None))
-        .send()
-        .await;
+    let e = create_distribution(c, "ref-3", "no-such-policy", None).send().await;
     assert_eq!(code(e.unwrap_err()), "NoSuchCachePolicy");
     let e = c.delete_cache_policy().id(&policy_id).if_match(policy.e_tag().unwrap()).send().await;
     assert_eq!(code(e.unwrap_err()), "CachePolicyInUse");
@@ -354,12 +368,7 @@ async fn distributions_lifecycle_publish_and_errors() {
     // Listings.
     let by_policy = c.list_distributions_by_cache_policy_id().cache_policy_id(&policy_id).send().await.unwrap();
     assert_eq!(by_policy.distribution_id_list().unwrap().items(), std::slice::from_ref(&id));
-    let c2 = c
-        .create_distribution()
-        .distribution_config(distribution_config("ref-4", CACHING_OPTIMIZED, true, None))
-        .send()
-        .await
-        .unwrap();
+    let c2 = create_distribution(c, "ref-4", CACHING_OPTIMIZED, None).send().await.unwrap();
     let list = c.list_distributions().max_items(1).send().await.unwrap();
     let dl = list.distribution_list().unwrap();
     assert!(dl.is_truncated());
@@ -393,21 +402,10 @@ async fn distributions_lifecycle_publish_and_errors() {
 async fn invalidations_purge_complete_and_are_idempotent() {
     let env = start().await;
     let c = &env.client;
-    let d = c
-        .create_distribution()
-        .distribution_config(distribution_config("inv", CACHING_OPTIMIZED, true, None))
-        .send()
-        .await
-        .unwrap();
+    let d = create_distribution(c, "inv", CACHING_OPTIMIZED, None).send().await.unwrap();
     let id = d.distribution().unwrap().id().to_owned();
 
-    let inv = c
-        .create_invalidation()
-        .distribution_id(&id)
-        .invalidation_batch(batch("r1", &["/a.jpg", "/images/*"]))
-        .send()
-        .await
-        .unwrap();
+    let inv = create_invalidation(c, &id, "r1", &["/a.jpg", "/images/*"]).send().await.unwrap();
     let inv_id = inv.invalidation().unwrap().id().to_owned();
     assert_eq!(inv.invalidation().unwrap().status(), "InProgress");
     assert!(inv.location().unwrap().ends_with(&inv_id));
@@ -416,48 +414,37 @@ async fn invalidations_purge_complete_and_are_idempotent() {
     assert_eq!(got.invalidation().unwrap().status(), "Completed");
 
     // Same CallerReference: same paths → the same invalidation; other paths → an error.
-    let again = c
-        .create_invalidation()
-        .distribution_id(&id)
-        .invalidation_batch(batch("r1", &["/a.jpg", "/images/*"]))
-        .send()
-        .await
-        .unwrap();
+    let again = create_invalidation(c, &id, "r1", &["/a.jpg", "/images/*"]).send().await.unwrap();
     assert_eq!(again.invalidation().unwrap().id(), inv_id);
-    let e = c.create_invalidation().distribution_id(&id).invalidation_batch(batch("r1", &["/b.jpg"])).send().await;
+    let e = create_invalidation(c, &id, "r1", &["/b.jpg"]).send().await;
     assert_eq!(code(e.unwrap_err()), "InvalidationBatchAlreadyExists");
 
     let list = c.list_invalidations().distribution_id(&id).send().await.unwrap();
     assert_eq!(list.invalidation_list().unwrap().quantity(), 1);
     let e = c.get_invalidation().distribution_id(&id).id("INOPE").send().await;
     assert_eq!(code(e.unwrap_err()), "NoSuchInvalidation");
-    let e = c.create_invalidation().distribution_id("ENOPE").invalidation_batch(batch("x", &["/a"])).send().await;
+    let e = create_invalidation(c, "ENOPE", "x", &["/a"]).send().await;
     assert_eq!(code(e.unwrap_err()), "NoSuchDistribution");
 
     // Limits.
     let stars: Vec<String> = (0..16).map(|i| format!("/d{i}/*")).collect();
     let refs: Vec<&str> = stars.iter().map(String::as_str).collect();
-    let e = c.create_invalidation().distribution_id(&id).invalidation_batch(batch("big", &refs)).send().await;
+    let e = create_invalidation(c, &id, "big", &refs).send().await;
     assert_eq!(code(e.unwrap_err()), "BatchTooLarge");
     env.edge.set_failing(true);
-    let pending =
-        c.create_invalidation().distribution_id(&id).invalidation_batch(batch("p1", &refs[..15])).send().await.unwrap();
+    let pending = create_invalidation(c, &id, "p1", &refs[..15]).send().await.unwrap();
     let pending_id = pending.invalidation().unwrap().id().to_owned();
-    let e = c.create_invalidation().distribution_id(&id).invalidation_batch(batch("p2", &["/x*"])).send().await;
+    let e = create_invalidation(c, &id, "p2", &["/x*"]).send().await;
     assert_eq!(code(e.unwrap_err()), "TooManyInvalidationsInProgress");
     let d = c.get_distribution().id(&id).send().await.unwrap();
     assert_eq!(d.distribution().unwrap().in_progress_invalidation_batches(), 1);
     // Once the edge is back, the retry completes it.
     env.edge.set_failing(false);
-    let mut status = String::new();
-    for _ in 0..100 {
+    let status = poll_status("Completed", Duration::from_millis(100), async || {
         let got = c.get_invalidation().distribution_id(&id).id(&pending_id).send().await.unwrap();
-        status = got.invalidation().unwrap().status().to_owned();
-        if status == "Completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        got.invalidation().unwrap().status().to_owned()
+    })
+    .await;
     assert_eq!(status, "Completed");
 }
 
@@ -479,42 +466,23 @@ impl FunctionTester for EchoTester {
 
 #[tokio::test]
 async fn functions_stages_publish_associate_and_test() {
-    let env = start_with(Vec::new(), Some(Arc::new(EchoTester)), None).await;
+    let env = start_with(Vec::new(), Some(Arc::new(EchoTester)), Resources::default()).await;
     let c = &env.client;
     let cfg = FunctionConfig::builder().comment("").runtime(FunctionRuntime::CloudfrontJs20).build().unwrap();
     let code_v1 = "function handler(event) { return event.request; }";
-    let created = c
-        .create_function()
-        .name("rewrite")
-        .function_config(cfg.clone())
-        .function_code(Blob::new(code_v1))
-        .send()
-        .await
-        .unwrap();
+    let created = create_function(c, "rewrite", cfg.clone(), code_v1).send().await.unwrap();
     let arn = created.function_summary().unwrap().function_metadata().unwrap().function_arn().to_owned();
     let etag = created.e_tag().unwrap().to_owned();
     assert_eq!(
-        code(
-            c.create_function()
-                .name("rewrite")
-                .function_config(cfg.clone())
-                .function_code(Blob::new(code_v1))
-                .send()
-                .await
-                .unwrap_err()
-        ),
+        code(create_function(c, "rewrite", cfg.clone(), code_v1).send().await.unwrap_err()),
         "FunctionAlreadyExists"
     );
     let big = "x".repeat(10 * 1024 + 1);
-    let e = c.create_function().name("big").function_config(cfg.clone()).function_code(Blob::new(big)).send().await;
+    let e = create_function(c, "big", cfg.clone(), &big).send().await;
     assert_eq!(code(e.unwrap_err()), "FunctionSizeLimitExceeded");
 
     // Only LIVE functions can be associated.
-    let e = c
-        .create_distribution()
-        .distribution_config(distribution_config("f1", CACHING_OPTIMIZED, true, Some(&arn)))
-        .send()
-        .await;
+    let e = create_distribution(c, "f1", CACHING_OPTIMIZED, Some(&arn)).send().await;
     assert_eq!(code(e.unwrap_err()), "InvalidFunctionAssociation");
 
     let code_v2 = "function handler(event) { event.request.uri = '/v2'; return event.request; }";
@@ -538,12 +506,7 @@ async fn functions_stages_publish_associate_and_test() {
     assert_eq!(live.function_code().unwrap().as_ref(), code_v2.as_bytes());
     assert_eq!(env.edge.latest().unwrap().functions["rewrite"].code, code_v2);
 
-    let d = c
-        .create_distribution()
-        .distribution_config(distribution_config("f2", CACHING_OPTIMIZED, true, Some(&arn)))
-        .send()
-        .await
-        .unwrap();
+    let d = create_distribution(c, "f2", CACHING_OPTIMIZED, Some(&arn)).send().await.unwrap();
     let did = d.distribution().unwrap().id().to_owned();
     let snapshot = env.edge.latest().unwrap();
     let behavior = snapshot.distribution(&did).unwrap().behaviors.last().unwrap().clone();
@@ -574,14 +537,7 @@ async fn test_function_without_a_runtime_is_unsupported() {
     let env = start().await;
     let c = &env.client;
     let cfg = FunctionConfig::builder().comment("").runtime(FunctionRuntime::CloudfrontJs10).build().unwrap();
-    let created = c
-        .create_function()
-        .name("f")
-        .function_config(cfg)
-        .function_code(Blob::new("function handler(e){return e.request}"))
-        .send()
-        .await
-        .unwrap();
+    let created = create_function(c, "f", cfg, "function handler(e){return e.request}").send().await.unwrap();
     let e = c.test_function().name("f").if_match(created.e_tag().unwrap()).event_object(Blob::new("{}")).send().await;
     assert_eq!(code(e.unwrap_err()), "UnsupportedOperation");
 }
@@ -606,12 +562,7 @@ async fn key_value_stores_and_monitoring_subscriptions() {
     c.delete_key_value_store().name("flags").if_match(updated.e_tag().unwrap()).send().await.unwrap();
     assert_eq!(code(c.describe_key_value_store().name("flags").send().await.unwrap_err()), "EntityNotFound");
 
-    let d = c
-        .create_distribution()
-        .distribution_config(distribution_config("m", CACHING_OPTIMIZED, true, None))
-        .send()
-        .await
-        .unwrap();
+    let d = create_distribution(c, "m", CACHING_OPTIMIZED, None).send().await.unwrap();
     let id = d.distribution().unwrap().id().to_owned();
     assert_eq!(
         code(c.get_monitoring_subscription().distribution_id(&id).send().await.unwrap_err()),
@@ -647,7 +598,7 @@ async fn key_value_stores_and_monitoring_subscriptions() {
         .create_distribution_with_tags()
         .distribution_config_with_tags(
             DistributionConfigWithTags::builder()
-                .distribution_config(distribution_config("t", CACHING_OPTIMIZED, true, None))
+                .distribution_config(distribution_config("t", CACHING_OPTIMIZED, None))
                 .tags(Tags::builder().items(Tag::builder().key("team").value("web").build().unwrap()).build())
                 .build(),
         )
@@ -675,7 +626,7 @@ async fn unimplemented_operations_say_so() {
 #[tokio::test]
 async fn sigv4_is_verified_when_access_keys_are_configured() {
     let key = AccessKey { access_key_id: "AKIDCACHALOT".into(), secret_access_key: "s3cret".into() };
-    let env = start_with(vec![key], None, None).await;
+    let env = start_with(vec![key], None, Resources::default()).await;
     assert!(!env.control.is_open());
     let good = client(&env.url, "AKIDCACHALOT", "s3cret");
     good.list_distributions().send().await.unwrap();
@@ -706,23 +657,9 @@ async fn the_distributions_quota_is_enforced() {
         .collect();
     let (file, diags) = cachalot_config::file::parse(&format!(r#"{{"Distributions": [{}]}}"#, distributions.join(",")));
     assert!(!diags.has_errors(), "{:?}", diags.items());
-    let dir = std::env::temp_dir().join(format!("cachalot-sdk-{}", fastrand::u64(..)));
-    let resources = Resources { distributions: file.distributions, ..Resources::default() };
-    let control =
-        ControlPlane::open(StoreLocation::Dir(dir.clone()), resources, Vec::new(), RecordingEdge::new(), None).unwrap();
-    let env = Env {
-        client: client(&serve(&control).await, "test", "test"),
-        edge: RecordingEdge::new(),
-        url: String::new(),
-        control,
-        dir,
-    };
-    let e = env
-        .client
-        .create_distribution()
-        .distribution_config(distribution_config("one-too-many", CACHING_OPTIMIZED, true, None))
-        .send()
-        .await;
+    let env =
+        start_with(Vec::new(), None, Resources { distributions: file.distributions, ..Resources::default() }).await;
+    let e = create_distribution(&env.client, "one-too-many", CACHING_OPTIMIZED, None).send().await;
     assert_eq!(code(e.unwrap_err()), "TooManyDistributions");
     let listed = env.client.list_distributions().max_items(1000).send().await.unwrap();
     assert_eq!(listed.distribution_list().unwrap().quantity(), 500);
@@ -733,9 +670,7 @@ async fn functions_that_cannot_run_are_refused() {
     let env = start().await;
     let c = &env.client;
     let cfg = |runtime| FunctionConfig::builder().comment("").runtime(runtime).build().unwrap();
-    let create = |name: &str, runtime, code: &str| {
-        c.create_function().name(name).function_config(cfg(runtime)).function_code(Blob::new(code)).send()
-    };
+    let create = |name: &str, runtime, code: &str| create_function(c, name, cfg(runtime), code).send();
     for (runtime, code, expected) in [
         (FunctionRuntime::CloudfrontJs20, "function handler(event) {\n  var = 1;\n}", "(function.js:2:"),
         (FunctionRuntime::CloudfrontJs10, "async function handler(event) { return event.request; }", "`async`"),
