@@ -97,7 +97,10 @@ fn a_signed_s3_request_verifies_and_a_changed_one_does_not() {
 mod agreement_with_aws_sigv4 {
     use super::*;
     use aws_credential_types::Credentials as AwsCredentials;
-    use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings};
+    use aws_sigv4::SigningOutput;
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, SignableBody, SignableRequest, SigningInstructions, SigningSettings,
+    };
     use aws_sigv4::sign::v4;
     use http::HeaderName;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -152,13 +155,17 @@ mod agreement_with_aws_sigv4 {
         (pick(rng, METHODS), format!("/{path}"), query, headers, body)
     }
 
-    /// Signs `c` as the SDKs do for CloudFront (`x-amz-content-sha256` too when `checksum_header`).
-    fn signed_by_aws(c: &Case, at: SystemTime, checksum_header: bool) -> HeaderMap {
+    /// aws-sigv4's signature of `c` sent to `host` for CloudFront in us-east-1 at `at`, over
+    /// `headers` and `body`, with `SECRET`; `None` where aws-sigv4 refuses the request.
+    fn sign_with_aws_sigv4<'a>(
+        c: &'a Case,
+        host: &str,
+        at: SystemTime,
+        settings: SigningSettings,
+        headers: impl Iterator<Item = (&'a str, &'a str)>,
+        body: SignableBody<'a>,
+    ) -> Option<SigningOutput<SigningInstructions>> {
         let identity = AwsCredentials::new("AKIDEXAMPLE", SECRET, None, None, "test").into();
-        let mut settings = SigningSettings::default();
-        if checksum_header {
-            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        }
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region("us-east-1")
@@ -166,21 +173,23 @@ mod agreement_with_aws_sigv4 {
             .time(at)
             .settings(settings)
             .build()
-            .unwrap()
+            .ok()?
             .into();
-        let uri = if c.2.is_empty() {
-            format!("http://127.0.0.1:9400{}", c.1)
-        } else {
-            format!("http://127.0.0.1:9400{}?{}", c.1, c.2)
-        };
-        let request = SignableRequest::new(
-            c.0,
-            uri,
-            c.3.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(&c.4),
-        )
-        .unwrap();
-        let (instructions, _) = aws_sigv4::http_request::sign(request, &params).unwrap().into_parts();
+        let uri =
+            if c.2.is_empty() { format!("http://{host}{}", c.1) } else { format!("http://{host}{}?{}", c.1, c.2) };
+        let request = SignableRequest::new(c.0, uri, headers, body).ok()?;
+        aws_sigv4::http_request::sign(request, &params).ok()
+    }
+
+    /// Signs `c` as the SDKs do for CloudFront (`x-amz-content-sha256` too when `checksum_header`).
+    fn signed_by_aws(c: &Case, at: SystemTime, checksum_header: bool) -> HeaderMap {
+        let mut settings = SigningSettings::default();
+        if checksum_header {
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        }
+        let pairs = c.3.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let signed = sign_with_aws_sigv4(c, "127.0.0.1:9400", at, settings, pairs, SignableBody::Bytes(&c.4));
+        let (instructions, _) = signed.unwrap().into_parts();
         let mut headers = HeaderMap::new();
         for (k, v) in &c.3 {
             headers.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
@@ -233,29 +242,15 @@ mod agreement_with_aws_sigv4 {
         let names: Vec<&str> = signed.split(';').filter(|n| *n != "x-amz-date").collect();
         let pairs: Vec<(&str, &str)> =
             names.iter().filter_map(|n| Some((*n, headers.get(*n)?.to_str().ok()?))).collect();
-        let identity = AwsCredentials::new("AKIDEXAMPLE", SECRET, None, None, "verify").into();
         let mut settings = SigningSettings::default();
         settings.excluded_headers = None;
         let at = UNIX_EPOCH + Duration::from_secs(when.unsigned_abs());
-        let Ok(params) = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("cloudfront")
-            .time(at)
-            .settings(settings)
-            .build()
-        else {
-            return false;
-        };
-        let params = params.into();
-        let uri = if c.2.is_empty() { format!("http://h{}", c.1) } else { format!("http://h{}?{}", c.1, c.2) };
         let body = match headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
             Some(hash) => SignableBody::Precomputed(hash.to_owned()),
             None => SignableBody::Bytes(&c.4),
         };
-        let Ok(request) = SignableRequest::new(c.0, uri, pairs.into_iter(), body) else { return false };
-        aws_sigv4::http_request::sign(request, &params)
-            .is_ok_and(|out| constant_time_eq(out.signature().as_bytes(), given.as_bytes()))
+        sign_with_aws_sigv4(c, "h", at, settings, pairs.into_iter(), body)
+            .is_some_and(|out| constant_time_eq(out.signature().as_bytes(), given.as_bytes()))
     }
 
     /// What ADR 0004 records: the cost of one verification each way, over the same signed
