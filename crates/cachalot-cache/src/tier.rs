@@ -494,23 +494,12 @@ impl Tier {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use cachalot_config::model::{CacheSettings, NameRule};
+    use cachalot_config::model::CacheSettings;
     use http::{HeaderMap, Method};
     use std::sync::atomic::Ordering;
 
     fn key(path: &str) -> CacheKey {
-        let settings = CacheSettings {
-            min_ttl: 0,
-            default_ttl: 60,
-            max_ttl: 600,
-            query_strings: NameRule::None,
-            headers: NameRule::None,
-            cookies: NameRule::None,
-            accept_encoding_gzip: false,
-            accept_encoding_brotli: false,
-            forward_all_headers: false,
-            legacy_forward_query: NameRule::None,
-        };
+        let settings = CacheSettings::path_only(0, 60, 600);
         let h = HeaderMap::new();
         cachalot_policy::cache_key("E1", &settings, &cachalot_policy::ViewerRequest::new(&Method::GET, path, None, &h))
             .0

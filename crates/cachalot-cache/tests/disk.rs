@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use cachalot_cache::{CachedObject, DiskConfig, Lookup, ObjectBody, Tier};
-use cachalot_config::model::{CacheSettings, NameRule};
+use cachalot_config::model::CacheSettings;
 use cachalot_policy::CacheKey;
 use cachalot_policy::invalidation::InvalidationPath;
 use http::{HeaderMap, HeaderValue, Method};
@@ -14,18 +14,7 @@ use std::time::Duration;
 const NOW: u64 = 1_700_000_000_000;
 
 fn key(path: &str) -> CacheKey {
-    let settings = CacheSettings {
-        min_ttl: 0,
-        default_ttl: 60,
-        max_ttl: 600,
-        query_strings: NameRule::None,
-        headers: NameRule::None,
-        cookies: NameRule::None,
-        accept_encoding_gzip: false,
-        accept_encoding_brotli: false,
-        forward_all_headers: false,
-        legacy_forward_query: NameRule::None,
-    };
+    let settings = CacheSettings::path_only(0, 60, 600);
     let h = HeaderMap::new();
     cachalot_policy::cache_key("E1", &settings, &cachalot_policy::ViewerRequest::new(&Method::GET, path, None, &h)).0
 }

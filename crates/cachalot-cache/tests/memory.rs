@@ -23,16 +23,10 @@ fn live() -> isize {
 
 fn key(path: &str) -> CacheKey {
     let settings = CacheSettings {
-        min_ttl: 0,
-        default_ttl: 60,
-        max_ttl: 600,
         query_strings: NameRule::All,
-        headers: NameRule::None,
-        cookies: NameRule::None,
         accept_encoding_gzip: true,
         accept_encoding_brotli: true,
-        forward_all_headers: false,
-        legacy_forward_query: NameRule::None,
+        ..CacheSettings::path_only(0, 60, 600)
     };
     let h = HeaderMap::new();
     cachalot_policy::cache_key(
@@ -67,9 +61,15 @@ fn a_cached_object_costs_what_the_cache_charges_for_it() {
     // (a `HeaderMap` of the same eight headers took about 1.4 KB).
     let map = origin_headers(1);
     let text: usize = map.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+    // Averaged over many, so an allocation the test harness makes on another thread while
+    // this one measures does not count against one object.
+    const PACKED: usize = 1_000;
+    let mut packed = Vec::with_capacity(PACKED);
     let before = live();
-    let packed = StoredHeaders::from_map(&map);
-    let headers_cost = (live() - before) as usize;
+    for _ in 0..PACKED {
+        packed.push(StoredHeaders::from_map(&map));
+    }
+    let headers_cost = (live() - before) as usize / PACKED;
     assert!(headers_cost <= text + 64, "{headers_cost} bytes of heap for {text} bytes of header text");
     drop(packed);
 

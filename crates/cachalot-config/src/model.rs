@@ -494,6 +494,24 @@ pub struct CacheSettings {
 }
 
 impl CacheSettings {
+    /// A key of the distribution and the path alone: no query string, header or cookie keyed,
+    /// no `Accept-Encoding` normalisation, nothing forwarded. Other settings start from it with
+    /// struct update syntax, so each names only what it changes.
+    pub const fn path_only(min_ttl: u64, default_ttl: u64, max_ttl: u64) -> Self {
+        Self {
+            min_ttl,
+            default_ttl,
+            max_ttl,
+            query_strings: NameRule::None,
+            headers: NameRule::None,
+            cookies: NameRule::None,
+            accept_encoding_gzip: false,
+            accept_encoding_brotli: false,
+            forward_all_headers: false,
+            legacy_forward_query: NameRule::None,
+        }
+    }
+
     /// True when caching is disabled (MaxTTL 0 or legacy forward-all-headers).
     pub fn caching_disabled(&self) -> bool {
         self.max_ttl == 0 || self.forward_all_headers

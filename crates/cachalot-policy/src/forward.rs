@@ -227,16 +227,9 @@ mod tests {
 
     fn cache() -> CacheSettings {
         CacheSettings {
-            min_ttl: 0,
-            default_ttl: 86400,
-            max_ttl: 31536000,
-            query_strings: NameRule::None,
-            headers: NameRule::None,
-            cookies: NameRule::None,
             accept_encoding_gzip: true,
             accept_encoding_brotli: true,
-            forward_all_headers: false,
-            legacy_forward_query: NameRule::None,
+            ..CacheSettings::path_only(0, 86400, 31536000)
         }
     }
 

@@ -239,16 +239,9 @@ mod tests {
 
     fn settings(min: u64, default: u64, max: u64) -> CacheSettings {
         CacheSettings {
-            min_ttl: min,
-            default_ttl: default,
-            max_ttl: max,
-            query_strings: NameRule::None,
-            headers: NameRule::None,
-            cookies: NameRule::None,
             accept_encoding_gzip: true,
             accept_encoding_brotli: true,
-            forward_all_headers: false,
-            legacy_forward_query: NameRule::None,
+            ..CacheSettings::path_only(min, default, max)
         }
     }
 

@@ -180,7 +180,7 @@ impl Drop for StreamWriter {
 mod tests {
     use crate::body::{BLOCK_SIZE, ObjectBody};
     use crate::{CachedObject, DiskConfig, Tier};
-    use cachalot_config::model::{CacheSettings, NameRule};
+    use cachalot_config::model::CacheSettings;
     use http::{HeaderMap, Method};
 
     /// The short last block, flushed but not yet marked complete, is read at its own length
@@ -190,18 +190,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cachalot-stream-short-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let tier = Tier::with_disk("T", 1 << 20, &DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 });
-        let settings = CacheSettings {
-            min_ttl: 0,
-            default_ttl: 60,
-            max_ttl: 600,
-            query_strings: NameRule::None,
-            headers: NameRule::None,
-            cookies: NameRule::None,
-            accept_encoding_gzip: false,
-            accept_encoding_brotli: false,
-            forward_all_headers: false,
-            legacy_forward_query: NameRule::None,
-        };
+        let settings = CacheSettings::path_only(0, 60, 600);
         let h = HeaderMap::new();
         let key = cachalot_policy::cache_key(
             "E1",
