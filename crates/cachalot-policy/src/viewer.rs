@@ -42,6 +42,17 @@ pub struct Rejection {
     pub logged: bool,
 }
 
+/// HTTP to a distribution that takes only HTTPS: CloudFront's 403 (for `https-only`, and for
+/// `redirect-to-https` when a redirect could not be replayed safely).
+const HTTPS_ONLY: Rejection = Rejection {
+    status: 403,
+    result: ResultType::Error,
+    detailed: DetailedResultType::InvalidRequest,
+    message: "Bad request. This distribution only accepts HTTPS requests.",
+    close: false,
+    logged: true,
+};
+
 /// Size limits: checked before routing.
 pub fn check_limits(header_bytes: usize, url_bytes: usize) -> Admission {
     if header_bytes > MAX_REQUEST_HEADER_BYTES || url_bytes > MAX_URL_BYTES {
@@ -71,26 +82,12 @@ pub fn admit(
         match behavior.viewer_protocol_policy {
             ViewerProtocolPolicy::AllowAll => {}
             ViewerProtocolPolicy::HttpsOnly => {
-                return Admission::Reject(Rejection {
-                    status: 403,
-                    result: ResultType::Error,
-                    detailed: DetailedResultType::InvalidRequest,
-                    message: "Bad request. This distribution only accepts HTTPS requests.",
-                    close: false,
-                    logged: true,
-                });
+                return Admission::Reject(HTTPS_ONLY);
             }
             ViewerProtocolPolicy::RedirectToHttps => {
                 let safe = *method == Method::GET || *method == Method::HEAD;
                 if !safe && below_http11 {
-                    return Admission::Reject(Rejection {
-                        status: 403,
-                        result: ResultType::Error,
-                        detailed: DetailedResultType::InvalidRequest,
-                        message: "Bad request. This distribution only accepts HTTPS requests.",
-                        close: false,
-                        logged: true,
-                    });
+                    return Admission::Reject(HTTPS_ONLY);
                 }
                 return Admission::Redirect {
                     status: if safe { 301 } else { 307 },
