@@ -291,6 +291,14 @@ impl<'a> Context<'a> {
         out
     }
 
+    /// The behaviors serving static files or media that cache at all: where keying or TTL
+    /// mistakes cost hits.
+    pub fn cached_static_behaviors(&self) -> Vec<BehaviorRef<'a>> {
+        let mut all = self.behaviors();
+        all.retain(|b| b.content.is_static_or_media() && !b.behavior.cache.caching_disabled());
+        all
+    }
+
     /// The wire behavior of `b`.
     pub fn wire_behavior(&self, b: &BehaviorRef<'_>) -> Option<&'a cachalot_config::wire::CacheBehavior> {
         let cfg = &self.inputs.resources.distributions.get(b.distribution_index)?.config;
@@ -365,13 +373,9 @@ pub fn lint(cx: &Context<'_>) -> Vec<Finding> {
 
 /// The fix for a behavior's cache policy: the policy's config with `edit` applied, in the
 /// shape `aws cloudfront update-cache-policy --cache-policy-config` takes; for a managed
-/// policy (which cannot be edited), switching the behavior to `managed_replacement`.
-pub fn cache_policy_fix(
-    cx: &Context<'_>,
-    b: &BehaviorRef<'_>,
-    edit: impl FnOnce(&mut Value),
-    managed_replacement: &str,
-) -> Option<Value> {
+/// policy (which cannot be edited), switching the behavior to `Managed-CachingOptimized`,
+/// the managed policy that keys nothing but the URL and normalises compression.
+pub fn cache_policy_fix(cx: &Context<'_>, b: &BehaviorRef<'_>, edit: impl FnOnce(&mut Value)) -> Option<Value> {
     let id = b.behavior.cache_policy_id.as_deref()?;
     if let Some((policy, _)) = cx.inputs.cache_policy(id) {
         let mut cfg = serde_json::to_value(&policy.cache_policy_config).ok()?;
@@ -384,8 +388,28 @@ pub fn cache_policy_fix(
     }
     Some(serde_json::json!({
         "Command": "aws cloudfront update-distribution (edit this behavior)",
-        "CachePolicyId": managed_replacement,
+        "CachePolicyId": cachalot_config::managed::CACHING_OPTIMIZED,
     }))
+}
+
+/// The fix for one key parameter of `b`, with the finding's path suffix: for a legacy
+/// behavior its `ForwardedValues` with `edit_forwarded` applied (suffix
+/// `.ForwardedValues.<field>`), otherwise [`cache_policy_fix`] with `edit_policy`.
+pub fn key_parameter_fix(
+    cx: &Context<'_>,
+    b: &BehaviorRef<'_>,
+    field: &str,
+    edit_forwarded: impl FnOnce(&mut Value),
+    edit_policy: impl FnOnce(&mut Value),
+) -> (String, Option<Value>) {
+    if b.behavior.cache_policy_id.is_some() {
+        return (".CachePolicyId".to_owned(), cache_policy_fix(cx, b, edit_policy));
+    }
+    let mut forwarded = cx.wire_behavior(b).and_then(|w| serde_json::to_value(&w.forwarded_values).ok());
+    if let Some(v) = forwarded.as_mut() {
+        edit_forwarded(v);
+    }
+    (format!(".ForwardedValues.{field}"), forwarded.map(|v| serde_json::json!({"ForwardedValues": v})))
 }
 
 /// Sets `value` at a `/`-separated pointer, creating objects on the way.

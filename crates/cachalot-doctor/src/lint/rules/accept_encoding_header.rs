@@ -31,16 +31,11 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         } else {
             json!({"HeaderBehavior": "whitelist", "Headers": listed(&rest)})
         };
-        let fix = cache_policy_fix(
-            cx,
-            &b,
-            |cfg| {
-                set_at(cfg, HEADER_PTR, headers);
-                set_at(cfg, "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingGzip", json!(true));
-                set_at(cfg, "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingBrotli", json!(true));
-            },
-            cachalot_config::managed::CACHING_OPTIMIZED,
-        );
+        let fix = cache_policy_fix(cx, &b, |cfg| {
+            set_at(cfg, HEADER_PTR, headers);
+            set_at(cfg, "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingGzip", json!(true));
+            set_at(cfg, "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingBrotli", json!(true));
+        });
         out.push(behavior_finding(
             &RULE.meta,
             &b,

@@ -41,19 +41,10 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                     "behavior {} compresses, but its cache policy enables neither gzip nor brotli",
                     b.behavior.path_pattern.as_str()
                 ),
-                cache_policy_fix(
-                    cx,
-                    &b,
-                    |cfg| {
-                        set_at(cfg, "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingGzip", json!(true));
-                        set_at(
-                            cfg,
-                            "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingBrotli",
-                            json!(true),
-                        );
-                    },
-                    cachalot_config::managed::CACHING_OPTIMIZED,
-                ),
+                cache_policy_fix(cx, &b, |cfg| {
+                    set_at(cfg, "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingGzip", json!(true));
+                    set_at(cfg, "/ParametersInCacheKeyAndForwardedToOrigin/EnableAcceptEncodingBrotli", json!(true));
+                }),
             )
         };
         let severity = if b.content == Content::Static { Severity::Warning } else { Severity::Note };

@@ -2,7 +2,7 @@
 
 use super::{COOKIE_PTR, Rule};
 use crate::cause::Cause;
-use crate::lint::{Context, Finding, RuleMeta, behavior_finding, cache_policy_fix, set_at};
+use crate::lint::{Context, Finding, RuleMeta, behavior_finding, key_parameter_fix, set_at};
 use cachalot_config::Severity;
 use cachalot_config::model::NameRule;
 use serde_json::json;
@@ -19,38 +19,25 @@ pub(super) const RULE: Rule = Rule {
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for b in cx.behaviors() {
-        let cache = &b.behavior.cache;
-        if !b.content.is_static_or_media() || cache.caching_disabled() {
-            continue;
-        }
-        let which = match &cache.cookies {
+    for b in cx.cached_static_behaviors() {
+        let which = match &b.behavior.cache.cookies {
             NameRule::None => continue,
             NameRule::All => "all cookies".to_owned(),
             NameRule::AllExcept(names) => format!("all cookies but {}", names.join(", ")),
             NameRule::Only(names) => format!("the cookies {}", names.join(", ")),
         };
-        let legacy = b.behavior.cache_policy_id.is_none();
-        let (suffix, fix) = if legacy {
-            let mut fv = cx.wire_behavior(&b).and_then(|w| serde_json::to_value(&w.forwarded_values).ok());
-            if let Some(v) = fv.as_mut() {
-                set_at(v, "/Cookies", json!({"Forward": "none"}));
-            }
-            (".ForwardedValues.Cookies", fv.map(|v| json!({"ForwardedValues": v})))
-        } else {
-            let fix = cache_policy_fix(
-                cx,
-                &b,
-                |cfg| set_at(cfg, COOKIE_PTR, json!({"CookieBehavior": "none"})),
-                cachalot_config::managed::CACHING_OPTIMIZED,
-            );
-            (".CachePolicyId", fix)
-        };
+        let (suffix, fix) = key_parameter_fix(
+            cx,
+            &b,
+            "Cookies",
+            |forwarded| set_at(forwarded, "/Cookies", json!({"Forward": "none"})),
+            |policy| set_at(policy, COOKIE_PTR, json!({"CookieBehavior": "none"})),
+        );
         out.push(behavior_finding(
             &RULE.meta,
             &b,
             Severity::Warning,
-            suffix,
+            &suffix,
             format!("{} behavior {} keys {which}", b.content.word(), b.behavior.path_pattern.as_str()),
             Cause::CookiesInKey.fix().to_owned(),
             fix,

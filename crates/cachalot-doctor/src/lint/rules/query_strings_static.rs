@@ -2,7 +2,7 @@
 
 use super::{QUERY_PTR, Rule};
 use crate::cause::Cause;
-use crate::lint::{Context, Finding, RuleMeta, behavior_finding, cache_policy_fix, set_at};
+use crate::lint::{Context, Finding, RuleMeta, behavior_finding, key_parameter_fix, set_at};
 use cachalot_config::Severity;
 use cachalot_config::model::NameRule;
 use serde_json::json;
@@ -19,35 +19,25 @@ pub(super) const RULE: Rule = Rule {
 };
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for b in cx.behaviors() {
-        let cache = &b.behavior.cache;
-        if !b.content.is_static_or_media() || cache.caching_disabled() {
-            continue;
-        }
-        let which = match &cache.query_strings {
+    for b in cx.cached_static_behaviors() {
+        let which = match &b.behavior.cache.query_strings {
             NameRule::All => "all",
             NameRule::AllExcept(_) => "allExcept",
             _ => continue,
         };
         let legacy = b.behavior.cache_policy_id.is_none();
-        let (suffix, fix) = if legacy {
-            let mut fv = cx.wire_behavior(&b).and_then(|w| serde_json::to_value(&w.forwarded_values).ok());
-            if let Some(v) = fv.as_mut() {
-                set_at(v, "/QueryString", json!(false));
-                if let Some(m) = v.as_object_mut() {
+        let (suffix, fix) = key_parameter_fix(
+            cx,
+            &b,
+            "QueryString",
+            |forwarded| {
+                set_at(forwarded, "/QueryString", json!(false));
+                if let Some(m) = forwarded.as_object_mut() {
                     m.remove("QueryStringCacheKeys");
                 }
-            }
-            (".ForwardedValues.QueryString", fv.map(|v| json!({"ForwardedValues": v})))
-        } else {
-            let fix = cache_policy_fix(
-                cx,
-                &b,
-                |cfg| set_at(cfg, QUERY_PTR, json!({"QueryStringBehavior": "none"})),
-                cachalot_config::managed::CACHING_OPTIMIZED,
-            );
-            (".CachePolicyId", fix)
-        };
+            },
+            |policy| set_at(policy, QUERY_PTR, json!({"QueryStringBehavior": "none"})),
+        );
         let message = format!(
             "{} behavior {} keys {which} query strings{}",
             b.content.word(),
@@ -58,7 +48,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             &RULE.meta,
             &b,
             Severity::Warning,
-            suffix,
+            &suffix,
             message,
             Cause::QueryStringsInKey.fix().to_owned(),
             fix,

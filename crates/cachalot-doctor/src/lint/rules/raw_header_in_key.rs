@@ -73,12 +73,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
                 } else {
                     json!({"HeaderBehavior": "whitelist", "Headers": listed(&rest)})
                 };
-                cache_policy_fix(
-                    cx,
-                    &b,
-                    |cfg| set_at(cfg, HEADER_PTR, headers),
-                    cachalot_config::managed::CACHING_OPTIMIZED,
-                )
+                cache_policy_fix(cx, &b, |cfg| set_at(cfg, HEADER_PTR, headers))
             };
             let words = if cause == Cause::AcceptOverKeyed {
                 format!("{} (or remove {name} from the key headers if the response does not vary by it)", cause.fix())

@@ -21,11 +21,8 @@ pub(super) const RULE: Rule = Rule {
 const DAY: u64 = 86_400;
 
 fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
-    for b in cx.behaviors() {
+    for b in cx.cached_static_behaviors() {
         let c = &b.behavior.cache;
-        if !b.content.is_static_or_media() || c.caching_disabled() {
-            continue;
-        }
         if c.default_ttl >= DAY && c.max_ttl >= DAY {
             continue;
         }
@@ -34,15 +31,10 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
         let fix = if legacy {
             Some(json!({"MinTTL": min, "DefaultTTL": default, "MaxTTL": max}))
         } else {
-            cache_policy_fix(
-                cx,
-                &b,
-                |cfg| {
-                    set_at(cfg, "/DefaultTTL", json!(default));
-                    set_at(cfg, "/MaxTTL", json!(max));
-                },
-                cachalot_config::managed::CACHING_OPTIMIZED,
-            )
+            cache_policy_fix(cx, &b, |cfg| {
+                set_at(cfg, "/DefaultTTL", json!(default));
+                set_at(cfg, "/MaxTTL", json!(max));
+            })
         };
         out.push(behavior_finding(
             &RULE.meta,

@@ -51,8 +51,7 @@ fn check(cx: &Context<'_>, out: &mut Vec<Finding>) {
             } else {
                 json!({ behavior_key: "whitelist", list_key: listed(&rest) })
             };
-            let fix =
-                cache_policy_fix(cx, &b, |cfg| set_at(cfg, ptr, value), cachalot_config::managed::CACHING_OPTIMIZED);
+            let fix = cache_policy_fix(cx, &b, |cfg| set_at(cfg, ptr, value));
             for name in unvaried {
                 let seen = usage.present(&b.distribution.id, b.index, kind, name);
                 let mut f = behavior_finding(
