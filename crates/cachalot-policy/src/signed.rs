@@ -264,6 +264,22 @@ pub fn present(req: &SignedRequest<'_>) -> Result<Presented, Refusal> {
     Ok(Presented { key_id: key_id.to_owned(), signature, message, hash, policy, from_cookies: !in_query })
 }
 
+/// For signed cookies with a custom policy: the raw cookie values that decide whether the
+/// request is signed (key id, hash, policy and signature), joined; `None` when the query
+/// carries signing parameters (they take precedence) or there is no `CloudFront-Policy`
+/// cookie. Two requests with the same text present the same policy and signature, so a
+/// verification can be remembered under it; the policy's resource still has to match each URL.
+pub fn custom_cookie_memo_key(req: &SignedRequest<'_>) -> Option<String> {
+    if req.query.is_some_and(|q| q.split('&').any(|p| is_signing_parameter(param_name(p)))) {
+        return None;
+    }
+    let policy = cookie(req.headers, "CloudFront-Policy")?;
+    let key_id = cookie(req.headers, "CloudFront-Key-Pair-Id").unwrap_or("");
+    let hash = cookie(req.headers, "CloudFront-Hash-Algorithm").unwrap_or("");
+    let signature = cookie(req.headers, "CloudFront-Signature").unwrap_or("");
+    Some(format!("{key_id}\n{hash}\n{policy}\n{signature}"))
+}
+
 /// Reads a custom policy: one statement with `DateLessThan` and optional `Resource`,
 /// `DateGreaterThan` and `IpAddress`.
 pub fn parse_policy(json: &[u8]) -> Option<Policy> {
@@ -347,6 +363,19 @@ pub fn resource_matches(pattern: &str, url: &str) -> bool {
 
 /// Checks a verified policy's conditions for this request at `now` (epoch seconds).
 pub fn check_policy(policy: &Policy, req: &SignedRequest<'_>, now_secs: u64) -> Result<(), Refusal> {
+    check_time_and_address(policy, req.client_ip, now_secs)?;
+    if let Some(resource) = &policy.resource
+        && !resource_matches(resource, &req.resource_url())
+    {
+        return Err(Refusal::AccessDenied);
+    }
+    Ok(())
+}
+
+/// The conditions of a verified policy that change from one request to the next for the
+/// same URL: the time window and the viewer's address. A policy already matched against a
+/// URL needs only these when that exact URL comes again.
+pub fn check_time_and_address(policy: &Policy, client_ip: IpAddr, now_secs: u64) -> Result<(), Refusal> {
     if now_secs >= policy.date_less_than {
         return Err(Refusal::AccessDenied);
     }
@@ -354,12 +383,7 @@ pub fn check_policy(policy: &Policy, req: &SignedRequest<'_>, now_secs: u64) -> 
         return Err(Refusal::AccessDenied);
     }
     if let Some((network, len)) = policy.source_ip
-        && !in_network(req.client_ip, network, len)
-    {
-        return Err(Refusal::AccessDenied);
-    }
-    if let Some(resource) = &policy.resource
-        && !resource_matches(resource, &req.resource_url())
+        && !in_network(client_ip, network, len)
     {
         return Err(Refusal::AccessDenied);
     }
@@ -467,6 +491,58 @@ mod tests {
         ] {
             assert_eq!(parse_policy(bad), None, "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn custom_cookie_memo_key_names_everything_the_check_reads() {
+        let mut headers = HeaderMap::new();
+        let req = |headers: &HeaderMap, query: Option<&'static str>| {
+            custom_cookie_memo_key(&SignedRequest {
+                https: true,
+                host: "d1.cloudfront.net",
+                path: "/a.jpg",
+                query,
+                headers,
+                client_ip: "192.0.2.1".parse().unwrap(),
+            })
+        };
+        // Canned cookies sign one URL: nothing to remember them by.
+        headers.insert(
+            "cookie",
+            "CloudFront-Expires=9; CloudFront-Signature=s; CloudFront-Key-Pair-Id=K".parse().unwrap(),
+        );
+        assert_eq!(req(&headers, None), None);
+        headers
+            .insert("cookie", "CloudFront-Policy=p; CloudFront-Signature=s; CloudFront-Key-Pair-Id=K".parse().unwrap());
+        let plain = req(&headers, None).unwrap();
+        // Signing parameters in the query take precedence over cookies.
+        assert_eq!(req(&headers, Some("Signature=x")), None);
+        assert_eq!(req(&headers, Some("size=large")).as_deref(), Some(plain.as_str()));
+        // Each of key, hash, policy and signature changes the key.
+        for other in [
+            "CloudFront-Policy=p; CloudFront-Signature=t; CloudFront-Key-Pair-Id=K",
+            "CloudFront-Policy=q; CloudFront-Signature=s; CloudFront-Key-Pair-Id=K",
+            "CloudFront-Policy=p; CloudFront-Signature=s; CloudFront-Key-Pair-Id=L",
+            "CloudFront-Policy=p; CloudFront-Signature=s; CloudFront-Key-Pair-Id=K; CloudFront-Hash-Algorithm=SHA256",
+        ] {
+            headers.insert("cookie", other.parse().unwrap());
+            assert_ne!(req(&headers, None).as_deref(), Some(plain.as_str()), "{other}");
+        }
+    }
+
+    #[test]
+    fn time_and_address_are_checked_without_the_resource() {
+        let policy = Policy {
+            resource: Some("https://d1.cloudfront.net/only-this".to_owned()),
+            date_less_than: 200,
+            date_greater_than: Some(100),
+            source_ip: parse_cidr("10.0.0.0/8"),
+        };
+        let inside = "10.1.2.3".parse().unwrap();
+        assert_eq!(check_time_and_address(&policy, inside, 150), Ok(()));
+        assert_eq!(check_time_and_address(&policy, inside, 200), Err(Refusal::AccessDenied));
+        assert_eq!(check_time_and_address(&policy, inside, 100), Err(Refusal::AccessDenied));
+        assert_eq!(check_time_and_address(&policy, "192.0.2.1".parse().unwrap(), 150), Err(Refusal::AccessDenied));
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub(crate) struct EdgeInner {
     /// Signed URLs already accepted, by their whole URL (scheme, host, path and query, so
     /// everything the signature covers): what they were verified with and their policy, so a
     /// repeated URL is one lookup and a check of the policy's conditions. Bounded by bytes.
-    pub(crate) verified_urls: moka::sync::Cache<String, Arc<crate::viewer::VerifiedUrl>>,
+    pub(crate) verified_urls: moka::sync::Cache<String, Arc<crate::viewer::Remembered>>,
 }
 
 /// The data plane. Cheap to clone.

@@ -28,7 +28,7 @@ mod serve;
 
 pub(crate) use exchange::Exchange;
 use exchange::{Exit, Outcome};
-pub(crate) use private::VerifiedUrl;
+pub(crate) use private::Remembered;
 
 use crate::body::EdgeBody;
 use crate::edge::EdgeInner;

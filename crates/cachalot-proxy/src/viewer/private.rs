@@ -40,27 +40,35 @@ impl Exchange {
             headers: &self.parts.headers,
             client_ip: self.conn.remote.ip(),
         };
-        // A URL accepted before: the same key still trusted, the policy's conditions checked again.
+        // A signed URL, or custom-policy signed cookies, accepted before: the memo holds the
+        // key that verified it (still trusted, the same allocation) and its parsed policy, so a
+        // repeat costs one lookup and the conditions that vary per request.
         let url = self
             .query
             .as_deref()
             .filter(|q| q.contains("Signature="))
             .map(|q| format!("{}://{}{}?{q}", if self.conn.https { "https" } else { "http" }, self.host, req.path));
-        if let Some(url) = &url
-            && let Some(known) = self.edge.verified_urls.get(url)
+        let memo = url.clone().or_else(|| signed::custom_cookie_memo_key(&req));
+        if let Some(memo) = memo.as_ref()
+            && let Some(known) = self.edge.verified_urls.get(memo)
             && trusted.keys.get(&known.key_id).is_some_and(|k| std::sync::Arc::ptr_eq(k, &known.key))
         {
             let now = self.edge.clock.now_ms() / 1000;
-            return match signed::check_policy(&known.policy, &req, now) {
+            // The URL memo's key is the whole URL the policy's resource was matched against,
+            // so only time and address are checked again; cookies cover many URLs, so their
+            // resource is matched on every request.
+            let conditions = match &known.query {
+                Some(_) => signed::check_time_and_address(&known.policy, req.client_ip, now),
+                None => signed::check_policy(&known.policy, &req, now),
+            };
+            return match conditions {
                 Ok(()) => {
-                    self.query = signed::strip_signing_parameters(self.query.as_deref());
+                    if let Some(query) = &known.query {
+                        self.query.clone_from(query);
+                    }
                     Ok(())
                 }
-                Err(refusal) => Err(Exit::Generated(
-                    Box::new(refusal_response(refusal)),
-                    ResultType::Error,
-                    DetailedResultType::Error,
-                )),
+                Err(refusal) => Err(refused(refusal)),
             };
         }
         let checked = signed::present(&req).and_then(|presented| {
@@ -85,23 +93,19 @@ impl Exchange {
             signed::check_policy(&presented.policy, &req, self.edge.clock.now_ms() / 1000)?;
             Ok((presented, key.clone()))
         });
-        match checked {
-            Ok((presented, key)) => {
-                if let Some(url) = url
-                    && !presented.from_cookies
-                {
-                    let known = VerifiedUrl { key_id: presented.key_id.clone(), key, policy: presented.policy.clone() };
-                    self.edge.verified_urls.insert(url, std::sync::Arc::new(known));
-                }
-                if !presented.from_cookies {
-                    self.query = signed::strip_signing_parameters(self.query.as_deref());
-                }
-                Ok(())
-            }
-            Err(refusal) => {
-                Err(Exit::Generated(Box::new(refusal_response(refusal)), ResultType::Error, DetailedResultType::Error))
-            }
+        let (presented, key) = checked.map_err(refused)?;
+        let query = (!presented.from_cookies).then(|| signed::strip_signing_parameters(self.query.as_deref()));
+        // Only what the memo key fully determines is remembered: a URL (its query as the
+        // signature covers it) or a custom policy's cookies; canned cookies sign one URL each.
+        let remember = if presented.from_cookies { signed::custom_cookie_memo_key(&req) } else { url };
+        if let Some(memo) = remember {
+            let known = Remembered { key_id: presented.key_id, key, policy: presented.policy, query: query.clone() };
+            self.edge.verified_urls.insert(memo, std::sync::Arc::new(known));
         }
+        if let Some(query) = query {
+            self.query = query;
+        }
+        Ok(())
     }
 
     /// The viewer's location, when a database is configured: for geo restriction, the
@@ -127,11 +131,19 @@ impl Exchange {
     }
 }
 
-/// A signed URL accepted once: the key that verified it and its policy.
-pub(crate) struct VerifiedUrl {
+/// A signed URL or custom-policy cookies accepted once: the key that verified them, the
+/// policy, and for a URL the query without its signing parameters.
+pub(crate) struct Remembered {
     key_id: String,
     key: std::sync::Arc<cachalot_config::model::PublicKey>,
     policy: signed::Policy,
+    /// `Some` for a signed URL: the query the request continues with.
+    query: Option<Option<String>>,
+}
+
+/// The exit for a signature or policy CloudFront does not accept.
+fn refused(refusal: Refusal) -> Exit {
+    Exit::Generated(Box::new(refusal_response(refusal)), ResultType::Error, DetailedResultType::Error)
 }
 
 /// CloudFront's 403 for a signed URL or cookie it does not accept.
