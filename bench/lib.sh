@@ -105,7 +105,7 @@ pinned_wrk() { # wrk argument...
     WRK_P50=$(echo "$out" | awk '$1 == "50%" {print $2}')
     WRK_P99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     WRK_TRANSFER=$(echo "$out" | awk '/Transfer\/sec/ {print $2}')
-    WRK_NON2XX=$(echo "$out" | awk '/Non-2xx/ {print " (" $4 " non-2xx)"}')
+    WRK_NON2XX=$(echo "$out" | awk '/Non-2xx/ {print " (" $5 " non-2xx)"}')
 }
 
 # Runs a command RUNS times (output discarded, stderr kept in $WORK/stderr.txt) and prints the label

@@ -3,14 +3,16 @@
 use crate::harness::*;
 use cachalot_test::{Reply, TestOrigin, get};
 
+/// A config whose inline policy (MinTTL 1 s) keys these headers, cookies and query strings.
+fn keyed(origin: &TestOrigin, headers: &str, cookies: &str, query: &str) -> String {
+    with_policy(origin, &policy(1, 86400, 31536000, headers, cookies, query))
+}
+
 /// Seed cause 1: junk query strings split the cache under `all`, not under `none`.
 #[tokio::test]
 async fn junk_query_strings_split_the_cache_only_when_keyed() {
     let origin = TestOrigin::start().await;
-    let all = with_policy(
-        &origin,
-        &policy(1, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, r#"{"QueryStringBehavior": "all"}"#),
-    );
+    let all = keyed(&origin, NONE_HEADERS, NONE_COOKIES, r#"{"QueryStringBehavior": "all"}"#);
     let h = start(&all, &[]).await;
     assert_eq!(get(h.pop(0), "/images/hero.jpg?utm=a", &[]).await.header("x-cache"), "Miss from cloudfront");
     assert_eq!(get(h.pop(0), "/images/hero.jpg?utm=b", &[]).await.header("x-cache"), "Miss from cloudfront");
@@ -18,7 +20,7 @@ async fn junk_query_strings_split_the_cache_only_when_keyed() {
     assert_eq!(origin.requests()[1].query(), Some("utm=b"), "keyed query strings are forwarded");
 
     let origin2 = TestOrigin::start().await;
-    let none = with_policy(&origin2, &policy(1, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY));
+    let none = unkeyed(&origin2, 1);
     let h2 = start(&none, &[]).await;
     assert_eq!(get(h2.pop(0), "/images/hero.jpg?utm=a", &[]).await.header("x-cache"), "Miss from cloudfront");
     assert_eq!(get(h2.pop(0), "/images/hero.jpg?utm=b", &[]).await.header("x-cache"), "Hit from cloudfront");
@@ -30,18 +32,8 @@ async fn junk_query_strings_split_the_cache_only_when_keyed() {
 #[tokio::test]
 async fn whitelisted_query_string() {
     let origin = TestOrigin::start().await;
-    let config = with_policy(
-        &origin,
-        &policy(
-            1,
-            86400,
-            31536000,
-            NONE_HEADERS,
-            NONE_COOKIES,
-            r#"{"QueryStringBehavior": "whitelist", "QueryStrings": {"Quantity": 1, "Items": ["w"]}}"#,
-        ),
-    );
-    let h = start(&config, &[]).await;
+    let query = r#"{"QueryStringBehavior": "whitelist", "QueryStrings": {"Quantity": 1, "Items": ["w"]}}"#;
+    let h = start(&keyed(&origin, NONE_HEADERS, NONE_COOKIES, query), &[]).await;
     get(h.pop(0), "/i?w=800&utm=1", &[]).await;
     assert_eq!(get(h.pop(0), "/i?utm=2&w=800", &[]).await.header("x-cache"), "Hit from cloudfront");
     assert_eq!(get(h.pop(0), "/i?W=800", &[]).await.header("x-cache"), "Miss from cloudfront");
@@ -52,9 +44,7 @@ async fn whitelisted_query_string() {
 #[tokio::test]
 async fn cookies_in_the_key() {
     let origin = TestOrigin::start_with(|_| Reply::ok("img").header("set-cookie", "session=new; Path=/")).await;
-    let keyed =
-        with_policy(&origin, &policy(1, 86400, 31536000, NONE_HEADERS, r#"{"CookieBehavior": "all"}"#, NONE_QUERY));
-    let h = start(&keyed, &[]).await;
+    let h = start(&keyed(&origin, NONE_HEADERS, r#"{"CookieBehavior": "all"}"#, NONE_QUERY), &[]).await;
     let a = get(h.pop(0), "/m.jpg", &[("cookie", "session=1")]).await;
     let b = get(h.pop(0), "/m.jpg", &[("cookie", "session=2")]).await;
     assert_eq!((a.header("x-cache"), b.header("x-cache")), ("Miss from cloudfront", "Miss from cloudfront"));
@@ -62,8 +52,7 @@ async fn cookies_in_the_key() {
     assert_eq!(origin.requests()[1].header("cookie"), "session=2");
 
     let origin2 = TestOrigin::start_with(|_| Reply::ok("img").header("set-cookie", "session=new; Path=/")).await;
-    let plain = with_policy(&origin2, &policy(1, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY));
-    let h2 = start(&plain, &[]).await;
+    let h2 = start(&unkeyed(&origin2, 1), &[]).await;
     let a = get(h2.pop(0), "/m.jpg", &[("cookie", "session=1")]).await;
     let b = get(h2.pop(0), "/m.jpg", &[("cookie", "session=2")]).await;
     assert_eq!(b.header("x-cache"), "Hit from cloudfront");
@@ -75,18 +64,8 @@ async fn cookies_in_the_key() {
 #[tokio::test]
 async fn raw_accept_in_the_key_splits_equivalent_strings() {
     let origin = TestOrigin::start().await;
-    let config = with_policy(
-        &origin,
-        &policy(
-            1,
-            86400,
-            31536000,
-            r#"{"HeaderBehavior": "whitelist", "Headers": {"Quantity": 1, "Items": ["Accept"]}}"#,
-            NONE_COOKIES,
-            NONE_QUERY,
-        ),
-    );
-    let h = start(&config, &[]).await;
+    let headers = r#"{"HeaderBehavior": "whitelist", "Headers": {"Quantity": 1, "Items": ["Accept"]}}"#;
+    let h = start(&keyed(&origin, headers, NONE_COOKIES, NONE_QUERY), &[]).await;
     let a = get(h.pop(0), "/images/hero.jpg", &[("accept", "image/avif,image/webp,image/apng,*/*;q=0.8")]).await;
     let b = get(h.pop(0), "/images/hero.jpg", &[("accept", "image/avif,image/webp,*/*")]).await;
     let c = get(h.pop(0), "/images/hero.jpg", &[("Accept", "image/avif,image/webp,*/*")]).await;
@@ -99,13 +78,7 @@ async fn raw_accept_in_the_key_splits_equivalent_strings() {
 /// Accept-Encoding is normalised into the key from the policy's gzip/brotli flags (§2.5).
 #[tokio::test]
 async fn accept_encoding_is_normalised() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let (origin, h) = start_echo(&[]).await;
     get(h.pop(0), "/t.txt", &[("accept-encoding", "gzip, deflate, br")]).await;
     assert_eq!(
         get(h.pop(0), "/t.txt", &[("accept-encoding", "br, gzip")]).await.header("x-cache"),
@@ -129,12 +102,7 @@ async fn accept_encoding_is_normalised() {
 #[tokio::test]
 async fn origin_receives_only_keyed_values_and_cloudfront_headers() {
     let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    )
-    .replace(r#""Id": "origin", "DomainName""#, r#""Id": "origin", "OriginPath": "/prod", "CustomHeaders": {"Quantity": 1, "Items": [{"HeaderName": "X-Origin-Secret", "HeaderValue": "s3cr3t"}]}, "DomainName""#);
+    let config = managed(&origin, CACHING_OPTIMIZED).replace(r#""Id": "origin", "DomainName""#, r#""Id": "origin", "OriginPath": "/prod", "CustomHeaders": {"Quantity": 1, "Items": [{"HeaderName": "X-Origin-Secret", "HeaderValue": "s3cr3t"}]}, "DomainName""#);
     let h = start(&config, &[]).await;
     get(
         h.pop(0),

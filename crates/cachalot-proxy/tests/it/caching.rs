@@ -1,22 +1,42 @@
 //! TTLs, hits, revalidation, per-POP caches and collapsing (§3, §6.5, §6.6).
 
 use crate::harness::*;
-use cachalot_test::{Reply, TestOrigin, get};
+use cachalot_test::{ClientReply, Reply, TestOrigin, get};
 use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// An origin that answers every request with `body`, cacheable for `max_age` seconds,
+/// after `delay_ms`.
+async fn slow_origin(body: &'static str, max_age: u32, delay_ms: u64) -> TestOrigin {
+    TestOrigin::start_with(move |_| {
+        Reply::ok(body).header("cache-control", &format!("max-age={max_age}")).delay(Duration::from_millis(delay_ms))
+    })
+    .await
+}
+
+/// Starts `n` concurrent GETs for `path`, the i-th to POP `i % pops`.
+fn spawn_gets(h: &Harness, pops: usize, path: &'static str, n: usize) -> Vec<JoinHandle<ClientReply>> {
+    (0..n)
+        .map(|i| {
+            let pop = h.pop(i % pops);
+            tokio::spawn(async move { get(pop, path, &[]).await })
+        })
+        .collect()
+}
+
+/// The replies of `tasks`, in order.
+async fn replies(tasks: Vec<JoinHandle<ClientReply>>) -> Vec<ClientReply> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
 
 /// Seed: "request 1 = Miss (age 0), request 2 = Hit (age rising), SAME pop".
 #[tokio::test]
 async fn repeat_request_misses_then_hits_with_rising_age() {
-    let origin = TestOrigin::start().await;
-    let h = start(
-        &cachalot_test::single_origin_config(
-            &origin.authority(),
-            r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-            "",
-        ),
-        &[],
-    )
-    .await;
+    let (origin, h) = start_echo(&[]).await;
     let first = get(h.pop(0), "/images/hero.jpg", &[]).await;
     assert_eq!(first.status, 200);
     assert_eq!(first.header("x-cache"), "Miss from cloudfront");
@@ -40,16 +60,8 @@ async fn repeat_request_misses_then_hits_with_rising_age() {
 /// Seed cause 4: a short max-age ends in RefreshHit when the origin answers 304 (§3.4).
 #[tokio::test]
 async fn short_max_age_ends_in_refresh_hit() {
-    let origin = TestOrigin::start_with(|r| {
-        if r.header("if-none-match") == "\"v1\"" {
-            Reply::ok("").status(304).header("etag", "\"v1\"").header("cache-control", "max-age=60")
-        } else {
-            Reply::ok("body").header("etag", "\"v1\"").header("cache-control", "max-age=60")
-        }
-    })
-    .await;
-    let config = with_policy(&origin, &policy(0, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY));
-    let h = start(&config, &[]).await;
+    let origin = revalidating_origin(bytes::Bytes::from_static(b"body")).await;
+    let h = start(&unkeyed(&origin, 0), &[]).await;
     assert_eq!(get(h.pop(0), "/a", &[]).await.header("x-cache"), "Miss from cloudfront");
     h.advance(30);
     assert_eq!(get(h.pop(0), "/a", &[]).await.header("x-cache"), "Hit from cloudfront");
@@ -75,8 +87,7 @@ async fn expired_object_with_new_version_is_a_miss() {
         Reply::ok(format!("v{n}")).header("etag", &format!("\"{n}\"")).header("cache-control", "max-age=10")
     })
     .await;
-    let h =
-        start(&with_policy(&origin, &policy(0, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY)), &[]).await;
+    let h = start(&unkeyed(&origin, 0), &[]).await;
     assert_eq!(get(h.pop(0), "/x", &[]).await.body, "v1");
     version.store(2, std::sync::atomic::Ordering::SeqCst);
     h.advance(11);
@@ -87,13 +98,7 @@ async fn expired_object_with_new_version_is_a_miss() {
 /// Seed cause 5: each POP caches on its own; a second POP misses (§6.5).
 #[tokio::test]
 async fn second_pop_misses_on_its_own() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[("LHR50-C1", "eu-west-2"), ("FRA56-P1", "eu-central-1")]).await;
+    let (origin, h) = start_echo(&[("LHR50-C1", "eu-west-2"), ("FRA56-P1", "eu-central-1")]).await;
     let a = get(h.pop(0), "/img.png", &[]).await;
     let b = get(h.pop(0), "/img.png", &[]).await;
     let c = get(h.pop(1), "/img.png", &[]).await;
@@ -107,13 +112,7 @@ async fn second_pop_misses_on_its_own() {
 /// a hit at layer REC, with the age of the regional copy — and the origin is not asked again (§6.2, §6.5).
 #[tokio::test]
 async fn pops_of_one_region_share_the_regional_cache() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[("IAD89-C1", "us-east-1"), ("IAD89-C2", "us-east-1")]).await;
+    let (origin, h) = start_echo(&[("IAD89-C1", "us-east-1"), ("IAD89-C2", "us-east-1")]).await;
     let first = get(h.pop(0), "/r", &[("pragma", "server-timing")]).await;
     assert_eq!(first.header("x-cache"), "Miss from cloudfront");
     assert!(
@@ -138,29 +137,15 @@ async fn pops_of_one_region_share_the_regional_cache() {
 /// cost the origin exactly one fetch; shield hits are logged `OriginShieldHit` (§6.5, §6.6).
 #[tokio::test]
 async fn shield_collapses_every_pop_onto_one_origin_fetch() {
-    let origin = TestOrigin::start_with(|_| {
-        Reply::ok("shielded").header("cache-control", "max-age=300").delay(Duration::from_millis(300))
-    })
-    .await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    )
-    .replace(
+    let origin = slow_origin("shielded", 300, 300).await;
+    let config = managed(&origin, CACHING_OPTIMIZED).replace(
         r#""Id": "origin","#,
         r#""Id": "origin", "OriginShield": {"Enabled": true, "OriginShieldRegion": "us-east-2"},"#,
     );
     let h =
         start(&config, &[("LHR50-C1", "eu-west-2"), ("NRT57-C1", "ap-northeast-1"), ("GRU1-C1", "sa-east-1")]).await;
-    let mut tasks = Vec::new();
-    for i in 0..200 {
-        let pop = h.pop(i % 3);
-        tasks.push(tokio::spawn(async move { get(pop, "/cold.bin", &[]).await }));
-    }
     let mut misses = 0;
-    for t in tasks {
-        let r = t.await.unwrap();
+    for r in replies(spawn_gets(&h, 3, "/cold.bin", 200)).await {
         assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"shielded"[..]));
         misses += usize::from(r.header("x-cache") == "Miss from cloudfront");
     }
@@ -177,12 +162,7 @@ async fn shield_collapses_every_pop_onto_one_origin_fetch() {
 #[tokio::test]
 async fn caching_disabled_stores_nothing() {
     let origin = TestOrigin::start_with(|_| Reply::ok("x").header("cache-control", "max-age=3600")).await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let h = start(&managed(&origin, CACHING_DISABLED), &[]).await;
     for _ in 0..3 {
         assert_eq!(get(h.pop(0), "/api", &[]).await.header("x-cache"), "Miss from cloudfront");
     }
@@ -193,13 +173,11 @@ async fn caching_disabled_stores_nothing() {
 #[tokio::test]
 async fn no_store_respected_only_when_min_ttl_is_zero() {
     let origin = TestOrigin::start_with(|_| Reply::ok("x").header("cache-control", "no-store")).await;
-    let h =
-        start(&with_policy(&origin, &policy(0, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY)), &[]).await;
+    let h = start(&unkeyed(&origin, 0), &[]).await;
     get(h.pop(0), "/n", &[]).await;
     assert_eq!(get(h.pop(0), "/n", &[]).await.header("x-cache"), "Miss from cloudfront");
     let origin2 = TestOrigin::start_with(|_| Reply::ok("x").header("cache-control", "no-store")).await;
-    let h2 =
-        start(&with_policy(&origin2, &policy(60, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY)), &[]).await;
+    let h2 = start(&unkeyed(&origin2, 60), &[]).await;
     get(h2.pop(0), "/n", &[]).await;
     assert_eq!(get(h2.pop(0), "/n", &[]).await.header("x-cache"), "Hit from cloudfront");
     h2.advance(61);
@@ -209,22 +187,9 @@ async fn no_store_respected_only_when_min_ttl_is_zero() {
 /// Concurrent misses for one key cost the origin one fetch; the others are logged as hits (§6.6).
 #[tokio::test]
 async fn concurrent_misses_collapse_onto_one_fetch() {
-    let origin = TestOrigin::start_with(|_| {
-        Reply::ok("slow").header("cache-control", "max-age=60").delay(Duration::from_millis(300))
-    })
-    .await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
-    let pop = h.pop(0);
-    let tasks: Vec<_> = (0..20).map(|_| tokio::spawn(async move { get(pop, "/c", &[]).await })).collect();
-    let mut results = Vec::new();
-    for t in tasks {
-        results.push(t.await.unwrap());
-    }
+    let origin = slow_origin("slow", 60, 300).await;
+    let h = start_optimized(&origin).await;
+    let results = replies(spawn_gets(&h, 1, "/c", 20)).await;
     assert!(results.iter().all(|r| r.status == 200 && r.body == "slow"));
     assert_eq!(origin.hits("/c"), 1);
     let misses = results.iter().filter(|r| r.header("x-cache") == "Miss from cloudfront").count();
@@ -238,12 +203,9 @@ async fn private_responses_are_not_shared_between_waiters() {
         Reply::ok("mine").header("cache-control", "private").delay(Duration::from_millis(200))
     })
     .await;
-    let h =
-        start(&with_policy(&origin, &policy(0, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY)), &[]).await;
-    let pop = h.pop(0);
-    let tasks: Vec<_> = (0..5).map(|_| tokio::spawn(async move { get(pop, "/p", &[]).await })).collect();
-    for t in tasks {
-        assert_eq!(t.await.unwrap().header("x-cache"), "Miss from cloudfront");
+    let h = start(&unkeyed(&origin, 0), &[]).await;
+    for r in replies(spawn_gets(&h, 1, "/p", 5)).await {
+        assert_eq!(r.header("x-cache"), "Miss from cloudfront");
     }
     assert_eq!(origin.hits("/p"), 5);
 }
@@ -256,8 +218,7 @@ async fn error_caching() {
         _ => Reply::ok("no").status(403),
     })
     .await;
-    let h =
-        start(&with_policy(&origin, &policy(0, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY)), &[]).await;
+    let h = start(&unkeyed(&origin, 0), &[]).await;
     for _ in 0..2 {
         let r = get(h.pop(0), "/missing", &[]).await;
         assert_eq!((r.status.as_u16(), r.header("x-cache")), (404, "Error from cloudfront"));
@@ -274,13 +235,7 @@ async fn error_caching() {
 /// Invalidation purges every POP; the next request misses (§7).
 #[tokio::test]
 async fn invalidation_purges() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[("A1", "us-east-1"), ("B1", "eu-west-1")]).await;
+    let (_origin, h) = start_echo(&[("A1", "us-east-1"), ("B1", "eu-west-1")]).await;
     for pop in [0, 1] {
         get(h.pop(pop), "/img/a.png", &[]).await;
         get(h.pop(pop), "/css/b.css", &[]).await;
@@ -299,12 +254,7 @@ async fn viewer_conditional_gets_304_from_cache() {
     let origin =
         TestOrigin::start_with(|_| Reply::ok("data").header("etag", "\"e1\"").header("cache-control", "max-age=60"))
             .await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let h = start_optimized(&origin).await;
     get(h.pop(0), "/e", &[]).await;
     let r = get(h.pop(0), "/e", &[("if-none-match", "\"e1\"")]).await;
     assert_eq!(r.status, 304);
@@ -319,11 +269,7 @@ async fn viewer_conditional_gets_304_from_cache() {
 #[tokio::test]
 async fn non_caching_get_is_logged_as_the_miss_it_was() {
     let origin = TestOrigin::start_with(|_| Reply::ok("dynamic body").header("cache-control", "max-age=3600")).await;
-    let disabled = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad""#,
-        "",
-    );
+    let disabled = managed(&origin, CACHING_DISABLED);
     let max_ttl_zero = with_policy(&origin, &policy(0, 0, 0, NONE_HEADERS, NONE_COOKIES, NONE_QUERY));
     for config in [disabled, max_ttl_zero] {
         let h = start(&config, &[]).await;
@@ -346,28 +292,16 @@ async fn non_caching_get_is_logged_as_the_miss_it_was() {
 /// many concurrent requests for the same slow object cost the origin one fetch (§6.6).
 #[tokio::test]
 async fn collapsed_fetch_outlives_the_viewer_that_started_it() {
-    let origin = TestOrigin::start_with(|_| {
-        Reply::ok("slow object").header("cache-control", "max-age=300").delay(Duration::from_millis(600))
-    })
-    .await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let origin = slow_origin("slow object", 300, 600).await;
+    let h = start_optimized(&origin).await;
     let pop = h.pop(0);
     // The first viewer starts the fetch and goes away before the origin answers.
     let first = tokio::spawn(async move { get(pop, "/slow.bin", &[]).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut tasks = Vec::new();
-    for _ in 0..60 {
-        tasks.push(tokio::spawn(async move { get(pop, "/slow.bin", &[]).await }));
-    }
+    let tasks = spawn_gets(&h, 1, "/slow.bin", 60);
     tokio::time::sleep(Duration::from_millis(100)).await;
     first.abort();
-    for t in tasks {
-        let r = t.await.unwrap();
+    for r in replies(tasks).await {
         assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"slow object"[..]));
     }
     assert_eq!(origin.hits("/slow.bin"), 1, "the abandoned leader's fetch was shared");

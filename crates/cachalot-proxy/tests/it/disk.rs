@@ -8,7 +8,7 @@ use crate::harness::*;
 use bytes::Bytes;
 use cachalot_proxy::DiskConfig;
 use cachalot_test::{Failure, Reply, TestOrigin, get};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A body that differs per byte, so a misplaced byte shows.
@@ -22,12 +22,21 @@ fn folder(name: &str) -> PathBuf {
     dir
 }
 
-fn config(origin: &TestOrigin) -> String {
-    with_policy(origin, &policy(0, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY))
+/// Starts one POP on `origin` with 1 MiB of memory (256 KiB per object at most) in front of
+/// 64 MiB of disk in `dir`.
+async fn start_on_disk(origin: &TestOrigin, dir: &Path) -> Harness {
+    start_with_disk(&unkeyed(origin, 0), 1 << 20, DiskConfig { path: dir.to_path_buf(), capacity_bytes: 64 << 20 })
+        .await
+}
+
+/// An origin answering every request with `body`, as `reply` shapes it.
+async fn serving(body: &Bytes, reply: fn(Reply) -> Reply) -> TestOrigin {
+    let body = body.clone();
+    TestOrigin::start_with(move |_| reply(Reply::ok(body.clone()))).await
 }
 
 /// Files (finished or not) under the cache folder.
-fn files(dir: &std::path::Path) -> Vec<PathBuf> {
+fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -48,11 +57,9 @@ fn files(dir: &std::path::Path) -> Vec<PathBuf> {
 #[tokio::test]
 async fn objects_larger_than_memory_stream_to_disk_and_are_hit_from_it() {
     let body = content(3 << 20);
-    let served = body.clone();
-    let origin = TestOrigin::start_with(move |_| Reply::ok(served.clone()).header("etag", "\"big\"")).await;
+    let origin = serving(&body, |r| r.header("etag", "\"big\"")).await;
     let dir = folder("large");
-    let h =
-        start_with_disk(&config(&origin), 1 << 20, DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 }).await;
+    let h = start_on_disk(&origin, &dir).await;
     let first = get(h.pop(0), "/video.mp4", &[]).await;
     assert_eq!((first.status.as_u16(), first.header("x-cache")), (200, "Miss from cloudfront"));
     assert_eq!(first.body, body);
@@ -82,11 +89,9 @@ async fn objects_larger_than_memory_stream_to_disk_and_are_hit_from_it() {
 #[tokio::test]
 async fn a_range_miss_fetches_the_whole_object_and_answers_the_range() {
     let body = content(2 << 20);
-    let served = body.clone();
-    let origin = TestOrigin::start_with(move |_| Reply::ok(served.clone())).await;
+    let origin = serving(&body, |r| r).await;
     let dir = folder("range-miss");
-    let h =
-        start_with_disk(&config(&origin), 1 << 20, DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 }).await;
+    let h = start_on_disk(&origin, &dir).await;
     let part = get(h.pop(0), "/v", &[("range", "bytes=2000000-2000099")]).await;
     assert_eq!((part.status.as_u16(), part.header("x-cache")), (206, "Miss from cloudfront"));
     assert_eq!(part.body, body.slice(2_000_000..2_000_100));
@@ -103,14 +108,9 @@ async fn a_range_miss_fetches_the_whole_object_and_answers_the_range() {
 #[tokio::test]
 async fn followers_read_the_file_as_it_grows() {
     let body = content(4 << 20);
-    let served = body.clone();
-    let origin = TestOrigin::start_with(move |_| {
-        Reply::ok(served.clone()).fail(Failure::StallMidBody(Duration::from_millis(400)))
-    })
-    .await;
+    let origin = serving(&body, |r| r.fail(Failure::StallMidBody(Duration::from_millis(400)))).await;
     let dir = folder("followers");
-    let h =
-        start_with_disk(&config(&origin), 1 << 20, DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 }).await;
+    let h = start_on_disk(&origin, &dir).await;
     let pop = h.pop(0);
     let leader = tokio::spawn(async move { get(pop, "/live", &[]).await });
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -129,11 +129,9 @@ async fn followers_read_the_file_as_it_grows() {
 #[tokio::test]
 async fn a_broken_stream_is_never_stored() {
     let body = content(3 << 20);
-    let served = body.clone();
-    let origin = TestOrigin::start_with(move |_| Reply::ok(served.clone()).fail(Failure::Truncate)).await;
+    let origin = serving(&body, |r| r.fail(Failure::Truncate)).await;
     let dir = folder("broken");
-    let h =
-        start_with_disk(&config(&origin), 1 << 20, DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 }).await;
+    let h = start_on_disk(&origin, &dir).await;
     let pop = h.pop(0);
     let first = get(pop, "/cut", &[]).await;
     assert!(first.body.len() < body.len(), "never passed off as complete");
@@ -154,9 +152,8 @@ async fn a_broken_stream_is_never_stored() {
 #[tokio::test]
 async fn without_a_disk_tier_large_objects_are_relayed() {
     let body = content(3 << 20);
-    let served = body.clone();
-    let origin = TestOrigin::start_with(move |_| Reply::ok(served.clone())).await;
-    let h = start(&config(&origin), &[]).await;
+    let origin = serving(&body, |r| r).await;
+    let h = start(&unkeyed(&origin, 0), &[]).await;
     let first = get(h.pop(0), "/big", &[]).await;
     assert_eq!((first.header("x-cache"), first.header("content-length")), ("Miss from cloudfront", "3145728"));
     assert_eq!(first.body, body);
@@ -169,8 +166,7 @@ async fn without_a_disk_tier_large_objects_are_relayed() {
 async fn invalidations_reach_the_disk_tier() {
     let origin = TestOrigin::start_with(|_| Reply::ok(content(2 << 20))).await;
     let dir = folder("purge");
-    let h =
-        start_with_disk(&config(&origin), 1 << 20, DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 }).await;
+    let h = start_on_disk(&origin, &dir).await;
     get(h.pop(0), "/p/a", &[]).await;
     assert_eq!(get(h.pop(0), "/p/a", &[]).await.header("x-cache"), "Hit from cloudfront");
     let distribution = h.edge.snapshot().distributions[0].id.clone();
@@ -207,18 +203,9 @@ async fn without_a_disk_tier_a_range_of_a_large_object_is_forwarded() {
 #[tokio::test]
 async fn a_refreshed_object_on_disk_is_fresh_again() {
     let body = content(2 << 20);
-    let served = body.clone();
-    let origin = TestOrigin::start_with(move |r| {
-        if r.header("if-none-match") == "\"v1\"" {
-            Reply::ok("").status(304).header("etag", "\"v1\"").header("cache-control", "max-age=60")
-        } else {
-            Reply::ok(served.clone()).header("etag", "\"v1\"").header("cache-control", "max-age=60")
-        }
-    })
-    .await;
+    let origin = revalidating_origin(body.clone()).await;
     let dir = folder("refresh");
-    let h =
-        start_with_disk(&config(&origin), 1 << 20, DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 }).await;
+    let h = start_on_disk(&origin, &dir).await;
     assert_eq!(get(h.pop(0), "/r", &[]).await.header("x-cache"), "Miss from cloudfront");
     h.advance(61);
     let refreshed = get(h.pop(0), "/r", &[]).await;

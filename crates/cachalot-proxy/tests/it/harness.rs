@@ -1,7 +1,10 @@
-//! Starts an edge with a manual clock and recording observer on loopback.
+//! What the data-plane tests share: an edge with a manual clock and recording observer on
+//! loopback, the configs and cache policies the tests start it on, and origins that
+//! behave alike.
 
+use bytes::Bytes;
 use cachalot_proxy::{Edge, EdgeSettings, ManualClock, Observer, PopSettings, RequestSummary};
-use cachalot_test::TestOrigin;
+use cachalot_test::{Reply, TestOrigin};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -134,6 +137,34 @@ pub(crate) async fn start_settings(snapshot: Arc<cachalot_config::Snapshot>, set
     Harness { edge, clock, pops: addrs, observed, _stop: stop }
 }
 
+/// Managed-CachingOptimized.
+pub(crate) const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+/// Managed-CachingDisabled.
+pub(crate) const CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+
+/// A one-origin config whose default behavior uses the managed cache policy `policy_id`.
+pub(crate) fn managed(origin: &TestOrigin, policy_id: &str) -> String {
+    managed_at(&origin.authority(), policy_id)
+}
+
+/// [`managed`] for an origin at `authority` (one that may not be listening).
+pub(crate) fn managed_at(authority: &str, policy_id: &str) -> String {
+    cachalot_test::single_origin_config(authority, &format!(r#""CachePolicyId": "{policy_id}""#), "")
+}
+
+/// Starts one POP in front of `origin` with Managed-CachingOptimized.
+pub(crate) async fn start_optimized(origin: &TestOrigin) -> Harness {
+    start(&managed(origin, CACHING_OPTIMIZED), &[]).await
+}
+
+/// Starts an origin that answers with the request path, and `pops` (one by default) in
+/// front of it with Managed-CachingOptimized.
+pub(crate) async fn start_echo(pops: &[(&str, &str)]) -> (TestOrigin, Harness) {
+    let origin = TestOrigin::start().await;
+    let h = start(&managed(&origin, CACHING_OPTIMIZED), pops).await;
+    (origin, h)
+}
+
 /// A config whose default behavior uses a cache policy defined inline.
 pub(crate) fn with_policy(origin: &TestOrigin, policy: &str) -> String {
     cachalot_test::single_origin_config(
@@ -159,3 +190,20 @@ pub(crate) fn policy(min: u64, default: u64, max: u64, headers: &str, cookies: &
 pub(crate) const NONE_HEADERS: &str = r#"{"HeaderBehavior": "none"}"#;
 pub(crate) const NONE_COOKIES: &str = r#"{"CookieBehavior": "none"}"#;
 pub(crate) const NONE_QUERY: &str = r#"{"QueryStringBehavior": "none"}"#;
+
+/// A config whose inline policy keys nothing and follows the origin's TTLs between
+/// `min_ttl` and a year (a day when the origin says nothing).
+pub(crate) fn unkeyed(origin: &TestOrigin, min_ttl: u64) -> String {
+    with_policy(origin, &policy(min_ttl, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY))
+}
+
+/// An origin whose object (ETag `"v1"`, `max-age=60`) answers a conditional GET for `"v1"`
+/// with 304 and any other GET with `body`.
+pub(crate) async fn revalidating_origin(body: Bytes) -> TestOrigin {
+    TestOrigin::start_with(move |r| {
+        let reply =
+            if r.header("if-none-match") == "\"v1\"" { Reply::ok("").status(304) } else { Reply::ok(body.clone()) };
+        reply.header("etag", "\"v1\"").header("cache-control", "max-age=60")
+    })
+    .await
+}

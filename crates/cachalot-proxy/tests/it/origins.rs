@@ -5,14 +5,26 @@ use cachalot_test::{Failure, Reply, TestOrigin, get};
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// The Managed-CachingOptimized config for an origin at `authority` with these origin
+/// settings (`"ConnectionAttempts": 1, …`).
+fn with_origin_settings(authority: &str, settings: &str) -> String {
+    managed_at(authority, CACHING_OPTIMIZED).replace(r#""Id": "origin","#, &format!(r#""Id": "origin", {settings},"#))
+}
+
+/// [`with_origin_settings`] with one connection attempt, this connection timeout and a
+/// read timeout of 1 s.
+fn read_timeout_of_one_second(origin: &TestOrigin, connection_timeout: u64) -> String {
+    let settings = format!(r#""ConnectionAttempts": 1, "ConnectionTimeout": {connection_timeout}"#);
+    with_origin_settings(&origin.authority(), &settings)
+        .replace(r#""OriginReadTimeout": 5"#, r#""OriginReadTimeout": 1"#)
+}
+
 #[tokio::test]
 async fn unreachable_origin_is_502_error_from_cloudfront() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = listener.local_addr().unwrap().to_string();
     drop(listener);
-    let config =
-        cachalot_test::single_origin_config(&dead, r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#, "")
-            .replace(r#""Id": "origin","#, r#""Id": "origin", "ConnectionAttempts": 1, "ConnectionTimeout": 1,"#);
+    let config = with_origin_settings(&dead, r#""ConnectionAttempts": 1, "ConnectionTimeout": 1"#);
     let h = start(&config, &[]).await;
     let r = get(h.pop(0), "/x", &[]).await;
     assert_eq!(r.status, 502);
@@ -24,14 +36,7 @@ async fn unreachable_origin_is_502_error_from_cloudfront() {
 #[tokio::test]
 async fn slow_origin_is_504_after_the_read_timeout() {
     let origin = TestOrigin::start_with(|_| Reply::ok("late").delay(Duration::from_secs(5))).await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    )
-    .replace(r#""OriginReadTimeout": 5"#, r#""OriginReadTimeout": 1"#)
-    .replace(r#""Id": "origin","#, r#""Id": "origin", "ConnectionAttempts": 1, "ConnectionTimeout": 1,"#);
-    let h = start(&config, &[]).await;
+    let h = start(&read_timeout_of_one_second(&origin, 1), &[]).await;
     let r = get(h.pop(0), "/slow", &[]).await;
     assert_eq!(r.status, 504);
     assert_eq!(h.summaries(1).await[0].detailed.as_str(), "OriginCommError");
@@ -44,13 +49,7 @@ async fn truncated_or_reset_bodies_are_never_cached() {
         _ => Reply::ok("x").fail(Failure::Reset),
     })
     .await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    )
-    .replace(r#""Id": "origin","#, r#""Id": "origin", "ConnectionAttempts": 1,"#);
-    let h = start(&config, &[]).await;
+    let h = start(&with_origin_settings(&origin.authority(), r#""ConnectionAttempts": 1"#), &[]).await;
     for path in ["/trunc", "/reset"] {
         assert_eq!(get(h.pop(0), path, &[]).await.status, 502, "{path}");
         assert_eq!(get(h.pop(0), path, &[]).await.status, 502, "{path}: not served from cache");
@@ -119,8 +118,7 @@ async fn an_expired_object_is_served_when_the_origin_fails() {
         }
     })
     .await;
-    let h =
-        start(&with_policy(&origin, &policy(0, 86400, 31536000, NONE_HEADERS, NONE_COOKIES, NONE_QUERY)), &[]).await;
+    let h = start(&unkeyed(&origin, 0), &[]).await;
     get(h.pop(0), "/s", &[]).await;
     healthy.store(false, std::sync::atomic::Ordering::SeqCst);
     h.advance(20);
@@ -133,14 +131,7 @@ async fn an_expired_object_is_served_when_the_origin_fails() {
 #[tokio::test]
 async fn read_timeout_applies_to_the_response_headers() {
     let origin = TestOrigin::start_with(|_| Reply::ok("late").delay(Duration::from_millis(2500))).await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    )
-    .replace(r#""OriginReadTimeout": 5"#, r#""OriginReadTimeout": 1"#)
-    .replace(r#""Id": "origin","#, r#""Id": "origin", "ConnectionAttempts": 1, "ConnectionTimeout": 10,"#);
-    let h = start(&config, &[]).await;
+    let h = start(&read_timeout_of_one_second(&origin, 10), &[]).await;
     let r = get(h.pop(0), "/late", &[]).await;
     assert_eq!((r.status.as_u16(), r.header("x-cache")), (504, "Error from cloudfront"));
     assert_eq!(h.summaries(1).await[0].detailed.as_str(), "OriginCommError");

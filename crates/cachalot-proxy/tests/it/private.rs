@@ -35,6 +35,21 @@ fn venv_python() -> Option<PathBuf> {
     Some(py)
 }
 
+/// The venv's python and two fresh key pairs named after `test`, or `None` when python3
+/// is missing (the test then says it skipped).
+fn signers(test: &str) -> Option<(PathBuf, Keys)> {
+    let Some(py) = venv_python() else {
+        println!("SKIPPED: python3 is not installed; signed URLs were not tested with the AWS CLI");
+        return None;
+    };
+    Some((py, Keys::generate(test)))
+}
+
+/// An origin that answers `object <path>`.
+async fn object_origin() -> TestOrigin {
+    TestOrigin::start_with(|r| Reply::ok(format!("object {}", r.path()))).await
+}
+
 struct Keys {
     dir: PathBuf,
 }
@@ -136,12 +151,8 @@ fn assert_refused(r: &ClientReply, code: &str) {
 
 #[tokio::test]
 async fn signed_urls_and_cookies_from_the_aws_cli_and_botocore() {
-    let Some(py) = venv_python() else {
-        println!("SKIPPED: python3 is not installed; signed URLs were not tested with the AWS CLI");
-        return;
-    };
-    let keys = Keys::generate("urls");
-    let origin = TestOrigin::start_with(|r| Reply::ok(format!("object {}", r.path()))).await;
+    let Some((py, keys)) = signers("urls") else { return };
+    let origin = object_origin().await;
     let h = start(&config(&origin, &keys, &["K1EXAMPLEKEY01", "K2EXAMPLEKEY02"]), &[]).await;
     let now = START_MS / 1000;
     let url = format!("http://{HOST}/private/a.txt");
@@ -304,12 +315,7 @@ async fn geo_restriction_with_a_database_the_test_builds() {
 #[tokio::test]
 async fn protections_the_edge_does_not_enforce_are_refused_unless_the_node_serves_them() {
     let origin = TestOrigin::start_with(|_| Reply::ok("public")).await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    )
-    .replace(
+    let config = managed(&origin, CACHING_OPTIMIZED).replace(
         r#""Enabled": true,"#,
         r#""Enabled": true, "WebACLId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/1","#,
     );
@@ -326,12 +332,8 @@ async fn protections_the_edge_does_not_enforce_are_refused_unless_the_node_serve
 
 #[tokio::test]
 async fn a_signed_url_for_the_root_is_checked_as_requested_not_as_the_default_root_object() {
-    let Some(py) = venv_python() else {
-        println!("SKIPPED: python3 is not installed; signed URLs were not tested with the AWS CLI");
-        return;
-    };
-    let keys = Keys::generate("root");
-    let origin = TestOrigin::start_with(|r| Reply::ok(format!("object {}", r.path()))).await;
+    let Some((py, keys)) = signers("root") else { return };
+    let origin = object_origin().await;
     let config = config(&origin, &keys, &["K1EXAMPLEKEY01"])
         .replace(r#""Enabled": true,"#, r#""Enabled": true, "DefaultRootObject": "index.html","#);
     let h = start(&config, &[]).await;

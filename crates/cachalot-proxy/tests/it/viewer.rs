@@ -7,13 +7,7 @@ use http::Method;
 
 #[tokio::test]
 async fn methods_outside_allowed_methods_get_403() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let (origin, h) = start_echo(&[]).await;
     let r = request(h.pop(0), Method::POST, "/form", &[], Bytes::from_static(b"a=1")).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.header("x-cache"), "Error from cloudfront");
@@ -44,26 +38,14 @@ async fn allowed_post_passes_through_with_its_body_and_is_never_cached() {
 
 #[tokio::test]
 async fn get_with_a_body_is_refused() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let (_origin, h) = start_echo(&[]).await;
     let r = request(h.pop(0), Method::GET, "/x", &[], Bytes::from_static(b"body")).await;
     assert_eq!(r.status, 403);
 }
 
 #[tokio::test]
 async fn oversized_headers_and_urls_get_413_and_are_not_logged() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let (origin, h) = start_echo(&[]).await;
     let big = "x".repeat(21_000);
     assert_eq!(get(h.pop(0), "/a", &[("x-big", &big)]).await.status, 413);
     let long_url = format!("/{}", "a".repeat(8_200));
@@ -77,11 +59,7 @@ async fn oversized_headers_and_urls_get_413_and_are_not_logged() {
 #[tokio::test]
 async fn redirect_to_https_and_https_only() {
     let origin = TestOrigin::start().await;
-    let base = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
+    let base = managed(&origin, CACHING_OPTIMIZED);
     let h = start(&base.replace("allow-all", "redirect-to-https"), &[]).await;
     let r = get(h.pop(0), "/p?q=1", &[("host", "www.example.com:8080")]).await;
     assert_eq!(r.status, 301);
@@ -95,7 +73,7 @@ async fn redirect_to_https_and_https_only() {
 #[tokio::test]
 async fn ordered_behaviors_pick_the_first_matching_pattern() {
     let origin = TestOrigin::start_with(|_| Reply::ok("x").header("cache-control", "max-age=100")).await;
-    let config = cachalot_test::single_origin_config(&origin.authority(), r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#, "")
+    let config = managed(&origin, CACHING_OPTIMIZED)
         .replace(
             r#""DefaultCacheBehavior""#,
             r#""CacheBehaviors": {"Quantity": 2, "Items": [
@@ -120,13 +98,7 @@ async fn ordered_behaviors_pick_the_first_matching_pattern() {
 
 #[tokio::test]
 async fn head_shares_the_get_entry() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let (_origin, h) = start_echo(&[]).await;
     let head = request(h.pop(0), Method::HEAD, "/h.txt", &[], Bytes::new()).await;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
@@ -138,11 +110,7 @@ async fn head_shares_the_get_entry() {
 #[tokio::test]
 async fn unknown_host_with_several_distributions_is_refused() {
     let origin = TestOrigin::start().await;
-    let one = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
+    let one = managed(&origin, CACHING_OPTIMIZED);
     let v: serde_json::Value = serde_json::from_str(&one).unwrap();
     let mut second = v["Distributions"][0].clone();
     second["Id"] = "E2SECOND000001".into();
@@ -157,13 +125,7 @@ async fn unknown_host_with_several_distributions_is_refused() {
 /// A GET that carries a body is refused the same way over HTTP/1.1 and HTTP/2.
 #[tokio::test]
 async fn get_with_a_body_is_refused_over_http2_too() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let (origin, h) = start_echo(&[]).await;
     let h1 = request(h.pop(0), Method::GET, "/x", &[], Bytes::from_static(b"body")).await;
     let h2 = cachalot_test::request_h2(h.pop(0), Method::GET, "/x", &[], Bytes::from_static(b"body")).await.unwrap();
     assert_eq!((h1.status.as_u16(), h2.status.as_u16()), (403, 403));
@@ -193,13 +155,7 @@ async fn malformed_chunked_request_body_is_the_viewers_400() {
 /// HTTP/2 viewers may send as many header bytes as HTTP/1.1 viewers: up to 20,480 (§13).
 #[tokio::test]
 async fn http2_accepts_the_documented_header_size() {
-    let origin = TestOrigin::start().await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    );
-    let h = start(&config, &[]).await;
+    let (_origin, h) = start_echo(&[]).await;
     let big = "v".repeat(18_000);
     let ok = cachalot_test::request_h2(h.pop(0), Method::GET, "/big", &[("x-big", &big)], Bytes::new()).await.unwrap();
     assert_eq!(ok.status.as_u16(), 200);
@@ -219,12 +175,7 @@ async fn http2_accepts_the_documented_header_size() {
 #[tokio::test]
 async fn unnormalised_paths_cannot_bypass_a_protected_behavior() {
     let origin = TestOrigin::start_with(|r| Reply::ok(format!("origin saw {}", r.path()))).await;
-    let config = cachalot_test::single_origin_config(
-        &origin.authority(),
-        r#""CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6""#,
-        "",
-    )
-    .replace(
+    let config = managed(&origin, CACHING_OPTIMIZED).replace(
         r#""DefaultCacheBehavior": {"#,
         r#""CacheBehaviors": {"Quantity": 2, "Items": [
             {"PathPattern": "/admin/*", "TargetOriginId": "origin", "ViewerProtocolPolicy": "allow-all",
