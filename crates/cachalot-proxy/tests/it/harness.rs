@@ -1,10 +1,11 @@
 //! What the data-plane tests share: an edge with a manual clock and recording observer on
-//! loopback, the configs and cache policies the tests start it on, and origins that
-//! behave alike.
+//! loopback (plain and TLS listeners), the configs and cache policies the tests start it
+//! on, origins that behave alike, and a one-request HTTP/1.1 client over any stream.
 
 use bytes::Bytes;
 use cachalot_proxy::{Edge, EdgeSettings, ManualClock, Observer, PopSettings, RequestSummary};
 use cachalot_test::{Reply, TestOrigin};
+use http_body_util::{BodyExt, Full};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,7 +28,8 @@ pub(crate) struct Harness {
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) pops: Vec<SocketAddr>,
     pub(crate) observed: Arc<Recording>,
-    _stop: watch::Sender<bool>,
+    /// Dropping it stops the listeners.
+    stop: watch::Sender<bool>,
 }
 
 impl Harness {
@@ -37,6 +39,22 @@ impl Harness {
 
     pub(crate) fn advance(&self, secs: u64) {
         self.clock.advance_ms(secs * 1000);
+    }
+
+    /// Serves POP `i` over TLS as well, on a listener of its own; returns its address.
+    pub(crate) async fn serve_tls(&self, i: usize, acceptor: tokio_rustls::TlsAcceptor) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stopped = self.stop.subscribe();
+        tokio::spawn(cachalot_proxy::serve_pop(
+            self.edge.clone(),
+            i,
+            listener,
+            Some(acceptor),
+            stopped,
+            Duration::from_secs(1),
+        ));
+        addr
     }
 
     /// Summaries recorded so far (waits briefly: they are reported when bodies finish).
@@ -134,7 +152,7 @@ pub(crate) async fn start_settings(snapshot: Arc<cachalot_config::Snapshot>, set
             Duration::from_secs(1),
         ));
     }
-    Harness { edge, clock, pops: addrs, observed, _stop: stop }
+    Harness { edge, clock, pops: addrs, observed, stop }
 }
 
 /// Managed-CachingOptimized.
@@ -206,4 +224,19 @@ pub(crate) async fn revalidating_origin(body: Bytes) -> TestOrigin {
         reply.header("etag", "\"v1\"").header("cache-control", "max-age=60")
     })
     .await
+}
+
+/// Sends `req` on a new HTTP/1.1 connection over `io`; the reply's head and its whole body
+/// (or why the body could not be read).
+pub(crate) async fn exchange<I>(
+    io: I,
+    req: http::Request<Full<Bytes>>,
+) -> (http::response::Parts, Result<Bytes, hyper::Error>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io)).await.unwrap();
+    tokio::spawn(conn);
+    let (parts, body) = sender.send_request(req).await.unwrap().into_parts();
+    (parts, body.collect().await.map(|b| b.to_bytes()))
 }

@@ -237,21 +237,16 @@ async fn signed_urls_and_cookies_from_the_aws_cli_and_botocore() {
 
 /// `GET path` from viewer address `from` (any 127.0.0.0/8 address on loopback).
 async fn get_from(from: &str, pop: std::net::SocketAddr, path: &str) -> ClientReply {
-    use http_body_util::BodyExt as _;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     let stream = socket.connect(pop).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
     let req = http::Request::get(path)
         .header("host", HOST)
         .header("cloudfront-viewer-country", "XX")
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    ClientReply { status: parts.status, headers: parts.headers, body }
+    let (parts, body) = exchange(stream, req).await;
+    ClientReply { status: parts.status, headers: parts.headers, body: body.unwrap_or_default() }
 }
 
 fn geo_config(origin: &TestOrigin, restriction: &str) -> String {
