@@ -1,23 +1,20 @@
 //! `cachalot analyze` and `cachalot replay` run as a binary on scenario logs with known answers.
 
+#[path = "doctor/support.rs"]
+mod support;
+
 use cachalot_doctor::{Cause, scenario};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
+use support::{analyze_json, cachalot, cachalot_json, causes, dir, replay_json, scenario_log};
 
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("doctor-analyze-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn cachalot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cachalot")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Runs `cachalot ARGS`, which must exit 0, and compares its stdout, with the folder `d`
+/// written as `DIR`, with the snapshot `name`.
+fn assert_text_snapshot(name: &str, d: &Path, args: &[&str]) {
+    let (code, stdout, _) = cachalot(args);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(name, stdout.replace(&d.display().to_string(), "DIR"));
 }
 
 const SEED_CAUSES: [Cause; 5] =
@@ -27,18 +24,8 @@ const SEED_CAUSES: [Cause; 5] =
 fn each_scenario_log_is_diagnosed_with_its_cause_only() {
     for cause in SEED_CAUSES {
         let d = dir(cause.id());
-        let s = scenario::generate(cause, 1).unwrap();
-        let (config, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("X")).unwrap();
-        let (code, stdout, stderr) = cachalot(&[
-            "analyze",
-            &log.display().to_string(),
-            "--config",
-            &config.display().to_string(),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(code, 0, "{stderr}");
-        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let (s, config, log) = scenario_log(&d, cause, 1, "X");
+        let v = analyze_json(&log, &["--config", &config.display().to_string()]);
         let faults: Vec<&str> = v["diagnosis"]
             .as_array()
             .unwrap()
@@ -57,19 +44,16 @@ fn each_scenario_log_is_diagnosed_with_its_cause_only() {
 #[test]
 fn text_report_snapshot_for_query_strings() {
     let d = dir("snap");
-    let s = scenario::generate(Cause::QueryStringsInKey, 1).unwrap();
-    let (_, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("Q")).unwrap();
-    let (code, stdout, _) = cachalot(&["analyze", &log.display().to_string(), "--top", "5", "--threads", "2"]);
-    assert_eq!(code, 0);
-    insta::assert_snapshot!("analyze_query_strings_text", stdout.replace(&d.display().to_string(), "DIR"));
+    let (_, _, log) = scenario_log(&d, Cause::QueryStringsInKey, 1, "Q");
+    let l = log.display().to_string();
+    assert_text_snapshot("analyze_query_strings_text", &d, &["analyze", &l, "--top", "5", "--threads", "2"]);
     std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn html_is_self_contained_and_written_to_output() {
     let d = dir("html");
-    let s = scenario::generate(Cause::CookiesInKey, 1).unwrap();
-    let (_, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("H")).unwrap();
+    let (_, _, log) = scenario_log(&d, Cause::CookiesInKey, 1, "H");
     let out = d.join("report.html");
     let (code, stdout, _) =
         cachalot(&["analyze", &log.display().to_string(), "--format", "html", "--output", &out.display().to_string()]);
@@ -147,18 +131,7 @@ fn replay_matches_a_known_answer_and_predicts_a_longer_ttl() {
     let (config_path, log) = scenario::write(&d, &config, &records, "E1.2024-03-01-10.scripted.gz").unwrap();
     let longer = d.join("longer.json");
     std::fs::write(&longer, config.replace("\"DefaultTTL\": 3600", "\"DefaultTTL\": 86400")).unwrap();
-    let (code, stdout, stderr) = cachalot(&[
-        "replay",
-        &log.display().to_string(),
-        "--config",
-        &longer.display().to_string(),
-        "--baseline",
-        &config_path.display().to_string(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let v = replay_json(&log, &longer, &["--baseline", &config_path.display().to_string()]);
     let base = &v["total"]["baseline"];
     let ratio = |t: &serde_json::Value| {
         100.0 * (t["requests"].as_f64().unwrap() - t["misses"].as_f64().unwrap()) / t["requests"].as_f64().unwrap()
@@ -169,10 +142,8 @@ fn replay_matches_a_known_answer_and_predicts_a_longer_ttl() {
     assert!(v["total"]["hit_ratio_change"].as_f64().unwrap() > 0.0);
     assert_eq!(v["pops"].as_object().unwrap().len(), 3);
 
-    let (code, stdout, _) =
-        cachalot(&["replay", &log.display().to_string(), "--config", &config_path.display().to_string()]);
-    assert_eq!(code, 0);
-    insta::assert_snapshot!("replay_scripted_text", stdout.replace(&d.display().to_string(), "DIR"));
+    let (l, c) = (log.display().to_string(), config_path.display().to_string());
+    assert_text_snapshot("replay_scripted_text", &d, &["replay", &l, "--config", &c]);
     std::fs::remove_dir_all(&d).ok();
 }
 
@@ -181,33 +152,18 @@ fn replay_cache_size_bounds_the_tiers() {
     let d = dir("size");
     let (config, records, _) = scenario::scripted(50, 60, 3600, 86_400);
     let (config_path, log) = scenario::write(&d, &config, &records, "E1.2024-03-01-10.s.gz").unwrap();
-    let run = |size: Option<&str>| {
-        let mut args = vec![
-            "replay".to_owned(),
-            log.display().to_string(),
-            "--config".to_owned(),
-            config_path.display().to_string(),
-            "--format".to_owned(),
-            "json".to_owned(),
-        ];
-        if let Some(s) = size {
-            args.extend(["--cache-size".to_owned(), s.to_owned()]);
-        }
-        let out = Command::new(env!("CARGO_BIN_EXE_cachalot")).args(&args).output().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (l, c) = (log.display().to_string(), config_path.display().to_string());
+    let run = |size: &[&str]| {
+        let mut args = vec!["replay", l.as_str(), "--config", c.as_str(), "--format", "json"];
+        args.extend_from_slice(size);
+        let (_, stdout, _) = cachalot(&args);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         v["total"]["candidate"]["misses"].as_u64().unwrap()
     };
     // 50 objects of 50 kB cycled in order: a 1 MB LRU holds 20 and misses every time.
-    assert_eq!(run(None), 50 * 3);
-    assert_eq!(run(Some("1MB")), records.len() as u64);
-    let (code, _, stderr) = cachalot(&[
-        "replay",
-        &log.display().to_string(),
-        "--config",
-        &config_path.display().to_string(),
-        "--cache-size",
-        "lots",
-    ]);
+    assert_eq!(run(&[]), 50 * 3);
+    assert_eq!(run(&["--cache-size", "1MB"]), records.len() as u64);
+    let (code, _, stderr) = cachalot(&["replay", &l, "--config", &c, "--cache-size", "lots"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--cache-size lots"));
     std::fs::remove_dir_all(&d).ok();
@@ -247,17 +203,8 @@ fn a_keyed_user_agent_is_diagnosed_as_headers_in_key() {
         })
         .collect();
     let (config_path, log) = scenario::write(&d, &config, &records, &scenario::log_file_name("UAKEYED")).unwrap();
-    let (code, stdout, stderr) = cachalot(&[
-        "analyze",
-        &log.display().to_string(),
-        "--config",
-        &config_path.display().to_string(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let causes: Vec<&str> = v["diagnosis"].as_array().unwrap().iter().map(|c| c["cause"].as_str().unwrap()).collect();
+    let v = analyze_json(&log, &["--config", &config_path.display().to_string()]);
+    let causes = causes(&v);
     assert_eq!(causes.first(), Some(&"headers-in-key"), "{}", v["diagnosis"]);
     assert!(!causes.contains(&"accept-over-keyed"), "{causes:?}");
     std::fs::remove_dir_all(&d).ok();
@@ -267,15 +214,8 @@ fn a_keyed_user_agent_is_diagnosed_as_headers_in_key() {
 #[test]
 fn worst_uris_are_the_same_on_any_number_of_threads() {
     let d = dir("threads");
-    let s = scenario::generate(Cause::QueryStringsInKey, 3).unwrap();
-    let (_, log) = scenario::write(&d, &s.config, &s.records, &scenario::log_file_name("THREADS")).unwrap();
-    let run = |threads: &str| -> serde_json::Value {
-        let (code, stdout, stderr) =
-            cachalot(&["analyze", &log.display().to_string(), "--format", "json", "--threads", threads, "--top", "50"]);
-        assert_eq!(code, 0, "{stderr}");
-        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        v["top_misses"].clone()
-    };
+    let (_, _, log) = scenario_log(&d, Cause::QueryStringsInKey, 3, "THREADS");
+    let run = |threads: &str| analyze_json(&log, &["--threads", threads, "--top", "50"])["top_misses"].clone();
     let one = run("1");
     assert!(one.as_array().is_some_and(|a| !a.is_empty()), "{one}");
     let total_requests: u64 = one.as_array().unwrap().iter().map(|u| u["requests"].as_u64().unwrap()).sum();
@@ -293,9 +233,7 @@ fn format_fixture(name: &str) -> String {
 #[test]
 fn every_log_format_through_the_binary_and_headerless_records_need_their_columns() {
     let json = |args: &[&str]| {
-        let (code, stdout, stderr) = cachalot(args);
-        assert_eq!(code, 0, "{args:?}: {stderr}");
-        let mut v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let mut v = cachalot_json(args);
         v.as_object_mut().unwrap().remove("files");
         v
     };

@@ -1,36 +1,15 @@
 //! `cachalot analyze` and `cachalot replay` on logs as they are found in the wild: old and
 //! short layouts, empty and junk files, byte-order marks, truncated gzip, odd values.
 
+#[path = "doctor/support.rs"]
+mod support;
+
 use cachalot_doctor::{Cause, scenario};
 use cachalot_telemetry::ResultType;
 use cachalot_telemetry::format::{self, LogRecord};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("doctor-fidelity-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn cachalot(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cachalot")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn analyze_json(path: &Path, extra: &[&str]) -> serde_json::Value {
-    let p = path.display().to_string();
-    let mut args = vec!["analyze", p.as_str(), "--format", "json"];
-    args.extend_from_slice(extra);
-    let (code, stdout, stderr) = cachalot(&args);
-    assert_eq!(code, 0, "{stderr}");
-    serde_json::from_str(&stdout).unwrap()
-}
+use support::{analyze_json, cachalot, causes, dir, replay_json, scenario_config, write_file};
 
 fn record(secs: u64, path: &str, result: ResultType, status: Option<u16>) -> LogRecord {
     LogRecord {
@@ -54,6 +33,11 @@ fn record(secs: u64, path: &str, result: ResultType, status: Option<u16>) -> Log
     }
 }
 
+/// [`record`] of a JPEG image, answered 200.
+fn image(secs: u64, path: &str, result: ResultType) -> LogRecord {
+    LogRecord { content_type: "image/jpeg".into(), ..record(secs, path, result, Some(200)) }
+}
+
 fn log_text(records: &[LogRecord]) -> Vec<u8> {
     let mut text = Vec::new();
     format::write_header(&mut text);
@@ -63,19 +47,23 @@ fn log_text(records: &[LogRecord]) -> Vec<u8> {
     text
 }
 
+/// Writes `records` as a plain log with its header to `dir/name`.
+fn write_log(dir: &Path, name: &str, records: &[LogRecord]) -> PathBuf {
+    write_file(dir, name, log_text(records))
+}
+
 /// A log in CloudFront's first layout (12 fields, 2011) has no result type: the hit ratio is
 /// "no data", said why, and `null` in JSON — never 0 %.
 #[test]
 fn a_ratio_with_nothing_to_count_is_no_data_and_says_why() {
     let d = dir("no-data");
-    let old = d.join("E2011.2011-05-01-10.log");
-    std::fs::write(
-        &old,
+    let old = write_file(
+        &d,
+        "E2011.2011-05-01-10.log",
         "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query\n\
          2011-05-01\t10:00:01\tFRA2\t4260\t192.0.2.10\tGET\td111111abcdef8.cloudfront.net\t/index.html\t200\t-\tMozilla/5.0\t-\n\
          2011-05-01\t10:00:02\tFRA2\t4260\t192.0.2.11\tGET\td111111abcdef8.cloudfront.net\t/index.html\t200\t-\tMozilla/5.0\t-\n",
-    )
-    .unwrap();
+    );
     let v = analyze_json(&old, &[]);
     assert_eq!(v["lines"], 2);
     assert!(v["hit_ratio"].is_null(), "{}", v["hit_ratio"]);
@@ -85,14 +73,12 @@ fn a_ratio_with_nothing_to_count_is_no_data_and_says_why() {
     assert!(text.contains("Hit ratio: no data (the logs have no x-edge-result-type column"), "{text}");
     assert!(!text.contains("0.0%"), "{text}");
 
-    let empty = d.join("empty.log");
-    std::fs::write(&empty, "").unwrap();
+    let empty = write_file(&d, "empty.log", "");
     let v = analyze_json(&empty, &[]);
     assert!(v["hit_ratio"].is_null());
     assert_eq!(v["no_data"], "the input holds no log line");
 
-    let junk = d.join("junk.log");
-    std::fs::write(&junk, "hello\nthis is not\na log\n").unwrap();
+    let junk = write_file(&d, "junk.log", "hello\nthis is not\na log\n");
     // Junk is no log at all: the format cannot be told, which is an error naming the file
     // (never a ratio of 0.0 %).
     let (code, stdout, stderr) = cachalot(&["analyze", &junk.display().to_string(), "--format", "json"]);
@@ -116,8 +102,7 @@ fn lines_shorter_than_their_header_are_used_and_counted() {
         text.extend_from_slice(cut.join("\t").as_bytes());
         text.push(b'\n');
     }
-    let log = d.join("short.log");
-    std::fs::write(&log, &text).unwrap();
+    let log = write_file(&d, "short.log", &text);
     let v = analyze_json(&log, &[]);
     assert_eq!((v["lines"].as_u64(), v["bad_lines"].as_u64()), (Some(10), Some(0)), "{v}");
     assert_eq!(v["short_lines"], 10);
@@ -125,18 +110,8 @@ fn lines_shorter_than_their_header_are_used_and_counted() {
     assert_eq!(v["hit_ratio"], 90.0);
     let (_, text, _) = cachalot(&["analyze", &log.display().to_string()]);
     assert!(text.contains("10 line(s) had fewer fields than their header and were used"), "{text}");
-    let config = d.join("config.json");
-    std::fs::write(&config, scenario::config_for(Cause::ColdPop)).unwrap();
-    let (code, stdout, stderr) = cachalot(&[
-        "replay",
-        &log.display().to_string(),
-        "--config",
-        &config.display().to_string(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let config = scenario_config(&d, Cause::ColdPop);
+    let v = replay_json(&log, &config, &[]);
     assert_eq!((v["requests"].as_u64(), v["short_lines"].as_u64()), (Some(10), Some(10)), "{v}");
     std::fs::remove_dir_all(&d).ok();
 }
@@ -155,8 +130,7 @@ fn result_types_and_what_is_not_cacheable_are_shown() {
     }
     records.push(LogRecord { method: "POST".into(), ..record(31, "/api", ResultType::Miss, Some(200)) });
     records.push(record(32, "/gone", ResultType::Error, Some(404)));
-    let log = d.join("types.log");
-    std::fs::write(&log, log_text(&records)).unwrap();
+    let log = write_log(&d, "types.log", &records);
     let v = analyze_json(&log, &[]);
     assert_eq!(v["hit_ratio"], 90.0);
     let types: Vec<(String, u64)> = v["by_result_type"]
@@ -183,8 +157,7 @@ fn result_types_and_what_is_not_cacheable_are_shown() {
 fn status_000_is_printed_as_000() {
     let d = dir("000");
     let records = [record(0, "/a", ResultType::Miss, Some(200)), record(1, "/b", ResultType::Error, None)];
-    let log = d.join("s.log");
-    std::fs::write(&log, log_text(&records)).unwrap();
+    let log = write_log(&d, "s.log", &records);
     let v = analyze_json(&log, &[]);
     let keys: Vec<&str> = v["by_status"].as_array().unwrap().iter().map(|s| s["key"].as_str().unwrap()).collect();
     assert!(keys.contains(&"000") && !keys.contains(&"0"), "{keys:?}");
@@ -197,8 +170,7 @@ fn a_byte_order_mark_does_not_break_a_file() {
     let d = dir("bom");
     let mut text = b"\xEF\xBB\xBF".to_vec();
     text.extend(log_text(&[record(0, "/a", ResultType::Miss, Some(200)), record(1, "/a", ResultType::Hit, Some(200))]));
-    let log = d.join("bom.log");
-    std::fs::write(&log, &text).unwrap();
+    let log = write_file(&d, "bom.log", &text);
     let v = analyze_json(&log, &[]);
     assert_eq!((v["lines"].as_u64(), v["bad_lines"].as_u64()), (Some(2), Some(0)), "{}", v["first_bad"]);
     std::fs::remove_dir_all(&d).ok();
@@ -215,8 +187,7 @@ fn a_truncated_gzip_reports_its_last_line_once() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&log_text(&records)).unwrap();
     let gz = enc.finish().unwrap();
-    let log = d.join("cut.gz");
-    std::fs::write(&log, &gz[..gz.len() / 2]).unwrap();
+    let log = write_file(&d, "cut.gz", &gz[..gz.len() / 2]);
     let (code, stdout, stderr) = cachalot(&["analyze", &log.display().to_string(), "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -235,8 +206,7 @@ fn a_line_break_in_a_uri_does_not_break_the_text_table() {
     for i in 0..5 {
         records.push(record(i, "/evil\nline", ResultType::Miss, Some(200)));
     }
-    let log = d.join("nl.log");
-    std::fs::write(&log, log_text(&records)).unwrap();
+    let log = write_log(&d, "nl.log", &records);
     let raw = String::from_utf8(std::fs::read(&log).unwrap()).unwrap();
     assert!(raw.contains("/evil%0Aline"), "the writer encodes it");
     let (code, text, _) = cachalot(&["analyze", &log.display().to_string()]);
@@ -250,10 +220,8 @@ fn a_line_break_in_a_uri_does_not_break_the_text_table() {
 #[test]
 fn top_and_threads_must_be_at_least_one() {
     let d = dir("flags");
-    let log = d.join("a.log");
-    std::fs::write(&log, log_text(&[record(0, "/a", ResultType::Miss, Some(200))])).unwrap();
-    let config = d.join("config.json");
-    std::fs::write(&config, scenario::config_for(Cause::ColdPop)).unwrap();
+    let log = write_log(&d, "a.log", &[record(0, "/a", ResultType::Miss, Some(200))]);
+    let config = scenario_config(&d, Cause::ColdPop);
     let l = log.display().to_string();
     let c = config.display().to_string();
     for args in [
@@ -282,25 +250,14 @@ fn replay_without_baseline_compares_like_with_like() {
     for t in 0..30u64 {
         for o in 0..20 {
             for pop in ["FRA56-P5", "LHR50-C1"] {
-                let r = record(t * 10, &format!("/images/o{o}.jpg"), ResultType::Hit, Some(200));
-                records.push(LogRecord { edge_location: pop.into(), content_type: "image/jpeg".into(), ..r });
+                let r = image(t * 10, &format!("/images/o{o}.jpg"), ResultType::Hit);
+                records.push(LogRecord { edge_location: pop.into(), ..r });
             }
         }
     }
-    let log = d.join("warm.log");
-    std::fs::write(&log, log_text(&records)).unwrap();
-    let config = d.join("config.json");
-    std::fs::write(&config, scenario::config_for(Cause::ColdPop)).unwrap();
-    let (code, stdout, stderr) = cachalot(&[
-        "replay",
-        &log.display().to_string(),
-        "--config",
-        &config.display().to_string(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let log = write_log(&d, "warm.log", &records);
+    let config = scenario_config(&d, Cause::ColdPop);
+    let v = replay_json(&log, &config, &[]);
     assert_eq!(v["total"]["baseline"]["hit_ratio"], 100.0, "{v}");
     assert_eq!(v["total"]["candidate"]["hit_ratio"], 100.0, "{v}");
     assert_eq!(v["total"]["hit_ratio_change"], 0.0);
@@ -323,16 +280,12 @@ fn origin_cache_control_misses_are_not_evictions_with_a_config() {
         for o in 0..4 {
             // max-age=5: fetched at 0, 5, 10, …; hits in between.
             let result = if t % 5 == 0 { ResultType::Miss } else { ResultType::Hit };
-            let r = record(t, &format!("/images/short{o}.jpg"), result, Some(200));
-            records.push(LogRecord { content_type: "image/jpeg".into(), ..r });
+            records.push(image(t, &format!("/images/short{o}.jpg"), result));
         }
-        let r = record(t, "/images/no-store.jpg", ResultType::Miss, Some(200));
-        records.push(LogRecord { content_type: "image/jpeg".into(), ..r });
+        records.push(image(t, "/images/no-store.jpg", ResultType::Miss));
     }
-    let log = d.join("cc.log");
-    std::fs::write(&log, log_text(&records)).unwrap();
-    let config = d.join("config.json");
-    std::fs::write(&config, scenario::config_for(Cause::ColdPop)).unwrap();
+    let log = write_log(&d, "cc.log", &records);
+    let config = scenario_config(&d, Cause::ColdPop);
     assert!(std::fs::read_to_string(&config).unwrap().contains("\"DefaultTTL\": 86400"));
     let v = analyze_json(&log, &["--config", &config.display().to_string()]);
     let classes = &v["miss_classes"];
@@ -340,7 +293,7 @@ fn origin_cache_control_misses_are_not_evictions_with_a_config() {
     assert_eq!(classes["expiry"], 4 * 23, "{classes}");
     // Every request for the no-store path, its first included: nothing there is ever reused.
     assert_eq!(classes["uncacheable"], 120, "{classes}");
-    let causes: Vec<&str> = v["diagnosis"].as_array().unwrap().iter().map(|c| c["cause"].as_str().unwrap()).collect();
+    let causes = causes(&v);
     assert!(causes.contains(&"ttl-too-short") && causes.contains(&"uncacheable"), "{causes:?}");
     std::fs::remove_dir_all(&d).ok();
 }
@@ -359,20 +312,13 @@ fn analyze_is_deterministic() {
         let path = format!("/images/p{p}.jpg");
         // Two variants fetched in one second, then one differing from both.
         for (t, query, cookie) in [(0, "a=1", "s=1"), (0, "a=2", "s=1"), (1, "a=1", "s=2"), (2, "a=2", "s=2")] {
-            let r = record(p * 10 + t, &path, ResultType::Miss, Some(200));
-            records.push(LogRecord {
-                query: query.into(),
-                cookie: cookie.into(),
-                content_type: "image/jpeg".into(),
-                ..r
-            });
+            let r = image(p * 10 + t, &path, ResultType::Miss);
+            records.push(LogRecord { query: query.into(), cookie: cookie.into(), ..r });
         }
     }
     records.sort_by_key(|r| r.timestamp);
-    let log = d.join("det.log");
-    std::fs::write(&log, log_text(&records)).unwrap();
-    let config_path = d.join("config.json");
-    std::fs::write(&config_path, config).unwrap();
+    let log = write_log(&d, "det.log", &records);
+    let config_path = write_file(&d, "config.json", config);
     let c = config_path.display().to_string();
     for extra in [vec![], vec!["--config", c.as_str()]] {
         let runs: Vec<String> = ["1", "4", "1", "4", "1", "4"]
