@@ -8,7 +8,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{Serve, TempDir, free_port, header, http_get};
+use support::{Serve, TempDir, aws_run, free_port, header, http_get};
 
 const KEY_ID: &str = "AKIDADMINPAGES";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -133,7 +133,6 @@ fn test_function_answers_empty_execution_logs() {
     };
     let dir = TempDir::new("admin-test-function");
     let serve = Serve::start(&["--state", "state"], &dir.0);
-    let endpoint = format!("http://{}", serve.admin);
     std::fs::write(dir.0.join("fn.js"), "function handler(event) { return event.request; }").unwrap();
     std::fs::write(
         dir.0.join("event.json"),
@@ -142,19 +141,7 @@ fn test_function_answers_empty_execution_logs() {
     )
     .unwrap();
     let aws = |args: &[&str]| -> serde_json::Value {
-        let out = Command::new(&aws)
-            .args(["--endpoint-url", &endpoint, "--output", "json"])
-            .args(args)
-            .current_dir(&dir.0)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", dir.0.join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", dir.0.join("none"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_str(&aws_run(&aws, serve.admin, &dir.0, "json", args)).unwrap()
     };
     let created = aws(&[
         "cloudfront",

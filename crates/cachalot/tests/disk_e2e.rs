@@ -262,17 +262,9 @@ fn restarts_keep_the_cache_warm_and_a_kill_never_leaves_a_partial_object() {
     // An invalidation before the stop.
     let invalidated = "/s/4.bin";
     if let Some(aws) = support::aws_cli() {
-        let out = Command::new(&aws)
-            .args(["--endpoint-url", &format!("http://{}", serve.admin), "--output", "text"])
-            .args(["cloudfront", "create-invalidation", "--distribution-id", DISTRIBUTION, "--paths", invalidated])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", dir.0.join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", dir.0.join("none"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let invalidation =
+            ["cloudfront", "create-invalidation", "--distribution-id", DISTRIBUTION, "--paths", invalidated];
+        support::aws_run(&aws, serve.admin, &dir.0, "text", &invalidation);
     } else {
         println!("SKIPPED (the invalidation part): python3 is not installed");
     }

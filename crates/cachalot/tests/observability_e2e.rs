@@ -12,30 +12,17 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{Serve, TempDir, header, http_get, prometheus_sum};
+use support::{Serve, TempDir, aws_env, header, http_get, prometheus_sum};
 
 const DISTRIBUTION: &str = "E2OBSERVE1TEST";
 const DOMAIN: &str = "d2observe0test.cloudfront.net";
 
 /// A two-POP node whose distribution logs to `logs/cf/`, serving `site/`.
 fn node(dir: &Path) -> (SocketAddr, Serve) {
-    let site = dir.join("site");
-    std::fs::create_dir_all(&site).unwrap();
-    for i in 0..20 {
-        std::fs::write(site.join(format!("f{i}.txt")), format!("file {i} ").repeat(40)).unwrap();
-    }
-    let second: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
-    let config = format!(
-        r#"{{"Pops": [{{"Id": "LOCAL50-C1", "Listen": "127.0.0.1:0", "Region": "us-east-1"}}, {{"Id": "LOCAL51-C1", "Listen": "{second}", "Region": "us-west-2"}}],
-            "Buckets": {{"site": "site", "logs": "logs"}},
-            "Distributions": [{{"Id": "{DISTRIBUTION}", "DomainName": "{DOMAIN}", "DistributionConfig": {{
-                "CallerReference": "observe", "Comment": "", "Enabled": true,
-                "Logging": {{"Enabled": true, "IncludeCookies": false, "Bucket": "logs.s3.amazonaws.com", "Prefix": "cf/"}},
-                "Origins": {{"Quantity": 1, "Items": [{{"Id": "s", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {{"OriginAccessIdentity": ""}}}}]}},
-                "DefaultCacheBehavior": {{"TargetOriginId": "s", "ViewerProtocolPolicy": "allow-all",
-                    "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}}}}]}}"#
-    );
-    std::fs::write(dir.join("node.json"), config).unwrap();
+    support::write_site(dir, (0..20).map(|i| (format!("f{i}.txt"), format!("file {i} ").repeat(40))));
+    let distribution =
+        support::logged_site_distribution(DISTRIBUTION, DOMAIN, "cf/", "658327ea-f89d-4fab-a63d-7e88639e58f6");
+    let second = support::write_two_pop_node(dir, &format!(r#""Distributions": [{distribution}]"#));
     let serve = Serve::start(&["--config", "node.json", "--state", "state"], dir);
     (second, serve)
 }
@@ -195,12 +182,6 @@ fn cloudwatch_answers_the_seed_command_over_every_protocol() {
     let hits = prometheus_sum(&metrics, "cachalot_edge_cache_hits_total") as f64;
     let expected_ratio = 100.0 * hits / cacheable;
     let endpoint = format!("http://{}", serve.admin);
-    let env = |cmd: &mut Command| {
-        cmd.env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_CONFIG_FILE", dir.0.join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", dir.0.join("none"));
-    };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let start = iso(now - 24 * 3600);
     let end = iso(now + 60);
@@ -215,7 +196,7 @@ fn cloudwatch_answers_the_seed_command_over_every_protocol() {
         let from = if period == "60" { &last_hour } else { &start };
         cmd.args(["--start-time", from, "--end-time", &end]);
         cmd.args(["--period", period, "--statistics", "Average", "--output", output]);
-        env(&mut cmd);
+        aws_env(&mut cmd);
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -293,7 +274,7 @@ for protocol in ["json", "query", "smithy-rpc-v2-cbor"]:
     );
     let mut cmd = Command::new(python);
     cmd.args(["-c", &script]).arg(dir.0.join("models"));
-    env(&mut cmd);
+    aws_env(&mut cmd);
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "boto3 failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));

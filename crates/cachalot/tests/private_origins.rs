@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Serve, TempDir, free_port, header, http_get};
+use support::{Serve, TempDir, aws_run, free_port, header, http_get, serve_refused};
 
 /// A distribution serving `bucket` at `domain`, through origin access control `oac` (or none).
 fn distribution(id: &str, domain: &str, bucket: &str, oac: Option<&str>) -> serde_json::Value {
@@ -70,18 +70,9 @@ fn a_private_folder_bucket_serves_only_through_origin_access_control() {
 /// The test venv's python with moto installed (pip-installed from requirements-test.txt when missing).
 fn venv_python() -> Option<PathBuf> {
     support::aws_cli()?;
-    let venv = std::env::var_os("CACHALOT_AWS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/aws-venv"));
-    let py = venv.join("bin/python");
+    let py = support::test_venv().join("bin/python");
     if !Command::new(&py).args(["-c", "import moto.server"]).status().is_ok_and(|s| s.success()) {
-        let ok = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../requirements-test.txt"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "pip install -r requirements-test.txt (moto) failed");
+        support::install_test_requirements("pip install -r requirements-test.txt (moto)");
     }
     Some(py)
 }
@@ -192,24 +183,11 @@ fn a_config_asking_for_an_unenforced_protection_is_refused_at_load_unless_the_no
     std::fs::write(dir.0.join("site/a.txt"), "a").unwrap();
     let mut config = serde_json::json!({"Buckets": {"site": "site"}, "Distributions": [d]});
     std::fs::write(dir.0.join("cachalot.json"), config.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
-        .args([
-            "serve",
-            "--config",
-            "cachalot.json",
-            "--state",
-            "state",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-        ])
-        .current_dir(&dir.0)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("unenforced-protection") && stderr.contains("WebACLId"), "{stderr}");
+    serve_refused(
+        &["--config", "cachalot.json", "--state", "state", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        &dir.0,
+        &["unenforced-protection", "WebACLId"],
+    );
     config["UnenforcedProtections"] = serde_json::json!("serve");
     std::fs::write(dir.0.join("cachalot.json"), config.to_string()).unwrap();
     let serve = Serve::start(&["--config", "cachalot.json", "--state", "state"], &dir.0);
@@ -218,18 +196,10 @@ fn a_config_asking_for_an_unenforced_protection_is_refused_at_load_unless_the_no
     assert!(serve.log().contains("is NOT enforced"), "{}", serve.log());
 }
 
-/// Runs the AWS CLI at `admin`; returns its JSON output.
+/// Runs the AWS CLI at `admin`; returns its JSON output (what is not JSON, such as a signed
+/// URL, as a string).
 fn aws(cli: &Path, admin: std::net::SocketAddr, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(cli)
-        .args(["--endpoint-url", &format!("http://{admin}")])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = aws_run(cli, admin, Path::new("."), "json", args);
     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.trim().to_owned()))
 }
 

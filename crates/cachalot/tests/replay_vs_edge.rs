@@ -5,7 +5,6 @@
 #[path = "serve/support.rs"]
 mod support;
 
-use std::net::SocketAddr;
 use std::process::Command;
 use support::{Serve, TempDir, header, http_get, prometheus_sum};
 
@@ -14,29 +13,21 @@ const DOMAIN: &str = "d3replay0test.cloudfront.net";
 #[test]
 fn replay_predicts_the_hit_ratio_the_edge_measured() {
     let dir = TempDir::new("replay-edge");
-    let site = dir.0.join("site");
-    std::fs::create_dir_all(&site).unwrap();
-    for i in 0..20 {
-        std::fs::write(site.join(format!("f{i}.css")), format!("/* {i} */ body {{}}\n").repeat(30)).unwrap();
-    }
-    let second: SocketAddr = format!("127.0.0.1:{}", support::free_port()).parse().unwrap();
+    support::write_site(&dir.0, (0..20).map(|i| (format!("f{i}.css"), format!("/* {i} */ body {{}}\n").repeat(30))));
     // Query strings in the key: the fragmentation the doctor exists for.
-    let config = format!(
-        r#"{{"Pops": [{{"Id": "LOCAL50-C1", "Listen": "127.0.0.1:0", "Region": "us-east-1"}}, {{"Id": "LOCAL51-C1", "Listen": "{second}", "Region": "us-west-2"}}],
-            "Buckets": {{"site": "site", "logs": "logs"}},
-            "CachePolicies": [{{"Id": "11111111-2222-3333-4444-555555555555", "CachePolicyConfig": {{
+    let policy = "11111111-2222-3333-4444-555555555555";
+    let distribution = support::logged_site_distribution("E3REPLAY1TEST1", DOMAIN, "", policy);
+    let second = support::write_two_pop_node(
+        &dir.0,
+        &format!(
+            r#""CachePolicies": [{{"Id": "{policy}", "CachePolicyConfig": {{
                 "Name": "all-query-strings", "DefaultTTL": 86400, "MaxTTL": 31536000, "MinTTL": 0,
                 "ParametersInCacheKeyAndForwardedToOrigin": {{"EnableAcceptEncodingGzip": false, "EnableAcceptEncodingBrotli": false,
                     "HeadersConfig": {{"HeaderBehavior": "none"}}, "QueryStringsConfig": {{"QueryStringBehavior": "all"}},
                     "CookiesConfig": {{"CookieBehavior": "none"}}}}}}}}],
-            "Distributions": [{{"Id": "E3REPLAY1TEST1", "DomainName": "{DOMAIN}", "DistributionConfig": {{
-                "CallerReference": "replay", "Comment": "", "Enabled": true,
-                "Logging": {{"Enabled": true, "IncludeCookies": false, "Bucket": "logs.s3.amazonaws.com", "Prefix": ""}},
-                "Origins": {{"Quantity": 1, "Items": [{{"Id": "s", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {{"OriginAccessIdentity": ""}}}}]}},
-                "DefaultCacheBehavior": {{"TargetOriginId": "s", "ViewerProtocolPolicy": "allow-all",
-                    "CachePolicyId": "11111111-2222-3333-4444-555555555555"}}}}}}]}}"#
+            "Distributions": [{distribution}]"#
+        ),
     );
-    std::fs::write(dir.0.join("node.json"), config).unwrap();
     let serve = Serve::start(&["--config", "node.json", "--state", "state"], &dir.0);
     let pops = [serve.pop, second];
     let mut results = std::collections::HashMap::new();

@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use support::{Serve, TempDir, copy_dir, header, http_get};
+use support::{Serve, TempDir, aws_run, copy_dir, header, http_get, serve_refused};
 
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -62,33 +62,22 @@ fn origin_flag_puts_an_edge_in_front_of_a_url() {
 #[test]
 fn bad_config_reports_every_problem_and_exits_2() {
     let dir = TempDir::new("bad-config");
-    let config = dir.0.join("bad.json");
     std::fs::write(
-        &config,
+        dir.0.join("bad.json"),
         r#"{"Distributions": [{"DistributionConfig": {"CallerReference": "x", "Comment": "", "Enabled": true,
             "Origins": {"Quantity": 2, "Items": [{"Id": "o", "DomainName": "example.com",
                 "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "sometimes"}}]},
             "DefaultCacheBehavior": {"TargetOriginId": "nope", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}]}"#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--state"])
-        .arg(dir.0.join("state"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    for expected in [
+    let expected = [
         "$.Distributions[0].DistributionConfig.Origins.Quantity [InconsistentQuantities]",
         "$.Distributions[0].DistributionConfig.Origins.Items[0].CustomOriginConfig.OriginProtocolPolicy",
         "$.Distributions[0].DistributionConfig.DefaultCacheBehavior.TargetOriginId [NoSuchOrigin]",
         "hint:",
         "has 3 errors",
-    ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
-    }
+    ];
+    let stderr = serve_refused(&["--config", "bad.json", "--state", "state"], &dir.0, &expected);
     assert!(!stderr.contains("panicked"));
 }
 
@@ -105,26 +94,9 @@ fn aws_cli_creates_invalidates_and_state_survives_restart() {
     std::fs::create_dir_all(site.join("images")).unwrap();
     std::fs::write(site.join("images/hero.jpg"), vec![b'j'; 2048]).unwrap();
     std::fs::write(dir.0.join("node.json"), r#"{"Buckets": {"media": "site"}}"#).unwrap();
-    let pop = support::free_port();
-    let admin = support::free_port();
-    let pop_addr = format!("127.0.0.1:{pop}").parse().unwrap();
-    let admin_addr = format!("127.0.0.1:{admin}").parse().unwrap();
-    let serve = Serve::start_on(&["--config", "node.json", "--state", "state"], &dir.0, pop_addr, admin_addr);
-    let endpoint = format!("http://127.0.0.1:{admin}");
-    let run = |args: &[&str]| -> String {
-        let out = Command::new(&aws)
-            .args(["--endpoint-url", &endpoint, "--output", "text"])
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", dir.0.join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", dir.0.join("none"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let serve = Serve::start(&["--config", "node.json", "--state", "state"], &dir.0);
+    let (pop_addr, admin_addr) = (serve.pop, serve.admin);
+    let run = |args: &[&str]| aws_run(&aws, admin_addr, &dir.0, "text", args).trim().to_owned();
     // The seed's command, verbatim JSON.
     let policy_id = run(&[
         "cloudfront",
@@ -203,22 +175,13 @@ fn a_domain_name_used_twice_is_refused_at_its_path() {
                 "DefaultCacheBehavior": {{"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}}}}"#
         )
     };
-    let config = dir.0.join("twice.json");
     std::fs::write(
-        &config,
+        dir.0.join("twice.json"),
         format!(r#"{{"Distributions": [{}, {}]}}"#, distribution("E1FIRST"), distribution("E2SECOND")),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .arg("--state")
-        .arg(dir.0.join("state"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("$.Distributions[1].DomainName [CNAMEAlreadyExists]"), "{stderr}");
+    let expected = ["$.Distributions[1].DomainName [CNAMEAlreadyExists]"];
+    serve_refused(&["--config", "twice.json", "--state", "state"], &dir.0, &expected);
 }
 
 /// `probe` against a TLS POP with a self-signed certificate: refused as a TLS problem (exit 2,
@@ -362,9 +325,8 @@ fn access_log_lines_survive_kill_9() {
 fn a_function_that_cannot_run_is_reported_at_its_path() {
     let dir = TempDir::new("bad-function");
     std::fs::write(dir.0.join("rewrite.js"), "function handler(event) {\n  return event.request?.uri;\n}\n").unwrap();
-    let config = dir.0.join("config.json");
     std::fs::write(
-        &config,
+        dir.0.join("config.json"),
         r#"{"Functions": [
             {"Name": "rewrite", "FunctionConfig": {"Comment": "", "Runtime": "cloudfront-js-1.0"}, "CodeFile": "rewrite.js"},
             {"Name": "inline", "FunctionConfig": {"Comment": "", "Runtime": "cloudfront-js-2.0"},
@@ -373,21 +335,11 @@ fn a_function_that_cannot_run_is_reported_at_its_path() {
              "Code": "import crypto from 'crypto';\nimport cf from 'cloudfront';\nasync function handler(e) { return e.request; }"}]}"#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cachalot"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--state"])
-        .arg(dir.0.join("state"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    for expected in [
+    let expected = [
         "$.Functions[0].CodeFile [InvalidArgument]: function rewrite cannot run under cloudfront-js-1.0: optional chaining (`?.`) is not supported by cloudfront-js-1.0 (line 2, column 23)",
         "$.Functions[1].Code [InvalidArgument]: function inline cannot run under cloudfront-js-2.0: module 'fs' cannot be imported",
         "has 2 errors",
-    ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
-    }
+    ];
+    let stderr = serve_refused(&["--config", "config.json", "--state", "state"], &dir.0, &expected);
     assert!(!stderr.contains("Functions[2]"), "{stderr}");
 }

@@ -1,4 +1,5 @@
-//! Starts the real `cachalot serve` binary on free loopback ports.
+//! Starts the real `cachalot serve` binary on free loopback ports, and what the tests that
+//! drive it share: a plain HTTP client, the AWS CLI from the test venv, node configs.
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
@@ -187,27 +188,109 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The AWS CLI from a venv (`$CACHALOT_AWS_VENV` or `target/aws-venv`), created when missing.
+/// The test venv: `$CACHALOT_AWS_VENV`, or `target/aws-venv`.
+pub(crate) fn test_venv() -> PathBuf {
+    std::env::var_os("CACHALOT_AWS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/aws-venv"))
+}
+
+/// Installs `requirements-test.txt` into the test venv; `what` names the failure.
+pub(crate) fn install_test_requirements(what: &str) {
+    let ok = Command::new(test_venv().join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../requirements-test.txt"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "{what} failed");
+}
+
+/// The AWS CLI from the test venv ([`test_venv`]), created when missing.
 /// `None` (the caller prints SKIPPED) only when python3 is not installed.
 pub(crate) fn aws_cli() -> Option<PathBuf> {
     if Command::new("python3").arg("--version").output().is_err() {
         return None;
     }
-    let venv = std::env::var_os("CACHALOT_AWS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/aws-venv"));
+    let venv = test_venv();
     let aws = venv.join("bin/aws");
     if !aws.is_file() {
         assert!(Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success());
-        let ok = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../requirements-test.txt"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "pip install awscli failed");
+        install_test_requirements("pip install awscli");
     }
     Some(aws)
+}
+
+/// Gives an AWS CLI or SDK process test credentials and no user config: a node without
+/// `AccessKeys` takes any key, and nothing of the machine's own AWS setup leaks in.
+pub(crate) fn aws_env(command: &mut Command) -> &mut Command {
+    command
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+}
+
+/// Runs the AWS CLI `cli` against the admin listener `admin`, in `cwd` (for `file://` and
+/// `fileb://` arguments), printing `--output output`; it must succeed. Returns its stdout.
+pub(crate) fn aws_run(cli: &Path, admin: SocketAddr, cwd: &Path, output: &str, args: &[&str]) -> String {
+    let out = aws_env(&mut Command::new(cli))
+        .args(["--endpoint-url", &format!("http://{admin}"), "--output", output])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `cachalot serve ARGS` in `workdir` on a config it must refuse: exit 2, with every
+/// `expected` problem in its stderr. Returns the stderr.
+pub(crate) fn serve_refused(args: &[&str], workdir: &Path, expected: &[&str]) -> String {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_cachalot")).arg("serve").args(args).current_dir(workdir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for expected in expected {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    stderr
+}
+
+/// Writes `files` (name, content) into `dir/site`, the folder of the bucket `site`.
+pub(crate) fn write_site(dir: &Path, files: impl IntoIterator<Item = (String, String)>) {
+    let site = dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    for (name, content) in files {
+        std::fs::write(site.join(name), content).unwrap();
+    }
+}
+
+/// Writes `dir/node.json`: two POPs (LOCAL50-C1 in us-east-1 on the port [`Serve`] gives it,
+/// LOCAL51-C1 in us-west-2 on the address returned), the buckets `site` and `logs`, and
+/// `more` (further top-level members, such as `"Distributions": [...]`).
+pub(crate) fn write_two_pop_node(dir: &Path, more: &str) -> SocketAddr {
+    let second: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = format!(
+        r#"{{"Pops": [{{"Id": "LOCAL50-C1", "Listen": "127.0.0.1:0", "Region": "us-east-1"}}, {{"Id": "LOCAL51-C1", "Listen": "{second}", "Region": "us-west-2"}}],
+            "Buckets": {{"site": "site", "logs": "logs"}},
+            {more}}}"#
+    );
+    std::fs::write(dir.join("node.json"), config).unwrap();
+    second
+}
+
+/// A distribution `id` at `domain` in front of the bucket `site` with the cache policy
+/// `policy`, writing its standard logs to the bucket `logs` under `prefix`.
+pub(crate) fn logged_site_distribution(id: &str, domain: &str, prefix: &str, policy: &str) -> String {
+    format!(
+        r#"{{"Id": "{id}", "DomainName": "{domain}", "DistributionConfig": {{
+            "CallerReference": "{id}", "Comment": "", "Enabled": true,
+            "Logging": {{"Enabled": true, "IncludeCookies": false, "Bucket": "logs.s3.amazonaws.com", "Prefix": "{prefix}"}},
+            "Origins": {{"Quantity": 1, "Items": [{{"Id": "s", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {{"OriginAccessIdentity": ""}}}}]}},
+            "DefaultCacheBehavior": {{"TargetOriginId": "s", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": "{policy}"}}}}}}"#
+    )
 }
 
 /// Sums the samples of one Prometheus counter in a `/metrics` text.
