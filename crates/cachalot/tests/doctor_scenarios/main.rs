@@ -187,9 +187,10 @@ fn cachalot(args: &[&str], cwd: &Path) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), v, stderr)
 }
 
-fn analyze_verdict(v: &Value) -> Verdict {
+/// The verdict of a list of findings: `analyze`'s `diagnosis`, `probe`'s `findings`.
+fn verdict(findings: &Value) -> Verdict {
     let faults: Vec<&Value> =
-        v["diagnosis"].as_array().map(|d| d.iter().filter(|x| x["fault"] == true).collect()).unwrap_or_default();
+        findings.as_array().map(|d| d.iter().filter(|x| x["fault"] == true).collect()).unwrap_or_default();
     Verdict {
         cause: faults.first().and_then(|f| f["cause"].as_str()).map(str::to_owned),
         message: faults.first().and_then(|f| f["message"].as_str()).unwrap_or("").to_owned(),
@@ -197,14 +198,24 @@ fn analyze_verdict(v: &Value) -> Verdict {
     }
 }
 
-fn probe_verdict(v: &Value) -> Verdict {
-    let faults: Vec<&Value> =
-        v["findings"].as_array().map(|d| d.iter().filter(|x| x["fault"] == true).collect()).unwrap_or_default();
-    Verdict {
-        cause: faults.first().and_then(|f| f["cause"].as_str()).map(str::to_owned),
-        message: faults.first().and_then(|f| f["message"].as_str()).unwrap_or("").to_owned(),
-        all: faults.iter().filter_map(|f| f["cause"].as_str().map(str::to_owned)).collect(),
-    }
+/// Starts an edge serving `scenarios` as `variant` from `root/NAME.json` (state in
+/// `state-NAME`, access logs in the bucket folder `logs`) on two free POP ports and a free
+/// admin port; returns it with its POPs' and admin listener's addresses.
+fn start_edge(
+    root: &Path,
+    name: &str,
+    logs: &str,
+    scenarios: &[Scenario],
+    variant: Variant,
+    origin_port: u16,
+) -> (Serve, [SocketAddr; 2], SocketAddr) {
+    let (pops, admin) = ([free_port(), free_port()], free_port());
+    let config = format!("{name}.json");
+    write_json(&root.join(&config), &spec::node_config(scenarios, variant, pops, admin, origin_port, logs));
+    let addrs: [SocketAddr; 2] = pops.map(|p| format!("127.0.0.1:{p}").parse().unwrap());
+    let admin: SocketAddr = format!("127.0.0.1:{admin}").parse().unwrap();
+    let edge = Serve::start_on(&["--config", &config, "--state", &format!("state-{name}")], root, addrs[0], admin);
+    (edge, addrs, admin)
 }
 
 /// Whether the edge logged most of a scenario's requests as `Error` with status 200.
@@ -236,27 +247,17 @@ fn run() -> Matrix {
     let plan = viewers::schedule(&scenarios, &people, duration_ms, seed());
 
     // The probes, on an edge of their own so their junk requests stay out of the logs.
-    let (probe_pops, probe_admin) = ([free_port(), free_port()], free_port());
-    write_json(
-        &root.join("probe.json"),
-        &spec::node_config(&scenarios, Variant::AsSpecified, probe_pops, probe_admin, origin_port, "probe-logs"),
-    );
-    let probe_edge = Serve::start_on(
-        &["--config", "probe.json", "--state", "state-probe"],
-        &root,
-        format!("127.0.0.1:{}", probe_pops[0]).parse().unwrap(),
-        format!("127.0.0.1:{probe_admin}").parse().unwrap(),
-    );
+    let (probe_edge, probe_pops, _) =
+        start_edge(&root, "probe", "probe-logs", &scenarios, Variant::AsSpecified, origin_port);
     let probes: Vec<Verdict> = scenarios
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let url =
-                format!("http://127.0.0.1:{}/{}/probe-{}0.{}", probe_pops[0], s.prefix, s.object_stem(), s.extension());
+            let url = format!("http://{}/{}/probe-{}0.{}", probe_pops[0], s.prefix, s.object_stem(), s.extension());
             let host = format!("Host: {}", s.domain(i));
             let (code, v, stderr) = cachalot(&["probe", &url, "-H", &host, "--json"], &root);
             assert!(code == 0 || code == 1, "probe {}: exit {code}: {stderr}", s.name);
-            probe_verdict(&v)
+            verdict(&v["findings"])
         })
         .collect();
     drop(probe_edge);
@@ -268,17 +269,7 @@ fn run() -> Matrix {
     }
     let mut measured_runs = Vec::new();
     for (variant, folder) in [(Variant::AsSpecified, "logs"), (Variant::Fixed, "fixed-logs")] {
-        let (pops, admin) = ([free_port(), free_port()], free_port());
-        let config = format!("{folder}.json");
-        write_json(&root.join(&config), &spec::node_config(&scenarios, variant, pops, admin, origin_port, folder));
-        let state = format!("state-{folder}");
-        let edge = Serve::start_on(
-            &["--config", &config, "--state", &state],
-            &root,
-            format!("127.0.0.1:{}", pops[0]).parse().unwrap(),
-            format!("127.0.0.1:{admin}").parse().unwrap(),
-        );
-        let addrs: [SocketAddr; 2] = pops.map(|p| format!("127.0.0.1:{p}").parse().unwrap());
+        let (edge, addrs, admin) = start_edge(&root, folder, folder, &scenarios, variant, origin_port);
         let invalidations: Vec<(String, String)> = scenarios
             .iter()
             .enumerate()
@@ -287,18 +278,8 @@ fn run() -> Matrix {
             .collect();
         let invalidate = |aws: &PathBuf| {
             for (id, paths) in &invalidations {
-                let ok = Command::new(aws)
-                    .args(["--endpoint-url", &format!("http://127.0.0.1:{admin}"), "--output", "text"])
-                    .args(["cloudfront", "create-invalidation", "--distribution-id", id, "--paths", paths])
-                    .env("AWS_ACCESS_KEY_ID", "test")
-                    .env("AWS_SECRET_ACCESS_KEY", "test")
-                    .env("AWS_DEFAULT_REGION", "us-east-1")
-                    .env("AWS_CONFIG_FILE", "/nonexistent")
-                    .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-                    .output()
-                    .map(|o| o.status.success())
-                    .unwrap_or(false);
-                assert!(ok, "create-invalidation {id} {paths} failed");
+                let invalidation = ["cloudfront", "create-invalidation", "--distribution-id", id, "--paths", paths];
+                support::aws_run(aws, admin, &root, "text", &invalidation);
             }
         };
         let bound = aws.as_ref().map(|a| move || invalidate(a));
@@ -351,8 +332,8 @@ fn run() -> Matrix {
         });
         rows.push(Row {
             probe: probes[i].clone(),
-            analyze: analyze_verdict(&plain),
-            analyze_config: analyze_verdict(&with_config),
+            analyze: verdict(&plain["diagnosis"]),
+            analyze_config: verdict(&with_config["diagnosis"]),
             replay,
             edge_log_defect: edge_log_defect(&logs),
             requests: plain["requests"].as_u64().unwrap_or(0),
@@ -453,88 +434,100 @@ fn names_one_of(v: &Verdict, names: &[String]) -> bool {
     names.is_empty() || names.iter().any(|n| v.message.contains(n.as_str()))
 }
 
-#[test]
-fn probe_names_the_right_cause_on_every_scenario() {
+/// Every scenario with its row.
+fn scenario_rows(m: &Matrix) -> impl Iterator<Item = (&Scenario, &Row)> {
+    m.scenarios.iter().zip(&m.rows)
+}
+
+/// The scenarios whose logs can be judged (the edge logged them right), with their rows.
+fn judged(m: &Matrix) -> impl Iterator<Item = (&Scenario, &Row)> {
+    scenario_rows(m).filter(|(_, r)| !r.edge_log_defect)
+}
+
+/// Prints the verdict table, then fails listing what `wrong` finds wrong in the matrix.
+fn assert_nothing_wrong(wrong: impl FnOnce(&Matrix) -> Vec<String>) {
     let m = matrix();
     println!("{}", m.table);
-    let wrong: Vec<String> = m
-        .scenarios
-        .iter()
-        .zip(&m.rows)
-        .filter(|(s, r)| r.probe.cause != s.expect.probe)
-        .map(|(s, r)| {
-            format!("{}: probe named {:?} ({}), expected {:?}", s.name, r.probe.cause, r.probe.message, s.expect.probe)
-        })
-        .collect();
+    let wrong = wrong(m);
     assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), m.table);
+}
+
+#[test]
+fn probe_names_the_right_cause_on_every_scenario() {
+    assert_nothing_wrong(|m| {
+        scenario_rows(m)
+            .filter(|(s, r)| r.probe.cause != s.expect.probe)
+            .map(|(s, r)| {
+                format!(
+                    "{}: probe named {:?} ({}), expected {:?}",
+                    s.name, r.probe.cause, r.probe.message, s.expect.probe
+                )
+            })
+            .collect()
+    });
 }
 
 #[test]
 fn analyze_names_the_right_cause_from_logs_alone() {
-    let m = matrix();
-    println!("{}", m.table);
-    let wrong: Vec<String> = m
-        .scenarios
-        .iter()
-        .zip(&m.rows)
-        .filter(|(_, r)| !r.edge_log_defect)
-        .filter(|(s, r)| r.analyze.cause != s.expect.analyze || !names_one_of(&r.analyze, &s.expect.names))
-        .map(|(s, r)| {
-            format!(
-                "{}: analyze named {:?} ({}), expected {:?} naming one of {:?}",
-                s.name, r.analyze.cause, r.analyze.message, s.expect.analyze, s.expect.names
-            )
-        })
-        .collect();
-    assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), m.table);
+    assert_nothing_wrong(|m| {
+        judged(m)
+            .filter(|(s, r)| r.analyze.cause != s.expect.analyze || !names_one_of(&r.analyze, &s.expect.names))
+            .map(|(s, r)| {
+                format!(
+                    "{}: analyze named {:?} ({}), expected {:?} naming one of {:?}",
+                    s.name, r.analyze.cause, r.analyze.message, s.expect.analyze, s.expect.names
+                )
+            })
+            .collect()
+    });
 }
 
 #[test]
 fn analyze_with_the_config_names_the_right_cause_and_is_never_worse() {
-    let m = matrix();
-    println!("{}", m.table);
-    let mut wrong = Vec::new();
-    for (s, r) in m.scenarios.iter().zip(&m.rows).filter(|(_, r)| !r.edge_log_defect) {
-        if r.analyze_config.cause != s.expect.analyze_config || !names_one_of(&r.analyze_config, &s.expect.names) {
-            wrong.push(format!(
-                "{}: analyze --config named {:?} ({}), expected {:?} naming one of {:?}",
-                s.name, r.analyze_config.cause, r.analyze_config.message, s.expect.analyze_config, s.expect.names
-            ));
+    assert_nothing_wrong(|m| {
+        let mut wrong = Vec::new();
+        for (s, r) in judged(m) {
+            if r.analyze_config.cause != s.expect.analyze_config || !names_one_of(&r.analyze_config, &s.expect.names) {
+                wrong.push(format!(
+                    "{}: analyze --config named {:?} ({}), expected {:?} naming one of {:?}",
+                    s.name, r.analyze_config.cause, r.analyze_config.message, s.expect.analyze_config, s.expect.names
+                ));
+            }
+            if r.analyze.cause == s.expect.analyze && r.analyze_config.cause != s.expect.analyze_config {
+                wrong.push(format!("{}: right without the config, wrong with it", s.name));
+            }
         }
-        if r.analyze.cause == s.expect.analyze && r.analyze_config.cause != s.expect.analyze_config {
-            wrong.push(format!("{}: right without the config, wrong with it", s.name));
-        }
-    }
-    assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), m.table);
+        wrong
+    });
 }
 
 #[test]
 fn replay_predicts_every_fix_within_two_points() {
-    let m = matrix();
-    println!("{}", m.table);
-    let mut wrong = Vec::new();
-    for (s, r) in m.scenarios.iter().zip(&m.rows).filter(|(_, r)| !r.edge_log_defect) {
-        let Some(check) = &r.replay else { continue };
-        for (pop, with_baseline, alone, measured) in &check.rows {
-            for (how, predicted) in [("with --baseline", with_baseline), ("from the log alone", alone)] {
-                match (predicted, measured) {
-                    (Some(p), Some(m)) if (p - m).abs() <= REPLAY_TOLERANCE => {}
-                    _ => wrong.push(format!(
-                        "{} {pop}: replay {how} predicted {predicted:?}, the edge measured {measured:?}",
-                        s.name
-                    )),
+    assert_nothing_wrong(|m| {
+        let mut wrong = Vec::new();
+        for (s, r) in judged(m) {
+            let Some(check) = &r.replay else { continue };
+            for (pop, with_baseline, alone, measured) in &check.rows {
+                for (how, predicted) in [("with --baseline", with_baseline), ("from the log alone", alone)] {
+                    match (predicted, measured) {
+                        (Some(p), Some(m)) if (p - m).abs() <= REPLAY_TOLERANCE => {}
+                        _ => wrong.push(format!(
+                            "{} {pop}: replay {how} predicted {predicted:?}, the edge measured {measured:?}",
+                            s.name
+                        )),
+                    }
                 }
             }
         }
-    }
-    assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), m.table);
+        wrong
+    });
 }
 
 /// An invalidation half-way is found as one, with the config and without (not as a short TTL).
 #[test]
 fn analyze_finds_the_invalidation() {
     let m = matrix();
-    for (s, r) in m.scenarios.iter().zip(&m.rows).filter(|(s, _)| s.traffic.invalidate_at_half) {
+    for (s, r) in scenario_rows(m).filter(|(s, _)| s.traffic.invalidate_at_half) {
         if !m.invalidated {
             continue;
         }
@@ -546,7 +539,7 @@ fn analyze_finds_the_invalidation() {
 #[test]
 fn the_matrix_is_complete() {
     let m = matrix();
-    for (s, r) in m.scenarios.iter().zip(&m.rows) {
+    for (s, r) in scenario_rows(m) {
         assert!(r.requests >= 50, "{}: {} requests", s.name, r.requests);
         assert_eq!(s.fault, s.fix.is_some(), "{}", s.name);
         assert_eq!(s.fault, s.expect.analyze_config.is_some(), "{}", s.name);
