@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use support::{Serve, TempDir, aws_cli, free_port, header, http_get};
 
 const HOST: &str = "d111111abcdef8.cloudfront.net";
+/// The one distribution every node serves.
+const DISTRIBUTION_ID: &str = "E1FLEETDIST01";
 
 /// An origin in this process, counting requests per path.
 struct Origin {
@@ -148,16 +150,55 @@ fn eventually(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// CreateInvalidation of `paths` through `node`; returns the invalidation's Id.
+fn invalidate(node: &Node, paths: &str) -> String {
+    let created =
+        aws_json(node, &["cloudfront", "create-invalidation", "--distribution-id", DISTRIBUTION_ID, "--paths", paths]);
+    created["Invalidation"]["Id"].as_str().unwrap().to_owned()
+}
+
+/// Waits until `node` reads the invalidation `id` as Completed.
+fn completes(what: &str, within: Duration, node: &Node, id: &str) {
+    eventually(what, within, || {
+        let got = aws_json(node, &["cloudfront", "get-invalidation", "--distribution-id", DISTRIBUTION_ID, "--id", id]);
+        got["Invalidation"]["Status"] == "Completed"
+    });
+}
+
+/// What every fleet test starts from: a database on the throwaway PostgreSQL cluster, a
+/// folder and an origin. Fields drop in order: the origin before the folder, the cluster last.
+struct Setup {
+    origin: Origin,
+    dir: TempDir,
+    store: String,
+    cluster: PgCluster,
+}
+
+impl Setup {
+    /// `None` when PostgreSQL is not installed: the test is skipped.
+    fn start(name: &str) -> Option<Setup> {
+        let cluster = PgCluster::require()?;
+        let store = cluster.database();
+        let dir = TempDir::new(name);
+        Some(Setup { origin: Origin::start(), dir, store, cluster })
+    }
+
+    fn node(&self, id: &str, region: &str, hosts: Option<(&str, u16)>) -> Node {
+        Node::start(id, &self.dir.0, &self.store, &self.origin, region, hosts)
+    }
+
+    /// One node per id, all in us-east-1.
+    fn nodes(&self, ids: &[&str]) -> Vec<Node> {
+        ids.iter().map(|id| self.node(id, "us-east-1", None)).collect()
+    }
+}
+
 /// A write through one node is read back through every other at once and served by
 /// every edge within a second; two nodes racing the same update: exactly one wins.
 #[test]
 fn writes_propagate_and_a_race_has_one_winner() {
-    let Some(cluster) = PgCluster::require() else { return };
-    let store = cluster.database();
-    let dir = TempDir::new("fleet-writes");
-    let origin = Origin::start();
-    let nodes: Vec<Node> =
-        ["a", "b", "c"].iter().map(|id| Node::start(id, &dir.0, &store, &origin, "us-east-1", None)).collect();
+    let Some(setup) = Setup::start("fleet-writes") else { return };
+    let nodes = setup.nodes(&["a", "b", "c"]);
 
     let policy = aws_json(
         &nodes[0],
@@ -178,46 +219,28 @@ fn writes_propagate_and_a_race_has_one_winner() {
     }
 
     // Serve the change: switch the distribution to the new policy through node b, see it at node c's edge.
-    let current = aws_json(&nodes[1], &["cloudfront", "get-distribution-config", "--id", "E1FLEETDIST01"]);
+    let current = aws_json(&nodes[1], &["cloudfront", "get-distribution-config", "--id", DISTRIBUTION_ID]);
     let etag = current["ETag"].as_str().unwrap().to_owned();
     let mut config = current["DistributionConfig"].clone();
     config["DefaultCacheBehavior"]["CachePolicyId"] = Value::String(id.clone());
-    let config_file = dir.0.join("dist.json");
+    let config_file = setup.dir.0.join("dist.json");
     std::fs::write(&config_file, config.to_string()).unwrap();
     let file_arg = format!("file://{}", config_file.display());
 
     // Race: the same update with the same If-Match through two nodes at once.
+    let update = [
+        "cloudfront",
+        "update-distribution",
+        "--id",
+        DISTRIBUTION_ID,
+        "--if-match",
+        &etag,
+        "--distribution-config",
+        &file_arg,
+    ];
     let (first, second) = std::thread::scope(|s| {
-        let a = s.spawn(|| {
-            aws(
-                &nodes[1],
-                &[
-                    "cloudfront",
-                    "update-distribution",
-                    "--id",
-                    "E1FLEETDIST01",
-                    "--if-match",
-                    &etag,
-                    "--distribution-config",
-                    &file_arg,
-                ],
-            )
-        });
-        let b = s.spawn(|| {
-            aws(
-                &nodes[2],
-                &[
-                    "cloudfront",
-                    "update-distribution",
-                    "--id",
-                    "E1FLEETDIST01",
-                    "--if-match",
-                    &etag,
-                    "--distribution-config",
-                    &file_arg,
-                ],
-            )
-        });
+        let a = s.spawn(|| aws(&nodes[1], &update));
+        let b = s.spawn(|| aws(&nodes[2], &update));
         (a.join().unwrap(), b.join().unwrap())
     });
     let outcomes = [&first, &second];
@@ -253,32 +276,18 @@ fn writes_propagate_and_a_race_has_one_winner() {
 /// until every live node has purged, then Completed.
 #[test]
 fn invalidations_reach_every_node() {
-    let Some(cluster) = PgCluster::require() else { return };
-    let store = cluster.database();
-    let dir = TempDir::new("fleet-invalidations");
-    let origin = Origin::start();
-    let nodes: Vec<Node> =
-        ["a", "b", "c"].iter().map(|id| Node::start(id, &dir.0, &store, &origin, "us-east-1", None)).collect();
+    let Some(setup) = Setup::start("fleet-invalidations") else { return };
+    let nodes = setup.nodes(&["a", "b", "c"]);
     for n in &nodes {
         assert_eq!(n.get("/img/cat.jpg").0, 200, "{}", n.log());
         assert!(header(&n.get("/img/cat.jpg").1, "x-cache").starts_with("Hit"), "{}", n.log());
     }
-    let created = aws_json(
-        &nodes[2],
-        &["cloudfront", "create-invalidation", "--distribution-id", "E1FLEETDIST01", "--paths", "/img/*"],
-    );
-    let inv = created["Invalidation"]["Id"].as_str().unwrap().to_owned();
-    eventually("the invalidation completes", Duration::from_secs(5), || {
-        let got = aws_json(
-            &nodes[0],
-            &["cloudfront", "get-invalidation", "--distribution-id", "E1FLEETDIST01", "--id", &inv],
-        );
-        got["Invalidation"]["Status"] == "Completed"
-    });
+    let inv = invalidate(&nodes[2], "/img/*");
+    completes("the invalidation completes", Duration::from_secs(5), &nodes[0], &inv);
     for n in &nodes {
         assert!(header(&n.get("/img/cat.jpg").1, "x-cache").starts_with("Miss"), "{} still had the object", n.id);
     }
-    assert_eq!(origin.hits("/img/cat.jpg"), 6);
+    assert_eq!(setup.origin.hits("/img/cat.jpg"), 6);
 
     // CloudWatch on any node answers with the fleet's sums (each node writes its numbers every 10 s).
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -294,7 +303,7 @@ fn invalidations_reach_every_node() {
                 "--metric-name",
                 "Requests",
                 "--dimensions",
-                "Name=DistributionId,Value=E1FLEETDIST01",
+                &format!("Name=DistributionId,Value={DISTRIBUTION_ID}"),
                 "Name=Region,Value=Global",
                 "--start-time",
                 &start,
@@ -314,14 +323,11 @@ fn invalidations_reach_every_node() {
 /// POPs of two nodes send their misses to the regional cache a third node hosts.
 #[test]
 fn a_regional_cache_on_its_own_node() {
-    let Some(cluster) = PgCluster::require() else { return };
-    let store = cluster.database();
-    let dir = TempDir::new("fleet-regional");
-    let origin = Origin::start();
+    let Some(setup) = Setup::start("fleet-regional") else { return };
     let rec_port = free_port();
-    let mut rec = Node::start("rec", &dir.0, &store, &origin, "us-west-2", Some(("eu-west-2", rec_port)));
-    let a = Node::start("a", &dir.0, &store, &origin, "eu-west-2", None);
-    let b = Node::start("b", &dir.0, &store, &origin, "eu-west-2", None);
+    let mut rec = setup.node("rec", "us-west-2", Some(("eu-west-2", rec_port)));
+    let a = setup.node("a", "eu-west-2", None);
+    let b = setup.node("b", "eu-west-2", None);
     eventually("the fleet knows the regional cache", Duration::from_secs(5), || {
         a.fleet()["Nodes"].as_array().is_some_and(|n| n.len() == 3)
             && b.fleet()["Nodes"].as_array().is_some_and(|n| n.len() == 3)
@@ -334,7 +340,7 @@ fn a_regional_cache_on_its_own_node() {
     assert_eq!(header(&second, "x-cache"), "Hit from cloudfront", "{}", b.log());
     assert!(header(&second, "server-timing").contains("cdn-hit-layer;desc=\"REC\""));
     assert_eq!(body, b"body of /shared.bin");
-    assert_eq!(origin.hits("/shared.bin"), 1);
+    assert_eq!(setup.origin.hits("/shared.bin"), 1);
     // A viewer cannot use the regional cache's listener.
     let (refused, _, _) = http_get(format!("127.0.0.1:{rec_port}").parse().unwrap(), "/shared.bin", &[("host", HOST)]);
     assert_eq!(refused, 403);
@@ -349,32 +355,21 @@ fn a_regional_cache_on_its_own_node() {
 /// they reconnect and writes work again, without a restart.
 #[test]
 fn a_store_outage_keeps_the_edge_serving() {
-    let Some(cluster) = PgCluster::require() else { return };
-    let store = cluster.database();
-    let dir = TempDir::new("fleet-outage");
-    let origin = Origin::start();
-    let nodes: Vec<Node> =
-        ["a", "b"].iter().map(|id| Node::start(id, &dir.0, &store, &origin, "us-east-1", None)).collect();
+    let Some(setup) = Setup::start("fleet-outage") else { return };
+    let nodes = setup.nodes(&["a", "b"]);
     assert_eq!(nodes[0].get("/warm").0, 200);
-    cluster.stop_immediately();
+    setup.cluster.stop_immediately();
     assert!(header(&nodes[0].get("/warm").1, "x-cache").starts_with("Hit"), "hits go on");
     assert_eq!(nodes[1].get("/cold").0, 200, "misses go on");
     // One attempt: the CLI's own retries of a 503 are not what is measured.
     let started = Instant::now();
-    let (code, _, stderr) = aws_with(
-        &nodes[0],
-        &["cloudfront", "create-invalidation", "--distribution-id", "E1FLEETDIST01", "--paths", "/warm"],
-        &[("AWS_MAX_ATTEMPTS", "1")],
-    );
+    let invalidation = ["cloudfront", "create-invalidation", "--distribution-id", DISTRIBUTION_ID, "--paths", "/warm"];
+    let (code, _, stderr) = aws_with(&nodes[0], &invalidation, &[("AWS_MAX_ATTEMPTS", "1")]);
     assert_ne!(code, 0);
     assert!(stderr.contains("ServiceUnavailable"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(6), "the write did not hang: {:?}", started.elapsed());
-    assert!(cluster.resume());
-    eventually("writes work again", Duration::from_secs(20), || {
-        aws(&nodes[1], &["cloudfront", "create-invalidation", "--distribution-id", "E1FLEETDIST01", "--paths", "/warm"])
-            .0
-            == 0
-    });
+    assert!(setup.cluster.resume());
+    eventually("writes work again", Duration::from_secs(20), || aws(&nodes[1], &invalidation).0 == 0);
     eventually("the purge reached the other node", Duration::from_secs(5), || {
         header(&nodes[0].get("/warm").1, "x-cache").starts_with("Miss")
     });
@@ -384,26 +379,12 @@ fn a_store_outage_keeps_the_edge_serving() {
 /// comes back it catches up with everything written meanwhile before it serves.
 #[test]
 fn a_killed_node_is_not_waited_for_and_catches_up() {
-    let Some(cluster) = PgCluster::require() else { return };
-    let store = cluster.database();
-    let dir = TempDir::new("fleet-kill");
-    let origin = Origin::start();
-    let mut nodes: Vec<Node> =
-        ["a", "b"].iter().map(|id| Node::start(id, &dir.0, &store, &origin, "us-east-1", None)).collect();
+    let Some(setup) = Setup::start("fleet-kill") else { return };
+    let mut nodes = setup.nodes(&["a", "b"]);
     nodes[1].kill_9();
-    let created = aws_json(
-        &nodes[0],
-        &["cloudfront", "create-invalidation", "--distribution-id", "E1FLEETDIST01", "--paths", "/*"],
-    );
-    let inv = created["Invalidation"]["Id"].as_str().unwrap().to_owned();
-    eventually("completed without the dead node", Duration::from_secs(20), || {
-        let got = aws_json(
-            &nodes[0],
-            &["cloudfront", "get-invalidation", "--distribution-id", "E1FLEETDIST01", "--id", &inv],
-        );
-        got["Invalidation"]["Status"] == "Completed"
-    });
-    let comment = aws_json(&nodes[0], &["cloudfront", "get-distribution-config", "--id", "E1FLEETDIST01"]);
+    let inv = invalidate(&nodes[0], "/*");
+    completes("completed without the dead node", Duration::from_secs(20), &nodes[0], &inv);
+    let comment = aws_json(&nodes[0], &["cloudfront", "get-distribution-config", "--id", DISTRIBUTION_ID]);
     assert_eq!(comment["DistributionConfig"]["Enabled"], true);
     nodes[1].restart();
     let fleet = nodes[1].fleet();
@@ -417,12 +398,8 @@ fn a_killed_node_is_not_waited_for_and_catches_up() {
 /// the last of them: some serial order of exactly the acknowledged writes.
 #[test]
 fn concurrent_updates_are_serialisable() {
-    let Some(cluster) = PgCluster::require() else { return };
-    let store = cluster.database();
-    let dir = TempDir::new("fleet-serial");
-    let origin = Origin::start();
-    let nodes: Vec<Node> =
-        ["a", "b", "c"].iter().map(|id| Node::start(id, &dir.0, &store, &origin, "us-east-1", None)).collect();
+    let Some(setup) = Setup::start("fleet-serial") else { return };
+    let nodes = setup.nodes(&["a", "b", "c"]);
     let python = aws_cli().expect("python3").with_file_name("python");
     let script = r#"
 import boto3, json, sys, threading
@@ -505,12 +482,13 @@ fn the_store_connection_uses_tls_when_the_url_asks() {
         assert!(Instant::now() < deadline, "both nodes joined:\n{}\n{}", a.log(), b.log());
         std::thread::sleep(Duration::from_millis(50));
     }
-    let encrypted = cluster
-        .query(&db, "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.datname = current_database() AND a.pid <> pg_backend_pid()")
-        .unwrap();
-    let plain = cluster
-        .query(&db, "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE NOT s.ssl AND a.datname = current_database() AND a.pid <> pg_backend_pid()")
-        .unwrap();
+    // The other sessions on the fleet's database, encrypted (`s.ssl`) or not (`NOT s.ssl`).
+    let sessions = |ssl: &str| {
+        cluster
+            .query(&db, &format!("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE {ssl} AND a.datname = current_database() AND a.pid <> pg_backend_pid()"))
+            .unwrap()
+    };
+    let (encrypted, plain) = (sessions("s.ssl"), sessions("NOT s.ssl"));
     assert_eq!((encrypted.as_str(), plain.as_str()), ("6", "0"), "three sessions per node, all encrypted");
     assert_eq!(b.get("/tls").0, 200);
     // A certificate that does not chain to sslrootcert is refused: that node does not join.
