@@ -3,13 +3,11 @@
 //! Exit codes: 0 the report was written (malformed lines are counted and shown, not fatal),
 //! 2 an input cannot be read, the config does not parse, or the output cannot be written.
 
-use super::analyze_io::{Progress, write_output};
-use super::replay_common::{columns, expand_logs, load_model, log_error, threads, total_size};
+use super::analyze_io::write_output;
+use super::replay_common::{LogArgs, load_model, read_logs};
 use cachalot_doctor::analyze::{self, Options};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 /// Output formats of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,10 +23,6 @@ pub(crate) enum Format {
 /// Arguments of `cachalot analyze`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// CloudFront logs: files (plain or .gz; legacy standard logs, v2 w3c, json, plain or parquet,
-    /// real-time log records, told apart by their content), folders, globs, or - for stdin.
-    #[arg(required = true, value_name = "LOG")]
-    logs: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
@@ -41,32 +35,20 @@ pub(crate) struct Args {
     /// The config the logs were served under: keys requests exactly as the edge does.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Worker threads, at least 1 [default: every core].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    threads: Option<u64>,
-    /// The columns of records without a header (v2 plain files, real-time log records), in order,
-    /// separated by commas: e.g. date,time,x-edge-location,cs-uri-stem,sc-status,x-edge-result-type.
-    #[arg(long, value_name = "LIST")]
-    fields: Option<String>,
-    /// The columns of real-time log records, from the JSON `aws cloudfront get-realtime-log-config` prints.
-    #[arg(long, value_name = "FILE", conflicts_with = "fields")]
-    realtime_config: Option<PathBuf>,
+    #[command(flatten)]
+    logs: LogArgs,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let inputs = expand_logs(&args.logs)?;
-    let columns = columns(args.fields.as_deref(), args.realtime_config.as_deref())?;
+    let (inputs, columns) = args.logs.inputs()?;
     let config = match &args.config {
         Some(p) => Some(load_model(p, "--config")?),
         None => None,
     };
-    let counter = Arc::new(AtomicU64::new(0));
-    let progress = Progress::start(counter.clone(), total_size(&inputs), "analyzing");
     let options =
-        Options { top: usize::try_from(args.top).unwrap_or(usize::MAX), threads: threads(args.threads), columns };
-    let result = analyze::analyze(&inputs, config.as_ref(), &options, Some(&counter));
-    progress.finish();
-    let report = result.map_err(|e| log_error(&e))?;
+        Options { top: usize::try_from(args.top).unwrap_or(usize::MAX), threads: args.logs.threads(), columns };
+    let report =
+        read_logs(&inputs, "analyzing", |counter| analyze::analyze(&inputs, config.as_ref(), &options, Some(counter)))?;
     for b in &report.first_bad {
         eprintln!("warning: {}:{}: {}", b.file, b.line, b.message);
     }

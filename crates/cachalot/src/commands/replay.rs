@@ -3,14 +3,12 @@
 //!
 //! Exit codes: 0 the prediction was printed, 2 an input cannot be read or a config does not parse.
 
-use super::analyze_io::{Progress, write_stdout};
-use super::replay_common::{columns, expand_logs, load_model, log_error, threads, total_size};
+use super::analyze_io::write_stdout;
+use super::replay_common::{LogArgs, load_model, read_logs};
 use crate::cli_error::hinted;
 use cachalot_doctor::replay::{self, Options};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 /// Output formats of `replay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -23,11 +21,9 @@ pub(crate) enum Format {
 
 /// Arguments of `cachalot replay`.
 #[derive(Debug, clap::Args)]
+// Replay's threads also key the requests; its help says so.
+#[command(mut_arg("threads", |a| a.help("Worker threads for reading and keying, at least 1 [default: every core]")))]
 pub(crate) struct Args {
-    /// CloudFront logs: files (plain or .gz; legacy standard logs, v2 w3c, json, plain or parquet,
-    /// real-time log records, told apart by their content), folders, globs, or - for stdin.
-    #[arg(required = true, value_name = "LOG")]
-    logs: Vec<String>,
     /// The candidate config (Cachalot config file or AWS CLI JSON).
     #[arg(long, value_name = "CANDIDATE")]
     config: PathBuf,
@@ -41,16 +37,8 @@ pub(crate) struct Args {
     /// sizes as MEMORY,DISK (256MiB,20GiB), as in `CacheSize` and `DiskCacheSize` [default: unbounded].
     #[arg(long, value_name = "SIZE[,DISK]")]
     cache_size: Option<String>,
-    /// Worker threads for reading and keying, at least 1 [default: every core].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    threads: Option<u64>,
-    /// The columns of records without a header (v2 plain files, real-time log records), in order,
-    /// separated by commas: e.g. date,time,x-edge-location,cs-uri-stem,sc-status,x-edge-result-type.
-    #[arg(long, value_name = "LIST")]
-    fields: Option<String>,
-    /// The columns of real-time log records, from the JSON `aws cloudfront get-realtime-log-config` prints.
-    #[arg(long, value_name = "FILE", conflicts_with = "fields")]
-    realtime_config: Option<PathBuf>,
+    #[command(flatten)]
+    logs: LogArgs,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -58,19 +46,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(s) => tier_sizes(s)?,
         None => (None, None),
     };
-    let inputs = expand_logs(&args.logs)?;
-    let columns = columns(args.fields.as_deref(), args.realtime_config.as_deref())?;
+    let (inputs, columns) = args.logs.inputs()?;
     let candidate = load_model(&args.config, "--config")?;
     let baseline = match &args.baseline {
         Some(p) => Some(load_model(p, "--baseline")?),
         None => None,
     };
-    let counter = Arc::new(AtomicU64::new(0));
-    let progress = Progress::start(counter.clone(), total_size(&inputs), "replaying");
-    let options = Options { cache_size, largest_object, threads: threads(args.threads), columns };
-    let result = replay::replay(&inputs, &candidate, baseline.as_ref(), &options, Some(&counter));
-    progress.finish();
-    let report = result.map_err(|e| log_error(&e))?;
+    let options = Options { cache_size, largest_object, threads: args.logs.threads(), columns };
+    let report = read_logs(&inputs, "replaying", |counter| {
+        replay::replay(&inputs, &candidate, baseline.as_ref(), &options, Some(counter))
+    })?;
     for b in &report.read.first_bad {
         eprintln!("warning: {b}");
     }
