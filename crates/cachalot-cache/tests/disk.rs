@@ -85,20 +85,9 @@ async fn body_of(obj: &CachedObject) -> Vec<u8> {
     out
 }
 
+/// Cache files under `dir`, finished or being written.
 fn obj_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "obj" || x == "tmp") {
-                out.push(p);
-            }
-        }
-    }
-    out
+    cachalot_test::files_with_extension(dir, &["obj", "tmp"])
 }
 
 #[tokio::test]

@@ -95,6 +95,24 @@ pub fn single_origin_config(origin: &str, default_behavior_extra: &str, extra_to
     )
 }
 
+/// Files under `dir`, at any depth, whose extension is one of `extensions`: what a disk
+/// cache folder holds (`obj` finished, `tmp` being written), for tests that look at it.
+pub fn files_with_extension(dir: &std::path::Path, extensions: &[&str]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| extensions.contains(&x)) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

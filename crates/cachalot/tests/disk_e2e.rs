@@ -185,22 +185,6 @@ fn acknowledged(serve: &Serve, n: u64) {
     panic!("only {} of {n} objects written to disk:\n{}", metric(serve, DISK_WRITES), serve.log());
 }
 
-fn cache_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 fn kill9(serve: Serve) {
     let _ = Command::new("kill").args(["-KILL", &serve.child.id().to_string()]).status();
     drop(serve);
@@ -309,7 +293,10 @@ fn restarts_keep_the_cache_warm_and_a_kill_never_leaves_a_partial_object() {
     let _ = writer.join();
 
     let serve = Serve::start(&["--config", "node.json", "--state", "state"], &dir.0);
-    assert!(cache_files(&dir.0.join("state/cache"), "tmp").is_empty(), "partial files are gone");
+    assert!(
+        cachalot_test::files_with_extension(&dir.0.join("state/cache"), &["tmp"]).is_empty(),
+        "partial files are gone"
+    );
     for (path, crc) in objects.iter().chain(&later[..10]) {
         if path == invalidated {
             continue;
@@ -338,7 +325,7 @@ fn damaged_cache_files_are_refetched_never_served() {
     get(serve.pop, "/large.bin");
     acknowledged(&serve, 2);
     assert!(serve.stop().success());
-    let mut files = cache_files(&dir.0.join("state/cache"), "obj");
+    let mut files = cachalot_test::files_with_extension(&dir.0.join("state/cache"), &["obj"]);
     files.sort_by_key(|f| std::fs::metadata(f).unwrap().len());
     assert_eq!(files.len(), 2);
     let flip = |f: &Path, at: u64| {

@@ -37,19 +37,7 @@ async fn serving(body: &Bytes, reply: fn(Reply) -> Reply) -> TestOrigin {
 
 /// Files (finished or not) under the cache folder.
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "obj" || x == "tmp") {
-                out.push(p);
-            }
-        }
-    }
-    out
+    cachalot_test::files_with_extension(dir, &["obj", "tmp"])
 }
 
 /// With 1 MiB of memory (256 KiB per object at most), a 3 MiB object is streamed to disk
