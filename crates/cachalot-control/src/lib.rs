@@ -50,6 +50,7 @@
 //!         let runtime = if r.runtime == "cloudfront-js-1.0" { Runtime::Js1 } else { Runtime::Js2 };
 //!         let out = cachalot_functions::test_function(
 //!             &r.name, runtime, &r.code, &r.event_object, r.key_value_stores.clone(), Limits::default(),
+//!             std::time::SystemTime::now(),
 //!         )
 //!         .map_err(|e| FunctionTestError::InvalidEvent(e.to_string()))?;
 //!         Ok(FunctionTestResult {

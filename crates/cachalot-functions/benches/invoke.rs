@@ -40,7 +40,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn main() {
     let event = event();
     let cases = [
-        ("normalize-accept.js", include_str!("../tests/functions/normalize-accept.js")),
+        ("normalize-accept.js", include_str!("../../../examples/functions/normalize-accept.js")),
         ("identity (returns the request)", "function handler(event) { return event.request; }"),
     ];
     for (label, code) in cases {

@@ -83,7 +83,7 @@ pub use origin::{
     CustomOriginUpdate, OriginAccessControlUpdate, OriginOverride, OriginShieldUpdate, OriginTimeouts, OriginUpdate,
     RequestOriginGroup,
 };
-pub use testing::{ERROR_MESSAGE_PREFIX, TestError, TestResult, test_function, test_function_at};
+pub use testing::{ERROR_MESSAGE_PREFIX, TestError, TestResult, test_function};
 
 use engine::{Program, RawFailure};
 use std::fmt;

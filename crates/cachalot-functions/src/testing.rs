@@ -76,22 +76,8 @@ pub const ERROR_MESSAGE_PREFIX: &str =
 /// `context.eventType`, `viewer`, `request`, and `response` for viewer-response).
 /// Failures of the function (including code that does not compile) are reported in the
 /// result; only an unusable event is an error.
+/// The invocation starts at `now` (what `Date` reads in the function): the caller owns the clock.
 pub fn test_function(
-    name: &str,
-    runtime: Runtime,
-    code: &str,
-    event_json: &[u8],
-    key_value_stores: Vec<Arc<KeyValueStore>>,
-    limits: Limits,
-) -> Result<TestResult, TestError> {
-    // What `Date` reads in the function: the test runs now.
-    #[allow(clippy::disallowed_methods)]
-    let now = SystemTime::now();
-    test_function_at(name, runtime, code, event_json, key_value_stores, limits, now)
-}
-
-/// [`test_function`] with the invocation started at `now` (what `Date` reads in the function).
-pub fn test_function_at(
     name: &str,
     runtime: Runtime,
     code: &str,
@@ -282,7 +268,7 @@ mod tests {
         "request":{"method":"GET","uri":"/","querystring":{},"headers":{},"cookies":{}}}"#;
 
     fn run(code: &str, now: SystemTime) -> TestResult {
-        test_function_at("t", Runtime::Js2, code, EVENT, Vec::new(), Limits::default(), now).unwrap()
+        test_function("t", Runtime::Js2, code, EVENT, Vec::new(), Limits::default(), now).unwrap()
     }
 
     #[test]

@@ -74,6 +74,8 @@ impl FunctionTester for FunctionRunner {
             &r.event_object,
             r.key_value_stores.clone(),
             Limits::default(),
+            // TestFunction runs now, as CloudFront's does: what `Date` reads in the function.
+            std::time::SystemTime::now(),
         )
         .map_err(|e| FunctionTestError::InvalidEvent(e.to_string()))?;
         Ok(FunctionTestResult {

@@ -8,6 +8,10 @@ fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cachalot-functions/tests/functions")
 }
 
+/// The seed's Accept-normalising function, kept once with the examples users copy
+/// (relative to the test functions' folder, where the CLI runs).
+const NORMALIZE_ACCEPT: &str = "../../../../examples/functions/normalize-accept.js";
+
 fn cachalot(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cachalot"))
         .args(args)
@@ -36,7 +40,7 @@ fn output_of(result: &Value) -> Value {
 fn accept_normalisation_prints_a_test_result_on_both_runtimes() {
     for runtime in ["cloudfront-js-1.0", "cloudfront-js-2.0"] {
         let (code, result) =
-            test_result(&["normalize-accept.js", "--event", "events/image-request.json", "--runtime", runtime]);
+            test_result(&[NORMALIZE_ACCEPT, "--event", "events/image-request.json", "--runtime", runtime]);
         assert_eq!(code, 0, "{result}");
         assert_eq!(result["FunctionErrorMessage"], "");
         assert_eq!(result["FunctionSummary"]["FunctionConfig"]["Runtime"], runtime);
@@ -128,7 +132,7 @@ fn unusable_inputs_exit_2_with_a_hint() {
 #[test]
 fn every_example_function_runs_through_the_cli() {
     let viewer_request = [
-        "normalize-accept.js",
+        NORMALIZE_ACCEPT,
         "sort-query-strings.js",
         "redirect-by-country.js",
         "spa-rewrite.js",

@@ -8,7 +8,7 @@ use crate::cli_error::hinted;
 use anyhow::Context as _;
 use cachalot_config::Diagnostics;
 use cachalot_config::model::KeyValueStore;
-use cachalot_functions::{Limits, Runtime, TestError, test_function_at};
+use cachalot_functions::{Limits, Runtime, TestError, test_function};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -94,13 +94,12 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     // What `Date` reads in the function: the invocation starts now unless told otherwise.
     #[allow(clippy::disallowed_methods)]
     let now = args.now.unwrap_or_else(SystemTime::now);
-    let result =
-        test_function_at(&name, runtime, &code, &event, stores, Limits::default(), now).map_err(|e| match e {
-            TestError::InvalidEvent(message) => hinted(
-                format!("{}: invalid test event: {message}", args.event),
-                "the event needs a JSON object with `request` (and `response` for context.eventType viewer-response)",
-            ),
-        })?;
+    let result = test_function(&name, runtime, &code, &event, stores, Limits::default(), now).map_err(|e| match e {
+        TestError::InvalidEvent(message) => hinted(
+            format!("{}: invalid test event: {message}", args.event),
+            "the event needs a JSON object with `request` (and `response` for context.eventType viewer-response)",
+        ),
+    })?;
     let json = serde_json::to_string_pretty(&result).context("cannot format the result")?;
     println!("{json}");
     Ok(if result.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
