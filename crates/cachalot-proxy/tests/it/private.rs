@@ -215,10 +215,19 @@ async fn signed_urls_and_cookies_from_the_aws_cli_and_botocore() {
     );
     let r = get(h.pop(0), "/private/cookie.txt", &[("cookie", &cookies)]).await;
     assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"object /private/cookie.txt"[..]), "{cookies}");
+    // Remembered: the same cookies serve another URL their resource covers; the URL they
+    // served before is not opened to a viewer without them, nor with a signature altered.
+    let r = get(h.pop(0), "/private/other.txt", &[("cookie", &cookies)]).await;
+    assert_eq!((r.status.as_u16(), &r.body[..]), (200, &b"object /private/other.txt"[..]));
+    assert_refused(&get(h.pop(0), "/private/cookie.txt", &[]).await, "MissingKey");
+    let altered = cookies.replace("CloudFront-Signature=", "CloudFront-Signature=AAAA");
+    assert_ne!(altered, cookies);
+    assert_refused(&get(h.pop(0), "/private/cookie.txt", &[("cookie", &altered)]).await, "AccessDenied");
 
-    // Expired: the clock passes the canned policy's Expires.
+    // Expired: the clock passes the canned policy's Expires (and the cookies' policy).
     h.advance(3601);
     assert_refused(&get(h.pop(0), target(&signed), &[]).await, "AccessDenied");
+    assert_refused(&get(h.pop(0), "/private/cookie.txt", &[("cookie", &cookies)]).await, "AccessDenied");
     assert_eq!(get(h.pop(0), target(&other), &[]).await.status, 200, "the later Expires still holds");
 
     // A key removed from the key group is refused from the next snapshot on.
@@ -230,7 +239,7 @@ async fn signed_urls_and_cookies_from_the_aws_cli_and_botocore() {
     h.edge.publish(cachalot_test::snapshot_from_json(&config_with(&origin, &keys, &["K2EXAMPLEKEY02"], ["k1", "k1"])));
     assert_refused(&get(h.pop(0), target(&other), &[]).await, "AccessDenied");
 
-    let logged = h.summaries(14).await;
+    let logged = h.summaries(18).await;
     let refused: Vec<_> = logged.iter().filter(|s| s.status == 403).collect();
     assert!(refused.iter().all(|s| s.result.as_str() == "Error"), "refusals are logged as Error");
 }
