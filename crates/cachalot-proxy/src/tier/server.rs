@@ -33,9 +33,10 @@ pub async fn serve_regional(
         let inner = inner.clone();
         let region = region.clone();
         service_fn(move |req| {
-            let inner = inner.clone();
-            let region = region.clone();
-            async move { Ok::<_, std::convert::Infallible>(answer_child(inner, &region, req).await) }
+            let (inner, region) = (inner.clone(), region.clone());
+            // Boxed once, as the POP's requests are (see `listener::serve_pop`).
+            let answered = Box::pin(async move { answer_child(inner, &region, req).await });
+            async move { Ok::<_, std::convert::Infallible>(answered.await) }
         })
     };
     crate::listener::serve_http(listener, None, limits, shutdown, grace, services).await;
