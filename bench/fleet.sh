@@ -22,7 +22,7 @@ for tool in wrk nginx taskset "$PG_BIN/initdb" "$VENV/bin/python"; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y wrk nginx postgresql; python3 -m venv .venv && .venv/bin/pip install -r requirements-test.txt" >&2; exit 1; }
 done
 cargo build --release -q -p cachalot
-export CACHALOT_BIN=$ROOT/${CARGO_TARGET_DIR:-target}/release/cachalot
+export CACHALOT_BIN=$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/cachalot
 
 PG=$(mktemp -d /tmp/cachalot-bench-pg.XXXXXX)
 ORIGIN_DIR=$(mktemp -d /tmp/cachalot-bench-origin.XXXXXX)
