@@ -57,8 +57,13 @@ fn tier_for(name: &str, memory: u64, disk: Option<&DiskConfig>) -> Tier {
     }
 }
 
-/// Bytes of URLs the signed-URL memo keeps (`verified_urls`).
+/// Bytes the signed-URL and signed-cookie memo keeps (`verified_urls`): keys and what they hold.
 const VERIFIED_URL_BYTES: u64 = 16 << 20;
+/// Bytes the signature memo keeps (`verified_signatures`): a signed message can be several KB,
+/// so it is bounded by size, not by count.
+const VERIFIED_SIGNATURE_BYTES: u64 = 16 << 20;
+/// What one memo entry costs beyond its strings (the cache's own entry, the `Arc`).
+const MEMO_ENTRY_BYTES: usize = 256;
 
 /// How to build an edge.
 #[derive(Debug, Clone)]
@@ -180,7 +185,7 @@ pub(crate) struct EdgeInner {
     pub(crate) geo: Option<Arc<crate::geo::GeoDatabase>>,
     pub(crate) serve_unenforced: bool,
     /// Signed URL and cookie signatures already verified (key id, hash, signature, message),
-    /// each with the key that verified it.
+    /// each with the key that verified it. Bounded by bytes.
     pub(crate) verified_signatures: moka::sync::Cache<String, Arc<cachalot_config::model::PublicKey>>,
     /// Signed URLs already accepted, by their whole URL (scheme, host, path and query, so
     /// everything the signature covers): what they were verified with and their policy, so a
@@ -264,9 +269,14 @@ impl Edge {
                 listener_limits: settings.listener,
                 geo: settings.geo.clone(),
                 serve_unenforced: settings.serve_unenforced,
-                verified_signatures: moka::sync::Cache::new(100_000),
+                verified_signatures: moka::sync::Cache::builder()
+                    .weigher(|memo: &String, _| u32::try_from(memo.len() + MEMO_ENTRY_BYTES).unwrap_or(u32::MAX))
+                    .max_capacity(VERIFIED_SIGNATURE_BYTES)
+                    .build(),
                 verified_urls: moka::sync::Cache::builder()
-                    .weigher(|url: &String, _| u32::try_from(url.len()).unwrap_or(u32::MAX))
+                    .weigher(|url: &String, known: &Arc<crate::viewer::Remembered>| {
+                        u32::try_from(url.len() + known.heap_bytes() + MEMO_ENTRY_BYTES).unwrap_or(u32::MAX)
+                    })
                     .max_capacity(VERIFIED_URL_BYTES)
                     .build(),
             }),

@@ -141,6 +141,14 @@ pub(crate) struct Remembered {
     query: Option<Option<String>>,
 }
 
+impl Remembered {
+    /// The heap this entry holds beyond itself, for the memo's byte bound.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let query = self.query.as_ref().and_then(Option::as_ref).map_or(0, String::len);
+        self.key_id.len() + self.policy.resource.as_ref().map_or(0, String::len) + query
+    }
+}
+
 /// The exit for a signature or policy CloudFront does not accept.
 fn refused(refusal: Refusal) -> Exit {
     Exit::Generated(Box::new(refusal_response(refusal)), ResultType::Error, DetailedResultType::Error)
