@@ -188,8 +188,9 @@ pub(crate) struct EdgeInner {
     /// each with the key that verified it. Bounded by bytes.
     pub(crate) verified_signatures: moka::sync::Cache<String, Arc<cachalot_config::model::PublicKey>>,
     /// Signed URLs already accepted, by their whole URL (scheme, host, path and query, so
-    /// everything the signature covers): what they were verified with and their policy, so a
-    /// repeated URL is one lookup and a check of the policy's conditions. Bounded by bytes.
+    /// everything the signature covers), and custom-policy signed cookies, by their raw
+    /// values: what they were verified with and their policy, so a repeat is one lookup and
+    /// a check of the policy's conditions. Bounded by bytes.
     pub(crate) verified_urls: moka::sync::Cache<String, Arc<crate::viewer::Remembered>>,
 }
 

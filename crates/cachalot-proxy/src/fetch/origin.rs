@@ -21,6 +21,12 @@ use std::time::Duration;
 /// The largest body CloudFront caches (its quota page: 50 GB per GET response).
 pub(crate) const MAX_CACHEABLE_BYTES: u64 = 50_000_000_000;
 
+/// Bodies up to this size are read whole even when a tier on the way is too small to keep
+/// them: a stream costs more than the copy (a POP with a tiny cache asking its regional
+/// cache's node fell from 34k to 10k req/s on 1 KiB objects when they were streamed), and
+/// the edge's in-flight budget still bounds what buffered bodies hold together.
+const ALWAYS_BUFFERED_BYTES: u64 = 64 * 1024;
+
 /// Memory that bodies being buffered from upstream may hold together. A body that would
 /// take more is streamed instead.
 #[derive(Debug)]
@@ -28,12 +34,6 @@ pub(crate) struct InFlight {
     used: AtomicU64,
     budget: u64,
 }
-
-/// Bodies up to this size are read whole even when a tier on the way is too small to keep
-/// them: a stream costs more than the copy (a POP with a tiny cache asking its regional
-/// cache's node fell from 34k to 10k req/s on 1 KiB objects when they were streamed), and
-/// the edge's in-flight budget still bounds what buffered bodies hold together.
-const ALWAYS_BUFFERED_BYTES: u64 = 64 * 1024;
 
 impl InFlight {
     pub(crate) fn new(budget: u64) -> Self {

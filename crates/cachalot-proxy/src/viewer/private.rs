@@ -48,8 +48,8 @@ impl Exchange {
             .as_deref()
             .filter(|q| q.contains("Signature="))
             .map(|q| format!("{}://{}{}?{q}", if self.conn.https { "https" } else { "http" }, self.host, req.path));
-        let memo = url.clone().or_else(|| signed::custom_cookie_memo_key(&req));
-        if let Some(memo) = memo.as_ref()
+        let cookies = if url.is_none() { signed::custom_cookie_memo_key(&req) } else { None };
+        if let Some(memo) = url.as_ref().or(cookies.as_ref())
             && let Some(known) = self.edge.verified_urls.get(memo)
             && trusted.keys.get(&known.key_id).is_some_and(|k| std::sync::Arc::ptr_eq(k, &known.key))
         {
@@ -97,7 +97,7 @@ impl Exchange {
         let query = (!presented.from_cookies).then(|| signed::strip_signing_parameters(self.query.as_deref()));
         // Only what the memo key fully determines is remembered: a URL (its query as the
         // signature covers it) or a custom policy's cookies; canned cookies sign one URL each.
-        let remember = if presented.from_cookies { signed::custom_cookie_memo_key(&req) } else { url };
+        let remember = if presented.from_cookies { cookies } else { url };
         if let Some(memo) = remember {
             let known = Remembered { key_id: presented.key_id, key, policy: presented.policy, query: query.clone() };
             self.edge.verified_urls.insert(memo, std::sync::Arc::new(known));
