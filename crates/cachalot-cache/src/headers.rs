@@ -6,9 +6,74 @@
 //! so it keeps each as the text `name:value\n`, back to back in one buffer (names are
 //! lower-case and contain no `:`; values never contain `\n`), and rebuilds a map when a
 //! response is built. Values handed out share the buffer (no copy).
+//!
+//! A name found in [`KNOWN`] is kept as one byte, `0x80 + its index`, in place of its
+//! text (no header name has a byte above `0x7f`, so the two cannot be confused): that
+//! saves its text, and rebuilding a map on every hit takes the name from the table
+//! instead of parsing it, which is most of what a hit spends on the stored headers.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+
+/// The first byte of a name kept as its index in [`KNOWN`].
+const CODED: u8 = 0x80;
+
+/// Names origins and S3 commonly answer with, each kept as one byte. Order is free (the
+/// packed form lives in memory only; the disk tier writes names out), but at most 128.
+static KNOWN: [HeaderName; 52] = [
+    header::ACCEPT_RANGES,
+    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+    header::ACCESS_CONTROL_ALLOW_HEADERS,
+    header::ACCESS_CONTROL_ALLOW_METHODS,
+    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+    header::ACCESS_CONTROL_MAX_AGE,
+    header::AGE,
+    header::ALT_SVC,
+    header::CACHE_CONTROL,
+    header::CONTENT_DISPOSITION,
+    header::CONTENT_ENCODING,
+    header::CONTENT_LANGUAGE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_LOCATION,
+    header::CONTENT_RANGE,
+    header::CONTENT_SECURITY_POLICY,
+    header::CONTENT_SECURITY_POLICY_REPORT_ONLY,
+    header::CONTENT_TYPE,
+    header::DATE,
+    header::ETAG,
+    header::EXPIRES,
+    header::LAST_MODIFIED,
+    header::LINK,
+    header::LOCATION,
+    header::PRAGMA,
+    header::REFERRER_POLICY,
+    header::RETRY_AFTER,
+    header::SERVER,
+    header::SET_COOKIE,
+    header::STRICT_TRANSPORT_SECURITY,
+    header::VARY,
+    header::VIA,
+    header::WARNING,
+    header::WWW_AUTHENTICATE,
+    header::X_CONTENT_TYPE_OPTIONS,
+    header::X_FRAME_OPTIONS,
+    header::X_XSS_PROTECTION,
+    HeaderName::from_static("cross-origin-embedder-policy"),
+    HeaderName::from_static("cross-origin-opener-policy"),
+    HeaderName::from_static("cross-origin-resource-policy"),
+    HeaderName::from_static("permissions-policy"),
+    HeaderName::from_static("server-timing"),
+    HeaderName::from_static("timing-allow-origin"),
+    HeaderName::from_static("x-amz-id-2"),
+    HeaderName::from_static("x-amz-request-id"),
+    HeaderName::from_static("x-amz-server-side-encryption"),
+    HeaderName::from_static("x-amz-storage-class"),
+    HeaderName::from_static("x-amz-version-id"),
+    HeaderName::from_static("x-powered-by"),
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("x-robots-tag"),
+];
 
 /// Headers in the packed form described in the module docs. Cheap to clone.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -34,10 +99,14 @@ impl StoredHeaders {
         if map.is_empty() {
             return StoredHeaders::default();
         }
-        let size = map.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        // Exact, so the buffer holds no spare capacity for its whole life in the cache.
+        let size = map.iter().map(|(n, v)| known_index(n).map_or(n.as_str().len(), |_| 1) + v.len() + 2).sum();
         let mut block = Vec::with_capacity(size);
         for (name, value) in map {
-            block.extend_from_slice(name.as_str().as_bytes());
+            match known_index(name) {
+                Some(index) => block.push(CODED + index),
+                None => block.extend_from_slice(name.as_str().as_bytes()),
+            }
             block.push(b':');
             block.extend_from_slice(value.as_bytes());
             block.push(b'\n');
@@ -62,7 +131,10 @@ impl StoredHeaders {
     pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
         self.lines().filter_map(|(name, value)| {
             // Both were valid when packed; a line that would not be is skipped rather than served.
-            let name = HeaderName::from_bytes(&self.block[name]).ok()?;
+            let name = match self.block[name.clone()] {
+                [code] if code >= CODED => KNOWN.get(usize::from(code - CODED))?.clone(),
+                ref text => HeaderName::from_bytes(text).ok()?,
+            };
             let value = HeaderValue::from_maybe_shared(self.block.slice(value)).ok()?;
             Some((name, value))
         })
@@ -76,7 +148,7 @@ impl StoredHeaders {
     /// Every value of `name`, in order.
     pub fn get_all<'a, N: AsRef<str> + 'a>(&'a self, name: N) -> impl Iterator<Item = HeaderValue> + 'a {
         self.lines()
-            .filter(move |(n, _)| self.block[n.clone()].eq_ignore_ascii_case(name.as_ref().as_bytes()))
+            .filter(move |(n, _)| self.name_text(n.clone()).eq_ignore_ascii_case(name.as_ref().as_bytes()))
             .filter_map(|(_, value)| HeaderValue::from_maybe_shared(self.block.slice(value)).ok())
     }
 
@@ -87,7 +159,7 @@ impl StoredHeaders {
 
     /// How many values there are.
     pub fn len(&self) -> usize {
-        self.block.iter().filter(|b| **b == b'\n').count()
+        memchr::memchr_iter(b'\n', &self.block).count()
     }
 
     /// Whether there are none.
@@ -95,9 +167,18 @@ impl StoredHeaders {
         self.block.is_empty()
     }
 
-    /// Bytes of header text held (names, values and one separator and one end per header).
+    /// Bytes of header text held (names, or one byte for a [`KNOWN`] name, values, and one
+    /// separator and one end per header).
     pub fn text_len(&self) -> usize {
         self.block.len()
+    }
+
+    /// The text of the name at `range`, whether kept as text or as a [`KNOWN`] index.
+    fn name_text(&self, range: std::ops::Range<usize>) -> &[u8] {
+        match &self.block[range] {
+            [code] if *code >= CODED => KNOWN.get(usize::from(code - CODED)).map_or(&[][..], |k| k.as_str().as_bytes()),
+            text => text,
+        }
     }
 
     /// The name's and the value's byte ranges of each line.
@@ -105,13 +186,21 @@ impl StoredHeaders {
         let mut at = 0;
         std::iter::from_fn(move || {
             let rest = self.block.get(at..)?;
-            let end = at + rest.iter().position(|b| *b == b'\n')?;
-            let colon = at + self.block[at..end].iter().position(|b| *b == b':')?;
+            let end = at + memchr::memchr(b'\n', rest)?;
+            let colon = match rest {
+                [code, b':', ..] if *code >= CODED => at + 1,
+                _ => at + memchr::memchr(b':', &self.block[at..end])?,
+            };
             let line = (at..colon, colon + 1..end);
             at = end + 1;
             Some(line)
         })
     }
+}
+
+/// `name`'s index in [`KNOWN`].
+fn known_index(name: &HeaderName) -> Option<u8> {
+    KNOWN.iter().position(|known| known == name).and_then(|i| u8::try_from(i).ok())
 }
 
 #[cfg(test)]
@@ -162,7 +251,28 @@ mod tests {
     #[test]
     fn the_text_is_all_it_holds() {
         let stored = StoredHeaders::from_map(&sample());
-        let text: usize = sample().iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum();
+        // Known names take one byte; the others their text.
+        let name_len = |n: &HeaderName| if KNOWN.contains(n) { 1 } else { n.as_str().len() };
+        let text: usize = sample().iter().map(|(n, v)| name_len(n) + v.len() + 2).sum();
         assert_eq!(stored.text_len(), text);
+        assert!(text < sample().iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum::<usize>());
+    }
+
+    #[test]
+    fn every_known_name_comes_back_and_is_found_by_its_text() {
+        assert!(KNOWN.len() <= 128, "a known name's index must fit beside the marker bit");
+        let mut map = HeaderMap::new();
+        for (i, name) in KNOWN.iter().enumerate() {
+            map.append(name.clone(), HeaderValue::from(i));
+        }
+        map.append("x-not-known", HeaderValue::from_static("custom"));
+        let stored = StoredHeaders::from_map(&map);
+        assert_eq!(stored.to_map(), map);
+        for (i, name) in KNOWN.iter().enumerate() {
+            assert_eq!(stored.get(name.as_str().to_ascii_uppercase()).unwrap(), HeaderValue::from(i));
+        }
+        assert_eq!(stored.get("x-not-known").unwrap(), "custom");
+        let distinct: std::collections::HashSet<_> = KNOWN.iter().collect();
+        assert_eq!(distinct.len(), KNOWN.len(), "each known name once");
     }
 }
