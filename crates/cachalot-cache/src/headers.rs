@@ -119,7 +119,46 @@ impl StoredHeaders {
     }
 
     /// The headers as a map for a response (values share the packed buffer).
+    ///
+    /// A hit rebuilds its object's map for every response; cloning a map is several times
+    /// cheaper than rebuilding one, so each thread keeps the maps of the objects it serves
+    /// repeatedly (see [`RECENT_MAPS`]).
     pub fn to_map(&self) -> HeaderMap {
+        if self.block.is_empty() || self.block.len() > RECENT_MAX_TEXT {
+            return self.build_map();
+        }
+        // Fibonacci hashing of the buffer's address spreads same-sized allocations.
+        let slot = ((self.block.as_ptr() as usize).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % RECENT_SLOTS;
+        RECENT_MAPS.with(|recent| {
+            let Ok(mut recent) = recent.try_borrow_mut() else { return self.build_map() };
+            if recent.slots.is_empty() {
+                recent.slots.resize_with(RECENT_SLOTS, || None);
+                recent.last_missed.resize(RECENT_SLOTS, 0);
+            }
+            let RecentMaps { slots, last_missed } = &mut *recent;
+            let (Some(entry), Some(missed)) = (slots.get_mut(slot), last_missed.get_mut(slot)) else {
+                return self.build_map();
+            };
+            // The entry holds its buffer, so no other buffer can have that address while it is kept.
+            if let Some((block, map)) = entry.as_ref()
+                && block.as_ptr() == self.block.as_ptr()
+                && block.len() == self.block.len()
+            {
+                return map.clone();
+            }
+            let map = self.build_map();
+            // Kept only when seen twice in a row, so a stream of distinct objects costs no clones.
+            if *missed == self.block.as_ptr() as usize {
+                *entry = Some((self.block.clone(), map.clone()));
+            } else {
+                *missed = self.block.as_ptr() as usize;
+            }
+            map
+        })
+    }
+
+    /// Rebuilds the map from the packed text.
+    fn build_map(&self) -> HeaderMap {
         let mut map = HeaderMap::with_capacity(self.len());
         for (name, value) in self.iter() {
             map.append(name, value);
@@ -198,6 +237,28 @@ impl StoredHeaders {
     }
 }
 
+/// Slots per thread of [`RECENT_MAPS`].
+const RECENT_SLOTS: usize = 256;
+
+/// Headers longer than this are rebuilt every time, bounding what [`RECENT_MAPS`] holds.
+const RECENT_MAX_TEXT: usize = 1024;
+
+/// Maps a thread rebuilt recently, each beside the packed buffer it came from.
+#[derive(Default)]
+struct RecentMaps {
+    /// Direct-mapped by the buffer's address.
+    slots: Vec<Option<(Bytes, HeaderMap)>>,
+    /// The address last rebuilt in each slot without being kept.
+    last_missed: Vec<usize>,
+}
+
+thread_local! {
+    /// At most [`RECENT_SLOTS`] maps of at most [`RECENT_MAX_TEXT`] bytes of text per thread
+    /// (about 600 KB when full), outside the cache's accounting; a buffer stays alive while
+    /// its slot holds it, even after its object is evicted.
+    static RECENT_MAPS: std::cell::RefCell<RecentMaps> = std::cell::RefCell::new(RecentMaps::default());
+}
+
 /// `name`'s index in [`KNOWN`].
 fn known_index(name: &HeaderName) -> Option<u8> {
     KNOWN.iter().position(|known| known == name).and_then(|i| u8::try_from(i).ok())
@@ -237,6 +298,27 @@ mod tests {
         assert_eq!(stored.get("x-empty").unwrap(), "");
         assert!(stored.get("last-modified").is_none());
         assert!(!stored.contains_key("x-amz"), "a prefix of a name is not the name");
+    }
+
+    #[test]
+    fn repeated_and_interleaved_rebuilds_give_each_its_own_map() {
+        let a = StoredHeaders::from_map(&sample());
+        let mut other = sample();
+        other.insert("etag", HeaderValue::from_static("\"v2\""));
+        let b = StoredHeaders::from_map(&other);
+        for _ in 0..3 {
+            assert_eq!(a.to_map(), sample());
+            assert_eq!(b.to_map(), other);
+        }
+        // A buffer freed and another allocated at its address is never taken for it: the
+        // kept entry holds its buffer alive.
+        for i in 0..100 {
+            let mut map = sample();
+            map.insert("x-round", HeaderValue::from(i));
+            let stored = StoredHeaders::from_map(&map);
+            assert_eq!(stored.to_map(), map);
+            assert_eq!(stored.to_map(), map);
+        }
     }
 
     #[test]
