@@ -5,8 +5,9 @@
 #   bash bench/instructions.sh                          # this build, 1 KiB hits
 #   bash bench/instructions.sh /tmp/before/target/release/cachalot   # and older builds, same run
 #   REQUESTS=8000 OBJECT=/100k.bin bash bench/instructions.sh
+#   CONFIG=cachalot-logging.json bash bench/instructions.sh   # another of bench/edge's configs
 #
-# Each build serves bench/edge/cachalot.json under `valgrind --tool=callgrind` with instrumentation
+# Each build serves bench/edge/$CONFIG (cachalot.json) under `valgrind --tool=callgrind` with instrumentation
 # off; after a warm-up (the object cached, 8 connections opened) instrumentation is switched on for
 # exactly REQUESTS hits sent by wrk over 8 keep-alive connections (wrk then idles until LIMIT, 30 s),
 # then off. Prints instructions per request (all threads, user space) and the project's functions
@@ -18,6 +19,7 @@ source "$(dirname "$0")/lib.sh"
 need_tools "valgrind wrk nginx" valgrind callgrind_control callgrind_annotate wrk nginx
 REQUESTS=${REQUESTS:-4000}
 OBJECT=${OBJECT:-/1k.bin}
+CONFIG=${CONFIG:-cachalot.json}
 HOST=d0bench0edge01.cloudfront.net
 WORK=${WORK:-$ROOT/target/bench-instructions}
 BINS=("$(release_bin cachalot)")
@@ -27,7 +29,8 @@ trap stop_all EXIT
 rm -rf "$WORK" && mkdir -p "$WORK/site"
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
 head -c 102400 /dev/urandom >"$WORK/site/100k.bin"
-cp bench/edge/nginx-origin.conf bench/edge/cachalot.json "$WORK/"
+mkdir -p "$WORK/logs"
+cp bench/edge/nginx-origin.conf bench/edge/*.json examples/functions/normalize-accept.js "$WORK/"
 start_origin
 # wrk stops its thread after exactly REQUESTS requests.
 printf '%s\n' "local n = 0" "request = function()" "    n = n + 1" \
@@ -39,7 +42,7 @@ for bin in "${BINS[@]}"; do
     out=$WORK/callgrind.$n.out
     rm -rf "$WORK/state"
     (cd "$WORK" && exec taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
-        "$bin" serve --config cachalot.json --state state --log error) 2>"$WORK/valgrind.$n.log" &
+        "$bin" serve --config "$CONFIG" --state state --log error) 2>"$WORK/valgrind.$n.log" &
     PIDS+=("$!")
     WAIT_TRIES=600 wait_port 18080
     for _ in 1 2 3; do get 18080 "$OBJECT"; done

@@ -438,7 +438,10 @@ struct OpenFile {
     tmp_path: PathBuf,
     final_path: PathBuf,
     format: FileFormat,
-    encoder: GzEncoder<BufWriter<File>>,
+    /// Lines reach the encoder in blocks: deflate's cost per call is several times its cost
+    /// per byte of a log line. A sync flush empties the block first, so it bounds what a crash
+    /// loses as before.
+    encoder: BufWriter<GzEncoder<BufWriter<File>>>,
     lines: u64,
     /// Lines written since the last sync flush, and when the first of them came.
     unsynced_since: Option<Instant>,
@@ -451,6 +454,9 @@ struct Writer {
     /// Folders searched for files a crashed writer left.
     watched: std::collections::HashSet<PathBuf>,
 }
+
+/// Bytes of lines gathered before they are compressed.
+const LINE_BLOCK: usize = 32 << 10;
 
 /// Longest time a written line stays only in memory.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -508,6 +514,7 @@ impl Writer {
         // Fast compression: the writer shares the cores with the edge (about 5:1 on log lines).
         let mut encoder = GzEncoder::new(BufWriter::with_capacity(64 << 10, file), Compression::fast());
         encoder.write_all(&dest.header())?;
+        let encoder = BufWriter::with_capacity(LINE_BLOCK, encoder);
         Ok(OpenFile { tmp_path, final_path, format: dest.file_format(), encoder, lines: 0, unsynced_since: None })
     }
 
@@ -705,7 +712,7 @@ fn is_parquet(path: &Path) -> bool {
 /// spooled records become the parquet file here, the temporary file staying locked until then.
 #[allow(clippy::disallowed_methods, reason = "publishing log files is the writer thread's job")]
 fn publish(file: OpenFile) -> io::Result<u64> {
-    let buffered = file.encoder.finish()?;
+    let buffered = file.encoder.into_inner().map_err(|e| e.into_error())?.finish()?;
     let inner = buffered.into_inner().map_err(|e| e.into_error())?;
     if file.format == FileFormat::V2(OutputFormat::Parquet) {
         inner.sync_data()?;
