@@ -21,7 +21,7 @@
 //! Errors and non-cacheable requests are counted apart. The classes map to the causes.
 
 use crate::cause::Cause;
-use crate::infer::{self, Class, Inference, KeyKnowledge, Logged, Request, dim, family_name, family_of};
+use crate::infer::{self, Class, Inference, KeyKnowledge, Logged, Request, dim, family_name};
 use crate::logs::{self, BadLine, LineSink, LogInput, LogInputError, ReadStats};
 use crate::replay::{BehaviorInfo, ConfigModel, FastMap, KeyScratch, RequestView, hash64};
 use cachalot_config::model::NameRule;
@@ -98,6 +98,7 @@ struct Sink<'a> {
     seq: u64,
     /// Buffers the decoded values of a line are written to, reused from line to line.
     text: TextBuffers,
+    agents: infer::Agents,
 }
 
 /// Buffers for the decoded values of one line (path, query string, cookies, `User-Agent`,
@@ -232,7 +233,8 @@ impl Sink<'_> {
         }
         let query = logs::decode_into(line.raw(Field::UriQuery), b_query);
         let cookie = logs::decode_into(line.raw(Field::Cookie), b_cookie);
-        let agent = logs::decode_into(line.raw(Field::UserAgent), b_agent);
+        let agent_raw = line.raw(Field::UserAgent);
+        let (agent_hash, family) = self.agents.of(agent_raw, b_agent);
         let (section, key, config_ttl) = match self.config {
             Some(cfg) => {
                 let host = logs::decode_into(line.raw(Field::Host), b_host);
@@ -245,7 +247,7 @@ impl Sink<'_> {
                     path,
                     query,
                     cookie,
-                    user_agent: agent,
+                    user_agent: logs::decode_into(agent_raw, b_agent),
                     referer,
                     accept: "",
                     accept_encoding: "",
@@ -297,8 +299,8 @@ impl Sink<'_> {
             logged,
             query: query_hash,
             cookie: cookie_hash,
-            agent: hash_value(agent),
-            family: family_of(agent),
+            agent: agent_hash,
+            family,
             key,
             size: size.min(u64::from(u32::MAX)) as u32,
             config_ttl,
@@ -602,6 +604,7 @@ pub fn analyze(
             sections: FastMap::default(),
             seq: 0,
             text: TextBuffers::default(),
+            agents: infer::Agents::default(),
         },
         progress,
     )?;

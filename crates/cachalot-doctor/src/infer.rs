@@ -141,6 +141,35 @@ pub fn family_of(user_agent: &str) -> u8 {
     }
 }
 
+/// `User-Agent` values seen, as logged, with the hash of the decoded value (0: none) and the
+/// browser family: a log holds few distinct agents, each on many lines, and decoding, hashing and
+/// telling the family of each line's agent costs more than looking it up. At most
+/// [`Agents::MOST`] are kept (then it starts afresh).
+#[derive(Default)]
+pub struct Agents {
+    seen: FastMap<String, (u64, u8)>,
+}
+
+impl Agents {
+    /// How many agents are remembered at most.
+    pub const MOST: usize = 1 << 16;
+
+    /// The hash of the decoded agent (0 when absent) and its family; `buf` takes the decoded
+    /// value when it is not known yet.
+    pub fn of(&mut self, raw: &str, buf: &mut String) -> (u64, u8) {
+        if let Some(known) = self.seen.get(raw) {
+            return *known;
+        }
+        let text = crate::logs::decode_into(raw, buf);
+        let found = (if text.is_empty() { 0 } else { crate::replay::hash64(text.as_bytes()) }, family_of(text));
+        if self.seen.len() >= Self::MOST {
+            self.seen.clear();
+        }
+        self.seen.insert(raw.to_owned(), found);
+        found
+    }
+}
+
 /// The name of a family, for messages.
 pub fn family_name(family: u8) -> &'static str {
     match family {
@@ -733,6 +762,25 @@ mod tests {
             key: 0,
             size: 1000,
             config_ttl: u32::MAX,
+        }
+    }
+
+    #[test]
+    fn what_is_kept_per_request_and_per_agent_is_bounded() {
+        // docs/compat/doctor.md (Memory): the inference keeps one record and one class per
+        // cacheable request, and nothing else per request.
+        assert!(size_of::<Request>() + size_of::<Class>() <= 104, "{}", size_of::<Request>() + size_of::<Class>());
+        // Agents are remembered once each, however often they are seen, and at most MOST of them.
+        let mut agents = Agents::default();
+        let mut buf = String::new();
+        for _ in 0..1000 {
+            assert_eq!(agents.of("Mozilla/5.0%20Firefox/128.0", &mut buf).1, 2);
+            assert_eq!(agents.of("-", &mut buf), (0, 0));
+        }
+        assert_eq!(agents.seen.len(), 2);
+        for i in 0..Agents::MOST + 10 {
+            agents.of(&format!("agent-{i}"), &mut buf);
+            assert!(agents.seen.len() <= Agents::MOST);
         }
     }
 

@@ -301,6 +301,9 @@ pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
     let rx = Mutex::new(rx);
     let results: Mutex<Vec<BlockResult>> = Mutex::new(Vec::new());
+    // Blocks' buffers, handed back by the workers: a new megabyte per block would cost a page
+    // fault per 4 KiB.
+    let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let mut stats = ReadStats::default();
     let mut first_lines: Vec<(Arc<str>, u64, u64)> = Vec::new(); // (file, seq, first line number)
     let sinks = std::thread::scope(|scope| {
@@ -309,6 +312,7 @@ pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
                 let rx = &rx;
                 let results = &results;
                 let make = &make;
+                let pool = &pool;
                 scope.spawn(move || {
                     let mut sink = make();
                     let mut state = WorkerState::default();
@@ -327,12 +331,18 @@ pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
                         if let Ok(mut all) = results.lock() {
                             all.push(r);
                         }
+                        if block.data.capacity() >= BLOCK
+                            && let Ok(mut free) = pool.lock()
+                            && free.len() < 2 * threads + 2
+                        {
+                            free.push(block.data);
+                        }
                     }
                     sink
                 })
             })
             .collect();
-        let outcome = feed(inputs, columns, &tx, progress, &mut stats, &mut first_lines);
+        let outcome = feed(inputs, columns, &tx, progress, &mut stats, &mut first_lines, &pool);
         drop(tx);
         let sinks: Vec<S> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
         outcome.map(|()| sinks)
@@ -378,6 +388,7 @@ fn feed(
     progress: Option<&AtomicU64>,
     stats: &mut ReadStats,
     first_lines: &mut Vec<(Arc<str>, u64, u64)>,
+    pool: &Mutex<Vec<Vec<u8>>>,
 ) -> Result<(), LogInputError> {
     let mut seq = 0u64;
     for input in inputs {
@@ -415,7 +426,15 @@ fn feed(
         let mut line_no = 1u64;
         let mut first_read = true;
         loop {
-            let mut data = std::mem::take(&mut carry);
+            let mut data = match pool.lock().ok().and_then(|mut free| free.pop()) {
+                Some(mut buffer) => {
+                    buffer.clear();
+                    buffer.extend_from_slice(&carry);
+                    carry.clear();
+                    buffer
+                }
+                None => std::mem::take(&mut carry),
+            };
             let start = data.len();
             data.resize(start + BLOCK, 0);
             let (n, err) = match read_full(&mut source, &mut data[start..]) {
@@ -436,7 +455,11 @@ fn feed(
             if !at_end {
                 // Keep a partial last line for the next block (unless it is huge).
                 match memchr::memrchr(b'\n', &data) {
-                    Some(i) => carry = data.split_off(i + 1),
+                    Some(i) => {
+                        carry.clear();
+                        carry.extend_from_slice(&data[i + 1..]);
+                        data.truncate(i + 1);
+                    }
                     None if data.len() < crate::logs::MAX_CARRY => {
                         carry = data;
                         continue;

@@ -340,18 +340,45 @@ pub struct KeyScratch {
     /// POP → (the origin's Origin Shield region, regional tier id, shield tier id): the tiers a
     /// miss walks depend on nothing else.
     tiers: FastMap<String, Vec<(Option<String>, u32, u32)>>,
-    /// The config `tiers` was found for (its address): another config starts afresh.
+    /// The last (`cs(Host)`, `x-host-header`) looked up, and the distribution serving it: logs
+    /// hold runs of requests to one host.
+    last_host: Option<(String, String, Option<Arc<Distribution>>)>,
+    /// The config `tiers` and `last_host` were found for (its address): another config starts
+    /// afresh.
     tiers_of: usize,
 }
 
 impl KeyScratch {
     /// The (regional, shield) tier ids of a miss at `pop` for an origin shielded in `shield`.
-    fn tiers(&mut self, model: &ConfigModel, pop: &str, shield: Option<&str>) -> (u32, u32) {
+    /// Forgets what was found for another config.
+    fn serve(&mut self, model: &ConfigModel) {
         let owner = std::ptr::from_ref(model) as usize;
         if self.tiers_of != owner {
             self.tiers.clear();
+            self.last_host = None;
             self.tiers_of = owner;
         }
+    }
+
+    /// The distribution serving a request, through [`ConfigModel::distribution`].
+    fn distribution(&mut self, model: &ConfigModel, host: &str, host_header: &str) -> Option<Arc<Distribution>> {
+        if let Some((h, hh, d)) = &self.last_host
+            && h == host
+            && hh == host_header
+        {
+            return d.clone();
+        }
+        let d = model.distribution(host, host_header).cloned();
+        let (h, hh, last) = self.last_host.get_or_insert_with(Default::default);
+        h.clear();
+        h.push_str(host);
+        hh.clear();
+        hh.push_str(host_header);
+        last.clone_from(&d);
+        d
+    }
+
+    fn tiers(&mut self, model: &ConfigModel, pop: &str, shield: Option<&str>) -> (u32, u32) {
         if let Some(known) = self.tiers.get(pop)
             && let Some((_, regional, shield)) = known.iter().find(|(s, ..)| s.as_deref() == shield)
         {
@@ -379,7 +406,8 @@ impl KeyScratch {
 impl ConfigModel {
     /// Keys `req` at `pop` and decides its TTL, through `cachalot-policy`.
     pub fn decide(&self, req: &RequestView<'_>, pop: &str, now_secs: u64, scratch: &mut KeyScratch) -> Decision {
-        let Some(d) = self.distribution(req.host, req.host_header) else { return Decision::default() };
+        scratch.serve(self);
+        let Some(d) = scratch.distribution(self, req.host, req.host_header) else { return Decision::default() };
         let (index, behavior) = d
             .behaviors
             .iter()
@@ -730,6 +758,7 @@ struct ReplaySink<'a> {
     /// Buffers the decoded values of a line are written to, reused from line to line: path,
     /// query string, cookies, `User-Agent`, referer, host, `Host` header, content type.
     text: [String; 8],
+    agents: infer::Agents,
 }
 
 fn logged_served(r: &ResultType, detailed: &ResultType) -> Served {
@@ -815,7 +844,7 @@ impl ReplaySink<'_> {
         b_type.push_str(line.raw(Field::ContentType));
         b_type.make_ascii_lowercase();
         let ctype = b_type.as_str();
-        let family = infer::family_of(user_agent);
+        let (agent_hash, family) = self.agents.of(line.raw(Field::UserAgent), &mut String::new());
         let view = RequestView {
             method,
             host,
@@ -878,7 +907,7 @@ impl ReplaySink<'_> {
             },
             query: value(query),
             cookie: value(cookie),
-            agent: value(user_agent),
+            agent: agent_hash,
             family,
             key,
             size: size.min(u64::from(u32::MAX)) as u32,
@@ -1148,6 +1177,7 @@ pub fn replay(
             pops: FastMap::default(),
             seq: 0,
             text: Default::default(),
+            agents: infer::Agents::default(),
         },
         progress,
     )?;
@@ -1500,6 +1530,14 @@ mod tests {
             section: 1,
             stores_method: true,
         }
+    }
+
+    #[test]
+    fn what_is_kept_per_request_is_bounded() {
+        // docs/compat/doctor.md (Memory): per replayed request, an event, the inference's record
+        // and class (dropped before the simulations), and a TTL per config and reading.
+        let bytes = size_of::<Event>() + size_of::<infer::Request>() + size_of::<infer::Class>() + 2 * 2 * 4;
+        assert!(bytes <= 240, "{bytes}");
     }
 
     #[test]
