@@ -737,7 +737,8 @@ pub struct Options {
     pub cache_size: Option<u64>,
     /// Largest object a tier keeps (`None`: no limit).
     pub largest_object: Option<u64>,
-    /// Worker threads for reading and keying.
+    /// Worker threads for reading and keying, then for the inference (a section each) and the
+    /// simulations (one each).
     pub threads: usize,
     /// The columns of headerless records (`--fields`, `--realtime-config`).
     pub columns: Option<crate::formats::Columns>,
