@@ -278,6 +278,22 @@ struct BlockResult {
     cut: Option<(u64, String)>,
 }
 
+impl BlockResult {
+    /// Nothing read yet of `block`.
+    fn of(block: &Block) -> BlockResult {
+        BlockResult {
+            seq: block.seq,
+            file: block.file.clone(),
+            lines: 0,
+            bad: Vec::new(),
+            bad_count: 0,
+            short: 0,
+            first_short: None,
+            cut: None,
+        }
+    }
+}
+
 /// Reads every input with `threads` workers, each feeding the sink `make()` builds.
 /// `progress` is advanced by the bytes read from disk.
 pub fn read<S: LineSink, F: Fn() -> S + Sync>(
@@ -567,16 +583,7 @@ fn process_parquet<S: LineSink>(
     sink: &mut S,
     state: &mut WorkerState,
 ) -> BlockResult {
-    let mut result = BlockResult {
-        seq: block.seq,
-        file: block.file.clone(),
-        lines: 0,
-        bad: Vec::new(),
-        bad_count: 0,
-        short: 0,
-        first_short: None,
-        cut: None,
-    };
+    let mut result = BlockResult::of(block);
     if state.parquet.as_ref().is_none_or(|(p, _)| *p != group.path) {
         state.parquet = None;
         match crate::parquet_logs::ParquetFile::open(&group.path) {
@@ -680,16 +687,7 @@ fn process_lines<S: LineSink>(block: &Block, sink: &mut S, rewriter: &mut Rewrit
         sink.begin_block(block.seq);
     }
     let mut map = block.map.clone();
-    let mut result = BlockResult {
-        seq: block.seq,
-        file: block.file.clone(),
-        lines: 0,
-        bad: Vec::new(),
-        bad_count: 0,
-        short: 0,
-        first_short: None,
-        cut: None,
-    };
+    let mut result = BlockResult::of(block);
     let data = &block.data;
     let mut pos = 0usize;
     let mut index = 0u64;
