@@ -6,6 +6,9 @@
 #   bash bench/disk.sh                       # everything
 #   PARTS="hits memory" bash bench/disk.sh   # a subset: hits memory restart rss
 #   DURATION=5s OBJECTS=20000 DISK_GIB=4 bash bench/disk.sh
+#   BEFORE_BIN=/tmp/cachalot-before PARTS=hits bash bench/disk.sh   # another build beside this one
+#   CACHALOT_BIN=/path/to/cachalot bash bench/disk.sh                # a build of your own, no cargo
+#   ORIGIN_PORT=18091 bash bench/disk.sh                             # when 18081 is taken
 #
 # Parts:
 #   hits     1 MiB and 100 MiB objects hit from disk: Cachalot (1 MiB of memory, so nothing that
@@ -16,7 +19,10 @@
 #            first hit, until the index is rebuilt (cachalot_cache_disk_loading 0), and a pass over
 #            every object (all must be hits)
 #   rss      DISK_GIB (20) GiB of 1 MiB objects on disk behind 256 MiB of memory: resident memory
-#            after filling and after a restart (needs that much free disk; checked first)
+#            after filling and after a restart (needs that much free disk; checked first). The disk
+#            store admits an object only when the writer keeps up and admission lets it in, so one
+#            pass of misses does not write them all: passes are repeated (up to FILL_PASSES, 6)
+#            until the disk holds them all or a pass adds nothing.
 #
 # As bench/edge.sh: on a 2-core machine the server under test gets core 0, wrk (and the origin)
 # core 1. Prints numbers; never fails on them. Needs wrk, nginx, trafficserver, curl, python3
@@ -28,13 +34,20 @@ CONNECTIONS=${CONNECTIONS:-16}
 OBJECTS=${OBJECTS:-100000}
 DISK_GIB=${DISK_GIB:-20}
 PARTS=${PARTS:-hits memory restart rss}
+FILL_PASSES=${FILL_PASSES:-6}
+ORIGIN_PORT=${ORIGIN_PORT:-18081}
 WORK=${WORK:-$ROOT/target/bench-disk}
 HOST=d0bench0disk01.cloudfront.net
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 
 need_tools "wrk nginx trafficserver curl python3" wrk nginx traffic_server taskset curl python3
-cargo build --release -q -p cachalot
-BIN=$(release_bin cachalot)
+if [ -n "${CACHALOT_BIN:-}" ]; then
+    BIN=$(realpath -m -- "$CACHALOT_BIN")
+else
+    cargo build --release -q -p cachalot
+    BIN=$(release_bin cachalot)
+fi
+BEFORE_BIN=${BEFORE_BIN:+$(realpath -m -- "$BEFORE_BIN")}
 
 rm -rf "$WORK" && mkdir -p "$WORK/site"
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
@@ -42,6 +55,15 @@ head -c 102400 /dev/urandom >"$WORK/site/100k.bin"
 head -c 1048576 /dev/urandom >"$WORK/site/1m.bin"
 head -c 104857600 /dev/urandom >"$WORK/site/100m.bin"
 cp bench/disk/* "$WORK/"
+if [ "$ORIGIN_PORT" != 18081 ]; then
+    # Every config names the origin's port; Traffic Server reads its map from a file of ours
+    # (start_ats writes remap.config for 18081).
+    sed -i "s/127\.0\.0\.1:18081/127.0.0.1:$ORIGIN_PORT/; s/\"HTTPPort\": 18081/\"HTTPPort\": $ORIGIN_PORT/" \
+        "$WORK"/nginx-*.conf "$WORK"/cachalot-*.json
+    mkdir -p "$WORK/ats/etc"
+    echo "map http://$HOST/ http://127.0.0.1:$ORIGIN_PORT/" >"$WORK/ats/etc/remap-disk.config"
+    echo "CONFIG proxy.config.url_remap.filename STRING remap-disk.config" >>"$WORK/ats-records.config"
+fi
 
 trap stop_all EXIT
 # The servers here start with gigabytes of cache on disk: wait up to 30 s for a port.
@@ -52,7 +74,7 @@ metric() { # name{labels}
 }
 rss_mib() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
-start_origin
+start_pinned 1 "$ORIGIN_PORT" nginx -p "$WORK" -c nginx-origin.conf
 
 run_wrk() { # name port path
     local name=$1 port=$2 path=$3
@@ -63,19 +85,23 @@ run_wrk() { # name port path
     printf '%-28s %-10s %12s req/s %12s/s   p99 %8s\n' "$name" "${path#/}" "$WRK_RPS" "$WRK_TRANSFER" "$WRK_P99"
 }
 
-start_cachalot() { # config state
-    start_pinned 0 18080 "$BIN" serve --config "$1" --state "$2" --log warn
+start_cachalot() { # config state [binary]
+    start_pinned 0 18080 "${3:-$BIN}" serve --config "$1" --state "$2" --log warn
 }
 
 echo "== machine: $(nproc) cores; server on core 0, wrk and origin on core 1; $CONNECTIONS connections, $DURATION each"
 
 if want hits; then
     echo "== hits from disk"
-    start_cachalot cachalot-disk.json state-disk
-    run_wrk "cachalot (disk tier)" 18080 /1m.bin
-    run_wrk "cachalot (disk tier)" 18080 /100m.bin
-    echo "   memory hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="memory"}'), disk hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="disk"}')"
-    stop_last
+    for build in ${BEFORE_BIN:+before} this; do
+        bin=$BIN label="cachalot (disk tier)"
+        [ "$build" = before ] && bin=$BEFORE_BIN label="cachalot@before (disk tier)"
+        start_cachalot cachalot-disk.json "state-disk-$build" "$bin"
+        run_wrk "$label" 18080 /1m.bin
+        run_wrk "$label" 18080 /100m.bin
+        echo "   memory hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="memory"}'), disk hits $(metric 'cachalot_cache_hits_total{tier="BENCH50-C1",store="disk"}')"
+        stop_last
+    done
     start_pinned 0 18082 nginx -p "$WORK" -c nginx-cache.conf
     run_wrk "nginx proxy_cache" 18082 /1m.bin
     run_wrk "nginx proxy_cache" 18082 /100m.bin
@@ -127,6 +153,30 @@ wait_written() { # n
     done
     echo "only $(metric 'cachalot_cache_disk_writes_total{tier="BENCH50-C1"}') of $1 objects written" >&2
 }
+# Waits until the disk writes stop growing for a second (the writer's queue drained), at most 10 min.
+settle() {
+    local last=-1 w
+    for _ in $(seq 600); do
+        w=$(metric 'cachalot_cache_disk_writes_total{tier="BENCH50-C1"}')
+        [ "${w:-0}" = "$last" ] && return 0
+        last=${w:-0}
+        sleep 1
+    done
+}
+disk_objects() { metric 'cachalot_cache_objects{tier="BENCH50-C1",store="disk"}'; }
+# Passes of fill until the disk holds n objects, a pass adds none, or FILL_PASSES were made.
+fill_disk() { # prefix n
+    local pass have=0 before t
+    for pass in $(seq "$FILL_PASSES"); do
+        before=$have
+        t=$(now)
+        echo "   fill, pass $pass: $(fill "$1" "$2") in $(awk "BEGIN { printf \"%.1f\", $(now) - $t }") s"
+        settle
+        have=$(disk_objects)
+        echo "      $have objects on disk, $(metric 'cachalot_cache_disk_admission_rejections_total{tier="BENCH50-C1"}') refused so far"
+        if [ "${have:-0}" -ge "$2" ] || [ "${have:-0}" -le "$before" ]; then break; fi
+    done
+}
 
 if want restart; then
     echo "== restart with $OBJECTS cached objects"
@@ -161,14 +211,16 @@ if want rss; then
         pid=${PIDS[-1]}
         echo "   at start: $(rss_mib "$pid") MiB"
         n=$((DISK_GIB * 1024))
-        echo "   fill: $(fill /big/ "$n")"
-        wait_written "$n"
+        fill_disk /big/ "$n"
         echo "   after filling ($(metric 'cachalot_cache_objects{tier="BENCH50-C1",store="disk"}') objects, $(( $(metric 'cachalot_cache_bytes{tier="BENCH50-C1",store="disk"}') / 1073741824 )) GiB on disk): $(rss_mib "$pid") MiB"
         stop_last
+        t0=$(now)
         start_cachalot cachalot-20g.json state-20g
         pid=${PIDS[-1]}
         until [ "$(metric 'cachalot_cache_disk_loading{tier="BENCH50-C1"}')" = "0" ]; do sleep 0.1; done
-        echo "   after a restart, index rebuilt: $(rss_mib "$pid") MiB; a pass: $(fill /big/ "$n"); $(rss_mib "$pid") MiB after it"
+        t1=$(now)
+        echo "   after a restart, index of $(disk_objects) objects rebuilt in $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s: $(rss_mib "$pid") MiB"
+        echo "   a pass: $(fill /big/ "$n") in $(awk "BEGIN { printf \"%.1f\", $(now) - $t1 }") s; $(rss_mib "$pid") MiB after it"
         stop_last
     fi
 fi

@@ -21,9 +21,9 @@
 //! Errors and non-cacheable requests are counted apart. The classes map to the causes.
 
 use crate::cause::Cause;
-use crate::infer::{self, Class, Inference, KeyKnowledge, Logged, Request, dim, family_name, family_of};
+use crate::infer::{self, Class, Inference, KeyKnowledge, Logged, Request, dim, family_name};
 use crate::logs::{self, BadLine, LineSink, LogInput, LogInputError, ReadStats};
-use crate::replay::{BehaviorInfo, ConfigModel, KeyScratch, RequestView, hash64};
+use crate::replay::{BehaviorInfo, ConfigModel, FastMap, KeyScratch, RequestView, hash64};
 use cachalot_config::model::NameRule;
 use cachalot_policy::parse::{cookie_pairs, query_pairs};
 use cachalot_telemetry::outcome;
@@ -70,7 +70,7 @@ struct SectionSeen {
     /// How it is named in messages.
     label: String,
     /// Requests per content type.
-    types: HashMap<String, u64>,
+    types: FastMap<String, u64>,
 }
 
 struct Sink<'a> {
@@ -83,23 +83,31 @@ struct Sink<'a> {
     /// Lines whose file has no `x-edge-result-type` column.
     without_result_type: u64,
     not_cacheable: NotCacheable,
-    by_result: HashMap<String, Counts>,
-    by_pop: HashMap<String, Counts>,
-    by_type: HashMap<String, Counts>,
-    by_status: HashMap<String, Counts>,
-    by_prefix: HashMap<String, Counts>,
-    uris: HashMap<String, (u64, u64, String)>,
+    by_result: FastMap<String, Counts>,
+    by_pop: FastMap<String, Counts>,
+    by_type: FastMap<String, Counts>,
+    by_status: FastMap<String, Counts>,
+    by_prefix: FastMap<String, Counts>,
+    uris: FastMap<String, (u64, u64, String)>,
     timeline: BTreeMap<u64, Counts>,
     requests: Vec<Request>,
     /// Query strings and cookies of fetches (misses and RefreshHits), by hash: what a miss
     /// is compared with.
-    strings: HashMap<u64, String>,
-    sections: HashMap<u64, SectionSeen>,
+    strings: FastMap<u64, String>,
+    sections: FastMap<u64, SectionSeen>,
     seq: u64,
+    /// Buffers the decoded values of a line are written to, reused from line to line.
+    text: TextBuffers,
+    agents: infer::Agents,
 }
 
+/// Buffers for the decoded values of one line (path, query string, cookies, `User-Agent`,
+/// host, `Host` header, referer), so that a line allocates nothing.
+#[derive(Default)]
+struct TextBuffers([String; 7]);
+
 fn bump<K: std::hash::Hash + Eq + ?Sized + ToOwned<Owned = O>, O: std::hash::Hash + Eq + std::borrow::Borrow<K>>(
-    map: &mut HashMap<O, Counts>,
+    map: &mut FastMap<O, Counts>,
     key: &K,
     cacheable: bool,
     hit: bool,
@@ -164,8 +172,42 @@ impl LineSink for Sink<'_> {
         let ctype = ctype_raw.split(';').next().unwrap_or(ctype_raw).trim();
         bump(&mut self.by_type, ctype, cacheable, hit);
         bump(&mut self.by_status, status_label(line.raw(Field::Status)), cacheable, hit);
-        let path = line.text(Field::UriStem);
-        bump(&mut self.by_prefix, prefix_of(&path), cacheable, hit);
+        let mut text = std::mem::take(&mut self.text);
+        let outcome = self.cacheable_line(
+            line,
+            &mut text,
+            CacheableLine { secs, status, method, result, cacheable, hit, ctype, pop },
+        );
+        self.text = text;
+        outcome
+    }
+}
+
+/// What [`Sink::line`] has read of a line before the cacheable request's part.
+struct CacheableLine<'a> {
+    secs: u64,
+    status: Option<u16>,
+    method: &'a str,
+    result: ResultType,
+    cacheable: bool,
+    hit: bool,
+    ctype: &'a str,
+    pop: &'a str,
+}
+
+impl Sink<'_> {
+    /// The rest of [`LineSink::line`]: the prefix and timeline, and for a cacheable request what
+    /// the inference needs.
+    fn cacheable_line(
+        &mut self,
+        line: &LogLine<'_>,
+        text: &mut TextBuffers,
+        seen: CacheableLine<'_>,
+    ) -> Result<(), LineError> {
+        let CacheableLine { secs, status, method, result, cacheable, hit, ctype, pop } = seen;
+        let [b_path, b_query, b_cookie, b_agent, b_host, b_host_header, b_referer] = &mut text.0;
+        let path = logs::decode_into(line.raw(Field::UriStem), b_path);
+        bump(&mut self.by_prefix, prefix_of(path), cacheable, hit);
         self.timeline.entry(secs / 60 * 60).or_default().add(cacheable, hit);
         if !cacheable {
             return Ok(());
@@ -182,30 +224,31 @@ impl LineSink for Sink<'_> {
             }
         };
         if logged == Logged::Miss {
-            match self.uris.get_mut(path.as_ref()) {
+            match self.uris.get_mut(path) {
                 Some(u) => u.0 += 1,
                 None => {
                     self.uris.insert(path.to_string(), (1, 0, ctype.to_owned()));
                 }
             }
         }
-        let query = line.text(Field::UriQuery);
-        let cookie = line.text(Field::Cookie);
-        let agent = line.text(Field::UserAgent);
+        let query = logs::decode_into(line.raw(Field::UriQuery), b_query);
+        let cookie = logs::decode_into(line.raw(Field::Cookie), b_cookie);
+        let agent_raw = line.raw(Field::UserAgent);
+        let (agent_hash, family) = self.agents.of(agent_raw, b_agent);
         let (section, key, config_ttl) = match self.config {
             Some(cfg) => {
-                let host = line.text(Field::Host);
-                let host_header = line.text(Field::HostHeader);
-                let referer = line.text(Field::Referer);
+                let host = logs::decode_into(line.raw(Field::Host), b_host);
+                let host_header = logs::decode_into(line.raw(Field::HostHeader), b_host_header);
+                let referer = logs::decode_into(line.raw(Field::Referer), b_referer);
                 let view = RequestView {
                     method,
-                    host: &host,
-                    host_header: &host_header,
-                    path: &path,
-                    query: &query,
-                    cookie: &cookie,
-                    user_agent: &agent,
-                    referer: &referer,
+                    host,
+                    host_header,
+                    path,
+                    query,
+                    cookie,
+                    user_agent: logs::decode_into(agent_raw, b_agent),
+                    referer,
                     accept: "",
                     accept_encoding: "",
                     status: status.unwrap_or(200),
@@ -216,25 +259,30 @@ impl LineSink for Sink<'_> {
                         Some(b) => format!("behavior {}", b.label),
                         None => "requests no distribution of the config serves".to_owned(),
                     },
-                    types: HashMap::new(),
+                    types: FastMap::default(),
                 });
                 (d.section, d.key, d.ttl)
             }
             None => {
-                let prefix = prefix_of(&path);
+                let prefix = prefix_of(path);
                 let section = hash64(prefix.as_bytes());
                 self.sections
                     .entry(section)
-                    .or_insert_with(|| SectionSeen { label: prefix.to_owned(), types: HashMap::new() });
+                    .or_insert_with(|| SectionSeen { label: prefix.to_owned(), types: FastMap::default() });
                 (section, 0, u32::MAX)
             }
         };
         if let Some(seen) = self.sections.get_mut(&section) {
-            *seen.types.entry(ctype.to_owned()).or_default() += 1;
+            match seen.types.get_mut(ctype) {
+                Some(n) => *n += 1,
+                None => {
+                    seen.types.insert(ctype.to_owned(), 1);
+                }
+            }
         }
-        let (query_hash, cookie_hash) = (hash_value(&query), hash_value(&cookie));
+        let (query_hash, cookie_hash) = (hash_value(query), hash_value(cookie));
         if logged != Logged::Hit {
-            for (h, v) in [(query_hash, &query), (cookie_hash, &cookie)] {
+            for (h, v) in [(query_hash, query), (cookie_hash, cookie)] {
                 if h != 0 && !self.strings.contains_key(&h) {
                     self.strings.insert(h, v.to_string());
                 }
@@ -251,8 +299,8 @@ impl LineSink for Sink<'_> {
             logged,
             query: query_hash,
             cookie: cookie_hash,
-            agent: hash_value(&agent),
-            family: family_of(&agent),
+            agent: agent_hash,
+            family,
             key,
             size: size.min(u64::from(u32::MAX)) as u32,
             config_ttl,
@@ -494,7 +542,7 @@ pub struct Options {
     pub columns: Option<crate::formats::Columns>,
 }
 
-fn slices<K: ToString>(map: HashMap<K, Counts>, top: usize) -> Vec<Slice> {
+fn slices<K: ToString>(map: FastMap<K, Counts>, top: usize) -> Vec<Slice> {
     let mut v: Vec<Slice> =
         map.into_iter().map(|(k, c)| Slice { key: k.to_string(), hit_ratio: c.hit_ratio(), counts: c }).collect();
     v.sort_by(|a, b| b.counts.requests.cmp(&a.counts.requests).then_with(|| a.key.cmp(&b.key)));
@@ -544,24 +592,26 @@ pub fn analyze(
             errors: 0,
             without_result_type: 0,
             not_cacheable: NotCacheable::default(),
-            by_result: HashMap::new(),
-            by_pop: HashMap::new(),
-            by_type: HashMap::new(),
-            by_status: HashMap::new(),
-            by_prefix: HashMap::new(),
-            uris: HashMap::new(),
+            by_result: FastMap::default(),
+            by_pop: FastMap::default(),
+            by_type: FastMap::default(),
+            by_status: FastMap::default(),
+            by_prefix: FastMap::default(),
+            uris: FastMap::default(),
             timeline: BTreeMap::new(),
             requests: Vec::new(),
-            strings: HashMap::new(),
-            sections: HashMap::new(),
+            strings: FastMap::default(),
+            sections: FastMap::default(),
             seq: 0,
+            text: TextBuffers::default(),
+            agents: infer::Agents::default(),
         },
         progress,
     )?;
     Ok(build(sinks, read, config, options))
 }
 
-fn merge_counts<K: std::hash::Hash + Eq>(into: &mut HashMap<K, Counts>, from: HashMap<K, Counts>) {
+fn merge_counts<K: std::hash::Hash + Eq>(into: &mut FastMap<K, Counts>, from: FastMap<K, Counts>) {
     for (k, c) in from {
         into.entry(k).or_default().merge(&c);
     }
@@ -621,7 +671,7 @@ type PathSplits = (u64, BTreeMap<(&'static str, String), BTreeSet<String>>);
 /// Query parameters that are real variants in their section: few values per object, and
 /// responses that differ between values (median sizes more than 5 % apart), like an image
 /// width. Keyed `(section, name)`.
-fn real_variants(inf: &Inference, strings: &HashMap<u64, String>) -> BTreeSet<(u64, String)> {
+fn real_variants(inf: &Inference, strings: &FastMap<u64, String>) -> BTreeSet<(u64, String)> {
     // (section, name) → path → value → sizes
     let mut seen: BTreeMap<(u64, String), BTreeMap<u64, SizesByValue>> = BTreeMap::new();
     for r in &inf.requests {
@@ -685,7 +735,7 @@ enum NotReusedWhy {
 }
 
 /// What a section serves, from its most common content type.
-fn content_of(types: &HashMap<String, u64>) -> (String, crate::lint::Content) {
+fn content_of(types: &FastMap<String, u64>) -> (String, crate::lint::Content) {
     let mut v: Vec<(&String, &u64)> = types.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
     let t = v.first().map_or("", |x| x.0.as_str()).to_ascii_lowercase();
@@ -732,16 +782,18 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
     let mut total = Counts::default();
     let (mut refresh_hits, mut misses, mut errors, mut without_result_type) = (0, 0, 0, 0);
     let mut not_cacheable = NotCacheable::default();
-    let mut by_result = HashMap::new();
-    let mut by_pop = HashMap::new();
-    let mut by_type = HashMap::new();
-    let mut by_status = HashMap::new();
-    let mut by_prefix = HashMap::new();
-    let mut uris: HashMap<String, (u64, u64, String)> = HashMap::new();
+    let mut by_result = FastMap::default();
+    let mut by_pop = FastMap::default();
+    let mut by_type = FastMap::default();
+    let mut by_status = FastMap::default();
+    let mut by_prefix = FastMap::default();
+    let mut uris: FastMap<String, (u64, u64, String)> = FastMap::default();
     let mut timeline: BTreeMap<u64, Counts> = BTreeMap::new();
     let mut requests = Vec::new();
-    let mut strings: HashMap<u64, String> = HashMap::new();
-    let mut sections: HashMap<u64, SectionSeen> = HashMap::new();
+    let mut strings: FastMap<u64, String> = FastMap::default();
+    let mut sections: FastMap<u64, SectionSeen> = FastMap::default();
+    // One allocation for every request, not a doubling per sink merged.
+    requests.reserve_exact(sinks.iter().map(|s| s.requests.len()).sum());
     for s in sinks {
         total.merge(&s.total);
         refresh_hits += s.refresh_hits;
@@ -765,15 +817,16 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         requests.extend(s.requests);
         strings.extend(s.strings);
         for (k, seen) in s.sections {
-            let mine =
-                sections.entry(k).or_insert_with(|| SectionSeen { label: seen.label.clone(), types: HashMap::new() });
+            let mine = sections
+                .entry(k)
+                .or_insert_with(|| SectionSeen { label: seen.label.clone(), types: FastMap::default() });
             for (t, n) in seen.types {
                 *mine.types.entry(t).or_default() += n;
             }
         }
     }
     // Every cacheable request: counted per path, whatever thread read it.
-    let mut requests_by_path: HashMap<u64, u64> = HashMap::new();
+    let mut requests_by_path: FastMap<u64, u64> = FastMap::default();
     for r in &requests {
         *requests_by_path.entry(r.path).or_default() += 1;
     }
@@ -786,7 +839,7 @@ fn build(sinks: Vec<Sink<'_>>, read: ReadStats, config: Option<&ConfigModel>, op
         },
         None => KeyKnowledge::Infer,
     };
-    let inf = infer::infer(requests, knowledge);
+    let inf = infer::infer_with(requests, knowledge, options.threads.max(1));
     let variants = real_variants(&inf, &strings);
     let text = |h: u64| strings.get(&h).map_or("", String::as_str);
 
@@ -1138,7 +1191,7 @@ fn diagnose(
     misses: u64,
     ev: &Evidence,
     inf: &Inference,
-    sections: &HashMap<u64, SectionSeen>,
+    sections: &FastMap<u64, SectionSeen>,
     config: Option<&ConfigModel>,
 ) -> Vec<Diagnosis> {
     let mut out = Vec::new();

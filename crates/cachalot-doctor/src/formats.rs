@@ -462,14 +462,18 @@ impl Rewriter {
         if v.is_empty() {
             self.values.push(b'-');
         } else {
-            for &b in v {
-                match b {
-                    b'\t' => self.values.extend_from_slice(b"%09"),
-                    b'\n' => self.values.extend_from_slice(b"%0A"),
-                    b'\r' => self.values.extend_from_slice(b"%0D"),
-                    b => self.values.push(b),
-                }
+            // Runs without a tab or a line end are copied whole: values rarely hold one.
+            let mut rest = v;
+            while let Some(i) = memchr::memchr3(b'\t', b'\n', b'\r', rest) {
+                self.values.extend_from_slice(&rest[..i]);
+                self.values.extend_from_slice(match rest[i] {
+                    b'\t' => b"%09",
+                    b'\n' => b"%0A",
+                    _ => b"%0D",
+                });
+                rest = &rest[i + 1..];
             }
+            self.values.extend_from_slice(rest);
         }
         // Values of one record stay far below 4 GiB: lines are cut at 8 MiB.
         (start as u32, self.values.len() as u32)

@@ -26,7 +26,8 @@
 //! reused**. Everything is ordered and tie-broken explicitly: the same input gives the same
 //! answer, however it was read.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use crate::replay::FastMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How a request was served, as logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +141,35 @@ pub fn family_of(user_agent: &str) -> u8 {
     }
 }
 
+/// `User-Agent` values seen, as logged, with the hash of the decoded value (0: none) and the
+/// browser family: a log holds few distinct agents, each on many lines, and decoding, hashing and
+/// telling the family of each line's agent costs more than looking it up. At most
+/// [`Agents::MOST`] are kept (then it starts afresh).
+#[derive(Default)]
+pub struct Agents {
+    seen: FastMap<String, (u64, u8)>,
+}
+
+impl Agents {
+    /// How many agents are remembered at most.
+    pub const MOST: usize = 1 << 16;
+
+    /// The hash of the decoded agent (0 when absent) and its family; `buf` takes the decoded
+    /// value when it is not known yet.
+    pub fn of(&mut self, raw: &str, buf: &mut String) -> (u64, u8) {
+        if let Some(known) = self.seen.get(raw) {
+            return *known;
+        }
+        let text = crate::logs::decode_into(raw, buf);
+        let found = (if text.is_empty() { 0 } else { crate::replay::hash64(text.as_bytes()) }, family_of(text));
+        if self.seen.len() >= Self::MOST {
+            self.seen.clear();
+        }
+        self.seen.insert(raw.to_owned(), found);
+        found
+    }
+}
+
 /// The name of a family, for messages.
 pub fn family_name(family: u8) -> &'static str {
     match family {
@@ -216,7 +246,7 @@ pub struct Inference {
     /// Moments (Unix seconds) at which many paths missed while still fresh.
     pub invalidations: Vec<u64>,
     /// Per path: the oldest age (seconds) at which it was served from cache, plus one.
-    pub lifetimes: HashMap<u64, u64>,
+    pub lifetimes: FastMap<u64, u64>,
 }
 
 /// A section's key: known from the config, or to be inferred.
@@ -247,7 +277,7 @@ enum State {
 
 /// Seconds a copy of `path` lives, for the simulation.
 struct Lifetimes {
-    by_path: HashMap<u64, u64>,
+    by_path: FastMap<u64, u64>,
     default: u64,
 }
 
@@ -266,9 +296,9 @@ const LIFETIME_HITS: u32 = 3;
 /// same key anywhere), plus one second of log resolution; paths seen served fewer than
 /// [`LIFETIME_HITS`] times take the section's median.
 fn lifetimes(reqs: &[Request], dims: Dims) -> Lifetimes {
-    let mut by_path: HashMap<u64, u64> = HashMap::new();
-    let mut hits: HashMap<u64, u32> = HashMap::new();
-    let mut fetched: HashMap<u64, u64> = HashMap::new();
+    let mut by_path: FastMap<u64, u64> = FastMap::default();
+    let mut hits: FastMap<u64, u32> = FastMap::default();
+    let mut fetched: FastMap<u64, u64> = FastMap::default();
     let mut current = None;
     for r in reqs {
         if current != Some(r.path) {
@@ -310,8 +340,8 @@ fn simulate(reqs: &[Request], dims: Dims, life: &Lifetimes, shared: bool) -> (Ve
     let mut states = Vec::with_capacity(reqs.len());
     let mut matched = 0usize;
     // (scope, key) → (fetched at, index); per scope the two latest fetches of distinct keys.
-    let mut copies: HashMap<(u64, u64), (u64, usize)> = HashMap::new();
-    let mut latest: HashMap<u64, [(u64, u64, usize); 2]> = HashMap::new();
+    let mut copies: FastMap<(u64, u64), (u64, usize)> = FastMap::default();
+    let mut latest: FastMap<u64, [(u64, u64, usize); 2]> = FastMap::default();
     let mut current = None;
     for (i, r) in reqs.iter().enumerate() {
         if current != Some(r.path) {
@@ -361,8 +391,8 @@ fn simulate(reqs: &[Request], dims: Dims, life: &Lifetimes, shared: bool) -> (Ve
 /// Whether first requests at a POP find another POP's fresh copy (hits) more often than not.
 fn shares_a_tier(reqs: &[Request], dims: Dims, life: &Lifetimes) -> bool {
     let (mut hits, mut misses) = (0u64, 0u64);
-    let mut seen: HashMap<(u32, u64), ()> = HashMap::new();
-    let mut fetched: HashMap<u64, u64> = HashMap::new();
+    let mut seen: FastMap<(u32, u64), ()> = FastMap::default();
+    let mut fetched: FastMap<u64, u64> = FastMap::default();
     let mut current = None;
     for r in reqs {
         if current != Some(r.path) {
@@ -398,7 +428,7 @@ fn never_reused(reqs: &[Request], within: u64) -> bool {
     if hits * 50 > reqs.len() {
         return false;
     }
-    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut seen: FastMap<u64, u64> = FastMap::default();
     reqs.iter()
         .filter(|r| r.logged == Logged::Miss)
         .any(|r| seen.insert(r.identical(), r.ts).is_some_and(|before| r.ts.saturating_sub(before) < within))
@@ -406,20 +436,77 @@ fn never_reused(reqs: &[Request], within: u64) -> bool {
 
 /// Infers each section's model and classifies every request. `knowledge(section)` says
 /// whether the section's key is known.
-pub fn infer(mut requests: Vec<Request>, knowledge: impl Fn(u64) -> KeyKnowledge) -> Inference {
+pub fn infer(requests: Vec<Request>, knowledge: impl Fn(u64) -> KeyKnowledge + Sync) -> Inference {
+    infer_with(requests, knowledge, 1)
+}
+
+/// One section's share of the work: the offset of its first request, its requests and their classes.
+type Job<'a> = (usize, &'a [Request], &'a mut [Class]);
+
+/// Jobs for one thread, numbered in section order.
+type Bucket<'a> = Vec<(usize, Job<'a>)>;
+
+/// [`infer`] on `threads` threads: sections are independent until invalidations are looked for,
+/// so each thread infers whole sections (the biggest first, each to the least loaded thread).
+/// The answer does not depend on the number of threads.
+pub fn infer_with(
+    mut requests: Vec<Request>,
+    knowledge: impl Fn(u64) -> KeyKnowledge + Sync,
+    threads: usize,
+) -> Inference {
     requests.sort_unstable_by_key(|r| (r.section, r.path, r.ts, r.seq));
     let mut classes = vec![Class::Hit; requests.len()];
+    // Each section's requests and classes, in section order.
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    {
+        let (mut reqs, mut rest): (&[Request], &mut [Class]) = (&requests, &mut classes);
+        let mut start = 0;
+        while let Some(first) = reqs.first() {
+            let section = first.section;
+            let n = reqs.iter().position(|r| r.section != section).unwrap_or(reqs.len());
+            let (these, later) = reqs.split_at(n);
+            let (mine, others) = std::mem::take(&mut rest).split_at_mut(n);
+            jobs.push((start, these, mine));
+            reqs = later;
+            rest = others;
+            start += n;
+        }
+    }
+    let threads = threads.clamp(1, jobs.len().max(1));
+    let mut buckets: Vec<(usize, Bucket<'_>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+    let mut order: Bucket<'_> = jobs.into_iter().enumerate().collect();
+    order.sort_by_key(|(i, (_, reqs, _))| (std::cmp::Reverse(reqs.len()), *i));
+    for job in order {
+        if let Some(b) = buckets.iter_mut().min_by_key(|(load, _)| *load) {
+            b.0 += job.1.1.len();
+            b.1.push(job);
+        }
+    }
+    let knowledge = &knowledge;
+    let run = |bucket: Bucket<'_>| {
+        bucket
+            .into_iter()
+            .map(|(i, (offset, reqs, classes))| {
+                let section = reqs.first().map_or(0, |r| r.section);
+                let (model, life) = infer_section(reqs, knowledge(section), classes, offset);
+                (i, section, model, life)
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut done: Vec<(usize, u64, SectionModel, FastMap<u64, u64>)> = if threads == 1 {
+        buckets.into_iter().flat_map(|(_, b)| run(b)).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = buckets.into_iter().map(|(_, b)| scope.spawn(move || run(b))).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        })
+    };
+    done.sort_by_key(|(i, ..)| *i);
     let mut sections = BTreeMap::new();
-    let mut all_lifetimes = HashMap::new();
-    let mut start = 0;
-    while start < requests.len() {
-        let section = requests[start].section;
-        let end = requests[start..].iter().position(|r| r.section != section).map_or(requests.len(), |i| start + i);
-        let reqs = &requests[start..end];
-        let (model, life) = infer_section(reqs, knowledge(section), &mut classes[start..end], start);
+    let mut all_lifetimes = FastMap::default();
+    for (_, section, model, life) in done {
         sections.insert(section, model);
         all_lifetimes.extend(life);
-        start = end;
     }
     let invalidations = find_invalidations(&requests, &mut classes, &sections);
     Inference { requests, classes, sections, invalidations, lifetimes: all_lifetimes }
@@ -430,7 +517,7 @@ fn infer_section(
     knowledge: KeyKnowledge,
     classes: &mut [Class],
     offset: usize,
-) -> (SectionModel, HashMap<u64, u64>) {
+) -> (SectionModel, FastMap<u64, u64>) {
     let logged_class = |r: &Request| match r.logged {
         Logged::Hit => Class::Hit,
         Logged::Refresh => Class::Refresh,
@@ -453,7 +540,7 @@ fn infer_section(
             hidden,
             requests: reqs.len() as u64,
         };
-        return (model, HashMap::new());
+        return (model, FastMap::default());
     }
     let n = reqs.len();
     let margin = (n / 100).max(3);
@@ -464,7 +551,7 @@ fn infer_section(
     // With hidden key parts, a hit's age against the latest look-alike fetch says nothing:
     // copies live as long as the config keeps them.
     let mut life =
-        if hidden { Lifetimes { by_path: HashMap::new(), default: u64::MAX } } else { lifetimes(reqs, dims) };
+        if hidden { Lifetimes { by_path: FastMap::default(), default: u64::MAX } } else { lifetimes(reqs, dims) };
     let mut shared = shares_a_tier(reqs, dims, &life);
     if !fixed {
         let (_, mut best) = simulate(reqs, dims, &life, shared);
@@ -570,10 +657,10 @@ fn find_invalidations(reqs: &[Request], classes: &mut [Class], sections: &BTreeM
     }
     let mut lost: Vec<Span> = Vec::new();
     let mut young: Vec<(u64, u64)> = Vec::new();
-    let mut losses: HashMap<(u64, u32), u32> = HashMap::new();
+    let mut losses: FastMap<(u64, u32), u32> = FastMap::default();
     let mut owner: Vec<(u64, u32)> = Vec::new();
     let mut kept: Vec<(u64, u64)> = Vec::new();
-    let mut previous: HashMap<(u64, u32), u64> = HashMap::new();
+    let mut previous: FastMap<(u64, u32), u64> = FastMap::default();
     for (i, r) in reqs.iter().enumerate() {
         let model = sections.get(&r.section);
         // POPs that share a tier lose and refill copies together: one history for all of them.
@@ -675,6 +762,25 @@ mod tests {
             key: 0,
             size: 1000,
             config_ttl: u32::MAX,
+        }
+    }
+
+    #[test]
+    fn what_is_kept_per_request_and_per_agent_is_bounded() {
+        // docs/compat/doctor.md (Memory): the inference keeps one record and one class per
+        // cacheable request, and nothing else per request.
+        assert!(size_of::<Request>() + size_of::<Class>() <= 104, "{}", size_of::<Request>() + size_of::<Class>());
+        // Agents are remembered once each, however often they are seen, and at most MOST of them.
+        let mut agents = Agents::default();
+        let mut buf = String::new();
+        for _ in 0..1000 {
+            assert_eq!(agents.of("Mozilla/5.0%20Firefox/128.0", &mut buf).1, 2);
+            assert_eq!(agents.of("-", &mut buf), (0, 0));
+        }
+        assert_eq!(agents.seen.len(), 2);
+        for i in 0..Agents::MOST + 10 {
+            agents.of(&format!("agent-{i}"), &mut buf);
+            assert!(agents.seen.len() <= Agents::MOST);
         }
     }
 

@@ -5,7 +5,8 @@
 //! cannot be told is an error naming it, with a hint.
 //!
 //! One reader thread per run decompresses (gzip told apart by its magic bytes) and cuts
-//! the input into blocks of whole lines; worker threads split and interpret the lines
+//! the input into blocks of whole lines (of a Parquet file it reads the footer only and hands
+//! out row groups, which the workers decode); worker threads split and interpret the lines
 //! into per-thread [`LineSink`]s that the caller merges. Blocks are handed out in order
 //! but processed in any order, so sinks must not depend on line order (records carry
 //! their timestamps; callers sort what needs sorting).
@@ -28,6 +29,41 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+
+/// The decoded text of a raw value, as [`cachalot_telemetry::parse::decode_value`] gives it, but
+/// decoded into `buf` (reused from line to line) instead of a new string: `-` is empty, a value
+/// without `%` is itself.
+pub fn decode_into<'a>(raw: &'a str, buf: &'a mut String) -> &'a str {
+    if raw == "-" {
+        return "";
+    }
+    if !raw.as_bytes().contains(&b'%') {
+        return raw;
+    }
+    let bytes = raw.as_bytes();
+    let mut out = std::mem::take(buf).into_bytes();
+    out.clear();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) =
+                (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
+        }
+        let next = memchr::memchr(b'%', &bytes[i + 1..]).map_or(bytes.len(), |j| i + 1 + j);
+        out.extend_from_slice(&bytes[i..next]);
+        i = next;
+    }
+    *buf = match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    buf.as_str()
+}
 
 /// How many bad lines are kept with their location.
 pub const BAD_LINES_SHOWN: usize = 5;
@@ -207,6 +243,25 @@ struct Block {
     map: Arc<FieldMap>,
     /// How its lines are read.
     plan: Plan,
+    /// A Parquet row group for the worker to decode (then `data` is empty).
+    parquet: Option<ParquetGroup>,
+}
+
+/// A row group of a Parquet file: the worker decodes it into lines itself, so that decoding
+/// uses every worker and not only the reader thread.
+struct ParquetGroup {
+    path: Arc<Path>,
+    /// Index of the row group.
+    group: usize,
+    /// The file's row number (from 0) of its first row.
+    first_row: u64,
+}
+
+/// What a worker keeps between blocks: the rewriter's buffers and the Parquet file it last read.
+#[derive(Default)]
+struct WorkerState {
+    rewriter: Rewriter,
+    parquet: Option<(Arc<Path>, crate::parquet_logs::ParquetFile)>,
 }
 
 struct BlockResult {
@@ -219,6 +274,24 @@ struct BlockResult {
     short: u64,
     /// The first short line used, as (line index in the block, message).
     first_short: Option<(u64, String)>,
+    /// A Parquet row group that could not be read, as (line index in the block, message).
+    cut: Option<(u64, String)>,
+}
+
+impl BlockResult {
+    /// Nothing read yet of `block`.
+    fn of(block: &Block) -> BlockResult {
+        BlockResult {
+            seq: block.seq,
+            file: block.file.clone(),
+            lines: 0,
+            bad: Vec::new(),
+            bad_count: 0,
+            short: 0,
+            first_short: None,
+            cut: None,
+        }
+    }
 }
 
 /// Reads every input with `threads` workers, each feeding the sink `make()` builds.
@@ -244,6 +317,9 @@ pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
     let rx = Mutex::new(rx);
     let results: Mutex<Vec<BlockResult>> = Mutex::new(Vec::new());
+    // Blocks' buffers, handed back by the workers: a new megabyte per block would cost a page
+    // fault per 4 KiB.
+    let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
     let mut stats = ReadStats::default();
     let mut first_lines: Vec<(Arc<str>, u64, u64)> = Vec::new(); // (file, seq, first line number)
     let sinks = std::thread::scope(|scope| {
@@ -252,9 +328,10 @@ pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
                 let rx = &rx;
                 let results = &results;
                 let make = &make;
+                let pool = &pool;
                 scope.spawn(move || {
                     let mut sink = make();
-                    let mut rewriter = Rewriter::default();
+                    let mut state = WorkerState::default();
                     loop {
                         let block = {
                             let Ok(guard) = rx.lock() else { break };
@@ -263,22 +340,33 @@ pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
                                 Err(_) => break,
                             }
                         };
-                        let r = process_block(&block, &mut sink, &mut rewriter);
+                        let r = match &block.parquet {
+                            Some(group) => process_parquet(&block, group, &mut sink, &mut state),
+                            None => process_block(&block, &mut sink, &mut state.rewriter),
+                        };
                         if let Ok(mut all) = results.lock() {
                             all.push(r);
+                        }
+                        if block.data.capacity() >= BLOCK
+                            && let Ok(mut free) = pool.lock()
+                            && free.len() < 2 * threads + 2
+                        {
+                            free.push(block.data);
                         }
                     }
                     sink
                 })
             })
             .collect();
-        let outcome = feed(inputs, columns, &tx, progress, &mut stats, &mut first_lines);
+        let outcome = feed(inputs, columns, &tx, progress, &mut stats, &mut first_lines, &pool);
         drop(tx);
         let sinks: Vec<S> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
         outcome.map(|()| sinks)
     })?;
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|r| r.seq);
+    // One cut per Parquet file, the first: as when reading stopped there.
+    let mut cut_files: Vec<Arc<str>> = Vec::new();
     for r in &results {
         stats.lines += r.lines;
         stats.bad_lines += r.bad_count;
@@ -287,6 +375,13 @@ pub fn read_with<S: LineSink, F: Fn() -> S + Sync>(
         if let (None, Some((index, message))) = (&stats.first_short, &r.first_short) {
             stats.first_short =
                 Some(BadLine { file: r.file.to_string(), line: first + index, message: message.clone() });
+        }
+        if let Some((index, message)) = &r.cut
+            && !cut_files.contains(&r.file)
+        {
+            cut_files.push(r.file.clone());
+            let first = first_lines.iter().find(|(_, seq, _)| *seq == r.seq).map_or(1, |(_, _, l)| *l);
+            stats.truncated.push(BadLine { file: r.file.to_string(), line: first + index, message: message.clone() });
         }
         for (index, message) in &r.bad {
             if stats.first_bad.len() < BAD_LINES_SHOWN {
@@ -309,6 +404,7 @@ fn feed(
     progress: Option<&AtomicU64>,
     stats: &mut ReadStats,
     first_lines: &mut Vec<(Arc<str>, u64, u64)>,
+    pool: &Mutex<Vec<Vec<u8>>>,
 ) -> Result<(), LogInputError> {
     let mut seq = 0u64;
     for input in inputs {
@@ -346,7 +442,15 @@ fn feed(
         let mut line_no = 1u64;
         let mut first_read = true;
         loop {
-            let mut data = std::mem::take(&mut carry);
+            let mut data = match pool.lock().ok().and_then(|mut free| free.pop()) {
+                Some(mut buffer) => {
+                    buffer.clear();
+                    buffer.extend_from_slice(&carry);
+                    carry.clear();
+                    buffer
+                }
+                None => std::mem::take(&mut carry),
+            };
             let start = data.len();
             data.resize(start + BLOCK, 0);
             let (n, err) = match read_full(&mut source, &mut data[start..]) {
@@ -367,7 +471,11 @@ fn feed(
             if !at_end {
                 // Keep a partial last line for the next block (unless it is huge).
                 match memchr::memrchr(b'\n', &data) {
-                    Some(i) => carry = data.split_off(i + 1),
+                    Some(i) => {
+                        carry.clear();
+                        carry.extend_from_slice(&data[i + 1..]);
+                        data.truncate(i + 1);
+                    }
                     None if data.len() < crate::logs::MAX_CARRY => {
                         carry = data;
                         continue;
@@ -395,7 +503,7 @@ fn feed(
                 let next_map = last_fields_line(&data).map(|l| Arc::new(FieldMap::from_fields_line(&l)));
                 let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
                 first_lines.push((name.clone(), seq, line_no));
-                let block = Block { data, file: name.clone(), seq, map: map.clone(), plan };
+                let block = Block { data, file: name.clone(), seq, map: map.clone(), plan, parquet: None };
                 if tx.send(block).is_err() {
                     return Ok(());
                 }
@@ -422,7 +530,8 @@ fn feed(
     Ok(())
 }
 
-/// Reads a Parquet file into blocks of rewritten lines; false when the workers are gone.
+/// Opens a Parquet file and sends one block per row group for the workers to decode; false
+/// when the workers are gone. A file whose footer cannot be read is reported as cut at line 1.
 fn feed_parquet(
     path: &Path,
     name: &Arc<str>,
@@ -432,28 +541,90 @@ fn feed_parquet(
     first_lines: &mut Vec<(Arc<str>, u64, u64)>,
     seq: &mut u64,
 ) -> bool {
-    let mut line_no = 1u64;
-    let mut open = true;
-    let outcome = crate::parquet_logs::read_file(path, |data, map| {
-        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
-        first_lines.push((name.clone(), *seq, line_no));
-        let block = Block { data, file: name.clone(), seq: *seq, map, plan: Plan::Tabs };
-        if tx.send(block).is_err() {
-            open = false;
-            return false;
-        }
-        *seq += 1;
-        line_no += lines;
-        true
-    });
     if let (Some(p), Some(size)) = (progress, std::fs::metadata(path).ok().map(|m| m.len())) {
         // The footer was read through the plain reader's first bytes; count the rest.
         p.fetch_add(size.saturating_sub(4), Ordering::Relaxed);
     }
-    if let Err(message) = outcome {
-        stats.truncated.push(BadLine { file: name.to_string(), line: line_no, message: format!("Parquet: {message}") });
+    let file = match crate::parquet_logs::ParquetFile::open(path) {
+        Ok(f) => f,
+        Err(message) => {
+            stats.truncated.push(BadLine { file: name.to_string(), line: 1, message: format!("Parquet: {message}") });
+            return true;
+        }
+    };
+    let shared: Arc<Path> = Arc::from(path);
+    let mut line_no = 1u64;
+    let mut first_row = 0u64;
+    for (group, rows) in file.row_groups().into_iter().enumerate() {
+        first_lines.push((name.clone(), *seq, line_no));
+        let block = Block {
+            data: Vec::new(),
+            file: name.clone(),
+            seq: *seq,
+            map: Arc::new(FieldMap::default()),
+            plan: Plan::Tabs,
+            parquet: Some(ParquetGroup { path: shared.clone(), group, first_row }),
+        };
+        if tx.send(block).is_err() {
+            return false;
+        }
+        // The sinks number lines by batch, as when the reader cut a block per batch.
+        *seq += crate::parquet_logs::ParquetFile::batches(rows).max(1);
+        line_no += rows;
+        first_row += rows;
     }
-    open
+    true
+}
+
+/// Decodes a Parquet row group and reads its lines like a block's.
+fn process_parquet<S: LineSink>(
+    block: &Block,
+    group: &ParquetGroup,
+    sink: &mut S,
+    state: &mut WorkerState,
+) -> BlockResult {
+    let mut result = BlockResult::of(block);
+    if state.parquet.as_ref().is_none_or(|(p, _)| *p != group.path) {
+        state.parquet = None;
+        match crate::parquet_logs::ParquetFile::open(&group.path) {
+            Ok(f) => state.parquet = Some((group.path.clone(), f)),
+            Err(message) => {
+                result.cut = Some((0, format!("Parquet: {message}")));
+                return result;
+            }
+        }
+    }
+    let Some((_, file)) = &state.parquet else { return result };
+    // Lines of the row group so far, to locate what follows.
+    let mut offset = 0u64;
+    let mut batch = 0u64;
+    let rewriter = &mut state.rewriter;
+    let outcome = file.read_group(group.group, group.first_row, rewriter, |data, map, fresh| {
+        if fresh {
+            sink.begin_block(block.seq + batch);
+            batch += 1;
+        }
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
+        let part = Block { data, file: block.file.clone(), seq: block.seq, map, plan: Plan::Tabs, parquet: None };
+        let r = process_lines(&part, sink, &mut Rewriter::default(), false);
+        result.lines += r.lines;
+        result.bad_count += r.bad_count;
+        result.short += r.short;
+        for (index, message) in r.bad {
+            if result.bad.len() < BAD_LINES_SHOWN {
+                result.bad.push((offset + index, message));
+            }
+        }
+        if result.first_short.is_none() {
+            result.first_short = r.first_short.map(|(index, message)| (offset + index, message));
+        }
+        offset += lines;
+        true
+    });
+    if let Err(message) = outcome {
+        result.cut = Some((offset, format!("Parquet: {message}")));
+    }
+    result
 }
 
 /// A line longer than this without a line end is cut into a block of its own.
@@ -507,17 +678,16 @@ fn last_fields_line(data: &[u8]) -> Option<String> {
 }
 
 fn process_block<S: LineSink>(block: &Block, sink: &mut S, rewriter: &mut Rewriter) -> BlockResult {
-    sink.begin_block(block.seq);
+    process_lines(block, sink, rewriter, true)
+}
+
+/// Reads the lines of a block; `begin`: the block starts here (not a later part of a row group).
+fn process_lines<S: LineSink>(block: &Block, sink: &mut S, rewriter: &mut Rewriter, begin: bool) -> BlockResult {
+    if begin {
+        sink.begin_block(block.seq);
+    }
     let mut map = block.map.clone();
-    let mut result = BlockResult {
-        seq: block.seq,
-        file: block.file.clone(),
-        lines: 0,
-        bad: Vec::new(),
-        bad_count: 0,
-        short: 0,
-        first_short: None,
-    };
+    let mut result = BlockResult::of(block);
     let data = &block.data;
     let mut pos = 0usize;
     let mut index = 0u64;
@@ -725,6 +895,15 @@ mod tests {
         assert_eq!(stats.bad_lines, 1);
         assert!(stats.first_bad[0].message.contains("x-edge-detailed-result-type"), "{:?}", stats.first_bad);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn decoding_into_a_buffer_gives_what_decode_value_gives() {
+        let mut buf = String::new();
+        for raw in ["-", "", "/a", "a%20b", "%", "%%41", "%4", "%zz%41", "a%C3%A9%FF", "%E2%82", "100%", "%2541"] {
+            let want = cachalot_telemetry::parse::decode_value(raw).into_owned();
+            assert_eq!(decode_into(raw, &mut buf), want, "{raw}");
+        }
     }
 
     #[test]

@@ -62,6 +62,63 @@ impl Hasher for IdHasher {
 /// A map keyed by pre-hashed `u64`s.
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
+/// A fast hasher for the doctor's own maps (strings and tuples of numbers, per log line): a
+/// word at a time, multiply and rotate (as rustc's FxHash). Not for keys an attacker picks to
+/// collide, which a log's values are not worth defending against here: a collision costs
+/// time, never a wrong answer.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl FastHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(Self::K).rotate_left(26);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+/// A map with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
 /// A 64-bit hash of text (FNV-1a folded with a multiply for spread).
 pub fn hash64(s: &[u8]) -> u64 {
     let h = cachalot_config::file::fnv1a(s);
@@ -75,16 +132,16 @@ pub struct ConfigModel {
     /// The validated model.
     pub snapshot: Snapshot,
     /// POP id → region, from the config's `Pops`.
-    pops: HashMap<String, String>,
+    pops: FastMap<String, String>,
     /// Which regions have a regional edge cache: those two of the config's POPs share (as a
     /// single Cachalot node builds them), or every region when the config lists no POP.
     topology: Topology,
     /// What was assumed for this config.
     pub notices: Vec<String>,
     /// Every behavior, by [`Decision::section`].
-    behaviors: HashMap<u64, BehaviorInfo>,
+    behaviors: FastMap<u64, BehaviorInfo>,
     /// The behaviors themselves, by [`Decision::section`].
-    settings: HashMap<u64, Arc<Behavior>>,
+    settings: FastMap<u64, Arc<Behavior>>,
 }
 
 /// What the doctor needs to know about one behavior.
@@ -155,8 +212,8 @@ impl ConfigModel {
                 }
             }
         }
-        let mut behaviors = HashMap::new();
-        let mut settings = HashMap::new();
+        let mut behaviors = FastMap::default();
+        let mut settings = FastMap::default();
         for d in &snapshot.distributions {
             for (i, b) in d.behaviors.iter().enumerate() {
                 settings.insert(section_of(&d.id, i), b.clone());
@@ -274,17 +331,83 @@ fn small_hash(s: &str) -> u32 {
     (hash64(s.as_bytes()) as u32) | 1
 }
 
-/// Reusable buffers for keying many requests.
+/// Reusable buffers for keying many requests, and what keying found that does not change from
+/// request to request.
 #[derive(Default)]
 pub struct KeyScratch {
     headers: HeaderMap,
     empty: HeaderMap,
+    /// POP → (the origin's Origin Shield region, regional tier id, shield tier id): the tiers a
+    /// miss walks depend on nothing else.
+    tiers: FastMap<String, Vec<(Option<String>, u32, u32)>>,
+    /// The last (`cs(Host)`, `x-host-header`) looked up, and the distribution serving it: logs
+    /// hold runs of requests to one host.
+    last_host: Option<(String, String, Option<Arc<Distribution>>)>,
+    /// The config `tiers` and `last_host` were found for (its address): another config starts
+    /// afresh.
+    tiers_of: usize,
+}
+
+impl KeyScratch {
+    /// The (regional, shield) tier ids of a miss at `pop` for an origin shielded in `shield`.
+    /// Forgets what was found for another config.
+    fn serve(&mut self, model: &ConfigModel) {
+        let owner = std::ptr::from_ref(model) as usize;
+        if self.tiers_of != owner {
+            self.tiers.clear();
+            self.last_host = None;
+            self.tiers_of = owner;
+        }
+    }
+
+    /// The distribution serving a request, through [`ConfigModel::distribution`].
+    fn distribution(&mut self, model: &ConfigModel, host: &str, host_header: &str) -> Option<Arc<Distribution>> {
+        if let Some((h, hh, d)) = &self.last_host
+            && h == host
+            && hh == host_header
+        {
+            return d.clone();
+        }
+        let d = model.distribution(host, host_header).cloned();
+        let (h, hh, last) = self.last_host.get_or_insert_with(Default::default);
+        h.clear();
+        h.push_str(host);
+        hh.clear();
+        hh.push_str(host_header);
+        last.clone_from(&d);
+        d
+    }
+
+    fn tiers(&mut self, model: &ConfigModel, pop: &str, shield: Option<&str>) -> (u32, u32) {
+        if let Some(known) = self.tiers.get(pop)
+            && let Some((_, regional, shield)) = known.iter().find(|(s, ..)| s.as_deref() == shield)
+        {
+            return (*regional, *shield);
+        }
+        // The tiers a miss walks, by the edge's own function. A region has one regional edge
+        // cache whatever role it plays, so both roles share its store. POPs of the config
+        // follow its topology; a POP it does not list (real CloudFront's) has a REC, as
+        // every CloudFront region does.
+        let region = model.region_of(pop);
+        let topology = if model.pops.contains_key(pop) { &model.topology } else { &Topology::EveryRegion };
+        let (mut regional, mut shielded) = (0, 0);
+        for hop in tiers::path(topology, &region, shield) {
+            let store = small_hash(&format!("rec:{}", hop.region));
+            match hop.layer {
+                Layer::Shield => shielded = store,
+                _ => regional = store,
+            }
+        }
+        self.tiers.entry(pop.to_owned()).or_default().push((shield.map(str::to_owned), regional, shielded));
+        (regional, shielded)
+    }
 }
 
 impl ConfigModel {
     /// Keys `req` at `pop` and decides its TTL, through `cachalot-policy`.
     pub fn decide(&self, req: &RequestView<'_>, pop: &str, now_secs: u64, scratch: &mut KeyScratch) -> Decision {
-        let Some(d) = self.distribution(req.host, req.host_header) else { return Decision::default() };
+        scratch.serve(self);
+        let Some(d) = scratch.distribution(self, req.host, req.host_header) else { return Decision::default() };
         let (index, behavior) = d
             .behaviors
             .iter()
@@ -339,20 +462,7 @@ impl ConfigModel {
             Target::Origin(i) => d.origins.get(i),
             Target::Group(g) => d.origin_groups.get(g).and_then(|g| d.origins.get(g.primary)),
         };
-        // The tiers a miss walks, by the edge's own function. A region has one regional edge
-        // cache whatever role it plays, so both roles share its store. POPs of the config
-        // follow its topology; a POP it does not list (real CloudFront's) has a REC, as
-        // every CloudFront region does.
-        let region = self.region_of(pop);
-        let topology = if self.pops.contains_key(pop) { &self.topology } else { &Topology::EveryRegion };
-        let (mut regional, mut shield) = (0, 0);
-        for hop in tiers::path(topology, &region, origin.and_then(|o| o.shield_region.as_deref())) {
-            let store = small_hash(&format!("rec:{}", hop.region));
-            match hop.layer {
-                Layer::Shield => shield = store,
-                _ => regional = store,
-            }
-        }
+        let (regional, shield) = scratch.tiers(self, pop, origin.and_then(|o| o.shield_region.as_deref()));
         Decision {
             key: hash64(key.as_str().as_bytes()),
             ttl,
@@ -616,8 +726,6 @@ struct Event {
     /// The first request for the path at the POP, and a hit in the log: the object was
     /// cached before the log starts.
     warm: bool,
-    /// The request as the inference of the origin's behaviour sees it.
-    seen: infer::Request,
     /// Media or static content (for what an origin that never allows reuse most likely is).
     media_or_static: bool,
 }
@@ -629,7 +737,8 @@ pub struct Options {
     pub cache_size: Option<u64>,
     /// Largest object a tier keeps (`None`: no limit).
     pub largest_object: Option<u64>,
-    /// Worker threads for reading and keying.
+    /// Worker threads for reading and keying, then for the inference (a section each) and the
+    /// simulations (one each).
     pub threads: usize,
     /// The columns of headerless records (`--fields`, `--realtime-config`).
     pub columns: Option<crate::formats::Columns>,
@@ -638,11 +747,19 @@ pub struct Options {
 struct ReplaySink<'a> {
     configs: Vec<&'a ConfigModel>,
     events: Vec<Event>,
+    /// Each event's request as the inference of the origin's behaviour sees it (kept apart: the
+    /// inference sorts them its own way and drops them before the simulations).
+    seen: Vec<infer::Request>,
     skipped: u64,
     unrouted: u64,
-    scratch: KeyScratch,
-    pops: HashMap<String, u32>,
+    /// One per config (each remembers its config's tiers).
+    scratch: Vec<KeyScratch>,
+    pops: FastMap<String, u32>,
     seq: u64,
+    /// Buffers the decoded values of a line are written to, reused from line to line: path,
+    /// query string, cookies, `User-Agent`, referer, host, `Host` header, content type.
+    text: [String; 8],
+    agents: infer::Agents,
 }
 
 fn logged_served(r: &ResultType, detailed: &ResultType) -> Served {
@@ -695,34 +812,57 @@ impl LineSink for ReplaySink<'_> {
             return Ok(());
         }
         let secs = ts.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let path = line.text(Field::UriStem);
-        let query = line.text(Field::UriQuery);
-        let cookie = line.text(Field::Cookie);
-        let user_agent = line.text(Field::UserAgent);
-        let referer = line.text(Field::Referer);
-        let host = line.text(Field::Host);
-        let host_header = line.text(Field::HostHeader);
-        let pop_name = line.raw(Field::EdgeLocation);
         let size = line.number(Field::ContentLength)?.or(line.number(Field::ScBytes)?).unwrap_or(0);
-        let ctype = line.raw(Field::ContentType).to_ascii_lowercase();
-        let family = infer::family_of(&user_agent);
+        let mut text = std::mem::take(&mut self.text);
+        self.keyed(line, (secs, status), method, &result, size, &mut text);
+        self.text = text;
+        Ok(())
+    }
+}
+
+impl ReplaySink<'_> {
+    /// Keys a cacheable request (at `secs`, Unix seconds, answered `status`) under every config
+    /// and keeps it, unless no config routes it.
+    fn keyed(
+        &mut self,
+        line: &LogLine<'_>,
+        (secs, status): (u64, Option<u16>),
+        method: &str,
+        result: &ResultType,
+        size: u64,
+        text: &mut [String; 8],
+    ) {
+        let [b_path, b_query, b_cookie, b_agent, b_referer, b_host, b_host_header, b_type] = text;
+        let path = logs::decode_into(line.raw(Field::UriStem), b_path);
+        let query = logs::decode_into(line.raw(Field::UriQuery), b_query);
+        let cookie = logs::decode_into(line.raw(Field::Cookie), b_cookie);
+        let user_agent = logs::decode_into(line.raw(Field::UserAgent), b_agent);
+        let referer = logs::decode_into(line.raw(Field::Referer), b_referer);
+        let host = logs::decode_into(line.raw(Field::Host), b_host);
+        let host_header = logs::decode_into(line.raw(Field::HostHeader), b_host_header);
+        let pop_name = line.raw(Field::EdgeLocation);
+        b_type.clear();
+        b_type.push_str(line.raw(Field::ContentType));
+        b_type.make_ascii_lowercase();
+        let ctype = b_type.as_str();
+        let (agent_hash, family) = self.agents.of(line.raw(Field::UserAgent), &mut String::new());
         let view = RequestView {
             method,
-            host: &host,
-            host_header: &host_header,
-            path: &path,
-            query: &query,
-            cookie: &cookie,
-            user_agent: &user_agent,
-            referer: &referer,
+            host,
+            host_header,
+            path,
+            query,
+            cookie,
+            user_agent,
+            referer,
             accept: browser_accept(family, ctype.starts_with("image/")),
             accept_encoding: browser_accept_encoding(family),
             status: status.unwrap_or(200),
         };
         let mut decisions = [Decision::default(); 2];
         self.seq += 1;
-        for (i, c) in self.configs.iter().enumerate() {
-            decisions[i] = c.decide(&view, pop_name, secs, &mut self.scratch);
+        for ((i, c), scratch) in self.configs.iter().enumerate().zip(&mut self.scratch) {
+            decisions[i] = c.decide(&view, pop_name, secs, scratch);
             // A function writing a per-request value into the request: every request its own key.
             if c.behavior(decisions[i].section).is_some_and(|b| b.function_varies_key) {
                 decisions[i].key = hash64(&[&decisions[i].key.to_le_bytes()[..], &self.seq.to_le_bytes()[..]].concat());
@@ -731,12 +871,18 @@ impl LineSink for ReplaySink<'_> {
         // Requests no config routes (another distribution's traffic) are skipped and counted.
         if decisions[..self.configs.len()].iter().all(|d| !d.routed) {
             self.unrouted += 1;
-            return Ok(());
+            return;
         }
-        let next = self.pops.len() as u32 + 1;
-        let pop = *self.pops.entry(pop_name.to_owned()).or_insert(next);
+        let pop = match self.pops.get(pop_name) {
+            Some(p) => *p,
+            None => {
+                let next = self.pops.len() as u32 + 1;
+                self.pops.insert(pop_name.to_owned(), next);
+                next
+            }
+        };
         let path_hash = hash64(path.as_bytes());
-        let logged = logged_served(&result, &line.result_type(Field::EdgeDetailedResultType));
+        let logged = logged_served(result, &line.result_type(Field::EdgeDetailedResultType));
         let value = |v: &str| if v.is_empty() { 0 } else { hash64(v.as_bytes()) };
         // The config the log was served under (the baseline) tells the key; without one it is inferred.
         let (section, key, config_ttl) = match self.configs.get(1) {
@@ -760,9 +906,9 @@ impl LineSink for ReplaySink<'_> {
                 Served::Refreshed => infer::Logged::Refresh,
                 _ => infer::Logged::Hit,
             },
-            query: value(&query),
-            cookie: value(&cookie),
-            agent: value(&user_agent),
+            query: value(query),
+            cookie: value(cookie),
+            agent: agent_hash,
             family,
             key,
             size: size.min(u64::from(u32::MAX)) as u32,
@@ -780,10 +926,9 @@ impl LineSink for ReplaySink<'_> {
             logged,
             decisions,
             warm: false,
-            seen,
             media_or_static,
         });
-        Ok(())
+        self.seen.push(seen);
     }
 }
 
@@ -840,7 +985,7 @@ pub struct Comparison {
 }
 
 /// What the log tells about the origin's `Cache-Control` (logs do not record it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum OriginTtl {
     /// Nothing tells: the behavior's DefaultTTL applies (as if the origin sent no max-age).
     Unknown,
@@ -886,8 +1031,12 @@ pub struct OriginSummary {
 }
 
 /// Reads the origin's behaviour per path from the log (see [`crate::infer`]).
-fn origin_models(events: &[Event], baseline: Option<&ConfigModel>) -> (HashMap<u64, OriginModel>, OriginSummary) {
-    let requests: Vec<infer::Request> = events.iter().map(|e| e.seen).collect();
+fn origin_models(
+    events: &[Event],
+    requests: Vec<infer::Request>,
+    baseline: Option<&ConfigModel>,
+    threads: usize,
+) -> (FastMap<u64, OriginModel>, OriginSummary) {
     let knowledge = |section: u64| match baseline {
         Some(b) => infer::KeyKnowledge::Known {
             extra: 0,
@@ -897,12 +1046,12 @@ fn origin_models(events: &[Event], baseline: Option<&ConfigModel>) -> (HashMap<u
         },
         None => infer::KeyKnowledge::Infer,
     };
-    let inf = infer::infer(requests, knowledge);
+    let inf = infer::infer_with(requests, knowledge, threads);
     // Per section: revalidated, and expired copies fetched whole.
-    let mut refreshed: HashMap<u64, (u64, u64)> = HashMap::new();
+    let mut refreshed: FastMap<u64, (u64, u64)> = FastMap::default();
     // Per path: expired or revalidated copies seen, and the youngest age at which one was.
-    let mut expired: HashMap<u64, u64> = HashMap::new();
-    let mut youngest_expired: HashMap<u64, u64> = HashMap::new();
+    let mut expired: FastMap<u64, u64> = FastMap::default();
+    let mut youngest_expired: FastMap<u64, u64> = FastMap::default();
     for (r, c) in inf.requests.iter().zip(&inf.classes) {
         let e = refreshed.entry(r.section).or_default();
         match c {
@@ -919,8 +1068,8 @@ fn origin_models(events: &[Event], baseline: Option<&ConfigModel>) -> (HashMap<u
             _ => {}
         }
     }
-    let media: HashMap<u64, bool> = events.iter().map(|e| (e.path, e.media_or_static)).collect();
-    let mut out = HashMap::new();
+    let media: FastMap<u64, bool> = events.iter().map(|e| (e.path, e.media_or_static)).collect();
+    let mut out = FastMap::default();
     let mut summary = OriginSummary::default();
     for r in &inf.requests {
         if out.contains_key(&r.path) {
@@ -992,7 +1141,12 @@ fn spread(run: u32, events: &[Event]) -> Vec<u64> {
         let end = events[start..].iter().position(|e| e.ts != ts).map_or(events.len(), |i| start + i);
         let mut offsets: Vec<u64> = events[start..end]
             .iter()
-            .map(|e| hash64(&[&e.seq.to_le_bytes()[..], &run.to_le_bytes()[..]].concat()) % 1000)
+            .map(|e| {
+                let mut bytes = [0u8; 12];
+                bytes[..8].copy_from_slice(&e.seq.to_le_bytes());
+                bytes[8..].copy_from_slice(&run.to_le_bytes());
+                hash64(&bytes) % 1000
+            })
             .collect();
         offsets.sort_unstable();
         out.extend(offsets.into_iter().map(|o| ts * 1000 + o));
@@ -1017,17 +1171,21 @@ pub fn replay(
         || ReplaySink {
             configs: configs.clone(),
             events: Vec::new(),
+            seen: Vec::new(),
             skipped: 0,
             unrouted: 0,
-            scratch: KeyScratch::default(),
-            pops: HashMap::new(),
+            scratch: configs.iter().map(|_| KeyScratch::default()).collect(),
+            pops: FastMap::default(),
             seq: 0,
+            text: Default::default(),
+            agents: infer::Agents::default(),
         },
         progress,
     )?;
     // POP ids are per sink: renumber into one table.
     let mut names: Vec<String> = Vec::new();
     let mut events = Vec::new();
+    let mut requests = Vec::new();
     let (mut skipped, mut unrouted) = (0, 0);
     for sink in sinks {
         let mut local: Vec<(u32, String)> = sink.pops.into_iter().map(|(n, i)| (i, n)).collect();
@@ -1046,13 +1204,14 @@ pub fn replay(
             e.pop = map[e.pop as usize - 1];
             e
         }));
+        requests.extend(sink.seen);
         skipped += sink.skipped;
         unrouted += sink.unrouted;
     }
     events.sort_unstable_by_key(|e| (e.ts, e.seq));
     // Like with like: the log's caches were warm when it starts; a simulation starting cold
     // would count every object's first request as a miss the log never had.
-    let mut seen: HashMap<(u32, u64), ()> = HashMap::new();
+    let mut seen: FastMap<(u32, u64), ()> = FastMap::default();
     let mut warm_objects = 0u64;
     for e in &mut events {
         if seen.insert((e.pop, e.path), ()).is_none() && e.logged != Served::Origin && e.logged != Served::Refreshed {
@@ -1060,21 +1219,26 @@ pub fn replay(
             warm_objects += 1;
         }
     }
-    let (origins, origin) = origin_models(&events, baseline);
+    let (origins, origin) = origin_models(&events, requests, baseline, options.threads.max(1));
     // Each config's TTL for each request, under the likeliest and the other reading of the origin.
     let unknown = OriginModel { ttl: OriginTtl::Unknown, other_ttl: OriginTtl::Unknown, validators: None };
+    // The TTL depends on the behavior, the status and the origin's header only (the time would
+    // matter through an `Expires` header, which is never given): each distinct one is asked once.
     let ttls: Vec<[Vec<u32>; 2]> = configs
         .iter()
         .enumerate()
         .map(|(c, cfg)| {
-            let of = |other: bool| -> Vec<u32> {
+            let mut memo: FastMap<(u64, bool, bool, u16, OriginTtl), u32> = FastMap::default();
+            let mut of = |other: bool| -> Vec<u32> {
                 events
                     .iter()
                     .map(|e| {
                         let d = &e.decisions[c];
                         let m = origins.get(&e.path).unwrap_or(&unknown);
-                        let header = if other { m.other_ttl.header() } else { m.ttl.header() };
-                        cfg.ttl_under(d, e.status, header.as_deref(), e.ts)
+                        let origin_ttl = if other { m.other_ttl } else { m.ttl };
+                        *memo
+                            .entry((d.section, d.routed, d.stores_method, e.status, origin_ttl))
+                            .or_insert_with(|| cfg.ttl_under(d, e.status, origin_ttl.header().as_deref(), e.ts))
                     })
                     .collect()
             };
@@ -1084,23 +1248,50 @@ pub fn replay(
     let pop_tier = |pop: u32| small_hash(&format!("pop:{}", names[pop as usize - 1]));
     let pop_tiers: Vec<u32> = (1..=names.len() as u32).map(pop_tier).collect();
     // Per run, per config: per POP tallies.
-    let mut runs: Vec<(bool, Vec<Vec<Tally>>)> = Vec::new();
-    for run in 0..SPREAD_RUNS + OTHER_RUNS {
+    // Each run of each config is its own simulation: they run side by side, one per thread.
+    let simulate = |run: u32, c: usize| -> Vec<Tally> {
         let other = run >= SPREAD_RUNS;
         let times = spread(run, &events);
-        let mut tallies = vec![vec![Tally::default(); names.len()]; configs.len()];
-        for (c, cfg_ttls) in ttls.iter().enumerate() {
-            let mut sim = Simulator::new(options.cache_size).with_largest_object(options.largest_object);
-            for (i, e) in events.iter().enumerate() {
-                let mut d = e.decisions[c];
-                d.ttl = cfg_ttls[usize::from(other)][i];
-                let m = origins.get(&e.path).unwrap_or(&unknown);
-                let validators = m.validators.unwrap_or(!other);
-                let served = sim.serve(times[i], pop_tiers[e.pop as usize - 1], &d, e.size, validators, e.warm);
-                tallies[c][e.pop as usize - 1].add(served, u64::from(e.size));
-            }
+        let mut tallies = vec![Tally::default(); names.len()];
+        let mut sim = Simulator::new(options.cache_size).with_largest_object(options.largest_object);
+        for (i, e) in events.iter().enumerate() {
+            let mut d = e.decisions[c];
+            d.ttl = ttls[c][usize::from(other)][i];
+            let m = origins.get(&e.path).unwrap_or(&unknown);
+            let validators = m.validators.unwrap_or(!other);
+            let served = sim.serve(times[i], pop_tiers[e.pop as usize - 1], &d, e.size, validators, e.warm);
+            tallies[e.pop as usize - 1].add(served, u64::from(e.size));
         }
-        runs.push((other, tallies));
+        tallies
+    };
+    let jobs: Vec<(u32, usize)> =
+        (0..SPREAD_RUNS + OTHER_RUNS).flat_map(|run| (0..configs.len()).map(move |c| (run, c))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<Tally>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..options.threads.clamp(1, jobs.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(run, c)) = jobs.get(j) else { break };
+                        mine.push((j, simulate(run, c)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    done.sort_by_key(|(j, _)| *j);
+    let mut runs: Vec<(bool, Vec<Vec<Tally>>)> = Vec::new();
+    for ((run, _), (_, tallies)) in jobs.iter().zip(done) {
+        if runs.len() <= *run as usize {
+            runs.push((*run >= SPREAD_RUNS, Vec::new()));
+        }
+        if let Some((_, per_config)) = runs.last_mut() {
+            per_config.push(tallies);
+        }
     }
     // The prediction: the mean of the likeliest runs; its uncertainty: the widest deviation.
     let predict = |c: usize, pop: Option<usize>| -> (Tally, Option<f64>) {
@@ -1340,6 +1531,14 @@ mod tests {
             section: 1,
             stores_method: true,
         }
+    }
+
+    #[test]
+    fn what_is_kept_per_request_is_bounded() {
+        // docs/compat/doctor.md (Memory): per replayed request, an event, the inference's record
+        // and class (dropped before the simulations), and a TTL per config and reading.
+        let bytes = size_of::<Event>() + size_of::<infer::Request>() + size_of::<infer::Class>() + 2 * 2 * 4;
+        assert!(bytes <= 240, "{bytes}");
     }
 
     #[test]

@@ -222,4 +222,57 @@ mod tests {
         writer.finish().await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Reads of a complete file body come in trips of several blocks: every range, across
+    /// the trips' borders and past the end, gives the bytes asked for and nothing more.
+    #[tokio::test]
+    async fn ranges_across_read_ahead_trips_give_exactly_their_bytes() {
+        let dir = std::env::temp_dir().join(format!("cachalot-stream-trips-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let tier = Tier::with_disk("T", 1 << 20, &DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 });
+        let settings = CacheSettings::path_only(0, 60, 600);
+        let h = HeaderMap::new();
+        let key = cachalot_policy::cache_key(
+            "E1",
+            &settings,
+            &cachalot_policy::ViewerRequest::new(&Method::GET, "/t", None, &h),
+        )
+        .0;
+        let template = CachedObject {
+            status: 200,
+            headers: Default::default(),
+            body: ObjectBody::Memory(bytes::Bytes::new()),
+            stored_at_ms: 0,
+            ttl_secs: 60,
+            stale_while_revalidate_secs: 0,
+            stale_if_error_secs: 0,
+            invalidation_target: "/t".into(),
+            tags: vec![],
+            edge_encoding: None,
+        };
+        let len = 9 * BLOCK_SIZE + 777;
+        let full: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let (obj, mut writer) = tier.begin_stream(&key, template, Some(len), tier.epoch()).unwrap();
+        writer.write(&full).await.unwrap();
+        writer.finish().await.unwrap();
+        let b = BLOCK_SIZE;
+        for (start, end) in [
+            (0, None),
+            (3 * b + 7, Some(6 * b + 9)),
+            (b - 1, Some(9 * b + 2)),
+            (4 * b, Some(8 * b)),
+            (len - 5, None),
+            (len, None),
+            (len + 10, None),
+        ] {
+            let mut reader = obj.body.reader(start, end);
+            let mut got = Vec::new();
+            while let Some(chunk) = reader.next_chunk().await {
+                got.extend_from_slice(&chunk.unwrap());
+            }
+            let want = &full[(start.min(len) as usize)..(end.unwrap_or(len).min(len) as usize)];
+            assert!(got == want, "{start}..{end:?}: {} bytes, {} wanted", got.len(), want.len());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -21,8 +21,8 @@ pub(crate) enum Format {
 
 /// Arguments of `cachalot replay`.
 #[derive(Debug, clap::Args)]
-// Replay's threads also key the requests; its help says so.
-#[command(mut_arg("threads", |a| a.help("Worker threads for reading and keying, at least 1 [default: every core]")))]
+// Replay's threads also key the requests and run the simulations; its help says so.
+#[command(mut_arg("threads", |a| a.help("Worker threads for reading, keying and simulating, at least 1 [default: every core]")))]
 pub(crate) struct Args {
     /// The candidate config (Cachalot config file or AWS CLI JSON).
     #[arg(long, value_name = "CANDIDATE")]
