@@ -183,11 +183,10 @@ mod tests {
     use cachalot_config::model::CacheSettings;
     use http::{HeaderMap, Method};
 
-    /// The short last block, flushed but not yet marked complete, is read at its own length
-    /// (reading a whole block there would take in the trailer and fail the checksum).
-    #[tokio::test]
-    async fn the_last_short_block_is_readable_before_the_stream_is_marked_complete() {
-        let dir = std::env::temp_dir().join(format!("cachalot-stream-short-{}", std::process::id()));
+    /// A tier with a disk in a fresh temporary folder named after `name`, the key of `path`
+    /// and an object template for it.
+    fn disk_tier(name: &str, path: &str) -> (std::path::PathBuf, Tier, cachalot_policy::CacheKey, CachedObject) {
+        let dir = std::env::temp_dir().join(format!("cachalot-stream-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let tier = Tier::with_disk("T", 1 << 20, &DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 });
         let settings = CacheSettings::path_only(0, 60, 600);
@@ -195,7 +194,7 @@ mod tests {
         let key = cachalot_policy::cache_key(
             "E1",
             &settings,
-            &cachalot_policy::ViewerRequest::new(&Method::GET, "/s", None, &h),
+            &cachalot_policy::ViewerRequest::new(&Method::GET, path, None, &h),
         )
         .0;
         let template = CachedObject {
@@ -206,10 +205,18 @@ mod tests {
             ttl_secs: 60,
             stale_while_revalidate_secs: 0,
             stale_if_error_secs: 0,
-            invalidation_target: "/s".into(),
+            invalidation_target: path.into(),
             tags: vec![],
             edge_encoding: None,
         };
+        (dir, tier, key, template)
+    }
+
+    /// The short last block, flushed but not yet marked complete, is read at its own length
+    /// (reading a whole block there would take in the trailer and fail the checksum).
+    #[tokio::test]
+    async fn the_last_short_block_is_readable_before_the_stream_is_marked_complete() {
+        let (dir, tier, key, template) = disk_tier("short", "/s");
         let len = BLOCK_SIZE + 1000;
         let (obj, mut writer) = tier.begin_stream(&key, template, Some(len), tier.epoch()).unwrap();
         writer.write(&vec![7u8; len as usize]).await.unwrap();
@@ -227,29 +234,7 @@ mod tests {
     /// the trips' borders and past the end, gives the bytes asked for and nothing more.
     #[tokio::test]
     async fn ranges_across_read_ahead_trips_give_exactly_their_bytes() {
-        let dir = std::env::temp_dir().join(format!("cachalot-stream-trips-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let tier = Tier::with_disk("T", 1 << 20, &DiskConfig { path: dir.clone(), capacity_bytes: 64 << 20 });
-        let settings = CacheSettings::path_only(0, 60, 600);
-        let h = HeaderMap::new();
-        let key = cachalot_policy::cache_key(
-            "E1",
-            &settings,
-            &cachalot_policy::ViewerRequest::new(&Method::GET, "/t", None, &h),
-        )
-        .0;
-        let template = CachedObject {
-            status: 200,
-            headers: Default::default(),
-            body: ObjectBody::Memory(bytes::Bytes::new()),
-            stored_at_ms: 0,
-            ttl_secs: 60,
-            stale_while_revalidate_secs: 0,
-            stale_if_error_secs: 0,
-            invalidation_target: "/t".into(),
-            tags: vec![],
-            edge_encoding: None,
-        };
+        let (dir, tier, key, template) = disk_tier("trips", "/t");
         let len = 9 * BLOCK_SIZE + 777;
         let full: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
         let (obj, mut writer) = tier.begin_stream(&key, template, Some(len), tier.epoch()).unwrap();
