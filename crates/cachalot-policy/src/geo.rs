@@ -49,6 +49,9 @@ pub struct ViewerLocation {
     pub metro_code: Option<u16>,
 }
 
+/// What every name in [`LOCATION_HEADERS`] starts with: a request whose names lack it has none.
+pub const LOCATION_PREFIX: &str = "cloudfront-viewer-";
+
 /// The location headers CloudFront generates, lower-case.
 pub const LOCATION_HEADERS: [&str; 10] = [
     "cloudfront-viewer-country",
@@ -101,5 +104,10 @@ mod tests {
         assert_eq!(header_value("cloudfront-viewer-latitude", &at).as_deref(), Some("52.52000"));
         assert_eq!(header_value("cloudfront-viewer-city", &at), None);
         assert_eq!(blocked().detailed, DetailedResultType::ClientGeoBlocked);
+    }
+
+    #[test]
+    fn every_location_header_has_the_prefix() {
+        assert!(LOCATION_HEADERS.iter().all(|name| name.starts_with(LOCATION_PREFIX)));
     }
 }

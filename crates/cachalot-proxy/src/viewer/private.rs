@@ -118,7 +118,7 @@ impl Exchange {
     /// for those the behavior's policies name.
     fn location_headers(&mut self, route: &Route, location: Option<&cachalot_policy::geo::ViewerLocation>) {
         // Viewers rarely send these; one pass over the names spares ten lookups per request.
-        if self.parts.headers.keys().any(|name| name.as_str().starts_with("cloudfront-viewer-")) {
+        if self.parts.headers.keys().any(|name| name.as_str().starts_with(cachalot_policy::geo::LOCATION_PREFIX)) {
             for name in cachalot_policy::geo::LOCATION_HEADERS {
                 self.parts.headers.remove(name);
             }
